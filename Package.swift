@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "deploydag",
+    products: [
+        .executable(name: "deploydag", targets: ["deploydag"]),
+        .library(name: "DeployCommands", targets: ["DeployCommands"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libcgraph and libgvc from the system's graphviz (Debian: libgraphviz-dev).
+        // Imported by GraphvizBridge alone.
+        .systemLibrary(
+            name: "CGraphviz",
+            pkgConfig: "libgvc",
+            providers: [.apt(["libgraphviz-dev"])]
+        ),
+        // Pure Swift: tensor shapes, operators, the operator DAG, graph algorithms, findings.
+        .target(name: "DeployModel"),
+        // Model + parallel strategy -> operator DAG.
+        .target(name: "DeployBuilders", dependencies: ["DeployModel"]),
+        // DOT text: writing, the parsed-document form, source positions, schema decoding.
+        .target(name: "DOTFormat", dependencies: ["DeployModel"]),
+        // The one target that talks to libcgraph / libgvc.
+        .target(name: "GraphvizBridge", dependencies: ["CGraphviz", "DOTFormat"]),
+        // Rules over a decoded DAG, producing findings.
+        .target(name: "DeployChecker", dependencies: ["DeployModel", "DOTFormat"]),
+        // Styled DOT for people: clusters per GPU, colours by operator class, legend.
+        .target(name: "DeployDiagrams", dependencies: ["DeployModel", "DOTFormat"]),
+        // The command-line interface as a library, testable in-process.
+        .target(
+            name: "DeployCommands",
+            dependencies: [
+                "DeployModel", "DeployBuilders", "DOTFormat", "GraphvizBridge",
+                "DeployChecker", "DeployDiagrams",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "deploydag", dependencies: ["DeployCommands"]),
+
+        .testTarget(name: "DeployModelTests", dependencies: ["DeployModel"]),
+        .testTarget(name: "DeployBuildersTests", dependencies: ["DeployBuilders", "DeployModel"]),
+        .testTarget(name: "DOTFormatTests", dependencies: ["DOTFormat", "DeployModel"]),
+        .testTarget(
+            name: "GraphvizBridgeTests",
+            dependencies: ["GraphvizBridge", "DOTFormat", "DeployBuilders", "DeployModel"]
+        ),
+        .testTarget(
+            name: "DeployCheckerTests",
+            dependencies: ["DeployChecker", "GraphvizBridge", "DOTFormat", "DeployBuilders", "DeployModel"]
+        ),
+        .testTarget(
+            name: "DeployCommandsTests",
+            dependencies: ["DeployCommands", "deploydag"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,34 @@
+import DeployModel
+
+/// The attribute names of deploydag's DOT schema (documented in docs/dot-schema.md).
+public enum DOTSchema {
+    public static let gpus = "gpus"
+    public static let op = "op"
+    public static let gpu = "gpu"
+    public static let group = "group"
+    public static let out = "out"
+    public static let layer = "layer"
+    public static let block = "block"
+    public static let label = "label"
+    /// Edge attribute: which operand of the consumer the tensor is.
+    public static let operand = "operand"
+
+    /// Matmul: einsum equation, optional weight operand shape, Get_Time arguments.
+    public static let equation = "eq"
+    public static let weight = "weight"
+    public static let m = "m"
+    public static let k = "k"
+    public static let n = "n"
+    /// concat, split, all_gather, reduce_scatter: the dimension they act on.
+    public static let dim = "dim"
+    /// split: how many equal parts.
+    public static let parts = "parts"
+    /// all_to_all: the dimension split across the group and the one concatenated.
+    public static let splitDim = "split_dim"
+    public static let concatDim = "concat_dim"
+    /// softmax: the factor its input is multiplied by first (1/sqrt(head_dim)).
+    public static let scale = "scale"
+
+    /// The core attributes, written first in this order; any others follow sorted by name.
+    static let coreNodeAttributes: Set<String> = [op, gpu, group, out, layer, block, label]
+}

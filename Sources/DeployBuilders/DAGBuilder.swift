@@ -1,0 +1,104 @@
+import DeployModel
+
+/// Adds operator nodes to a graph, deriving each node's output shape, `Get_Time` arguments and
+/// label from its inputs, so that no builder types a shape or a FLOP count by hand.
+struct DAGBuilder {
+    var graph: OperatorGraph
+    /// Where the nodes being added belong.
+    var layer: Int?
+    var block: String?
+
+    init(name: String, gpus: Int, attributes: [String: String]) {
+        graph = OperatorGraph(name: name, gpus: gpus, attributes: attributes)
+    }
+
+    func shape(_ node: Int) -> Shape { graph.nodes[node].out }
+
+    private var prefix: String {
+        layer.map { "L\($0)." } ?? ""
+    }
+
+    private var titlePrefix: String {
+        layer.map { "L\($0) " } ?? ""
+    }
+
+    mutating func input(gpu: Int, shape: Shape) -> Int {
+        graph.add(OperatorNode(
+            name: "input.gpu\(gpu)", op: .input, gpu: gpu, out: shape,
+            label: "input · GPU \(gpu)\nout \(shape)"))
+    }
+
+    mutating func output(gpu: Int, from source: Int) -> Int {
+        let shape = shape(source)
+        let node = graph.add(OperatorNode(
+            name: "output.gpu\(gpu)", op: .output, gpu: gpu, out: shape,
+            label: "output · GPU \(gpu)\nin \(shape)"))
+        graph.connect(source, node)
+        return node
+    }
+
+    /// A matmul `eq` of `lhs` with either a second activation `rhs` or a weight of shape `weight`.
+    mutating func matmul(
+        _ key: String, title: String, gpu: Int, eq: String, lhs: Int, rhs: Int? = nil, weight: Shape? = nil
+    ) throws -> Int {
+        let einsum = try Einsum(eq)
+        let a = shape(lhs)
+        guard let b = rhs.map(shape) ?? weight else { preconditionFailure("matmul needs a second operand") }
+        let out = try einsum.outputShape(a, b)
+        let args = try einsum.getTimeArguments(a, b)
+        var attributes = ["eq": eq, "m": args.m.description, "k": args.k.description, "n": args.n.description]
+        if let weight { attributes["weight"] = weight.description }
+        let operands = rhs != nil ? "\(a) x \(b)" : "\(a) x W\(b)"
+        let node = graph.add(OperatorNode(
+            name: "\(prefix)\(key).gpu\(gpu)", op: .matmul, gpu: gpu, out: out, layer: layer, block: block,
+            label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(operands)\nout \(out)\n\(args)",
+            attributes: attributes))
+        graph.connect(lhs, node, operand: 0)
+        if let rhs { graph.connect(rhs, node, operand: 1) }
+        return node
+    }
+
+    /// An operator whose output has its input's shape (norms, softmax, activations).
+    mutating func unary(_ op: Operator, _ key: String, title: String, gpu: Int, input: Int, attributes: [String: String] = [:]) -> Int {
+        let out = shape(input)
+        let node = graph.add(OperatorNode(
+            name: "\(prefix)\(key).gpu\(gpu)", op: op, gpu: gpu, out: out, layer: layer, block: block,
+            label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)", attributes: attributes))
+        graph.connect(input, node)
+        return node
+    }
+
+    mutating func add(_ key: String, title: String, gpu: Int, _ a: Int, _ b: Int) -> Int {
+        let out = shape(a)
+        precondition(out == shape(b), "add of unequal shapes \(out) and \(shape(b))")
+        let node = graph.add(OperatorNode(
+            name: "\(prefix)\(key).gpu\(gpu)", op: .add, gpu: gpu, out: out, layer: layer, block: block,
+            label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out) + \(out)\nout \(out)"))
+        graph.connect(a, node)
+        graph.connect(b, node)
+        return node
+    }
+
+    /// An all-reduce over `group`, one input from each member (in group order).
+    mutating func allReduce(_ key: String, title: String, group: [Int], inputs: [Int]) -> Int {
+        precondition(inputs.count == group.count)
+        let out = shape(inputs[0])
+        let node = graph.add(OperatorNode(
+            name: "\(prefix)\(key)", op: .allReduce, group: group, out: out, layer: layer, block: block,
+            label: "\(titlePrefix)\(title)\nall-reduce · GPUs \(GPUList.compact(group))\n\(out)"))
+        for input in inputs { graph.connect(input, node) }
+        return node
+    }
+
+    /// A point-to-point transfer of `input` from GPU `from` to GPU `to`.
+    mutating func sendRecv(_ key: String, title: String, from: Int, to: Int, input: Int) -> Int {
+        let out = shape(input)
+        let node = graph.add(OperatorNode(
+            name: "\(prefix)\(key)", op: .sendRecv, group: [from, to], out: out, layer: layer, block: block,
+            label: "\(titlePrefix)\(title)\nsend/recv · GPU \(from) → \(to)\n\(out)"))
+        graph.connect(input, node)
+        return node
+    }
+
+    mutating func connect(_ from: Int, _ to: Int) { graph.connect(from, to) }
+}

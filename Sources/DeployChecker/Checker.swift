@@ -1,0 +1,92 @@
+import DOTFormat
+import DeployModel
+
+/// What checking one DAG found.
+public struct CheckReport: Sendable {
+    public var file: String?
+    public var findings: [Finding]
+    public var nodeCount: Int
+    public var edgeCount: Int
+
+    public var errorCount: Int { findings.count { $0.severity == .error } }
+    public var warningCount: Int { findings.count { $0.severity == .warning } }
+}
+
+/// Applies deploydag's rules to a decoded DAG. It never stops at the first problem: every rule
+/// runs on what can be checked and records findings; exit codes are the command's business.
+public struct Checker: Sendable {
+    /// The GPU count when the graph declares none and the user gives none.
+    public static let defaultGPUCount = 16
+
+    /// Overrides the graph's `gpus` attribute.
+    public var gpus: Int?
+
+    public init(gpus: Int? = nil) { self.gpus = gpus }
+
+    public func check(_ decoded: DecodedGraph, earlier: [Finding] = []) -> CheckReport {
+        var context = Context(decoded: decoded, gpuCount: gpus ?? decoded.graph.gpus ?? Self.defaultGPUCount)
+        context.findings = earlier + decoded.findings
+        context.checkGPURange()
+        context.checkGPUCoverage()
+        context.checkCrossGPU()
+        context.checkShapes()
+        let order = context.checkCycle()
+        context.checkDangling(acyclic: order != nil)
+        let sorted = context.findings.enumerated().sorted { a, b in
+            let la = a.element.line ?? 0
+            let lb = b.element.line ?? 0
+            return la != lb ? la < lb : a.offset < b.offset
+        }.map(\.element)
+        return CheckReport(
+            file: decoded.file, findings: sorted, nodeCount: decoded.graph.nodes.count, edgeCount: decoded.graph.edges.count)
+    }
+}
+
+/// Shared state of one check: the graph, its incoming-edge index, and the findings so far.
+struct Context {
+    let decoded: DecodedGraph
+    let gpuCount: Int
+    let adjacency: Adjacency
+    /// Edge indices grouped by consumer (CSR), in file order.
+    let incomingOffsets: [Int32]
+    let incomingEdges: [Int32]
+    var findings: [Finding] = []
+
+    var graph: OperatorGraph { decoded.graph }
+
+    init(decoded: DecodedGraph, gpuCount: Int) {
+        self.decoded = decoded
+        self.gpuCount = gpuCount
+        adjacency = decoded.graph.adjacency
+        let n = decoded.graph.nodes.count
+        var offsets = [Int32](repeating: 0, count: n + 1)
+        for e in decoded.graph.edges { offsets[e.to + 1] += 1 }
+        for i in 0..<n { offsets[i + 1] += offsets[i] }
+        var cursor = offsets
+        var list = [Int32](repeating: 0, count: decoded.graph.edges.count)
+        for (i, e) in decoded.graph.edges.enumerated() {
+            list[Int(cursor[e.to])] = Int32(i)
+            cursor[e.to] += 1
+        }
+        incomingOffsets = offsets
+        incomingEdges = list
+    }
+
+    func incoming(_ node: Int) -> ArraySlice<Int32> {
+        incomingEdges[Int(incomingOffsets[node])..<Int(incomingOffsets[node + 1])]
+    }
+
+    func isValid(_ node: Int) -> Bool { !decoded.invalidNodes[node] }
+
+    mutating func report(_ rule: RuleID, node: Int? = nil, line: Int? = nil, _ message: String) {
+        findings.append(Finding(
+            rule, file: decoded.file, line: line ?? node.flatMap { decoded.nodeLines[$0] },
+            node: node.map { graph.nodes[$0].name }, message))
+    }
+
+    func describe(_ node: Int) -> String {
+        let n = graph.nodes[node]
+        if let gpu = n.gpu { return "\(n.op.rawValue) '\(n.name)' on GPU \(gpu)" }
+        return "\(n.op.rawValue) '\(n.name)' over GPUs \(GPUList.compact(n.group))"
+    }
+}

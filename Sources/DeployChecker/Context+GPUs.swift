@@ -1,0 +1,79 @@
+import DeployModel
+
+extension Context {
+    /// `gpu-range`: every GPU id lies in 0..gpus-1.
+    mutating func checkGPURange() {
+        for (i, node) in graph.nodes.enumerated() where isValid(i) {
+            for gpu in node.gpus where gpu >= gpuCount {
+                report(.gpuRange, node: i, "GPU \(gpu) is outside 0..\(gpuCount - 1): the deployment has \(gpuCount) GPUs")
+            }
+        }
+    }
+
+    /// `gpu-coverage`: every GPU the deployment must cover runs at least one compute node.
+    /// A partial view names the GPUs it covers in the graph attribute `covers`.
+    mutating func checkGPUCoverage() {
+        var used = [Bool](repeating: false, count: gpuCount)
+        for (i, node) in graph.nodes.enumerated() where isValid(i) {
+            if let gpu = node.gpu, gpu < gpuCount { used[gpu] = true }
+        }
+        var required = Array(0..<gpuCount)
+        var scope = "the deployment's \(gpuCount) GPUs (0..\(gpuCount - 1))"
+        if let covers = graph.attributes[OperatorGraph.coversAttribute] {
+            if let list = GPUList.parse(covers) {
+                required = list.filter { $0 < gpuCount }
+                scope = "the GPUs this view covers (\(covers))"
+            } else {
+                report(.schema, line: 1, "graph attribute 'covers' must list GPU ids such as 0-7 or 0,1,2; got '\(covers)'")
+            }
+        }
+        for gpu in required where !used[gpu] {
+            report(.gpuCoverage, line: 1, "GPU \(gpu) runs no compute node, but it is one of \(scope)")
+        }
+    }
+
+    /// `cross-gpu`: a tensor moves between GPUs only through a communication node, and a
+    /// communication node exchanges data only with the GPUs of its group.
+    mutating func checkCrossGPU() {
+        for (e, edge) in graph.edges.enumerated() where isValid(edge.from) && isValid(edge.to) {
+            let (u, v) = (graph.nodes[edge.from], graph.nodes[edge.to])
+            let line = decoded.edgeLines[e]
+            switch (u.op.isCommunication, v.op.isCommunication) {
+            case (false, false):
+                if let a = u.gpu, let b = v.gpu, a != b {
+                    report(.crossGPU, node: edge.to, line: line,
+                        "edge \(u.name) -> \(v.name) moves a tensor from GPU \(a) to GPU \(b) with no communication node between; insert a send_recv (group=\"\(a),\(b)\") or a collective")
+                }
+            case (false, true):
+                guard let a = u.gpu else { continue }
+                if v.op == .sendRecv {
+                    if a != v.group.first {
+                        report(.crossGPU, node: edge.to, line: line,
+                            "send_recv \(v.name) sends from GPU \(v.group.first!), but its input \(u.name) is on GPU \(a)")
+                    }
+                } else if !v.group.contains(a) {
+                    report(.crossGPU, node: edge.to, line: line,
+                        "\(v.op.rawValue) \(v.name) spans GPUs \(GPUList.compact(v.group)), but its input \(u.name) is on GPU \(a)")
+                }
+            case (true, false):
+                guard let b = v.gpu else { continue }
+                if u.op == .sendRecv {
+                    if b != u.group.last {
+                        report(.crossGPU, node: edge.to, line: line,
+                            "send_recv \(u.name) delivers to GPU \(u.group.last!), but its consumer \(v.name) is on GPU \(b)")
+                    }
+                } else if !u.group.contains(b) {
+                    report(.crossGPU, node: edge.to, line: line,
+                        "\(u.op.rawValue) \(u.name) spans GPUs \(GPUList.compact(u.group)), but its consumer \(v.name) is on GPU \(b)")
+                }
+            case (true, true):
+                let delivered = u.op == .sendRecv ? Array(u.group.suffix(1)) : u.group
+                let accepted = v.op == .sendRecv ? Array(v.group.prefix(1)) : v.group
+                if !delivered.contains(where: accepted.contains) {
+                    report(.crossGPU, node: edge.to, line: line,
+                        "\(u.op.rawValue) \(u.name) delivers to GPUs \(GPUList.compact(delivered)), none of which \(v.op.rawValue) \(v.name) takes input from (\(GPUList.compact(accepted)))")
+                }
+            }
+        }
+    }
+}

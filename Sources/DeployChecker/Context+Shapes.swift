@@ -1,0 +1,208 @@
+import DOTFormat
+import DeployModel
+
+extension Context {
+    /// `shape` and `matmul-mkn`: each node's inputs fit its operator, and its `out` is what the
+    /// operator makes of them.
+    mutating func checkShapes() {
+        var einsums: [String: Einsum] = [:]
+        for v in graph.nodes.indices where isValid(v) {
+            let edges = incoming(v).map { Int($0) }
+            // A malformed producer has no usable shape; its own findings say why.
+            guard edges.allSatisfy({ isValid(graph.edges[$0].from) }) else { continue }
+            let node = graph.nodes[v]
+            let inputs = edges.map { graph.nodes[graph.edges[$0].from].out }
+            switch node.op {
+            case .input:
+                if !edges.isEmpty {
+                    report(.shape, node: v, "an input node takes no tensors, but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it")
+                }
+            case .output, .softmax, .layernorm, .rmsnorm, .gelu, .silu, .sendRecv:
+                guard expectInputs(v, inputs.count, exactly: 1) else { continue }
+                if inputs[0] != node.out {
+                    report(.shape, node: v, "\(node.op.rawValue) keeps its input's shape: input is \(inputs[0]) (from \(producerName(edges[0]))), but out is \(node.out)")
+                }
+            case .add:
+                guard expectInputs(v, inputs.count, atLeast: 2) else { continue }
+                for (i, shape) in inputs.enumerated() where shape != node.out {
+                    report(.shape, node: v, "add needs equal shapes: input from \(producerName(edges[i])) is \(shape), but out is \(node.out)")
+                }
+            case .matmul:
+                checkMatmul(v, edges: edges, einsums: &einsums)
+            case .concat:
+                checkConcat(v, inputs: inputs)
+            case .split:
+                guard expectInputs(v, inputs.count, exactly: 1), let dim = integer(node, DOTSchema.dim),
+                    let parts = integer(node, DOTSchema.parts), checkRank(v, inputs[0], dim)
+                else { continue }
+                var expected = inputs[0]
+                if let piece = try? inputs[0][dim].divided(by: parts) { expected[dim] = piece }
+                if expected != node.out {
+                    report(.shape, node: v, "split of \(inputs[0]) into \(parts) parts along dim \(dim) gives \(expected), but out is \(node.out)")
+                }
+            case .allReduce, .allGather, .reduceScatter, .allToAll:
+                checkCollective(v, edges: edges, inputs: inputs)
+            }
+        }
+    }
+
+    private func producerName(_ edge: Int) -> String { graph.nodes[graph.edges[edge].from].name }
+
+    private func integer(_ node: OperatorNode, _ key: String) -> Int? {
+        node.attributes[key].flatMap { Int($0.trimmingASCIISpaces()) }
+    }
+
+    private mutating func expectInputs(_ v: Int, _ count: Int, exactly: Int) -> Bool {
+        guard count == exactly else {
+            report(.shape, node: v, "\(graph.nodes[v].op.rawValue) takes exactly \(exactly) input\(exactly == 1 ? "" : "s"), but \(count) edge\(count == 1 ? "" : "s") lead into it")
+            return false
+        }
+        return true
+    }
+
+    private mutating func expectInputs(_ v: Int, _ count: Int, atLeast: Int) -> Bool {
+        guard count >= atLeast else {
+            report(.shape, node: v, "\(graph.nodes[v].op.rawValue) takes at least \(atLeast) inputs, but \(count) edge\(count == 1 ? "" : "s") lead into it")
+            return false
+        }
+        return true
+    }
+
+    private mutating func checkRank(_ v: Int, _ shape: Shape, _ dim: Int) -> Bool {
+        guard dim < shape.rank else {
+            report(.shape, node: v, "dim \(dim) does not exist in a tensor of rank \(shape.rank) (\(shape))")
+            return false
+        }
+        return true
+    }
+
+    private mutating func checkMatmul(_ v: Int, edges: [Int], einsums: inout [String: Einsum]) {
+        let node = graph.nodes[v]
+        guard let eqText = node.attributes[DOTSchema.equation] else { return }
+        let einsum: Einsum
+        if let cached = einsums[eqText] {
+            einsum = cached
+        } else {
+            guard let parsed = try? Einsum(eqText) else { return }
+            einsums[eqText] = parsed
+            einsum = parsed
+        }
+        let weight = node.attributes[DOTSchema.weight].flatMap { try? Shape.parse($0) }
+        let expected = weight == nil ? 2 : 1
+        guard edges.count == expected else {
+            let what = weight == nil ? "two activations (no 'weight' is given)" : "one activation (the other operand is its weight \(weight!))"
+            report(.shape, node: v, "matmul \(eqText) takes \(what), but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it")
+            return
+        }
+        // Operands in order: by the edges' `operand` attribute where given, else try both orders.
+        var orders: [[Int]]
+        let stated = edges.map { graph.edges[$0].operand }
+        if weight != nil {
+            orders = [[edges[0]]]
+        } else if stated.allSatisfy({ $0 != nil }) {
+            orders = [edges.sorted { graph.edges[$0].operand! < graph.edges[$1].operand! }]
+        } else {
+            orders = [edges, edges.reversed()]
+        }
+        var firstError: EinsumError?
+        for order in orders {
+            let a = graph.nodes[graph.edges[order[0]].from].out
+            let b = weight ?? graph.nodes[graph.edges[order[1]].from].out
+            do throws(EinsumError) {
+                let out = try einsum.outputShape(a, b)
+                if out != node.out {
+                    report(.shape, node: v, "matmul \(eqText) of \(a) x \(b) gives \(out), but out is \(node.out)")
+                    return
+                }
+                let args = try einsum.getTimeArguments(a, b)
+                checkMKN(v, args)
+                return
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        let names = orders[0].map(producerName).joined(separator: " x ")
+        report(.shape, node: v, "matmul \(eqText) cannot take its operands (\(names)\(weight.map { " x weight \($0)" } ?? "")): \(firstError!)")
+    }
+
+    private mutating func checkMKN(_ v: Int, _ derived: GetTimeArguments) {
+        let node = graph.nodes[v]
+        var wrong: [String] = []
+        for (key, value) in [(DOTSchema.m, derived.m), (DOTSchema.k, derived.k), (DOTSchema.n, derived.n)] {
+            guard let text = node.attributes[key], let stated = try? Dim.parse(text) else { continue }
+            if stated != value { wrong.append("\(key)=\(text) should be \(value)") }
+        }
+        if !wrong.isEmpty {
+            report(.matmulMKN, node: v, "\(wrong.joined(separator: ", ")): the operands make this \(derived)")
+        }
+    }
+
+    private mutating func checkConcat(_ v: Int, inputs: [Shape]) {
+        let node = graph.nodes[v]
+        guard expectInputs(v, inputs.count, atLeast: 1), let dim = integer(node, DOTSchema.dim), checkRank(v, node.out, dim) else {
+            return
+        }
+        var total: Dim?
+        for shape in inputs {
+            guard shape.rank == node.out.rank else {
+                report(.shape, node: v, "concat along dim \(dim): input \(shape) has rank \(shape.rank), out \(node.out) has rank \(node.out.rank)")
+                return
+            }
+            for d in 0..<shape.rank where d != dim && shape[d] != node.out[d] {
+                report(.shape, node: v, "concat along dim \(dim): input \(shape) differs from out \(node.out) in dim \(d)")
+                return
+            }
+            total = total.map { try? $0 + shape[dim] } ?? shape[dim]
+        }
+        if total != node.out[dim] {
+            let sum = inputs.map { $0[dim].description }.joined(separator: " + ")
+            report(.shape, node: v, "concat along dim \(dim): the inputs sum to \(sum)\(total.map { " = \($0)" } ?? ""), but out has \(node.out[dim])")
+        }
+    }
+
+    private mutating func checkCollective(_ v: Int, edges: [Int], inputs: [Shape]) {
+        let node = graph.nodes[v]
+        let p = node.group.count
+        let name = node.op.rawValue
+        if inputs.count != p {
+            report(.shape, node: v, "\(name) over \(p) GPUs (\(GPUList.compact(node.group))) takes one input per GPU, but \(inputs.count) edge\(inputs.count == 1 ? "" : "s") lead into it")
+        } else {
+            let sources = Set(edges.compactMap { graph.nodes[graph.edges[$0].from].gpu })
+            let missing = node.group.filter { !sources.contains($0) }
+            if sources.count == edges.count && !missing.isEmpty {
+                report(.shape, node: v, "\(name) over GPUs \(GPUList.compact(node.group)) gets no input from GPU \(GPUList.compact(missing))")
+            }
+        }
+        for (i, input) in inputs.enumerated() {
+            var expected = input
+            let rule: String
+            switch node.op {
+            case .allReduce:
+                rule = "all_reduce keeps the shape"
+            case .allGather:
+                guard let dim = integer(node, DOTSchema.dim), checkRank(v, input, dim) else { return }
+                if let whole = try? input[dim].multiplied(by: p) { expected[dim] = whole }
+                rule = "all_gather over \(p) GPUs multiplies dim \(dim) by \(p)"
+            case .reduceScatter:
+                guard let dim = integer(node, DOTSchema.dim), checkRank(v, input, dim) else { return }
+                if let piece = try? input[dim].divided(by: p) { expected[dim] = piece }
+                rule = "reduce_scatter over \(p) GPUs divides dim \(dim) by \(p)"
+            case .allToAll:
+                guard let split = integer(node, DOTSchema.splitDim), let concat = integer(node, DOTSchema.concatDim),
+                    checkRank(v, input, split), checkRank(v, input, concat)
+                else { return }
+                if split != concat {
+                    if let piece = try? input[split].divided(by: p) { expected[split] = piece }
+                    if let whole = try? input[concat].multiplied(by: p) { expected[concat] = whole }
+                }
+                rule = "all_to_all over \(p) GPUs divides dim \(split) and multiplies dim \(concat) by \(p)"
+            default:
+                return
+            }
+            if expected != node.out {
+                report(.shape, node: v, "\(rule): input \(input) from \(producerName(edges[i])) should give \(expected), but out is \(node.out)")
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import DeployModel
+
+extension Context {
+    /// `cycle`: the graph is acyclic. Returns the topological order, or nil after reporting one
+    /// cycle, located at the line of its last-written edge (most often the one added by hand).
+    mutating func checkCycle() -> [Int]? {
+        switch adjacency.topologicalOrder() {
+        case .acyclic(let order):
+            return order
+        case .cyclic(let cycle):
+            var worst: (line: Int, node: Int)? = nil
+            for (i, node) in cycle.enumerated() {
+                let next = cycle[(i + 1) % cycle.count]
+                if let line = edgeLine(from: node, to: next), line > worst?.line ?? -1 { worst = (line, next) }
+            }
+            let names = (cycle + [cycle[0]]).map { graph.nodes[$0].name }.joined(separator: " -> ")
+            report(.cycle, node: worst?.node ?? cycle[0], line: worst?.line,
+                "the graph has a cycle of \(cycle.count) node\(cycle.count == 1 ? "" : "s"): \(names)")
+            return nil
+        }
+    }
+
+    func edgeLine(from u: Int, to v: Int) -> Int? {
+        for e in incoming(v) where graph.edges[Int(e)].from == u { return decoded.edgeLines[Int(e)] }
+        return nil
+    }
+
+    /// `dangling`: every node lies on a path from an input to an output.
+    mutating func checkDangling(acyclic: Bool) {
+        let inputs = graph.nodes.indices.filter { graph.nodes[$0].op == .input }
+        let outputs = graph.nodes.indices.filter { graph.nodes[$0].op == .output }
+        if inputs.isEmpty { report(.dangling, line: 1, "the graph has no input node (op=input)") }
+        if outputs.isEmpty { report(.dangling, line: 1, "the graph has no output node (op=output)") }
+        guard !inputs.isEmpty, !outputs.isEmpty else { return }
+        let fromInput = adjacency.reachable(from: inputs)
+        let toOutput = adjacency.reachable(from: outputs, forward: false)
+        for i in graph.nodes.indices where !(fromInput[i] && toOutput[i]) {
+            let why = switch (fromInput[i], toOutput[i]) {
+            case (false, false): "no input reaches it and it reaches no output"
+            case (false, true): "no input reaches it"
+            default: "it reaches no output; its result is never used"
+            }
+            report(.dangling, node: i, "\(describe(i)) is on no path from an input to an output: \(why)")
+        }
+    }
+}

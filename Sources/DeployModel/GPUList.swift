@@ -1,0 +1,39 @@
+/// GPU id lists as DOT attributes write them: `0,1,2,3`; ranges such as `8-15` are also read.
+public enum GPUList {
+    /// Parses `0,1,2,3` or `0-3,8`; nil when any piece is not a non-negative integer or range.
+    public static func parse<S: StringProtocol>(_ text: S) -> [Int]? {
+        var result: [Int] = []
+        for piece in text.split(separator: ",") {
+            let item = piece.trimmingASCIISpaces()
+            if let dash = item.dropFirst().firstIndex(of: "-") {
+                guard let lo = Int(item[..<dash]), let hi = Int(item[item.index(after: dash)...]),
+                    lo >= 0, hi >= lo, hi - lo < 1_000_000
+                else { return nil }
+                result.append(contentsOf: lo...hi)
+            } else {
+                guard let id = Int(item), id >= 0 else { return nil }
+                result.append(id)
+            }
+        }
+        return result.isEmpty ? nil : result
+    }
+
+    /// `0,1,2,3`: the form the schema names for `group`.
+    public static func format(_ gpus: [Int]) -> String {
+        gpus.map(String.init).joined(separator: ",")
+    }
+
+    /// `0-3,8`: compact, for labels and reports.
+    public static func compact(_ gpus: [Int]) -> String {
+        let sorted = Array(Set(gpus)).sorted()
+        var parts: [String] = []
+        var i = 0
+        while i < sorted.count {
+            var j = i
+            while j + 1 < sorted.count && sorted[j + 1] == sorted[j] + 1 { j += 1 }
+            parts.append(j > i ? "\(sorted[i])-\(sorted[j])" : "\(sorted[i])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
+}

@@ -1,0 +1,60 @@
+/// One node of the operator DAG: an operator on one GPU, or a communication over a group.
+public struct OperatorNode: Hashable, Sendable {
+    /// The DOT node ID, unique in its graph.
+    public var name: String
+    public var op: Operator
+    /// The GPU a compute, input or output node runs on.
+    public var gpu: Int?
+    /// The GPUs a communication node spans; for `send_recv`, source then destination.
+    public var group: [Int]
+    /// The shape of the tensor this node produces, per GPU.
+    public var out: Shape
+    public var layer: Int?
+    /// The part of a layer the node belongs to (`attention`, `mlp`), for per-block views.
+    public var block: String?
+    /// The readable label; the DOT writer derives one when it is nil.
+    public var label: String?
+    /// Operator parameters and any further attributes, by DOT attribute name
+    /// (`eq`, `weight`, `m`, `k`, `n`, `dim`, `parts`, `scale`, ...). Kept sorted by name.
+    public var attributes: [String: String]
+
+    public init(
+        name: String, op: Operator, gpu: Int? = nil, group: [Int] = [], out: Shape,
+        layer: Int? = nil, block: String? = nil, label: String? = nil, attributes: [String: String] = [:]
+    ) {
+        self.name = name
+        self.op = op
+        self.gpu = gpu
+        self.group = group
+        self.out = out
+        self.layer = layer
+        self.block = block
+        self.label = label
+        self.attributes = attributes
+    }
+
+    /// The GPUs this node touches: its own, or its group's.
+    public var gpus: [Int] {
+        if let gpu { return [gpu] }
+        return group
+    }
+
+    public subscript(attribute name: String) -> String? {
+        get { attributes[name] }
+        set { attributes[name] = newValue }
+    }
+}
+
+/// A tensor flowing from one node to another: the producer's output is the consumer's input.
+public struct TensorEdge: Hashable, Sendable {
+    public var from: Int
+    public var to: Int
+    /// Which operand of the consumer this tensor is (0-based), where order matters (matmul).
+    public var operand: Int?
+
+    public init(from: Int, to: Int, operand: Int? = nil) {
+        self.from = from
+        self.to = to
+        self.operand = operand
+    }
+}

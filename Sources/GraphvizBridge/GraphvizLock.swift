@@ -1,0 +1,56 @@
+internal import CGraphviz
+import Synchronization
+
+/// cgraph and gvc keep global state (the lexer, the error buffer, the plugin context), so every
+/// call into them runs under this one process-wide lock.
+enum Graphviz {
+    private static let lock = Mutex<Void>(())
+
+    /// Messages cgraph sent through its error callback during the current locked section.
+    nonisolated(unsafe) private static var messages: [String] = []
+
+    /// Runs `body` with the lock held, cgraph's error state reset and its messages captured.
+    static func withLock<T>(_ body: () throws -> T) rethrows -> (T, [String]) {
+        try lock.withLock { _ in
+            messages = []
+            _ = agreseterrors()
+            let previous = agseterrf { message in
+                if let message { Graphviz.messages.append(String(cString: message)) }
+                return 0
+            }
+            defer {
+                _ = agseterrf(previous)
+                _ = agreseterrors()
+            }
+            let result = try body()
+            return (result, messages)
+        }
+    }
+
+    /// cgraph sends one error in pieces ("Error: ", "syntax error in line 3", " near 'x'\n"):
+    /// join them and split on newlines.
+    /// A line that starts with neither "Error" nor "Warning" continues the message before it.
+    static func joinMessages(_ pieces: [String]) -> [String] {
+        var messages: [String] = []
+        for raw in pieces.joined().split(separator: "\n") {
+            let line = String(raw.trimmingASCIISpaces())
+            if line.isEmpty { continue }
+            if line.hasPrefix("Error") || line.hasPrefix("Warning") || messages.isEmpty {
+                messages.append(line)
+            } else {
+                messages[messages.count - 1] += "; " + line
+            }
+        }
+        return messages
+    }
+}
+
+extension StringProtocol {
+    func trimmingASCIISpaces() -> SubSequence {
+        var start = startIndex
+        var end = endIndex
+        while start < end, self[start].isWhitespace { start = index(after: start) }
+        while end > start, self[index(before: end)].isWhitespace { end = index(before: end) }
+        return self[start..<end]
+    }
+}

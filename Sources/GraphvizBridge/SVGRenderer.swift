@@ -1,0 +1,51 @@
+internal import CGraphviz
+
+/// Lays out DOT text with graphviz's `dot` engine and renders SVG, through libgvc
+/// (`gvLayout`, `gvRenderData`), in process.
+public enum SVGRenderer {
+    public enum Failure: Error, CustomStringConvertible, Sendable {
+        case parse([String])
+        case layout([String])
+        case render([String])
+
+        public var description: String {
+            switch self {
+            case .parse(let m): "graphviz could not read the diagram: " + m.joined(separator: "; ")
+            case .layout(let m): "graphviz layout failed: " + m.joined(separator: "; ")
+            case .render(let m): "graphviz could not render SVG: " + m.joined(separator: "; ")
+            }
+        }
+    }
+
+    /// One gvc context for the process: creating it loads graphviz's plugins.
+    nonisolated(unsafe) private static var context: OpaquePointer?
+
+    /// Renders `dot` (one graph) to SVG bytes with the given layout engine.
+    public static func render(dot: String, engine: String = "dot") throws(Failure) -> [UInt8] {
+        let (result, pieces) = Graphviz.withLock { () -> Result<[UInt8], Failure> in
+            if context == nil { context = gvContext() }
+            guard let gvc = context else { return .failure(.layout(["gvContext() failed"])) }
+            guard let graph = dot.withCString({ agmemread($0) }) else {
+                return .failure(.parse([]))
+            }
+            defer { agclose(graph) }
+            guard gvLayout(gvc, graph, engine) == 0 else { return .failure(.layout([])) }
+            defer { gvFreeLayout(gvc, graph) }
+            var buffer: UnsafeMutablePointer<CChar>?
+            var length: UInt32 = 0
+            guard gvRenderData(gvc, graph, "svg", &buffer, &length) == 0, let buffer else {
+                return .failure(.render([]))
+            }
+            defer { gvFreeRenderData(buffer) }
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: Int(length))
+            return .success(Array(bytes))
+        }
+        let messages = Graphviz.joinMessages(pieces).filter { !$0.hasPrefix("Warning") }
+        switch result {
+        case .success(let svg): return svg
+        case .failure(.parse): throw .parse(messages)
+        case .failure(.layout(let m)): throw .layout(m + messages)
+        case .failure(.render): throw .render(messages)
+        }
+    }
+}
