@@ -8,6 +8,13 @@ public struct CheckReport: Sendable {
     public var nodeCount: Int
     public var edgeCount: Int
 
+    public init(file: String?, findings: [Finding], nodeCount: Int, edgeCount: Int) {
+        self.file = file
+        self.findings = findings
+        self.nodeCount = nodeCount
+        self.edgeCount = edgeCount
+    }
+
     public var errorCount: Int { findings.count { $0.severity == .error } }
     public var warningCount: Int { findings.count { $0.severity == .warning } }
 }

@@ -1,0 +1,132 @@
+import ArgumentParser
+import DeployChecker
+import DeployModel
+import Foundation
+
+extension DeployDag {
+    /// `deploydag check`: findings for DAG files, one per line.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check DAG files: syntax, schema, acyclicity, shapes, GPU placement and communication.",
+            discussion: """
+                Prints one finding a line as FILE:LINE: error[RULE]: message (node NAME), then a summary.
+                Exit status: 0 when no file has an error, 1 when any has, 2 for bad usage or an unreadable file.
+
+                Rules:
+                \(RuleID.catalogue.map { "  \($0.0.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \($0.1)" }.joined(separator: "\n"))
+                """)
+
+        @Argument(help: "DOT files to check.")
+        var files: [String]
+
+        @Option(name: .long, help: "The number of GPUs the deployment must cover; overrides the graph's 'gpus' (default 16 when neither is given).")
+        var gpus: Int?
+
+        @Option(name: .long, help: "text or json.")
+        var format: OutputFormat = .text
+
+        func validate() throws {
+            if let gpus, gpus <= 0 { throw ValidationError("--gpus must be a positive integer, got \(gpus)") }
+            if files.isEmpty { throw ValidationError("name at least one DOT file to check") }
+        }
+
+        func run() throws {
+            var reports: [CheckReport] = []
+            var unreadable: [String] = []
+            for file in files {
+                do {
+                    let loaded = try LoadedDAG.load(file)
+                    if let decoded = loaded.decoded {
+                        reports.append(Checker(gpus: gpus).check(decoded, earlier: loaded.readFindings))
+                    } else {
+                        reports.append(CheckReport(file: file, findings: loaded.readFindings, nodeCount: 0, edgeCount: 0))
+                    }
+                } catch {
+                    unreadable.append(file)
+                    printError("deploydag: \(error)")
+                }
+            }
+            switch format {
+            case .text: printText(reports)
+            case .json: try printJSON(reports, unreadable: unreadable)
+            }
+            if !unreadable.isEmpty { throw ExitCode(2) }
+            if reports.contains(where: { $0.errorCount > 0 }) { throw ExitCode.failure }
+        }
+
+        private func printText(_ reports: [CheckReport]) {
+            for report in reports {
+                for finding in report.findings { print(finding.formatted) }
+                let file = report.file ?? "-"
+                if report.errorCount == 0 && report.warningCount == 0 {
+                    print("\(file): ok (\(report.nodeCount) nodes, \(report.edgeCount) edges)")
+                } else {
+                    print("\(file): \(count(report.errorCount, "error")), \(count(report.warningCount, "warning")) (\(report.nodeCount) nodes, \(report.edgeCount) edges)")
+                }
+            }
+            if reports.count > 1 {
+                let failed = reports.count { $0.errorCount > 0 }
+                print("checked \(count(reports.count, "file")): \(failed) with errors, \(reports.count - failed) clean")
+            }
+        }
+
+        private func printJSON(_ reports: [CheckReport], unreadable: [String]) throws {
+            let document = CheckJSON(
+                files: reports.map { report in
+                    CheckJSON.File(
+                        file: report.file ?? "-", nodes: report.nodeCount, edges: report.edgeCount,
+                        errors: report.errorCount, warnings: report.warningCount,
+                        findings: report.findings.map(CheckJSON.Item.init))
+                },
+                unreadable: unreadable,
+                errors: reports.reduce(0) { $0 + $1.errorCount },
+                warnings: reports.reduce(0) { $0 + $1.warningCount })
+            print(try JSONOutput.encode(document))
+        }
+    }
+}
+
+func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+/// The `check --format json` document (keys documented in docs/cli.md).
+struct CheckJSON: Encodable {
+    struct Item: Encodable {
+        var rule: String
+        var severity: String
+        var file: String?
+        var line: Int?
+        var node: String?
+        var message: String
+
+        init(_ finding: Finding) {
+            rule = finding.rule.rawValue
+            severity = finding.severity.rawValue
+            file = finding.file
+            line = finding.line
+            node = finding.node
+            message = finding.message
+        }
+    }
+
+    struct File: Encodable {
+        var file: String
+        var nodes: Int
+        var edges: Int
+        var errors: Int
+        var warnings: Int
+        var findings: [Item]
+    }
+
+    var files: [File]
+    var unreadable: [String]
+    var errors: Int
+    var warnings: Int
+}
+
+enum JSONOutput {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import DeployModel
+import Foundation
+
+extension DeployDag {
+    /// `deploydag info`: what a DAG holds, counted.
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Summarise a DAG: nodes and edges by operator, GPUs, communication, acyclicity, longest path.")
+
+        @Argument(help: "The DOT file.")
+        var file: String
+
+        @Option(name: .long, help: "text or json.")
+        var format: OutputFormat = .text
+
+        func run() throws {
+            let loaded: LoadedDAG
+            do {
+                loaded = try LoadedDAG.load(file)
+            } catch {
+                printError("deploydag: \(error)")
+                throw ExitCode(2)
+            }
+            let summary = DAGSummary(try loaded.requireGraph())
+            switch format {
+            case .json: print(try JSONOutput.encode(summary))
+            case .text: print(summary.text(file: file))
+            }
+        }
+    }
+}
+
+/// Counts over a DAG, for `info`.
+struct DAGSummary: Encodable {
+    var name: String
+    var nodes: Int
+    var edges: Int
+    var nodesByOp: [String: Int]
+    var communicationByOp: [String: Int]
+    var gpus: Int?
+    var gpusUsed: [Int]
+    var layers: [Int]
+    var matmuls: Int
+    var acyclic: Bool
+    var longestPathNodes: Int?
+    var longestPath: [String]?
+
+    init(_ graph: OperatorGraph) {
+        name = graph.name
+        nodes = graph.nodes.count
+        edges = graph.edges.count
+        var byOp: [String: Int] = [:]
+        var comm: [String: Int] = [:]
+        var used = Set<Int>()
+        var layerSet = Set<Int>()
+        for node in graph.nodes {
+            byOp[node.op.rawValue, default: 0] += 1
+            if node.op.isCommunication { comm[node.op.rawValue, default: 0] += 1 }
+            if let gpu = node.gpu { used.insert(gpu) }
+            if let layer = node.layer { layerSet.insert(layer) }
+        }
+        nodesByOp = byOp
+        communicationByOp = comm
+        gpus = graph.gpus
+        gpusUsed = used.sorted()
+        layers = layerSet.sorted()
+        matmuls = byOp[Operator.matmul.rawValue] ?? 0
+        let path = graph.adjacency.longestPathInNodes()
+        acyclic = path != nil
+        longestPathNodes = path?.count
+        longestPath = path?.map { graph.nodes[$0].name }
+    }
+
+    func text(file: String) -> String {
+        var lines: [String] = []
+        lines.append("\(file): \(name)")
+        lines.append("  nodes: \(nodes)   edges: \(edges)")
+        lines.append("  GPUs: \(gpus.map(String.init) ?? "not declared") declared, compute on \(GPUList.compact(gpusUsed).isEmpty ? "none" : GPUList.compact(gpusUsed))")
+        if !layers.isEmpty { lines.append("  layers: \(GPUList.compact(layers))") }
+        lines.append("  nodes by operator:")
+        for op in Operator.allCases where nodesByOp[op.rawValue] != nil {
+            lines.append("    \(op.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(nodesByOp[op.rawValue]!)")
+        }
+        let commTotal = communicationByOp.values.reduce(0, +)
+        lines.append("  communication nodes: \(commTotal)" + (commTotal == 0 ? "" : " (" + Operator.allCases.compactMap { op in
+            communicationByOp[op.rawValue].map { "\(op.rawValue) \($0)" }
+        }.joined(separator: ", ") + ")"))
+        if acyclic, let longestPathNodes {
+            lines.append("  acyclic: yes; longest path: \(longestPathNodes) nodes")
+        } else {
+            lines.append("  acyclic: no (deploydag check names a cycle)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import DOTFormat
+import DeployModel
+import Foundation
+import GraphvizBridge
+
+/// A DAG file read through libcgraph and decoded, with what reading it found.
+struct LoadedDAG {
+    var path: String
+    /// Present when libcgraph could parse the file.
+    var decoded: DecodedGraph?
+    /// `syntax` findings from reading; `schema` findings live in `decoded`.
+    var readFindings: [Finding]
+
+    var allFindings: [Finding] { readFindings + (decoded?.findings ?? []) }
+
+    /// Reads `path`. Throws only when the file cannot be read at all (exit 2 territory).
+    static func load(_ path: String) throws -> LoadedDAG {
+        let bytes = try readBytes(path)
+        let result = DOTReader.read(bytes: bytes, file: path)
+        let decoded = result.document.map { GraphDecoder().decode($0, sourceMap: result.sourceMap, file: path) }
+        return LoadedDAG(path: path, decoded: decoded, readFindings: result.findings)
+    }
+
+    static func readBytes(_ path: String) throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CommandError.io("cannot read \(path): no such file")
+        }
+        guard !isDirectory.boolValue else { throw CommandError.io("cannot read \(path): it is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandError.io("cannot read \(path): permission denied or unreadable")
+        }
+        return [UInt8](data)
+    }
+
+    /// The decoded graph when reading and decoding found no error; otherwise the findings are
+    /// printed and the command fails with exit 1.
+    func requireGraph() throws -> OperatorGraph {
+        let errors = allFindings.filter { $0.severity == .error }
+        guard let decoded, errors.isEmpty else {
+            for finding in errors { printError(finding.formatted) }
+            printError("\(path): cannot be used until these \(errors.count) error\(errors.count == 1 ? "" : "s") are fixed (deploydag check \(path))")
+            throw ExitCode.failure
+        }
+        return decoded.graph
+    }
+}
+

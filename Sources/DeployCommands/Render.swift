@@ -1,0 +1,42 @@
+import ArgumentParser
+import DeployDiagrams
+import Foundation
+import GraphvizBridge
+
+extension DeployDag {
+    /// `deploydag render`: an SVG diagram of a DAG file.
+    struct Render: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Draw a DAG file as SVG: a cluster per GPU, colours by operator class, communication between.")
+
+        @Argument(help: "The DOT file.")
+        var file: String
+
+        @Option(name: .shortAndLong, help: "The SVG file to write (atomically).")
+        var output: String
+
+        @Option(name: .long, help: "The diagram's title (default: the graph's name and its view).")
+        var title: String?
+
+        func run() throws {
+            let loaded: LoadedDAG
+            do {
+                loaded = try LoadedDAG.load(file)
+            } catch {
+                printError("deploydag: \(error)")
+                throw ExitCode(2)
+            }
+            let graph = try loaded.requireGraph()
+            let heading = title ?? ([graph.name, graph.attributes["view"].map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
+            let dot = try Diagram(title: heading).dot(for: graph)
+            let svg: [UInt8]
+            do {
+                svg = try SVGRenderer.render(dot: dot)
+            } catch {
+                printError("deploydag: \(file): \(error)")
+                throw ExitCode.failure
+            }
+            try OutputFile.write(svg, to: output)
+        }
+    }
+}

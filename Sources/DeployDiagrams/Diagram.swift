@@ -1,0 +1,162 @@
+import DOTFormat
+import DeployModel
+
+/// Turns an operator DAG into DOT for people: a cluster per GPU, GPUs nested in their head
+/// group (Helix) or pipeline stage (TP x PP) so the GPU grid reads as one, colours by operator
+/// class, communication nodes between the clusters, a legend, and a tooltip per node.
+public struct Diagram: Sendable {
+    public var title: String
+    public var showLegend: Bool
+
+    public init(title: String, showLegend: Bool = true) {
+        self.title = title
+        self.showLegend = showLegend
+    }
+
+    public func dot(for graph: OperatorGraph) throws(DOTWriteError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(graph.nodes.count * 400 + 4096)
+        func line(_ text: String) { out.append(contentsOf: text.utf8); out.append(0x0A) }
+
+        line("digraph deploydag {")
+        line("  graph [rankdir=TB, newrank=true, fontname=\"Helvetica\", fontsize=20, labelloc=t, nodesep=0.25, ranksep=0.45];")
+        out.append(contentsOf: "  graph [label=".utf8)
+        DOTQuoting.appendLabel(title, to: &out)
+        line("];")
+        line("  node [fontname=\"Helvetica\", fontsize=10, style=\"filled,rounded\", penwidth=1];")
+        line("  edge [color=\"#495057\", arrowsize=0.6];")
+
+        let grouping = GPUGrouping(graph)
+        var byGPU: [Int: [Int]] = [:]
+        var communication: [Int] = []
+        for (i, node) in graph.nodes.enumerated() {
+            if let gpu = node.gpu { byGPU[gpu, default: []].append(i) } else { communication.append(i) }
+        }
+        for (outer, gpus) in grouping.clusters(of: byGPU.keys.sorted()) {
+            if let outer {
+                line("  subgraph \"cluster_\(outer.id)\" {")
+                out.append(contentsOf: "    graph [style=\"rounded,dashed\", color=\"#6c757d\", fontsize=16, label=".utf8)
+                DOTQuoting.appendLabel(outer.label, to: &out)
+                line("];")
+            }
+            for gpu in gpus {
+                line("    subgraph \"cluster_gpu\(gpu)\" {")
+                line("      graph [style=\"rounded,filled\", fillcolor=\"#f8f9fa\", color=\"#adb5bd\", fontsize=14, label=\"GPU \(gpu)\"];")
+                for i in byGPU[gpu] ?? [] { try appendNode(graph.nodes[i], indent: "      ", to: &out) }
+                line("    }")
+            }
+            if outer != nil { line("  }") }
+        }
+        for i in communication { try appendNode(graph.nodes[i], indent: "  ", to: &out) }
+        for edge in graph.normalized().edges {
+            let (u, v) = (graph.nodes[edge.from], graph.nodes[edge.to])
+            out.append(contentsOf: "  ".utf8)
+            try DOTQuoting.appendQuoted(u.name, to: &out)
+            out.append(contentsOf: " -> ".utf8)
+            try DOTQuoting.appendQuoted(v.name, to: &out)
+            if u.op.isCommunication || v.op.isCommunication {
+                out.append(contentsOf: " [color=\"#c0392b\", penwidth=1.4]".utf8)
+            }
+            line(";")
+        }
+        if showLegend { appendLegend(to: &out, kinds: Set(graph.nodes.map(\.op.kind))) }
+        line("}")
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func appendNode(_ node: OperatorNode, indent: String, to out: inout [UInt8]) throws(DOTWriteError) {
+        out.append(contentsOf: indent.utf8)
+        try DOTQuoting.appendQuoted(node.name, to: &out)
+        out.append(contentsOf: " [shape=\(DiagramStyle.shape(node.op)), fillcolor=\"\(DiagramStyle.fill(node.op.kind))\"".utf8)
+        if node.op.isCommunication { out.append(contentsOf: ", color=\"#c0392b\", penwidth=1.6".utf8) }
+        out.append(contentsOf: ", label=".utf8)
+        DOTQuoting.appendLabel(node.label ?? Diagram.defaultLabel(node), to: &out)
+        out.append(contentsOf: ", tooltip=".utf8)
+        DOTQuoting.appendLabel(Diagram.tooltip(node), to: &out)
+        out.append(contentsOf: "];\n".utf8)
+    }
+
+    private func appendLegend(to out: inout [UInt8], kinds: Set<Operator.Kind>) {
+        out.append(contentsOf: "  subgraph cluster_legend {\n    graph [label=\"legend\", style=\"rounded\", color=\"#adb5bd\", fontsize=14];\n".utf8)
+        var previous: String?
+        for kind in Operator.Kind.allCases where kinds.contains(kind) {
+            let sample: Operator = switch kind {
+            case .boundary: .input
+            case .matmul: .matmul
+            case .normalization: .softmax
+            case .elementwise: .add
+            case .layout: .concat
+            case .communication: .allReduce
+            }
+            let id = "legend_\(kind.rawValue)"
+            out.append(contentsOf: "    \(id) [shape=\(DiagramStyle.shape(sample)), fillcolor=\"\(DiagramStyle.fill(kind))\", label=\"\(DiagramStyle.title(kind))\"];\n".utf8)
+            if let previous { out.append(contentsOf: "    \(previous) -> \(id) [style=invis];\n".utf8) }
+            previous = id
+        }
+        out.append(contentsOf: "  }\n".utf8)
+    }
+
+    static func defaultLabel(_ node: OperatorNode) -> String {
+        var text = node.op.rawValue
+        if let gpu = node.gpu { text += " · GPU \(gpu)" } else { text += " · GPUs \(GPUList.compact(node.group))" }
+        text += "\nout \(node.out)"
+        if node.op == .matmul, let m = node.attributes["m"], let k = node.attributes["k"], let n = node.attributes["n"] {
+            text += "\nGet_Time(\(m), \(k), \(n))"
+        }
+        return text
+    }
+
+    static func tooltip(_ node: OperatorNode) -> String {
+        var lines = ["\(node.name): \(node.op.rawValue)"]
+        if let gpu = node.gpu { lines.append("gpu=\(gpu)") }
+        if !node.group.isEmpty { lines.append("group=\(GPUList.format(node.group))") }
+        lines.append("out=\(node.out)")
+        if let layer = node.layer { lines.append("layer=\(layer)") }
+        for (key, value) in node.attributes.sorted(by: { $0.key < $1.key }) { lines.append("\(key)=\(value)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// How GPUs are drawn together: Helix head groups, or pipeline stages, from graph attributes.
+struct GPUGrouping {
+    struct Outer: Equatable {
+        var id: String
+        var label: String
+    }
+
+    let size: Int?
+    let noun: String
+
+    init(_ graph: OperatorGraph) {
+        let a = graph.attributes
+        if a["strategy"] == "helix", let s = a["segments"].flatMap(Int.init), s > 0 {
+            size = s
+            noun = "head group"
+        } else if a["strategy"] == "tp_pp", let tp = a["tp"].flatMap(Int.init), tp > 0 {
+            size = tp
+            noun = "pipeline stage"
+        } else {
+            size = nil
+            noun = ""
+        }
+    }
+
+    func clusters(of gpus: [Int]) -> [(Outer?, [Int])] {
+        guard let size else { return [(nil, gpus)] }
+        var result: [(Outer?, [Int])] = []
+        for gpu in gpus {
+            let index = gpu / size
+            let outer = Outer(id: "\(noun.replacingSpaces)\(index)", label: "\(noun) \(index)")
+            if let last = result.last, last.0 == outer {
+                result[result.count - 1].1.append(gpu)
+            } else {
+                result.append((outer, [gpu]))
+            }
+        }
+        return result
+    }
+}
+
+extension String {
+    fileprivate var replacingSpaces: String { String(map { $0 == " " ? "_" : $0 }) }
+}

@@ -1,0 +1,46 @@
+import Testing
+@testable import DeployModel
+
+@Suite struct DimTests {
+    @Test(arguments: [
+        ("1024", "1024"), ("B", "B"), ("B*2048", "B*2048"), ("2048*B", "B*2048"), ("seq_len/5", "seq_len/5"),
+        ("B*seq_len*4", "B*seq_len*4"), (" 7 ", "7"), ("10/5", "2"),
+    ])
+    func parsesAndPrintsCanonically(text: String, printed: String) throws {
+        #expect(try Dim.parse(text).description == printed)
+    }
+
+    @Test(arguments: ["", "*", "B**2", "3x", "1.5", "B/0", "B/x", "[4]"])
+    func rejectsMalformed(text: String) {
+        #expect(throws: DimError.self) { try Dim.parse(text) }
+    }
+
+    @Test func symbolicEqualityIsStructural() throws {
+        #expect(try Dim.parse("B*2") == Dim.parse("2*B"))
+        #expect(try Dim.parse("B") != Dim.parse("2*B"))
+        #expect(try Dim(symbol: "B") * Dim(2048) == Dim.parse("B*2048"))
+    }
+
+    @Test func arithmetic() throws {
+        #expect(try Dim(10000).divided(by: 5) == Dim(2000))
+        #expect(try Dim.parse("seq_len").divided(by: 5).multiplied(by: 5) == Dim(symbol: "seq_len"))
+        #expect(try Dim.parse("B*2") + Dim.parse("B*2") == Dim.parse("B*4"))
+        #expect(throws: DimError.self) { try Dim(symbol: "B") + Dim(2) }
+        #expect(try Dim.parse("B*2048").binding(["B": 8]) == Dim(16384))
+        #expect(Dim(12).isDivisible(by: 4) && !Dim(10).isDivisible(by: 4))
+    }
+
+    @Test func overflowIsReportedNotTrapped() {
+        #expect(throws: DimError.self) { try Dim(Int64.max) * Dim(2) }
+        #expect(throws: DimError.self) { try Dim.parse("99999999999999999999") }
+    }
+
+    @Test func shapes() throws {
+        #expect(try Shape.parse("[1024,10000,8192]") == [Dim(1024), Dim(10000), Dim(8192)])
+        #expect(try Shape.parse("[ B*2048 , 4096 ]").description == "[B*2048,4096]")
+        #expect(try Shape.parse("[]") == Shape([]))
+        for bad in ["1024,8", "[1024,,8]", "[0,4]", "[-3,4]", "[1024,8", "(4,4)"] {
+            #expect(throws: ShapeError.self, "\(bad)") { try Shape.parse(bad) }
+        }
+    }
+}
