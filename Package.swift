@@ -8,7 +8,7 @@ let package = Package(
         .library(name: "DeployCommands", targets: ["DeployCommands"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // libcgraph and libgvc from the system's graphviz (Debian: libgraphviz-dev).
@@ -51,6 +51,10 @@ let package = Package(
         .testTarget(
             name: "DeployCheckerTests",
             dependencies: ["DeployChecker", "GraphvizBridge", "DOTFormat", "DeployBuilders", "DeployModel"]
+        ),
+        .testTarget(
+            name: "DeployDiagramsTests",
+            dependencies: ["DeployDiagrams", "DeployBuilders", "DeployModel", "GraphvizBridge"]
         ),
         .testTarget(
             name: "DeployCommandsTests",

@@ -121,15 +121,17 @@ public struct GraphDecoder: Sendable {
                 invalid[index] = true
                 for problem in problems { report(problem, node: name, line: line) }
             }
-            graph.add(OperatorNode(
-                name: name, op: op, gpu: gpu, group: group, out: out, layer: layer,
-                block: attribute(DOTSchema.block), label: attribute(DOTSchema.label).map(DOTQuoting.decodeLabel),
-                attributes: extras))
+            graph.add(
+                OperatorNode(
+                    name: name, op: op, gpu: gpu, group: group, out: out, layer: layer,
+                    block: attribute(DOTSchema.block), label: attribute(DOTSchema.label).map(DOTQuoting.decodeLabel),
+                    attributes: extras))
         }
 
         var edgeLines = [Int?](repeating: nil, count: document.edges.count)
         for (index, edge) in document.edges.enumerated() {
-            let line = sourceMap?.line(ofEdge: document.nodeNames[edge.tail], document.nodeNames[edge.head])
+            let line =
+                sourceMap?.line(ofEdge: document.nodeNames[edge.tail], document.nodeNames[edge.head])
                 ?? nodeLines[edge.head]
             edgeLines[index] = line
             var operand: Int?
@@ -137,8 +139,9 @@ public struct GraphDecoder: Sendable {
                 if let value = Int(text.trimmingASCIISpaces()), value >= 0 {
                     operand = value
                 } else {
-                    report("edge attribute 'operand' must be a non-negative integer, got '\(text)'",
-                           node: document.nodeNames[edge.head], line: line)
+                    report(
+                        "edge attribute 'operand' must be a non-negative integer, got '\(text)'",
+                        node: document.nodeNames[edge.head], line: line)
                 }
             }
             graph.connect(edge.tail, edge.head, operand: operand)
@@ -200,4 +203,3 @@ public struct GraphDecoder: Sendable {
         return problems
     }
 }
-

@@ -23,16 +23,18 @@ struct DAGBuilder {
     }
 
     mutating func input(gpu: Int, shape: Shape) -> Int {
-        graph.add(OperatorNode(
-            name: "input.gpu\(gpu)", op: .input, gpu: gpu, out: shape,
-            label: "input · GPU \(gpu)\nout \(shape)"))
+        graph.add(
+            OperatorNode(
+                name: "input.gpu\(gpu)", op: .input, gpu: gpu, out: shape,
+                label: "input · GPU \(gpu)\nout \(shape)"))
     }
 
     mutating func output(gpu: Int, from source: Int) -> Int {
         let shape = shape(source)
-        let node = graph.add(OperatorNode(
-            name: "output.gpu\(gpu)", op: .output, gpu: gpu, out: shape,
-            label: "output · GPU \(gpu)\nin \(shape)"))
+        let node = graph.add(
+            OperatorNode(
+                name: "output.gpu\(gpu)", op: .output, gpu: gpu, out: shape,
+                label: "output · GPU \(gpu)\nin \(shape)"))
         graph.connect(source, node)
         return node
     }
@@ -49,10 +51,11 @@ struct DAGBuilder {
         var attributes = ["eq": eq, "m": args.m.description, "k": args.k.description, "n": args.n.description]
         if let weight { attributes["weight"] = weight.description }
         let operands = rhs != nil ? "\(a) x \(b)" : "\(a) x W\(b)"
-        let node = graph.add(OperatorNode(
-            name: "\(prefix)\(key).gpu\(gpu)", op: .matmul, gpu: gpu, out: out, layer: layer, block: block,
-            label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(operands)\nout \(out)\n\(args)",
-            attributes: attributes))
+        let node = graph.add(
+            OperatorNode(
+                name: "\(prefix)\(key).gpu\(gpu)", op: .matmul, gpu: gpu, out: out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(operands)\nout \(out)\n\(args)",
+                attributes: attributes))
         graph.connect(lhs, node, operand: 0)
         if let rhs { graph.connect(rhs, node, operand: 1) }
         return node
@@ -61,9 +64,10 @@ struct DAGBuilder {
     /// An operator whose output has its input's shape (norms, softmax, activations).
     mutating func unary(_ op: Operator, _ key: String, title: String, gpu: Int, input: Int, attributes: [String: String] = [:]) -> Int {
         let out = shape(input)
-        let node = graph.add(OperatorNode(
-            name: "\(prefix)\(key).gpu\(gpu)", op: op, gpu: gpu, out: out, layer: layer, block: block,
-            label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)", attributes: attributes))
+        let node = graph.add(
+            OperatorNode(
+                name: "\(prefix)\(key).gpu\(gpu)", op: op, gpu: gpu, out: out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)", attributes: attributes))
         graph.connect(input, node)
         return node
     }
@@ -71,9 +75,10 @@ struct DAGBuilder {
     mutating func add(_ key: String, title: String, gpu: Int, _ a: Int, _ b: Int) -> Int {
         let out = shape(a)
         precondition(out == shape(b), "add of unequal shapes \(out) and \(shape(b))")
-        let node = graph.add(OperatorNode(
-            name: "\(prefix)\(key).gpu\(gpu)", op: .add, gpu: gpu, out: out, layer: layer, block: block,
-            label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out) + \(out)\nout \(out)"))
+        let node = graph.add(
+            OperatorNode(
+                name: "\(prefix)\(key).gpu\(gpu)", op: .add, gpu: gpu, out: out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out) + \(out)\nout \(out)"))
         graph.connect(a, node)
         graph.connect(b, node)
         return node
@@ -83,9 +88,10 @@ struct DAGBuilder {
     mutating func allReduce(_ key: String, title: String, group: [Int], inputs: [Int]) -> Int {
         precondition(inputs.count == group.count)
         let out = shape(inputs[0])
-        let node = graph.add(OperatorNode(
-            name: "\(prefix)\(key)", op: .allReduce, group: group, out: out, layer: layer, block: block,
-            label: "\(titlePrefix)\(title)\nall-reduce · GPUs \(GPUList.compact(group))\n\(out)"))
+        let node = graph.add(
+            OperatorNode(
+                name: "\(prefix)\(key)", op: .allReduce, group: group, out: out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title)\nall-reduce · GPUs \(GPUList.compact(group))\n\(out)"))
         for input in inputs { graph.connect(input, node) }
         return node
     }
@@ -93,9 +99,10 @@ struct DAGBuilder {
     /// A point-to-point transfer of `input` from GPU `from` to GPU `to`.
     mutating func sendRecv(_ key: String, title: String, from: Int, to: Int, input: Int) -> Int {
         let out = shape(input)
-        let node = graph.add(OperatorNode(
-            name: "\(prefix)\(key)", op: .sendRecv, group: [from, to], out: out, layer: layer, block: block,
-            label: "\(titlePrefix)\(title)\nsend/recv · GPU \(from) → \(to)\n\(out)"))
+        let node = graph.add(
+            OperatorNode(
+                name: "\(prefix)\(key)", op: .sendRecv, group: [from, to], out: out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title)\nsend/recv · GPU \(from) → \(to)\n\(out)"))
         graph.connect(input, node)
         return node
     }

@@ -43,9 +43,10 @@ extension DAGBuilder {
                 "fc1", title: "FC1 (column-parallel, \(slice) of \(model.ffn))", gpu: gpu, eq: "bsh,hf->bsf", lhs: ln,
                 weight: [Dim(model.hidden), Dim(slice)])
             let act = unary(.gelu, "gelu", title: "GELU", gpu: gpu, input: fc1)
-            partials.append(try matmul(
-                "fc2", title: "FC2 (row-parallel, partial sum)", gpu: gpu, eq: "bsf,fh->bsh", lhs: act,
-                weight: [Dim(slice), Dim(model.hidden)]))
+            partials.append(
+                try matmul(
+                    "fc2", title: "FC2 (row-parallel, partial sum)", gpu: gpu, eq: "bsf,fh->bsh", lhs: act,
+                    weight: [Dim(slice), Dim(model.hidden)]))
         }
         let reduced = allReduce("mlp_allreduce", title: "FC2 partial sums", group: gpus, inputs: partials)
         return gpus.enumerated().map { i, gpu in

@@ -45,13 +45,15 @@ struct HelixBuilder {
             let projection: Shape = [Dim(model.hidden), Dim(headsPerGroup), Dim(segmentDim)]
             for gpu in gpus {
                 let ln = b.unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: x[gpu])
-                let part = "heads \(gpu / segments * headsPerGroup)-\((gpu / segments + 1) * headsPerGroup - 1), dims \(gpu % segments * segmentDim)-\((gpu % segments + 1) * segmentDim - 1)"
+                let part =
+                    "heads \(gpu / segments * headsPerGroup)-\((gpu / segments + 1) * headsPerGroup - 1), dims \(gpu % segments * segmentDim)-\((gpu % segments + 1) * segmentDim - 1)"
                 q.append(try b.matmul("q", title: "Q proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
                 k.append(try b.matmul("k", title: "K proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
                 v.append(try b.matmul("v", title: "V proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
-                scores.append(try b.matmul(
-                    "qk", title: "Q·Kᵀ partial scores (\(segmentDim) of \(model.headDim) dims)", gpu: gpu,
-                    eq: "bqnd,bknd->bnqk", lhs: q[gpu], rhs: k[gpu]))
+                scores.append(
+                    try b.matmul(
+                        "qk", title: "Q·Kᵀ partial scores (\(segmentDim) of \(model.headDim) dims)", gpu: gpu,
+                        eq: "bqnd,bknd->bnqk", lhs: q[gpu], rhs: k[gpu]))
             }
             var reducedScores = [Int](repeating: -1, count: gpuCount)
             for group in 0..<groups {
@@ -68,9 +70,10 @@ struct HelixBuilder {
                     attributes: ["scale": String(1.0 / Double(model.headDim).squareRoot())])
                 let context = try b.matmul(
                     "av", title: "attention × V segment", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: v[gpu])
-                partials.append(try b.matmul(
-                    "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
-                    weight: [Dim(headsPerGroup), Dim(segmentDim), Dim(model.hidden)]))
+                partials.append(
+                    try b.matmul(
+                        "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
+                        weight: [Dim(headsPerGroup), Dim(segmentDim), Dim(model.hidden)]))
             }
             let attention = b.allReduce("attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials)
             let residual = gpus.map { b.add("residual1", title: "residual add 1", gpu: $0, x[$0], attention) }

@@ -58,9 +58,10 @@ struct TensorPipelineBuilder {
                     .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: scores,
                     attributes: ["scale": String(1.0 / Double(model.headDim).squareRoot())])
                 let context = try b.matmul("av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: v)
-                partials.append(try b.matmul(
-                    "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
-                    weight: [Dim(localHeads), Dim(model.headDim), Dim(model.hidden)]))
+                partials.append(
+                    try b.matmul(
+                        "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
+                        weight: [Dim(localHeads), Dim(model.headDim), Dim(model.hidden)]))
             }
             let attention = b.allReduce("attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials)
             let residual = gpus.enumerated().map { rank, gpu in

@@ -86,9 +86,10 @@ struct Context {
     func isValid(_ node: Int) -> Bool { !decoded.invalidNodes[node] }
 
     mutating func report(_ rule: RuleID, node: Int? = nil, line: Int? = nil, _ message: String) {
-        findings.append(Finding(
-            rule, file: decoded.file, line: line ?? node.flatMap { decoded.nodeLines[$0] },
-            node: node.map { graph.nodes[$0].name }, message))
+        findings.append(
+            Finding(
+                rule, file: decoded.file, line: line ?? node.flatMap { decoded.nodeLines[$0] },
+                node: node.map { graph.nodes[$0].name }, message))
     }
 
     func describe(_ node: Int) -> String {

@@ -41,37 +41,45 @@ extension Context {
             switch (u.op.isCommunication, v.op.isCommunication) {
             case (false, false):
                 if let a = u.gpu, let b = v.gpu, a != b {
-                    report(.crossGPU, node: edge.to, line: line,
-                        "edge \(u.name) -> \(v.name) moves a tensor from GPU \(a) to GPU \(b) with no communication node between; insert a send_recv (group=\"\(a),\(b)\") or a collective")
+                    report(
+                        .crossGPU, node: edge.to, line: line,
+                        "edge \(u.name) -> \(v.name) moves a tensor from GPU \(a) to GPU \(b) with no communication node between; insert a send_recv (group=\"\(a),\(b)\") or a collective"
+                    )
                 }
             case (false, true):
                 guard let a = u.gpu else { continue }
                 if v.op == .sendRecv {
                     if a != v.group.first {
-                        report(.crossGPU, node: edge.to, line: line,
+                        report(
+                            .crossGPU, node: edge.to, line: line,
                             "send_recv \(v.name) sends from GPU \(v.group.first!), but its input \(u.name) is on GPU \(a)")
                     }
                 } else if !v.group.contains(a) {
-                    report(.crossGPU, node: edge.to, line: line,
+                    report(
+                        .crossGPU, node: edge.to, line: line,
                         "\(v.op.rawValue) \(v.name) spans GPUs \(GPUList.compact(v.group)), but its input \(u.name) is on GPU \(a)")
                 }
             case (true, false):
                 guard let b = v.gpu else { continue }
                 if u.op == .sendRecv {
                     if b != u.group.last {
-                        report(.crossGPU, node: edge.to, line: line,
+                        report(
+                            .crossGPU, node: edge.to, line: line,
                             "send_recv \(u.name) delivers to GPU \(u.group.last!), but its consumer \(v.name) is on GPU \(b)")
                     }
                 } else if !u.group.contains(b) {
-                    report(.crossGPU, node: edge.to, line: line,
+                    report(
+                        .crossGPU, node: edge.to, line: line,
                         "\(u.op.rawValue) \(u.name) spans GPUs \(GPUList.compact(u.group)), but its consumer \(v.name) is on GPU \(b)")
                 }
             case (true, true):
                 let delivered = u.op == .sendRecv ? Array(u.group.suffix(1)) : u.group
                 let accepted = v.op == .sendRecv ? Array(v.group.prefix(1)) : v.group
                 if !delivered.contains(where: accepted.contains) {
-                    report(.crossGPU, node: edge.to, line: line,
-                        "\(u.op.rawValue) \(u.name) delivers to GPUs \(GPUList.compact(delivered)), none of which \(v.op.rawValue) \(v.name) takes input from (\(GPUList.compact(accepted)))")
+                    report(
+                        .crossGPU, node: edge.to, line: line,
+                        "\(u.op.rawValue) \(u.name) delivers to GPUs \(GPUList.compact(delivered)), none of which \(v.op.rawValue) \(v.name) takes input from (\(GPUList.compact(accepted)))"
+                    )
                 }
             }
         }

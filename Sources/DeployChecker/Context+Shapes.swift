@@ -15,17 +15,23 @@ extension Context {
             switch node.op {
             case .input:
                 if !edges.isEmpty {
-                    report(.shape, node: v, "an input node takes no tensors, but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it")
+                    report(
+                        .shape, node: v,
+                        "an input node takes no tensors, but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it")
                 }
             case .output, .softmax, .layernorm, .rmsnorm, .gelu, .silu, .sendRecv:
                 guard expectInputs(v, inputs.count, exactly: 1) else { continue }
                 if inputs[0] != node.out {
-                    report(.shape, node: v, "\(node.op.rawValue) keeps its input's shape: input is \(inputs[0]) (from \(producerName(edges[0]))), but out is \(node.out)")
+                    report(
+                        .shape, node: v,
+                        "\(node.op.rawValue) keeps its input's shape: input is \(inputs[0]) (from \(producerName(edges[0]))), but out is \(node.out)"
+                    )
                 }
             case .add:
                 guard expectInputs(v, inputs.count, atLeast: 2) else { continue }
                 for (i, shape) in inputs.enumerated() where shape != node.out {
-                    report(.shape, node: v, "add needs equal shapes: input from \(producerName(edges[i])) is \(shape), but out is \(node.out)")
+                    report(
+                        .shape, node: v, "add needs equal shapes: input from \(producerName(edges[i])) is \(shape), but out is \(node.out)")
                 }
             case .matmul:
                 checkMatmul(v, edges: edges, einsums: &einsums)
@@ -38,7 +44,9 @@ extension Context {
                 var expected = inputs[0]
                 if let piece = try? inputs[0][dim].divided(by: parts) { expected[dim] = piece }
                 if expected != node.out {
-                    report(.shape, node: v, "split of \(inputs[0]) into \(parts) parts along dim \(dim) gives \(expected), but out is \(node.out)")
+                    report(
+                        .shape, node: v,
+                        "split of \(inputs[0]) into \(parts) parts along dim \(dim) gives \(expected), but out is \(node.out)")
                 }
             case .allReduce, .allGather, .reduceScatter, .allToAll:
                 checkCollective(v, edges: edges, inputs: inputs)
@@ -54,7 +62,10 @@ extension Context {
 
     private mutating func expectInputs(_ v: Int, _ count: Int, exactly: Int) -> Bool {
         guard count == exactly else {
-            report(.shape, node: v, "\(graph.nodes[v].op.rawValue) takes exactly \(exactly) input\(exactly == 1 ? "" : "s"), but \(count) edge\(count == 1 ? "" : "s") lead into it")
+            report(
+                .shape, node: v,
+                "\(graph.nodes[v].op.rawValue) takes exactly \(exactly) input\(exactly == 1 ? "" : "s"), but \(count) edge\(count == 1 ? "" : "s") lead into it"
+            )
             return false
         }
         return true
@@ -62,7 +73,9 @@ extension Context {
 
     private mutating func expectInputs(_ v: Int, _ count: Int, atLeast: Int) -> Bool {
         guard count >= atLeast else {
-            report(.shape, node: v, "\(graph.nodes[v].op.rawValue) takes at least \(atLeast) inputs, but \(count) edge\(count == 1 ? "" : "s") lead into it")
+            report(
+                .shape, node: v,
+                "\(graph.nodes[v].op.rawValue) takes at least \(atLeast) inputs, but \(count) edge\(count == 1 ? "" : "s") lead into it")
             return false
         }
         return true
@@ -90,7 +103,8 @@ extension Context {
         let weight = node.attributes[DOTSchema.weight].flatMap { try? Shape.parse($0) }
         let expected = weight == nil ? 2 : 1
         guard edges.count == expected else {
-            let what = weight == nil ? "two activations (no 'weight' is given)" : "one activation (the other operand is its weight \(weight!))"
+            let what =
+                weight == nil ? "two activations (no 'weight' is given)" : "one activation (the other operand is its weight \(weight!))"
             report(.shape, node: v, "matmul \(eqText) takes \(what), but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it")
             return
         }
@@ -122,7 +136,9 @@ extension Context {
             }
         }
         let names = orders[0].map(producerName).joined(separator: " x ")
-        report(.shape, node: v, "matmul \(eqText) cannot take its operands (\(names)\(weight.map { " x weight \($0)" } ?? "")): \(firstError!)")
+        report(
+            .shape, node: v, "matmul \(eqText) cannot take its operands (\(names)\(weight.map { " x weight \($0)" } ?? "")): \(firstError!)"
+        )
     }
 
     private mutating func checkMKN(_ v: Int, _ derived: GetTimeArguments) {
@@ -145,7 +161,9 @@ extension Context {
         var total: Dim?
         for shape in inputs {
             guard shape.rank == node.out.rank else {
-                report(.shape, node: v, "concat along dim \(dim): input \(shape) has rank \(shape.rank), out \(node.out) has rank \(node.out.rank)")
+                report(
+                    .shape, node: v,
+                    "concat along dim \(dim): input \(shape) has rank \(shape.rank), out \(node.out) has rank \(node.out.rank)")
                 return
             }
             for d in 0..<shape.rank where d != dim && shape[d] != node.out[d] {
@@ -156,7 +174,9 @@ extension Context {
         }
         if total != node.out[dim] {
             let sum = inputs.map { $0[dim].description }.joined(separator: " + ")
-            report(.shape, node: v, "concat along dim \(dim): the inputs sum to \(sum)\(total.map { " = \($0)" } ?? ""), but out has \(node.out[dim])")
+            report(
+                .shape, node: v,
+                "concat along dim \(dim): the inputs sum to \(sum)\(total.map { " = \($0)" } ?? ""), but out has \(node.out[dim])")
         }
     }
 
@@ -165,12 +185,16 @@ extension Context {
         let p = node.group.count
         let name = node.op.rawValue
         if inputs.count != p {
-            report(.shape, node: v, "\(name) over \(p) GPUs (\(GPUList.compact(node.group))) takes one input per GPU, but \(inputs.count) edge\(inputs.count == 1 ? "" : "s") lead into it")
+            report(
+                .shape, node: v,
+                "\(name) over \(p) GPUs (\(GPUList.compact(node.group))) takes one input per GPU, but \(inputs.count) edge\(inputs.count == 1 ? "" : "s") lead into it"
+            )
         } else {
             let sources = Set(edges.compactMap { graph.nodes[graph.edges[$0].from].gpu })
             let missing = node.group.filter { !sources.contains($0) }
             if sources.count == edges.count && !missing.isEmpty {
-                report(.shape, node: v, "\(name) over GPUs \(GPUList.compact(node.group)) gets no input from GPU \(GPUList.compact(missing))")
+                report(
+                    .shape, node: v, "\(name) over GPUs \(GPUList.compact(node.group)) gets no input from GPU \(GPUList.compact(missing))")
             }
         }
         for (i, input) in inputs.enumerated() {
@@ -200,7 +224,9 @@ extension Context {
                 return
             }
             if expected != node.out {
-                report(.shape, node: v, "\(rule): input \(input) from \(producerName(edges[i])) should give \(expected), but out is \(node.out)")
+                report(
+                    .shape, node: v,
+                    "\(rule): input \(input) from \(producerName(edges[i])) should give \(expected), but out is \(node.out)")
                 return
             }
         }

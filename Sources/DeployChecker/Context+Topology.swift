@@ -14,7 +14,8 @@ extension Context {
                 if let line = edgeLine(from: node, to: next), line > worst?.line ?? -1 { worst = (line, next) }
             }
             let names = (cycle + [cycle[0]]).map { graph.nodes[$0].name }.joined(separator: " -> ")
-            report(.cycle, node: worst?.node ?? cycle[0], line: worst?.line,
+            report(
+                .cycle, node: worst?.node ?? cycle[0], line: worst?.line,
                 "the graph has a cycle of \(cycle.count) node\(cycle.count == 1 ? "" : "s"): \(names)")
             return nil
         }
@@ -35,11 +36,12 @@ extension Context {
         let fromInput = adjacency.reachable(from: inputs)
         let toOutput = adjacency.reachable(from: outputs, forward: false)
         for i in graph.nodes.indices where !(fromInput[i] && toOutput[i]) {
-            let why = switch (fromInput[i], toOutput[i]) {
-            case (false, false): "no input reaches it and it reaches no output"
-            case (false, true): "no input reaches it"
-            default: "it reaches no output; its result is never used"
-            }
+            let why =
+                switch (fromInput[i], toOutput[i]) {
+                case (false, false): "no input reaches it and it reaches no output"
+                case (false, true): "no input reaches it"
+                default: "it reaches no output; its result is never used"
+                }
             report(.dangling, node: i, "\(describe(i)) is on no path from an input to an output: \(why)")
         }
     }

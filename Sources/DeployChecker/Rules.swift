@@ -26,7 +26,10 @@ extension RuleID {
         (.matmulMKN, "a matmul's m, k, n disagree with its operand shapes and equation"),
         (.gpuRange, "a GPU id outside 0..gpus-1"),
         (.gpuCoverage, "a GPU in range runs no compute node"),
-        (.crossGPU, "an edge joins different GPUs with no communication node between, or a communication node touches a GPU outside its group"),
+        (
+            .crossGPU,
+            "an edge joins different GPUs with no communication node between, or a communication node touches a GPU outside its group"
+        ),
         (.dangling, "a node on no path from an input to an output"),
     ]
 }

@@ -19,7 +19,9 @@ extension DeployDag {
         @Argument(help: "DOT files to check.")
         var files: [String]
 
-        @Option(name: .long, help: "The number of GPUs the deployment must cover; overrides the graph's 'gpus' (default 16 when neither is given).")
+        @Option(
+            name: .long,
+            help: "The number of GPUs the deployment must cover; overrides the graph's 'gpus' (default 16 when neither is given).")
         var gpus: Int?
 
         @Option(name: .long, help: "text or json.")
@@ -61,7 +63,9 @@ extension DeployDag {
                 if report.errorCount == 0 && report.warningCount == 0 {
                     print("\(file): ok (\(report.nodeCount) nodes, \(report.edgeCount) edges)")
                 } else {
-                    print("\(file): \(count(report.errorCount, "error")), \(count(report.warningCount, "warning")) (\(report.nodeCount) nodes, \(report.edgeCount) edges)")
+                    print(
+                        "\(file): \(count(report.errorCount, "error")), \(count(report.warningCount, "warning")) (\(report.nodeCount) nodes, \(report.edgeCount) edges)"
+                    )
                 }
             }
             if reports.count > 1 {

@@ -23,3 +23,21 @@ public struct DeployDag: ParsableCommand {
 public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case text, json
 }
+
+extension DeployDag {
+    /// The process entry point. Exit statuses: 0 clean, 1 findings or a failed operation,
+    /// 2 bad usage (argument-parser's 64 is mapped to 2) or unreadable input.
+    public static func runAsMain(_ arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Self.exit()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Self.exit(withError: ExitCode(2))
+            }
+            Self.exit(withError: error)
+        }
+    }
+}

@@ -95,7 +95,8 @@ enum GraphViewSelection: ExpressibleByArgument, Equatable {
         case .layer(let n, let block):
             let layers = Set(graph.nodes.compactMap(\.layer))
             guard layers.contains(n) else {
-                throw ValidationError("the graph has no layer \(n); its layers are \(layers.sorted().map(String.init).joined(separator: ", "))")
+                throw ValidationError(
+                    "the graph has no layer \(n); its layers are \(layers.sorted().map(String.init).joined(separator: ", "))")
             }
             if let block {
                 let blocks = Set(graph.nodes.filter { $0.layer == n }.compactMap(\.block))

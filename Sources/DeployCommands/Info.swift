@@ -76,16 +76,23 @@ struct DAGSummary: Encodable {
         var lines: [String] = []
         lines.append("\(file): \(name)")
         lines.append("  nodes: \(nodes)   edges: \(edges)")
-        lines.append("  GPUs: \(gpus.map(String.init) ?? "not declared") declared, compute on \(GPUList.compact(gpusUsed).isEmpty ? "none" : GPUList.compact(gpusUsed))")
+        lines.append(
+            "  GPUs: \(gpus.map(String.init) ?? "not declared") declared, compute on \(GPUList.compact(gpusUsed).isEmpty ? "none" : GPUList.compact(gpusUsed))"
+        )
         if !layers.isEmpty { lines.append("  layers: \(GPUList.compact(layers))") }
         lines.append("  nodes by operator:")
         for op in Operator.allCases where nodesByOp[op.rawValue] != nil {
             lines.append("    \(op.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(nodesByOp[op.rawValue]!)")
         }
         let commTotal = communicationByOp.values.reduce(0, +)
-        lines.append("  communication nodes: \(commTotal)" + (commTotal == 0 ? "" : " (" + Operator.allCases.compactMap { op in
-            communicationByOp[op.rawValue].map { "\(op.rawValue) \($0)" }
-        }.joined(separator: ", ") + ")"))
+        lines.append(
+            "  communication nodes: \(commTotal)"
+                + (commTotal == 0
+                    ? ""
+                    : " ("
+                        + Operator.allCases.compactMap { op in
+                            communicationByOp[op.rawValue].map { "\(op.rawValue) \($0)" }
+                        }.joined(separator: ", ") + ")"))
         if acyclic, let longestPathNodes {
             lines.append("  acyclic: yes; longest path: \(longestPathNodes) nodes")
         } else {

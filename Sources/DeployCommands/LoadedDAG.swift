@@ -40,10 +40,11 @@ struct LoadedDAG {
         let errors = allFindings.filter { $0.severity == .error }
         guard let decoded, errors.isEmpty else {
             for finding in errors { printError(finding.formatted) }
-            printError("\(path): cannot be used until these \(errors.count) error\(errors.count == 1 ? "" : "s") are fixed (deploydag check \(path))")
+            printError(
+                "\(path): cannot be used until these \(errors.count) error\(errors.count == 1 ? "" : "s") are fixed (deploydag check \(path))"
+            )
             throw ExitCode.failure
         }
         return decoded.graph
     }
 }
-

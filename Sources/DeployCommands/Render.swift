@@ -18,6 +18,9 @@ extension DeployDag {
         @Option(name: .long, help: "The diagram's title (default: the graph's name and its view).")
         var title: String?
 
+        @Option(name: .long, help: "Also write the styled DOT that graphviz lays out, for tweaking by hand.")
+        var diagramDot: String?
+
         func run() throws {
             let loaded: LoadedDAG
             do {
@@ -29,6 +32,7 @@ extension DeployDag {
             let graph = try loaded.requireGraph()
             let heading = title ?? ([graph.name, graph.attributes["view"].map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
             let dot = try Diagram(title: heading).dot(for: graph)
+            if let diagramDot { try OutputFile.write(dot, to: diagramDot) }
             let svg: [UInt8]
             do {
                 svg = try SVGRenderer.render(dot: dot)
@@ -36,7 +40,7 @@ extension DeployDag {
                 printError("deploydag: \(file): \(error)")
                 throw ExitCode.failure
             }
-            try OutputFile.write(svg, to: output)
+            try OutputFile.write(DiagramFingerprint.stamp(svg: svg, diagram: dot), to: output)
         }
     }
 }

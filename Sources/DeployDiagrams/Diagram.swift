@@ -32,22 +32,20 @@ public struct Diagram: Sendable {
         for (i, node) in graph.nodes.enumerated() {
             if let gpu = node.gpu { byGPU[gpu, default: []].append(i) } else { communication.append(i) }
         }
-        for (outer, gpus) in grouping.clusters(of: byGPU.keys.sorted()) {
-            if let outer {
-                line("  subgraph \"cluster_\(outer.id)\" {")
-                out.append(contentsOf: "    graph [style=\"rounded,dashed\", color=\"#6c757d\", fontsize=16, label=".utf8)
-                DOTQuoting.appendLabel(outer.label, to: &out)
-                line("];")
-            }
-            for gpu in gpus {
-                line("    subgraph \"cluster_gpu\(gpu)\" {")
-                line("      graph [style=\"rounded,filled\", fillcolor=\"#f8f9fa\", color=\"#adb5bd\", fontsize=14, label=\"GPU \(gpu)\"];")
-                for i in byGPU[gpu] ?? [] { try appendNode(graph.nodes[i], indent: "      ", to: &out) }
-                line("    }")
-            }
-            if outer != nil { line("  }") }
+        // GPU clusters are not nested inside group clusters: dot reverses invisible same-rank
+        // chains inside nested clusters, so the group is shown by label and tint instead.
+        for gpu in byGPU.keys.sorted() {
+            let group = grouping.group(of: gpu)
+            line("  subgraph \"cluster_gpu\(gpu)\" {")
+            out.append(
+                contentsOf: "    graph [style=\"rounded,filled\", color=\"#adb5bd\", fontsize=14, fillcolor=\"\(group.tint)\", label=".utf8)
+            DOTQuoting.appendLabel(group.label.map { "GPU \(gpu) · \($0)" } ?? "GPU \(gpu)", to: &out)
+            line("];")
+            for i in byGPU[gpu] ?? [] { try appendNode(graph.nodes[i], indent: "    ", to: &out) }
+            line("  }")
         }
         for i in communication { try appendNode(graph.nodes[i], indent: "  ", to: &out) }
+        try appendGPUOrder(graph, byGPU: byGPU, to: &out)
         for edge in graph.normalized().edges {
             let (u, v) = (graph.nodes[edge.from], graph.nodes[edge.to])
             out.append(contentsOf: "  ".utf8)
@@ -76,20 +74,49 @@ public struct Diagram: Sendable {
         out.append(contentsOf: "];\n".utf8)
     }
 
+    /// Keeps GPU clusters left to right in GPU order: the first node of each GPU is chained to
+    /// the next GPU's by an invisible same-rank edge when both start the same way (same
+    /// operator, same layer), which pins dot's otherwise unstable cluster order.
+    private func appendGPUOrder(_ graph: OperatorGraph, byGPU: [Int: [Int]], to out: inout [UInt8]) throws(DOTWriteError) {
+        let heads = byGPU.keys.sorted().compactMap { gpu in byGPU[gpu]?.first.map { graph.nodes[$0] } }
+        var run: [OperatorNode] = []
+        func flush() throws(DOTWriteError) {
+            defer { run = [] }
+            guard run.count > 1 else { return }
+            out.append(contentsOf: "  { rank=same; ".utf8)
+            for (i, node) in run.enumerated() {
+                if i > 0 { out.append(contentsOf: " -> ".utf8) }
+                try DOTQuoting.appendQuoted(node.name, to: &out)
+            }
+            out.append(contentsOf: " [style=invis]; }\n".utf8)
+        }
+        for node in heads {
+            if let last = run.last, last.op != node.op || last.layer != node.layer { try flush() }
+            run.append(node)
+        }
+        try flush()
+    }
+
     private func appendLegend(to out: inout [UInt8], kinds: Set<Operator.Kind>) {
-        out.append(contentsOf: "  subgraph cluster_legend {\n    graph [label=\"legend\", style=\"rounded\", color=\"#adb5bd\", fontsize=14];\n".utf8)
+        out.append(
+            contentsOf: "  subgraph cluster_legend {\n    graph [label=\"legend\", style=\"rounded\", color=\"#adb5bd\", fontsize=14];\n"
+                .utf8)
         var previous: String?
         for kind in Operator.Kind.allCases where kinds.contains(kind) {
-            let sample: Operator = switch kind {
-            case .boundary: .input
-            case .matmul: .matmul
-            case .normalization: .softmax
-            case .elementwise: .add
-            case .layout: .concat
-            case .communication: .allReduce
-            }
+            let sample: Operator =
+                switch kind {
+                case .boundary: .input
+                case .matmul: .matmul
+                case .normalization: .softmax
+                case .elementwise: .add
+                case .layout: .concat
+                case .communication: .allReduce
+                }
             let id = "legend_\(kind.rawValue)"
-            out.append(contentsOf: "    \(id) [shape=\(DiagramStyle.shape(sample)), fillcolor=\"\(DiagramStyle.fill(kind))\", label=\"\(DiagramStyle.title(kind))\"];\n".utf8)
+            out.append(
+                contentsOf:
+                    "    \(id) [shape=\(DiagramStyle.shape(sample)), fillcolor=\"\(DiagramStyle.fill(kind))\", label=\"\(DiagramStyle.title(kind))\"];\n"
+                    .utf8)
             if let previous { out.append(contentsOf: "    \(previous) -> \(id) [style=invis];\n".utf8) }
             previous = id
         }
@@ -119,11 +146,6 @@ public struct Diagram: Sendable {
 
 /// How GPUs are drawn together: Helix head groups, or pipeline stages, from graph attributes.
 struct GPUGrouping {
-    struct Outer: Equatable {
-        var id: String
-        var label: String
-    }
-
     let size: Int?
     let noun: String
 
@@ -134,29 +156,17 @@ struct GPUGrouping {
             noun = "head group"
         } else if a["strategy"] == "tp_pp", let tp = a["tp"].flatMap(Int.init), tp > 0 {
             size = tp
-            noun = "pipeline stage"
+            noun = "stage"
         } else {
             size = nil
             noun = ""
         }
     }
 
-    func clusters(of gpus: [Int]) -> [(Outer?, [Int])] {
-        guard let size else { return [(nil, gpus)] }
-        var result: [(Outer?, [Int])] = []
-        for gpu in gpus {
-            let index = gpu / size
-            let outer = Outer(id: "\(noun.replacingSpaces)\(index)", label: "\(noun) \(index)")
-            if let last = result.last, last.0 == outer {
-                result[result.count - 1].1.append(gpu)
-            } else {
-                result.append((outer, [gpu]))
-            }
-        }
-        return result
+    /// The group a GPU belongs to: its label and a background tint alternating between groups.
+    func group(of gpu: Int) -> (label: String?, tint: String) {
+        guard let size else { return (nil, "#f8f9fa") }
+        let index = gpu / size
+        return ("\(noun) \(index)", index.isMultiple(of: 2) ? "#f1f3f5" : "#e7f1fb")
     }
-}
-
-extension String {
-    fileprivate var replacingSpaces: String { String(map { $0 == " " ? "_" : $0 }) }
 }

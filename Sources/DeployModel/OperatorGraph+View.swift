@@ -22,24 +22,28 @@ extension OperatorGraph {
             case (false, true):
                 let gpu = Self.enteringGPU(producer: nodes[u], consumer: nodes[v])
                 let key = BoundaryKey(node: u, gpu: gpu)
-                let input = boundaryInputs[key] ?? {
-                    let source = nodes[u]
-                    let index = result.add(OperatorNode(
-                        name: "in_\(source.name)_gpu\(gpu)", op: .input, gpu: gpu, out: source.out,
-                        layer: nodes[v].layer, block: nodes[v].block,
-                        label: "from \(source.name)"))
-                    boundaryInputs[key] = index
-                    return index
-                }()
+                let input =
+                    boundaryInputs[key]
+                    ?? {
+                        let source = nodes[u]
+                        let index = result.add(
+                            OperatorNode(
+                                name: "in_\(source.name)_gpu\(gpu)", op: .input, gpu: gpu, out: source.out,
+                                layer: nodes[v].layer, block: nodes[v].block,
+                                label: "from \(source.name)"))
+                        boundaryInputs[key] = index
+                        return index
+                    }()
                 result.connect(input, selected[v], operand: edge.operand)
             case (true, false):
                 let gpu = Self.leavingGPU(producer: nodes[u], consumer: nodes[v])
                 let key = BoundaryKey(node: u, gpu: gpu)
                 if boundaryOutputs[key] == nil {
                     let source = nodes[u]
-                    let index = result.add(OperatorNode(
-                        name: "out_\(source.name)_gpu\(gpu)", op: .output, gpu: gpu, out: source.out,
-                        layer: source.layer, block: source.block, label: "to \(nodes[v].name)"))
+                    let index = result.add(
+                        OperatorNode(
+                            name: "out_\(source.name)_gpu\(gpu)", op: .output, gpu: gpu, out: source.out,
+                            layer: source.layer, block: source.block, label: "to \(nodes[v].name)"))
                     boundaryOutputs[key] = index
                     result.connect(selected[u], index)
                 }

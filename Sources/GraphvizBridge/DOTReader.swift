@@ -44,18 +44,21 @@ public enum DOTReader {
         }
         for message in Graphviz.joinMessages(pieces) {
             let isWarning = message.hasPrefix("Warning")
-            findings.append(Finding(
-                .syntax, isWarning ? .warning : .error, file: file, line: lineNumber(in: message),
-                cleanMessage(message)))
+            findings.append(
+                Finding(
+                    .syntax, isWarning ? .warning : .error, file: file, line: lineNumber(in: message),
+                    cleanMessage(message)))
         }
         if document == nil && !findings.contains(where: { $0.severity == .error }) {
-            findings.append(Finding(
-                .syntax, file: file, line: sourceMap.lineCount, "no graph could be read; expected 'digraph NAME { ... }'"))
+            findings.append(
+                Finding(
+                    .syntax, file: file, line: sourceMap.lineCount, "no graph could be read; expected 'digraph NAME { ... }'"))
         }
         if document != nil && secondGraphSeen {
-            findings.append(Finding(
-                .syntax, file: file, line: sourceMap.secondGraphLine,
-                "the file holds more than one graph; deploydag reads one DAG per file"))
+            findings.append(
+                Finding(
+                    .syntax, file: file, line: sourceMap.secondGraphLine,
+                    "the file holds more than one graph; deploydag reads one DAG per file"))
         }
         return DOTReadResult(document: document, sourceMap: sourceMap, findings: findings)
     }

@@ -1,3 +1,3 @@
 import DeployCommands
 
-DeployDag.main()
+DeployDag.runAsMain()

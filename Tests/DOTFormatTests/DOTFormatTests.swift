@@ -1,6 +1,7 @@
-import Testing
-@testable import DOTFormat
 import DeployModel
+import Testing
+
+@testable import DOTFormat
 
 @Suite struct SourceMapTests {
     @Test func findsNodeAndEdgeLines() {
@@ -97,7 +98,13 @@ extension String {
         let doc = document([
             ("x", ["op": "input", "gpu": "0", "out": "[2,8,64]", "layer": "0"]),
             ("ar", ["op": "all_reduce", "group": "0,1", "out": "[2,8,64]"]),
-            ("mm", ["op": "matmul", "gpu": "1", "out": "[2,8,16]", "eq": "bsh,hd->bsd", "weight": "[64,16]", "m": "16", "k": "64", "n": "16", "color": "red"]),
+            (
+                "mm",
+                [
+                    "op": "matmul", "gpu": "1", "out": "[2,8,16]", "eq": "bsh,hd->bsd", "weight": "[64,16]", "m": "16", "k": "64",
+                    "n": "16", "color": "red",
+                ]
+            ),
         ])
         let decoded = GraphDecoder().decode(doc)
         #expect(decoded.findings.isEmpty)
@@ -125,8 +132,9 @@ extension String {
     func schemaProblemsAreNamed(attributes: [String: String], expected: String) {
         let decoded = GraphDecoder().decode(document([("n", attributes)]))
         #expect(decoded.invalidNodes == [true])
-        #expect(decoded.findings.contains { $0.rule == .schema && $0.message.contains(expected) && $0.node == "n" },
-                "\(decoded.findings.map(\.message))")
+        #expect(
+            decoded.findings.contains { $0.rule == .schema && $0.message.contains(expected) && $0.node == "n" },
+            "\(decoded.findings.map(\.message))")
     }
 
     @Test func badGraphAttributeAndUndirected() {
@@ -147,17 +155,18 @@ extension String {
         g.connect(b, c)
         g.connect(a, b, operand: 0)
         let text = try DOTWriter().writeString(g)
-        #expect(text == """
-            digraph "g" {
-              graph [a="2", gpus="1", z="1"];
-              "a" [op="input", gpu="0", out="[4]"];
-              "b" [op="gelu", gpu="0", out="[4]", label="two\\nlines"];
-              "c" [op="output", gpu="0", out="[4]"];
-              "a" -> "b" [operand=0];
-              "b" -> "c";
-            }
+        #expect(
+            text == """
+                digraph "g" {
+                  graph [a="2", gpus="1", z="1"];
+                  "a" [op="input", gpu="0", out="[4]"];
+                  "b" [op="gelu", gpu="0", out="[4]", label="two\\nlines"];
+                  "c" [op="output", gpu="0", out="[4]"];
+                  "a" -> "b" [operand=0];
+                  "b" -> "c";
+                }
 
-            """)
+                """)
         #expect(try DOTWriter().write(g) == DOTWriter().write(g.normalized()))
     }
 }

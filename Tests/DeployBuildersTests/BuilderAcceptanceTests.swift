@@ -1,5 +1,6 @@
 import DeployModel
 import Testing
+
 @testable import DeployBuilders
 
 func getTime(_ node: OperatorNode) -> String? {

@@ -1,8 +1,8 @@
-import Foundation
 import DOTFormat
 import DeployBuilders
 import DeployChecker
 import DeployModel
+import Foundation
 import GraphvizBridge
 
 /// Reads DOT text through libcgraph, decodes and checks it, as `deploydag check` does.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import DeployModel
 
 @Suite struct DimTests {

@@ -2,6 +2,7 @@ import DOTFormat
 import DeployBuilders
 import DeployModel
 import Testing
+
 @testable import GraphvizBridge
 
 /// Reads DOT text through libcgraph and decodes it.
@@ -71,8 +72,9 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
     ])
     func badInputIsASyntaxFinding(text: String, expected: String) {
         let (_, result) = readBack(text)
-        #expect(result.findings.contains { $0.rule == .syntax && $0.severity == .error && $0.message.contains(expected) },
-                "\(result.findings.map(\.formatted))")
+        #expect(
+            result.findings.contains { $0.rule == .syntax && $0.severity == .error && $0.message.contains(expected) },
+            "\(result.findings.map(\.formatted))")
     }
 
     @Test func warningsFromCgraphAreKept() {
@@ -92,7 +94,8 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
 
 @Suite struct RendererTests {
     @Test func rendersSVG() throws {
-        let svg = String(decoding: try SVGRenderer.render(dot: "digraph g { subgraph cluster_gpu0 { label=\"GPU 0\"; a } a -> b }"), as: UTF8.self)
+        let svg = String(
+            decoding: try SVGRenderer.render(dot: "digraph g { subgraph cluster_gpu0 { label=\"GPU 0\"; a } a -> b }"), as: UTF8.self)
         #expect(svg.hasPrefix("<?xml"))
         #expect(svg.contains("<svg") && svg.contains("GPU 0") && svg.hasSuffix("</svg>\n"))
     }

@@ -1,0 +1,33 @@
+# deploydag: `make dags` regenerates the DAG gallery, `make test` builds and tests everything.
+SWIFT ?= swift
+DEPLOYDAG := .build/debug/deploydag
+
+.PHONY: all deps build dags test unit-test check-dags lint format clean
+
+all: build
+
+deps:
+	@scripts/ensure-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+dags: build
+	scripts/make-dags.sh $(DEPLOYDAG) dags
+
+unit-test: build
+	$(SWIFT) test
+
+check-dags: build
+	scripts/check-dags.sh $(DEPLOYDAG)
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+format:
+	$(SWIFT) format -i -r Sources Tests Package.swift
+
+test: deps lint unit-test check-dags
+
+clean:
+	rm -rf .build

@@ -1,0 +1,36 @@
+/// Identifies the diagram an SVG was rendered from.
+///
+/// Graphviz's `dot` layout is not reproducible between runs (cluster order and node placement
+/// vary with addresses in the process), so two renderings of the same diagram can differ in
+/// bytes. Each SVG deploydag writes carries a comment with a hash of the exact DOT that was laid
+/// out; `make test` compares these to tell a stale SVG from a re-laid-out one.
+public enum DiagramFingerprint {
+    static let marker = "deploydag-diagram fnv1a64="
+
+    /// FNV-1a, 64 bits, as 16 hex digits: change detection, not security.
+    public static func hash(_ text: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The SVG with `<!-- deploydag-diagram fnv1a64=HASH -->` after its leading comment.
+    public static func stamp(svg: [UInt8], diagram: String) -> [UInt8] {
+        let comment = Array("<!-- \(marker)\(hash(diagram)) -->\n".utf8)
+        let close = Array("-->\n".utf8)
+        guard let end = svg.firstRange(of: close) else { return comment + svg }
+        var out = svg
+        out.insert(contentsOf: comment, at: end.upperBound)
+        return out
+    }
+
+    /// The hash stamped into an SVG, if any.
+    public static func read(svg: String) -> String? {
+        guard let range = svg.firstRange(of: marker) else { return nil }
+        return String(svg[range.upperBound...].prefix(16))
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
+/// Runs the built `deploydag` binary, as a user would.
+struct CLI {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static let binary: URL = {
+        // The test bundle sits in the products directory next to the executable.
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("deploydag")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/deploydag")
+    }()
+
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+}
+
+/// A fresh directory per test.
+func scratchDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("deploydag-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite struct CLITests {
+    @Test func presetsListsOnePerLine() throws {
+        let r = try CLI.run(["presets"])
+        #expect(r.status == 0)
+        let names = r.stdout.split(separator: "\n").map { $0.split(separator: " ")[0] }
+        #expect(names.contains("helix-dense-2l") && names.contains("helix-dense-4l") && names.contains("tp8-pp2-dense-4l"))
+    }
+
+    @Test func generateToStdoutEqualsGenerateToFile() throws {
+        let dir = try scratchDirectory()
+        let file = dir.appendingPathComponent("h.dot").path
+        let a = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "1", "-o", file])
+        #expect(a.status == 0 && a.stdout.isEmpty)
+        let b = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "1"])
+        #expect(b.status == 0)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == b.stdout)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(leftovers == ["h.dot"])
+    }
+
+    @Test func checkCleanFileExitsZero() throws {
+        let dir = try scratchDirectory()
+        let file = dir.appendingPathComponent("t.dot").path
+        _ = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "-o", file])
+        let r = try CLI.run(["check", file])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("\(file): ok ("))
+    }
+
+    @Test func checkReportsFindingsWithFileLineRuleAndNode() throws {
+        let dir = try scratchDirectory()
+        let file = dir.appendingPathComponent("bad.dot").path
+        let text = try CLI.run(["generate", "--preset", "helix-dense-2l"]).stdout
+            .replacingOccurrences(of: "\"L0.gelu.gpu3\" [op=\"gelu\", gpu=\"3\"", with: "\"L0.gelu.gpu3\" [op=\"gelu\", gpu=\"16\"")
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("\"L0.gelu.gpu3\" [") }! + 1
+        let r = try CLI.run(["check", file])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("\(file):\(line): error[gpu-range]: GPU 16 is outside 0..15"))
+        #expect(r.stdout.contains("(node L0.gelu.gpu3)"))
+        #expect(r.stdout.contains("\(file): "))
+    }
+
+    @Test func checkJSON() throws {
+        let dir = try scratchDirectory()
+        let file = dir.appendingPathComponent("cut.dot").path
+        let full = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "1"]).stdout
+        try String(full.prefix(full.count / 2)).write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["check", "--format", "json", file])
+        #expect(r.status == 1)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["errors"] as? Int == 1)
+        let files = try #require(json["files"] as? [[String: Any]])
+        let finding = try #require((files.first?["findings"] as? [[String: Any]])?.first)
+        #expect(finding["rule"] as? String == "syntax")
+        #expect(finding["line"] as? Int != nil)
+    }
+
+    @Test func usageAndUnreadableFilesExitTwo() throws {
+        #expect(try CLI.run(["check", "/nonexistent/x.dot"]).status == 2)
+        #expect(try CLI.run(["check"]).status == 2)
+        #expect(try CLI.run(["check", "--gpus", "0", "x.dot"]).status == 2)
+        #expect(try CLI.run(["frobnicate"]).status == 2)
+        #expect(try CLI.run(["--help"]).status == 0)
+        let unknown = try CLI.run(["generate", "--preset", "nope"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("unknown preset 'nope'"))
+        let badSeq = try CLI.run(["generate", "--preset", "helix-dense-2l", "--seq", "0"])
+        #expect(badSeq.status == 2 && badSeq.stderr.contains("--seq"))
+    }
+
+    @Test func gpusFlagOverridesTheGraph() throws {
+        let dir = try scratchDirectory()
+        let file = dir.appendingPathComponent("h.dot").path
+        _ = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "1", "-o", file])
+        let r = try CLI.run(["check", "--gpus", "17", file])
+        #expect(r.status == 1 && r.stdout.contains("error[gpu-coverage]: GPU 16 runs no compute node"))
+    }
+
+    @Test func infoCountsTheGraph() throws {
+        let dir = try scratchDirectory()
+        let file = dir.appendingPathComponent("t.dot").path
+        _ = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "-o", file])
+        let r = try CLI.run(["info", "--format", "json", file])
+        #expect(r.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["acyclic"] as? Bool == true)
+        #expect((json["communicationByOp"] as? [String: Int])?["send_recv"] == 8)
+        #expect((json["gpusUsed"] as? [Int])?.count == 16)
+        let text = try CLI.run(["info", file])
+        #expect(text.stdout.contains("acyclic: yes; longest path:"))
+    }
+
+    @Test func renderWritesSVGWithClustersAndLegend() throws {
+        let dir = try scratchDirectory()
+        let dot = dir.appendingPathComponent("a.dot").path
+        let svg = dir.appendingPathComponent("a.svg").path
+        _ = try CLI.run(["generate", "--preset", "helix-dense-2l", "--view", "layer:0:attention", "-o", dot])
+        #expect(try CLI.run(["check", dot]).status == 0)
+        let r = try CLI.run(["render", dot, "-o", svg])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(text.contains("<svg") && text.contains("cluster_gpu15") && text.contains("head group 3"))
+        #expect(text.contains("legend") && text.contains("Get_Time(40960000, 128, 10000)"))
+        _ = try XMLDocument(data: Data(text.utf8))
+    }
+
+    @Test func renderOfABrokenFileFailsWithoutWriting() throws {
+        let dir = try scratchDirectory()
+        let dot = dir.appendingPathComponent("b.dot").path
+        try "digraph g { a -> ".write(toFile: dot, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["render", dot, "-o", dir.appendingPathComponent("b.svg").path])
+        #expect(r.status == 1 && r.stderr.contains("error[syntax]"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["b.dot"])
+    }
+
+    @Test func viewsOfEveryLayerBlockCheckClean() throws {
+        let dir = try scratchDirectory()
+        for (preset, view) in [
+            ("tp8-pp2-dense-4l", "layer:2"), ("tp8-pp2-dense-4l", "layer:2:pipeline"), ("helix-dense-2l", "layer:1:mlp"),
+        ] {
+            let file = dir.appendingPathComponent("v.dot").path
+            let g = try CLI.run(["generate", "--preset", preset, "--view", view, "-o", file])
+            #expect(g.status == 0, "\(g.stderr)")
+            let r = try CLI.run(["check", file])
+            #expect(r.status == 0, "\(preset) \(view): \(r.stdout)")
+        }
+        let missing = try CLI.run(["generate", "--preset", "helix-dense-2l", "--view", "layer:9"])
+        #expect(missing.status != 0 && missing.stderr.contains("no layer 9"))
+    }
+}

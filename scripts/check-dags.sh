@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Checks every DAG file kept in the repository, and that dags/ is what `make dags` makes now:
+# DOT files byte for byte; SVG files by the fingerprint of the diagram they were laid out from
+# (graphviz's dot layout differs between runs of the same input, so SVG bytes cannot be compared).
+#   scripts/check-dags.sh DEPLOYDAG
+set -euo pipefail
+
+deploydag=${1:?usage: check-dags.sh DEPLOYDAG}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+shopt -s nullglob
+dags_dot=(dags/*/*.dot)
+files=("${dags_dot[@]}" docs/*.dot)
+if [ ${#dags_dot[@]} -eq 0 ]; then
+    echo "check-dags: dags/ holds no DOT files; run 'make dags'" >&2
+    exit 1
+fi
+"$deploydag" check "${files[@]}" | tail -n 1
+
+fresh=$(mktemp -d)
+trap 'rm -rf "$fresh"' EXIT
+scripts/make-dags.sh "$deploydag" "$fresh/dags" 2>/dev/null
+
+summarise() {
+    # One line per file: its path and either its checksum (DOT, others) or its diagram fingerprint (SVG).
+    (cd "$1" && find . -type f | LC_ALL=C sort | while read -r f; do
+        case "$f" in
+            *.svg)
+                echo "$f $(grep -o 'deploydag-diagram fnv1a64=[0-9a-f]*' "$f" || echo "no fingerprint")" ;;
+            *) echo "$f $(cksum < "$f")" ;;
+        esac
+    done)
+}
+
+if ! diff <(summarise dags) <(summarise "$fresh/dags"); then
+    echo "check-dags: dags/ differs from what 'make dags' generates now (lines above: < committed, > fresh); run 'make dags' and commit dags/" >&2
+    exit 1
+fi
+echo "check-dags: dags/ is up to date (${#files[@]} DOT files checked)"

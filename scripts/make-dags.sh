@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Regenerates the DAG gallery: for every preset, dags/NAME/ holds the complete model and the
+# layer-0 attention and MLP views, each as DOT and SVG.
+#   scripts/make-dags.sh DEPLOYDAG OUTDIR
+set -euo pipefail
+
+deploydag=${1:?usage: make-dags.sh DEPLOYDAG OUTDIR}
+out=${2:?usage: make-dags.sh DEPLOYDAG OUTDIR}
+
+# Build into a scratch directory and swap it in at the end, so an interrupted run leaves the
+# previous gallery whole.
+parent=$(dirname "$out")
+mkdir -p "$parent"
+scratch=$(mktemp -d "$parent/.dags-new.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+presets=$("$deploydag" presets | awk '{print $1}')
+count=$(echo "$presets" | wc -l)
+i=0
+for preset in $presets; do
+    i=$((i + 1))
+    dir="$scratch/$preset"
+    mkdir -p "$dir"
+    for view in full layer:0:attention layer:0:mlp; do
+        case $view in
+            full) stem="$preset" ;;
+            *) stem="$preset.$(echo "${view#layer:}" | sed 's/^\([0-9]*\):/layer\1-/')" ;;
+        esac
+        printf '[%d/%d] %-18s %-20s' "$i" "$count" "$preset" "$view" >&2
+        "$deploydag" generate --preset "$preset" --view "$view" -o "$dir/$stem.dot"
+        "$deploydag" render "$dir/$stem.dot" -o "$dir/$stem.svg"
+        printf ' %s.dot %s.svg\n' "$stem" "$stem" >&2
+    done
+done
+
+rm -rf "$out.old"
+if [ -d "$out" ]; then mv "$out" "$out.old"; fi
+mv "$scratch" "$out"
+rm -rf "$out.old"
+trap - EXIT
