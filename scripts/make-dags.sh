@@ -28,6 +28,8 @@ for preset in $presets; do
         esac
         printf '[%d/%d] %-18s %-20s' "$i" "$count" "$preset" "$view" >&2
         "$deploydag" generate --preset "$preset" --view "$view" -o "$dir/$stem.dot"
+        # An SVG already drawn from the same diagram is kept (render compares fingerprints).
+        if [ -f "$out/$preset/$stem.svg" ]; then cp "$out/$preset/$stem.svg" "$dir/$stem.svg"; fi
         "$deploydag" render "$dir/$stem.dot" -o "$dir/$stem.svg"
         printf ' %s.dot %s.svg\n' "$stem" "$stem" >&2
     done

@@ -21,6 +21,9 @@ extension DeployDag {
         @Option(name: .long, help: "Also write the styled DOT that graphviz lays out, for tweaking by hand.")
         var diagramDot: String?
 
+        @Flag(name: .long, help: "Lay out and write the SVG even when the existing one was drawn from the same diagram.")
+        var force = false
+
         func run() throws {
             let loaded: LoadedDAG
             do {
@@ -33,6 +36,13 @@ extension DeployDag {
             let heading = title ?? ([graph.name, graph.attributes["view"].map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
             let dot = try Diagram(title: heading).dot(for: graph)
             if let diagramDot { try OutputFile.write(dot, to: diagramDot) }
+            // Graphviz lays the same diagram out differently from run to run; an SVG already
+            // drawn from this exact diagram is kept rather than replaced by an equivalent one.
+            if !force, let existing = try? String(contentsOfFile: output, encoding: .utf8),
+                DiagramFingerprint.read(svg: existing) == DiagramFingerprint.hash(dot)
+            {
+                return
+            }
             let svg: [UInt8]
             do {
                 svg = try SVGRenderer.render(dot: dot)

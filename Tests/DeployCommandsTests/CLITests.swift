@@ -181,3 +181,25 @@ func scratchDirectory() throws -> URL {
         #expect(missing.status != 0 && missing.stderr.contains("no layer 9"))
     }
 }
+
+@Suite struct RenderFingerprintTests {
+    @Test func anSVGDrawnFromTheSameDiagramIsKeptUnlessForced() throws {
+        let dir = try scratchDirectory()
+        let dot = dir.appendingPathComponent("a.dot").path
+        let svg = dir.appendingPathComponent("a.svg").path
+        _ = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "--view", "layer:0:mlp", "-o", dot])
+        #expect(try CLI.run(["render", dot, "-o", svg]).status == 0)
+        let stamped = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(stamped.contains("deploydag-diagram fnv1a64="))
+        // Same diagram: the file is left alone (a marker appended by hand survives).
+        try (stamped + "<!-- kept -->").write(toFile: svg, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["render", dot, "-o", svg]).status == 0)
+        #expect(try String(contentsOfFile: svg, encoding: .utf8).hasSuffix("<!-- kept -->"))
+        // --force, or a different diagram (a new title), writes it anew.
+        #expect(try CLI.run(["render", dot, "-o", svg, "--force"]).status == 0)
+        #expect(try !String(contentsOfFile: svg, encoding: .utf8).hasSuffix("<!-- kept -->"))
+        try (stamped + "<!-- kept -->").write(toFile: svg, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["render", dot, "-o", svg, "--title", "another"]).status == 0)
+        #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("another"))
+    }
+}
