@@ -8,7 +8,8 @@ let package = Package(
         .library(name: "DeployCommands", targets: ["DeployCommands"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // libcgraph and libgvc from the system's graphviz (Debian: libgraphviz-dev).
@@ -22,6 +23,12 @@ let package = Package(
         .target(name: "DeployModel"),
         // Model + parallel strategy -> operator DAG.
         .target(name: "DeployBuilders", dependencies: ["DeployModel"]),
+        // Deployment spec files (YAML) and the presets, which are such files.
+        .target(
+            name: "DeploySpecs",
+            dependencies: ["DeployBuilders", "DeployModel", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Presets")]
+        ),
         // DOT text: writing, the parsed-document form, source positions, schema decoding.
         .target(name: "DOTFormat", dependencies: ["DeployModel"]),
         // The one target that talks to libcgraph / libgvc.
@@ -34,7 +41,7 @@ let package = Package(
         .target(
             name: "DeployCommands",
             dependencies: [
-                "DeployModel", "DeployBuilders", "DOTFormat", "GraphvizBridge",
+                "DeployModel", "DeployBuilders", "DeploySpecs", "DOTFormat", "GraphvizBridge",
                 "DeployChecker", "DeployDiagrams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -42,19 +49,20 @@ let package = Package(
         .executableTarget(name: "deploydag", dependencies: ["DeployCommands"]),
 
         .testTarget(name: "DeployModelTests", dependencies: ["DeployModel"]),
-        .testTarget(name: "DeployBuildersTests", dependencies: ["DeployBuilders", "DeployModel"]),
+        .testTarget(name: "DeployBuildersTests", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),
+        .testTarget(name: "DeploySpecsTests", dependencies: ["DeploySpecs", "DeployBuilders", "DeployModel"]),
         .testTarget(name: "DOTFormatTests", dependencies: ["DOTFormat", "DeployModel"]),
         .testTarget(
             name: "GraphvizBridgeTests",
-            dependencies: ["GraphvizBridge", "DOTFormat", "DeployBuilders", "DeployModel"]
+            dependencies: ["GraphvizBridge", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel"]
         ),
         .testTarget(
             name: "DeployCheckerTests",
-            dependencies: ["DeployChecker", "GraphvizBridge", "DOTFormat", "DeployBuilders", "DeployModel"]
+            dependencies: ["DeployChecker", "GraphvizBridge", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel"]
         ),
         .testTarget(
             name: "DeployDiagramsTests",
-            dependencies: ["DeployDiagrams", "DeployBuilders", "DeployModel", "GraphvizBridge"]
+            dependencies: ["DeployDiagrams", "DeployBuilders", "DeploySpecs", "DeployModel", "GraphvizBridge"]
         ),
         .testTarget(
             name: "DeployCommandsTests",

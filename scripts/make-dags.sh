@@ -21,7 +21,10 @@ for preset in $presets; do
     i=$((i + 1))
     dir="$scratch/$preset"
     mkdir -p "$dir"
-    for view in full layer:0:attention layer:0:mlp; do
+    # The feed-forward block is `mlp` in dense models and `moe` in mixture-of-experts ones.
+    ffn=mlp
+    if "$deploydag" generate --preset "$preset" --view layer:0:moe >/dev/null 2>&1; then ffn=moe; fi
+    for view in full layer:0:attention layer:0:$ffn; do
         case $view in
             full) stem="$preset" ;;
             *) stem="$preset.$(echo "${view#layer:}" | sed 's/^\([0-9]*\):/layer\1-/')" ;;

@@ -28,6 +28,17 @@ public enum DOTSchema {
     public static let concatDim = "concat_dim"
     /// softmax: the factor its input is multiplied by first (1/sqrt(head_dim)).
     public static let scale = "scale"
+    /// split: which of the equal parts this node is (0-based); optional.
+    public static let index = "index"
+    /// topk: how many experts each token goes to.
+    public static let topK = "k"
+    /// dispatch, combine: the number of experts, the tokens each expert's buffer holds, how many
+    /// copies of each expert's buffer are made (tensor parallelism inside an expert), and the
+    /// capacity factor.
+    public static let experts = "experts"
+    public static let capacity = "capacity"
+    public static let replicas = "replicas"
+    public static let capacityFactor = "capacity_factor"
 
     /// The core attributes, written first in this order; any others follow sorted by name.
     static let coreNodeAttributes: Set<String> = [op, gpu, group, out, layer, block, label]

@@ -193,6 +193,16 @@ public struct GraphDecoder: Sendable {
         case .allToAll:
             integer(DOTSchema.splitDim, "the dimension it scatters across the group")
             integer(DOTSchema.concatDim, "the dimension it gathers from the group")
+        case .topk:
+            integer(DOTSchema.topK, "how many experts each token goes to", minimum: 1)
+        case .dispatch, .combine:
+            integer(DOTSchema.experts, "the number of experts", minimum: 1)
+            if let text = attributes[DOTSchema.replicas], (Int(text.trimmingASCIISpaces()) ?? 0) < 1 {
+                problems.append("'replicas' must be an integer of at least 1, got '\(text)'")
+            }
+            if let text = attributes[DOTSchema.capacityFactor], MoERouting.parseFactor(text) == nil {
+                problems.append("'capacity_factor' must be a positive number such as 1 or 1.25, got '\(text)'")
+            }
         case .softmax:
             if let scale = attributes[DOTSchema.scale], Double(scale.trimmingASCIISpaces()) == nil {
                 problems.append("'scale' must be a number, got '\(scale)'")

@@ -14,11 +14,11 @@ struct DAGBuilder {
 
     func shape(_ node: Int) -> Shape { graph.nodes[node].out }
 
-    private var prefix: String {
+    var prefix: String {
         layer.map { "L\($0)." } ?? ""
     }
 
-    private var titlePrefix: String {
+    var titlePrefix: String {
         layer.map { "L\($0) " } ?? ""
     }
 

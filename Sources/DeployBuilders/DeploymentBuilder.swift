@@ -6,12 +6,22 @@ public struct DeploymentBuilder: Sendable {
 
     public func build(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
         try deployment.model.validate()
+        try deployment.strategy.validate(clusterGPUs: deployment.clusterGPUs)
+        if case .decode(let context) = deployment.phase {
+            guard let l = context.intValue, l >= 2 else {
+                throw SpecError(key: "context", "must be an integer of at least 2 (the cached tokens plus the new one), got \(context)")
+            }
+        }
         do {
             switch deployment.strategy {
             case .helix(let groups, let segments):
-                return try HelixBuilder(deployment: deployment, groups: groups, segments: segments).build()
+                return try HelixStrategy(deployment: deployment, groups: groups, segments: segments).build()
             case .tensorPipeline(let tp, let pp):
-                return try TensorPipelineBuilder(deployment: deployment, tp: tp, pp: pp).build()
+                return try TensorPipelineStrategy(deployment: deployment, tp: tp, pp: pp).build()
+            case .attentionPool(let base, let pool):
+                return try AttentionPoolStrategy(deployment: deployment, base: base, pool: pool).build()
+            case .attentionExpertSeparation(let attention, let experts):
+                return try SeparationStrategy(deployment: deployment, attention: attention, experts: experts).build()
             }
         } catch let error as SpecError {
             throw error
@@ -21,43 +31,16 @@ public struct DeploymentBuilder: Sendable {
     }
 }
 
-/// The parts every strategy shares: graph attributes and the Megatron MLP.
-extension DAGBuilder {
-    init(deployment: Deployment) {
-        var attributes = deployment.model.attributes.merging(deployment.strategy.attributes) { a, _ in a }
-        attributes["phase"] = "prefill"
-        self.init(name: deployment.name, gpus: deployment.strategy.gpuCount, attributes: attributes)
-    }
-
-    /// Pre-norm MLP with residual, column-parallel FC1 and row-parallel FC2 over `gpus`
-    /// (Megatron): LN, FC1 `[T,h] x [h,f/p]`, GELU, FC2 `[T,f/p] x [f/p,h]` giving a partial sum,
-    /// all-reduce over `gpus`, residual add. `x[i]` is the replicated input on `gpus[i]`.
-    mutating func mlpBlock(model: TransformerModel, gpus: [Int], x: [Int]) throws -> [Int] {
-        block = "mlp"
-        let p = gpus.count
-        let slice = model.ffn / p
-        var partials: [Int] = []
-        for (i, gpu) in gpus.enumerated() {
-            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[i])
-            let fc1 = try matmul(
-                "fc1", title: "FC1 (column-parallel, \(slice) of \(model.ffn))", gpu: gpu, eq: "bsh,hf->bsf", lhs: ln,
-                weight: [Dim(model.hidden), Dim(slice)])
-            let act = unary(.gelu, "gelu", title: "GELU", gpu: gpu, input: fc1)
-            partials.append(
-                try matmul(
-                    "fc2", title: "FC2 (row-parallel, partial sum)", gpu: gpu, eq: "bsf,fh->bsh", lhs: act,
-                    weight: [Dim(slice), Dim(model.hidden)]))
-        }
-        let reduced = allReduce("mlp_allreduce", title: "FC2 partial sums", group: gpus, inputs: partials)
-        return gpus.enumerated().map { i, gpu in
-            add("residual2", title: "residual add 2", gpu: gpu, x[i], reduced)
-        }
-    }
-}
-
 func requireDivisible(_ value: Int, by divisor: Int, key: String, _ what: String) throws(SpecError) {
     guard divisor > 0 else { throw SpecError(key: key, "must be positive, got \(divisor)") }
     guard value % divisor == 0 else {
-        throw SpecError(key: key, "\(what): \(value) is not divisible by \(divisor)")
+        throw SpecError(key: key, "is \(value), which does not split evenly: \(what)")
+    }
+}
+
+/// The sequence dimension of a tensor must split into `parts` whole pieces when it is concrete.
+func requireSplittable(_ dim: Dim, into parts: Int, key: String, _ what: String) throws(SpecError) {
+    if let value = dim.intValue, value % Int64(parts) != 0 {
+        throw SpecError(key: key, "is \(value), which does not split evenly: \(what)")
     }
 }

@@ -1,18 +1,34 @@
+import DeployModel
+
 /// How a model is split over GPUs.
 public enum Strategy: Hashable, Sendable {
     /// Helix two-level attention partitioning: heads split into `headGroups` groups, each
     /// head's dimension split into `segments` segments; GPU `g * segments + s` holds group g,
-    /// segment s. The MLP is column/row parallel over all `headGroups * segments` GPUs.
+    /// segment s. The MLP (or the experts) is spread over all `headGroups * segments` GPUs.
     case helix(headGroups: Int, segments: Int)
     /// Megatron tensor parallelism of degree `tp` inside each of `pp` pipeline stages.
     case tensorPipeline(tp: Int, pp: Int)
+    /// Seed 001's "FA Pool": the MLP tensor-parallel on the `base` GPUs, attention
+    /// sequence-parallel on the `pool` GPUs (each takes seq/pool query rows against the whole
+    /// sequence's keys and values, which are all-gathered over the pool).
+    case attentionPool(base: [Int], pool: [Int])
+    /// Seed 003's attention/MoE separation: attention tensor-parallel (whole heads) on the
+    /// `attention` GPUs, the experts spread over the `experts` GPUs, activations travelling
+    /// between the two every layer.
+    case attentionExpertSeparation(attention: [Int], experts: [Int])
 
-    public var gpuCount: Int {
+    /// The GPUs the strategy uses, in order.
+    public var gpus: [Int] {
         switch self {
-        case .helix(let g, let s): g * s
-        case .tensorPipeline(let tp, let pp): tp * pp
+        case .helix(let g, let s): Array(0..<(g * s))
+        case .tensorPipeline(let tp, let pp): Array(0..<(tp * pp))
+        case .attentionPool(let base, let pool): base + pool
+        case .attentionExpertSeparation(let attention, let experts): attention + experts
         }
     }
+
+    /// The `gpus` graph attribute: ids 0..<gpuCount must all be used.
+    public var gpuCount: Int { (gpus.max() ?? -1) + 1 }
 
     var attributes: [String: String] {
         switch self {
@@ -20,19 +36,86 @@ public enum Strategy: Hashable, Sendable {
             ["strategy": "helix", "head_groups": String(g), "segments": String(s)]
         case .tensorPipeline(let tp, let pp):
             ["strategy": "tp_pp", "tp": String(tp), "pp": String(pp)]
+        case .attentionPool(let base, let pool):
+            [
+                "strategy": "attention_pool", "base_gpus": GPUList.compact(base), "pool_gpus": GPUList.compact(pool),
+                "tp": String(base.count),
+            ]
+        case .attentionExpertSeparation(let attention, let experts):
+            ["strategy": "ma_separation", "attention_gpus": GPUList.compact(attention), "expert_gpus": GPUList.compact(experts)]
+        }
+    }
+
+    /// Checks the GPU lists themselves: non-empty, no GPU twice, no overlap between pools.
+    func validate(clusterGPUs: Int?) throws(SpecError) {
+        switch self {
+        case .helix(let g, let s):
+            guard g > 0 else { throw SpecError(key: "head_groups", "must be a positive integer, got \(g)") }
+            guard s > 0 else { throw SpecError(key: "segments", "must be a positive integer, got \(s)") }
+        case .tensorPipeline(let tp, let pp):
+            guard tp > 0 else { throw SpecError(key: "tp", "must be a positive integer, got \(tp)") }
+            guard pp > 0 else { throw SpecError(key: "pp", "must be a positive integer, got \(pp)") }
+        case .attentionPool(let base, let pool):
+            try Self.disjoint(("base_gpus", base), ("pool_gpus", pool))
+            if let clusterGPUs {
+                let free = clusterGPUs - base.count
+                guard base.count + pool.count <= clusterGPUs, pool.allSatisfy({ $0 < clusterGPUs }) else {
+                    throw SpecError(
+                        key: "pool_size",
+                        "is \(pool.count), larger than the \(free) GPUs the cluster of \(clusterGPUs) leaves free beside the \(base.count) base GPUs"
+                    )
+                }
+            }
+        case .attentionExpertSeparation(let attention, let experts):
+            try Self.disjoint(("attention_gpus", attention), ("expert_gpus", experts))
+        }
+        if let clusterGPUs, let beyond = gpus.first(where: { $0 >= clusterGPUs }) {
+            throw SpecError(key: "cluster_gpus", "is \(clusterGPUs), but the strategy uses GPU \(beyond)")
+        }
+    }
+
+    private static func disjoint(_ a: (String, [Int]), _ b: (String, [Int])) throws(SpecError) {
+        for (key, list) in [a, b] {
+            guard !list.isEmpty else { throw SpecError(key: key, "must name at least one GPU") }
+            guard Set(list).count == list.count else { throw SpecError(key: key, "lists a GPU twice: \(GPUList.compact(list))") }
+        }
+        let shared = Set(a.1).intersection(b.1)
+        guard shared.isEmpty else {
+            throw SpecError(key: b.0, "overlaps \(a.0) on GPU\(shared.count == 1 ? "" : "s") \(GPUList.compact(Array(shared)))")
         }
     }
 }
 
-/// A model and a strategy: everything a builder needs.
+/// Which step of inference the DAG models.
+public enum Phase: Hashable, Sendable, CustomStringConvertible {
+    /// The whole prompt at once: `seq` query tokens per sequence.
+    case prefill
+    /// One generated token per sequence, attending to a K/V cache: `context` tokens of keys and
+    /// values in all, the `context - 1` earlier ones read from the cache.
+    case decode(context: Dim)
+
+    public var description: String {
+        switch self {
+        case .prefill: "prefill"
+        case .decode: "decode"
+        }
+    }
+}
+
+/// A model, a strategy and a phase: everything a builder needs.
 public struct Deployment: Hashable, Sendable {
     public var name: String
     public var model: TransformerModel
     public var strategy: Strategy
+    public var phase: Phase
+    /// The GPUs the cluster has, when the spec says (for checking that pools fit).
+    public var clusterGPUs: Int?
 
-    public init(name: String, model: TransformerModel, strategy: Strategy) {
+    public init(name: String, model: TransformerModel, strategy: Strategy, phase: Phase = .prefill, clusterGPUs: Int? = nil) {
         self.name = name
         self.model = model
         self.strategy = strategy
+        self.phase = phase
+        self.clusterGPUs = clusterGPUs
     }
 }

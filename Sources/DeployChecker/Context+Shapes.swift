@@ -13,12 +13,23 @@ extension Context {
             let node = graph.nodes[v]
             let inputs = edges.map { graph.nodes[graph.edges[$0].from].out }
             switch node.op {
-            case .input:
+            case .input, .kvCache:
                 if !edges.isEmpty {
                     report(
                         .shape, node: v,
-                        "an input node takes no tensors, but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it")
+                        "\(node.op.rawValue) is a source and takes no tensors, but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it"
+                    )
                 }
+            case .topk:
+                guard expectInputs(v, inputs.count, exactly: 1), let k = integer(node, DOTSchema.topK) else { continue }
+                var expected = inputs[0]
+                if expected.rank > 0 { expected[expected.rank - 1] = Dim(k) }
+                if expected != node.out {
+                    report(.shape, node: v, "topk with k=\(k) of \(inputs[0]) gives \(expected), but out is \(node.out)")
+                }
+            case .dispatch, .combine:
+                guard expectInputs(v, inputs.count, exactly: 2) else { continue }
+                checkRouting(v, edges: edges)
             case .output, .softmax, .layernorm, .rmsnorm, .gelu, .silu, .sendRecv:
                 guard expectInputs(v, inputs.count, exactly: 1) else { continue }
                 if inputs[0] != node.out {
@@ -50,6 +61,60 @@ extension Context {
                 }
             case .allReduce, .allGather, .reduceScatter, .allToAll:
                 checkCollective(v, edges: edges, inputs: inputs)
+            }
+        }
+    }
+
+    /// dispatch: tokens `[..., h]` (operand 0) and routing `[..., k]` (operand 1) make per-expert
+    /// buffers `[experts x replicas, capacity, h]`. combine: such buffers (operand 0) and the
+    /// routing (operand 1) make tokens `[..., h]` again.
+    private mutating func checkRouting(_ v: Int, edges: [Int]) {
+        let node = graph.nodes[v]
+        guard let experts = integer(node, DOTSchema.experts) else { return }
+        let replicas = integer(node, DOTSchema.replicas) ?? 1
+        let factor = node.attributes[DOTSchema.capacityFactor].flatMap(MoERouting.parseFactor) ?? Dim(1)
+        var ordered = edges
+        if edges.allSatisfy({ graph.edges[$0].operand != nil }) {
+            ordered.sort { graph.edges[$0].operand! < graph.edges[$1].operand! }
+        }
+        let first = graph.nodes[graph.edges[ordered[0]].from].out
+        let routing = graph.nodes[graph.edges[ordered[1]].from].out
+        guard routing.rank >= 1, let k = routing.dims.last?.intValue else {
+            report(.shape, node: v, "the routing input \(routing) must end in the number of experts per token (top-k)")
+            return
+        }
+        let tokenDims = Array(routing.dims.dropLast())
+        guard let tokens = try? Shape(tokenDims).elementCount(),
+            let capacity = try? MoERouting.capacity(tokens: tokens, topK: Int(k), experts: experts, capacityFactor: factor),
+            let slots = try? Dim(experts).multiplied(by: replicas)
+        else {
+            report(.shape, node: v, "the capacity for \(routing) over \(experts) experts cannot be computed")
+            return
+        }
+        let rule = "\(tokens) tokens x top-\(k) / \(experts) experts x capacity factor \(factor) = \(capacity) per expert"
+        if node.op == .dispatch {
+            guard first.rank == tokenDims.count + 1, Array(first.dims.dropLast()) == tokenDims, let hidden = first.dims.last else {
+                report(.shape, node: v, "dispatch takes tokens shaped like its routing \(routing) with one more dimension, got \(first)")
+                return
+            }
+            let expected = Shape([slots, capacity, hidden])
+            if expected != node.out {
+                report(
+                    .shape, node: v,
+                    "dispatch of \(first) to \(experts) experts\(replicas > 1 ? " x \(replicas) replicas" : "") gives \(expected) (\(rule)), but out is \(node.out)"
+                )
+            }
+        } else {
+            guard first.rank == 3, let hidden = first.dims.last else {
+                report(.shape, node: v, "combine takes per-expert buffers [experts, capacity, hidden], got \(first)")
+                return
+            }
+            if first[0] != slots || first[1] != capacity {
+                report(.shape, node: v, "combine expects buffers [\(slots),\(capacity),\(hidden)] (\(rule)), got \(first)")
+            }
+            let expected = Shape(tokenDims + [hidden])
+            if expected != node.out {
+                report(.shape, node: v, "combine of \(first) back into tokens \(routing) gives \(expected), but out is \(node.out)")
             }
         }
     }

@@ -28,7 +28,7 @@ extension Context {
 
     /// `dangling`: every node lies on a path from an input to an output.
     mutating func checkDangling(acyclic: Bool) {
-        let inputs = graph.nodes.indices.filter { graph.nodes[$0].op == .input }
+        let inputs = graph.nodes.indices.filter { graph.nodes[$0].op.isSource }
         let outputs = graph.nodes.indices.filter { graph.nodes[$0].op == .output }
         if inputs.isEmpty { report(.dangling, line: 1, "the graph has no input node (op=input)") }
         if outputs.isEmpty { report(.dangling, line: 1, "the graph has no output node (op=output)") }

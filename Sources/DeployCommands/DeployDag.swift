@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeploySpecs
 
 /// `deploydag`: operator-level DAGs of LLM deployments over GPU clusters.
 public struct DeployDag: ParsableCommand {
@@ -32,6 +33,12 @@ extension DeployDag {
             var command = try parseAsRoot(arguments)
             try command.run()
             Self.exit()
+        } catch let error as SpecFileError {
+            printError(error.description)
+            Self.exit(withError: ExitCode(2))
+        } catch let error as CommandError {
+            printError("deploydag: \(error)")
+            Self.exit(withError: ExitCode(2))
         } catch {
             if exitCode(for: error) == .validationFailure {
                 printError(fullMessage(for: error))

@@ -110,6 +110,7 @@ public struct Diagram: Sendable {
                 case .normalization: .softmax
                 case .elementwise: .add
                 case .layout: .concat
+                case .routing: .dispatch
                 case .communication: .allReduce
                 }
             let id = "legend_\(kind.rawValue)"

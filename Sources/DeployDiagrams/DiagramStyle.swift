@@ -9,6 +9,7 @@ public enum DiagramStyle {
         case .normalization: "#d1e7dd"
         case .elementwise: "#fff3cd"
         case .layout: "#e2d9f3"
+        case .routing: "#ffe5d0"
         case .communication: "#f8d7da"
         }
     }
@@ -16,6 +17,7 @@ public enum DiagramStyle {
     public static func shape(_ op: Operator) -> String {
         switch op {
         case .input, .output: "ellipse"
+        case .kvCache: "cylinder"
         case .sendRecv: "cds"
         case .allReduce, .allGather, .reduceScatter, .allToAll: "hexagon"
         default: "box"
@@ -24,11 +26,12 @@ public enum DiagramStyle {
 
     public static func title(_ kind: Operator.Kind) -> String {
         switch kind {
-        case .boundary: "input / output"
+        case .boundary: "input / output / KV cache"
         case .matmul: "matmul (Get_Time(m, k, n))"
         case .normalization: "softmax / norm"
         case .elementwise: "elementwise (add, GELU)"
         case .layout: "concat / split"
+        case .routing: "MoE routing (top-k, dispatch, combine)"
         case .communication: "communication (collective, send/recv)"
         }
     }

@@ -1,9 +1,14 @@
 /// The operator a DAG node performs: the DOT attribute `op`.
 public enum Operator: String, CaseIterable, Sendable, Hashable, Comparable {
-    // Boundaries.
+    // Boundaries. `kv_cache` is a source like `input`: the keys or values cached by earlier
+    // decode steps, read from memory.
     case input, output
+    case kvCache = "kv_cache"
     // Compute.
     case matmul, softmax, layernorm, rmsnorm, add, gelu, silu, concat, split
+    // Mixture-of-experts routing: top-k selection of experts per token, the permutation of
+    // tokens into per-expert buffers, and the gate-weighted sum back into token order.
+    case topk, dispatch, combine
     // Communication.
     case allReduce = "all_reduce"
     case allGather = "all_gather"
@@ -15,18 +20,19 @@ public enum Operator: String, CaseIterable, Sendable, Hashable, Comparable {
 
     public var kind: Kind {
         switch self {
-        case .input, .output: .boundary
+        case .input, .output, .kvCache: .boundary
         case .matmul: .matmul
         case .softmax, .layernorm, .rmsnorm: .normalization
         case .add, .gelu, .silu: .elementwise
         case .concat, .split: .layout
+        case .topk, .dispatch, .combine: .routing
         case .allReduce, .allGather, .reduceScatter, .allToAll, .sendRecv: .communication
         }
     }
 
     /// Operator classes, used for colours in diagrams and for grouping in reports.
     public enum Kind: String, Sendable, CaseIterable {
-        case boundary, matmul, normalization, elementwise, layout, communication
+        case boundary, matmul, normalization, elementwise, layout, routing, communication
     }
 
     public static func < (lhs: Operator, rhs: Operator) -> Bool {
@@ -36,16 +42,11 @@ public enum Operator: String, CaseIterable, Sendable, Hashable, Comparable {
     /// Nonlinear operators: a partial sum must be reduced before any of these.
     public var isNonlinear: Bool {
         switch self {
-        case .softmax, .layernorm, .rmsnorm, .gelu, .silu: true
+        case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .topk: true
         default: false
         }
     }
 
-    /// The operators that take exactly one tensor and return one of the same shape.
-    public var isShapePreservingUnary: Bool {
-        switch self {
-        case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .output: true
-        default: false
-        }
-    }
+    /// Nodes with no inputs: where data enters the DAG.
+    public var isSource: Bool { self == .input || self == .kvCache }
 }

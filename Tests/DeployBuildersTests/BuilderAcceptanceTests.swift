@@ -10,8 +10,8 @@ func getTime(_ node: OperatorNode) -> String? {
     return "Get_Time(\(m), \(k), \(n))"
 }
 
-func build(_ preset: String, layers: Int? = nil, batch: Dim? = nil, seq: Dim? = nil) throws -> OperatorGraph {
-    try DeploymentBuilder().build(Preset.named(preset)!.deployment(layers: layers, batch: batch, seq: seq))
+func build(_ preset: String, layers: Int? = nil, batch: Dim? = nil, seq: Dim? = nil, phase: Phase? = nil) throws -> OperatorGraph {
+    try DeploymentBuilder().build(presetDeployment(preset, layers: layers, batch: batch, seq: seq, phase: phase))
 }
 
 @Suite struct HelixBuilderTests {
@@ -113,14 +113,14 @@ func build(_ preset: String, layers: Int? = nil, batch: Dim? = nil, seq: Dim? = 
 
 @Suite struct SpecValidationTests {
     @Test func headsMustSplitIntoHeadGroups() {
-        var d = Preset.named("helix-dense-2l")!.deployment
+        var d = presetDeployment("helix-dense-2l")
         d.strategy = .helix(headGroups: 3, segments: 4)
         #expect(throws: SpecError.self) { try DeploymentBuilder().build(d) }
         do {
             _ = try DeploymentBuilder().build(d)
         } catch {
             #expect(error.key == "heads")
-            #expect(error.description.contains("3 head groups"))
+            #expect(error.description.contains("16 heads into 3 head groups"))
         }
     }
 
@@ -129,7 +129,7 @@ func build(_ preset: String, layers: Int? = nil, batch: Dim? = nil, seq: Dim? = 
     }
 
     @Test func hiddenMustBeHeadsTimesHeadDim() {
-        var d = Preset.named("helix-dense-2l")!.deployment
+        var d = presetDeployment("helix-dense-2l")
         d.model.hidden = 4096
         #expect(throws: SpecError(key: "hidden", "must equal heads x head_dim = 16 x 512 = 8192, got 4096")) {
             try DeploymentBuilder().build(d)

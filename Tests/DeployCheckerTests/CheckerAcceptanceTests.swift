@@ -4,7 +4,7 @@ import DeployModel
 import Testing
 
 @Suite struct CheckerAcceptanceTests {
-    @Test(arguments: Preset.all.map(\.name))
+    @Test(arguments: presetNames)
     func generatedDAGsCheckClean(name: String) throws {
         let report = check(try presetDOT(name))
         #expect(report.findings.isEmpty, "\(report.findings.prefix(5).map(\.formatted))")

@@ -1,3 +1,5 @@
+import DOTFormat
+import DeployBuilders
 import DeployChecker
 import DeployModel
 import Testing
@@ -118,5 +120,86 @@ import Testing
         let body = clean.replacingFirst("a0 [op=add, gpu=0", with: "a0 [op=add, gpu=zero") + "  m0 -> i0;\n"
         let rules = Set(check(dag(body)).findings.map(\.rule))
         #expect(rules.isSuperset(of: [.schema, .cycle]))
+    }
+}
+
+/// The MoE routing operators and the K/V cache.
+@Suite struct RoutingRuleTests {
+    static let body = """
+          x [op=input, gpu=0, out="[2,8,64]"];
+          r [op=matmul, gpu=0, out="[2,8,4]", eq="bsh,he->bse", weight="[64,4]", m=16, k=64, n=4];
+          t [op=topk, gpu=0, k=2, out="[2,8,2]"];
+          d [op=dispatch, gpu=0, experts=4, capacity=8, out="[4,8,64]"];
+          c [op=combine, gpu=0, experts=4, out="[2,8,64]"];
+          o [op=output, gpu=0, out="[2,8,64]"];
+          x -> r; r -> t; x -> d [operand=0]; t -> d [operand=1]; d -> c [operand=0]; t -> c [operand=1]; c -> o;
+
+        """
+
+    func run(_ body: String) -> [Finding] {
+        check("digraph t {\n  graph [gpus=1];\n" + body + "}\n").findings
+    }
+
+    @Test func cleanRouting() {
+        #expect(run(Self.body).isEmpty, "\(run(Self.body).map(\.formatted))")
+    }
+
+    @Test func dispatchCapacityIsTopKOverExperts() {
+        // 16 tokens x top-2 / 4 experts = 8 per expert; 16 (every token) is seed 003's mistake.
+        let findings = run(Self.body.replacingOccurrences(of: "out=\"[4,8,64]\"", with: "out=\"[4,16,64]\""))
+        #expect(findings.contains { $0.rule == .shape && $0.node == "d" && $0.message.contains("= 8 per expert") })
+    }
+
+    @Test func capacityFactorRoundsUp() {
+        let padded = Self.body.replacingOccurrences(
+            of: "experts=4, capacity=8, out=\"[4,8,64]\"", with: "experts=4, capacity_factor=1.1, out=\"[4,9,64]\""
+        )
+        .replacingOccurrences(of: "c [op=combine, gpu=0, experts=4,", with: "c [op=combine, gpu=0, experts=4, capacity_factor=1.1,")
+        #expect(run(padded).isEmpty, "\(run(padded).map(\.formatted))")
+    }
+
+    @Test func topkKeepsLeadingDims() {
+        let findings = run(Self.body.replacingOccurrences(of: "k=2, out=\"[2,8,2]\"", with: "k=2, out=\"[2,8,3]\""))
+        #expect(findings.contains { $0.rule == .shape && $0.node == "t" })
+    }
+
+    @Test func combineReturnsTokens() {
+        let findings = run(
+            Self.body.replacingOccurrences(
+                of: "c [op=combine, gpu=0, experts=4, out=\"[2,8,64]\"", with: "c [op=combine, gpu=0, experts=4, out=\"[2,4,64]\""))
+        #expect(findings.contains { $0.rule == .shape && $0.node == "c" })
+    }
+
+    @Test func kvCacheIsASource() {
+        let body = """
+              q [op=input, gpu=0, out="[2,1,4,16]"];
+              kc [op=kv_cache, gpu=0, out="[2,7,4,16]"];
+              kn [op=input, gpu=0, out="[2,1,4,16]"];
+              k [op=concat, gpu=0, dim=1, out="[2,8,4,16]"];
+              s [op=matmul, gpu=0, eq="bqnd,bknd->bnqk", out="[2,4,1,8]", m=8, k=16, n=8];
+              o [op=output, gpu=0, out="[2,4,1,8]"];
+              kc -> k [operand=0]; kn -> k [operand=1]; q -> s [operand=0]; k -> s [operand=1]; s -> o;
+
+            """
+        #expect(run(body).isEmpty, "\(run(body).map(\.formatted))")
+    }
+}
+
+@Suite struct SystemsCheckTests {
+    @Test(arguments: presetNames)
+    func everyPresetChecksCleanInDecode(name: String) throws {
+        var d = presetDeployment(name, phase: .decode(context: Dim(10000)))
+        d.model.batch = try d.model.batch.binding(["B": 8])
+        let text = try DOTWriter().writeString(DeploymentBuilder().build(d))
+        let report = check(text)
+        #expect(report.findings.isEmpty, "\(report.findings.prefix(3).map(\.formatted))")
+    }
+
+    @Test func poolLeavesThreeGPUsIdleOnSixteen() throws {
+        let text = try presetDOT("attention-pool-4l")
+        #expect(check(text).findings.isEmpty)
+        let wide = check(text, gpus: 16).findings
+        #expect(wide.map(\.rule) == [.gpuCoverage, .gpuCoverage, .gpuCoverage])
+        #expect(wide.map { $0.message.prefix(6) } == ["GPU 13", "GPU 14", "GPU 15"])
     }
 }

@@ -16,7 +16,7 @@ func check(_ text: String, file: String = "t.dot", gpus: Int? = nil) -> CheckRep
 }
 
 func presetDOT(_ name: String, layers: Int? = nil) throws -> String {
-    let deployment = Preset.named(name)!.deployment(layers: layers)
+    let deployment = presetDeployment(name, layers: layers)
     return try DOTWriter().writeString(DeploymentBuilder().build(deployment))
 }
 

@@ -203,3 +203,51 @@ func scratchDirectory() throws -> URL {
         #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("another"))
     }
 }
+
+@Suite struct SpecCLITests {
+    @Test func specFileGeneratesLikeItsPreset() throws {
+        let presetFile = try #require(
+            CLI.run(["presets", "--paths"]).stdout.split(separator: "\n").first { $0.hasPrefix("helix-dense-2l ") }
+                .flatMap { $0.split(separator: "[").last?.dropLast() }.map(String.init))
+        let a = try CLI.run(["generate", "--spec", presetFile])
+        let b = try CLI.run(["generate", "--preset", "helix-dense-2l"])
+        #expect(a.status == 0 && a.stdout == b.stdout)
+    }
+
+    @Test func inconsistentSpecIsRefusedBeforeWriting() throws {
+        let dir = try scratchDirectory()
+        let spec = dir.appendingPathComponent("bad.yaml").path
+        try """
+        name: bad
+        model:
+          layers: 1
+          batch: 4
+          seq: 64
+          hidden: 256
+          heads: 16
+          head_dim: 16
+          ffn: 512
+        strategy:
+          kind: helix
+          head_groups: 3
+          segments: 4
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("bad.dot").path
+        let r = try CLI.run(["generate", "--spec", spec, "-o", out])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(spec):7: error[spec]: 'heads' is 16, which does not split evenly: 16 heads into 3 head groups"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func bindAndDecodeOptions() throws {
+        let bound = try CLI.run(["generate", "--preset", "ma-separation-moe-4l", "--bind", "B=8", "--layers", "1"])
+        #expect(bound.status == 0 && bound.stdout.contains("out=\"[8,2048,4096]\""))
+        let decode = try CLI.run(["generate", "--preset", "helix-dense-2l", "--phase", "decode", "--context", "10000", "--layers", "1"])
+        #expect(decode.status == 0 && decode.stdout.contains("op=\"kv_cache\"") && decode.stdout.contains("m=\"4096\""))
+        #expect(try CLI.run(["generate", "--preset", "helix-dense-2l", "--phase", "decode"]).status == 2)
+        #expect(try CLI.run(["generate", "--preset", "helix-dense-2l", "--bind", "B"]).status == 2)
+        #expect(try CLI.run(["generate", "--preset", "helix-dense-2l", "--spec", "x.yaml"]).status == 2)
+        let pool = try CLI.run(["generate", "--preset", "attention-pool-4l", "--pool-size", "3", "--seq", "9000", "--layers", "1"])
+        #expect(pool.status == 0 && pool.stdout.contains("gpus=\"11\""))
+    }
+}

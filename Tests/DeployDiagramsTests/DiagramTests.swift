@@ -9,7 +9,7 @@ import Testing
     let graph: OperatorGraph
 
     init() throws {
-        let deployment = Preset.named("helix-dense-2l")!.deployment(layers: 1, batch: Dim(2), seq: Dim(8))
+        let deployment = presetDeployment("helix-dense-2l", layers: 1, batch: Dim(2), seq: Dim(8))
         graph = try DeploymentBuilder().build(deployment)
     }
 

@@ -12,9 +12,9 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
 }
 
 @Suite struct RoundTripTests {
-    @Test(arguments: Preset.all.map(\.name))
+    @Test(arguments: presetNames)
     func everyPresetSurvivesWriteReadDecode(name: String) throws {
-        let graph = try DeploymentBuilder().build(Preset.named(name)!.deployment)
+        let graph = try DeploymentBuilder().build(presetDeployment(name))
         let text = try DOTWriter().writeString(graph)
         let (decoded, result) = readBack(text)
         #expect(result.findings.isEmpty)
@@ -83,7 +83,7 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
     }
 
     @Test func concurrentReadsAreSerialised() async {
-        let text = try! DOTWriter().writeString(DeploymentBuilder().build(Preset.named("helix-dense-2l")!.deployment))
+        let text = try! DOTWriter().writeString(DeploymentBuilder().build(presetDeployment("helix-dense-2l")))
         let counts = await withTaskGroup(of: Int.self) { group in
             for _ in 0..<8 { group.addTask { readBack(text).0?.graph.nodes.count ?? -1 } }
             return await group.reduce(into: []) { $0.append($1) }

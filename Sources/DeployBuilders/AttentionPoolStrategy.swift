@@ -1,0 +1,156 @@
+import DeployModel
+
+/// Seed 001's "FA Pool": the MLP tensor-parallel on the base GPUs, attention on a pool of GPUs.
+///
+/// Prefill: base GPU `j mod B` cuts query block j (seq/P tokens) out of the replicated
+/// activations and sends it to pool GPU j. Each pool GPU runs LayerNorm and Q, K, V for all heads
+/// on its block; K and V are all-gathered over the pool (attention needs every key and value:
+/// seed 001 leaves this out); it computes its block's scores against the whole sequence,
+/// softmax, context and the output projection, and sends the result to every base GPU, which
+/// concatenates the blocks in order and adds the residual.
+///
+/// Decode: one query token per sequence. The K/V cache is split along the sequence over the pool
+/// (the newest token's K and V are appended on the last pool GPU). Every pool GPU scores the query
+/// against its part of the cache; the scores are all-gathered so each can take the softmax over
+/// the whole context; each multiplies its part of the probabilities by its part of V, a partial
+/// sum that an all-reduce over the pool completes; pool GPU 0 projects and sends the result to the
+/// base GPUs.
+struct AttentionPoolStrategy {
+    let deployment: Deployment
+    let base: [Int]
+    let pool: [Int]
+
+    init(deployment: Deployment, base: [Int], pool: [Int]) throws(SpecError) {
+        let model = deployment.model
+        if model.moe == nil {
+            try requireDivisible(model.ffn, by: base.count, key: "ffn", "the MLP is split over \(base.count) base GPUs")
+        }
+        try validateExperts(model.moe, over: base.count, key: "the base GPUs")
+        if model.moe != nil { try requireTokensSplit(deployment, into: base.count) }
+        switch deployment.phase {
+        case .prefill:
+            try requireSplittable(
+                model.seq, into: pool.count, key: "seq", "each of the \(pool.count) pool GPUs takes seq/\(pool.count) query rows")
+        case .decode(let context):
+            try requireSplittable(context, into: pool.count, key: "context", "the K/V cache is split over \(pool.count) pool GPUs")
+        }
+        self.deployment = deployment
+        self.base = base
+        self.pool = pool
+    }
+
+    func build() throws -> OperatorGraph {
+        let (model, phase) = (deployment.model, deployment.phase)
+        var b = DAGBuilder(deployment: deployment)
+        let activation = DAGBuilder.activation(model, phase)
+        var x = base.map { b.input(gpu: $0, shape: activation) }
+        for layer in 0..<model.layers {
+            b.layer = layer
+            b.block = "attention"
+            let attention: [Int]
+            switch phase {
+            case .prefill: attention = try prefillAttention(&b, x: x)
+            case .decode(let context): attention = try decodeAttention(&b, x: x, context: context)
+            }
+            let residual = base.enumerated().map { i, gpu in b.add("residual1", title: "residual add 1", gpu: gpu, x[i], attention[i]) }
+            x = try b.feedForward(model: model, phase: phase, gpus: base, x: residual)
+        }
+        b.layer = nil
+        b.block = nil
+        for (i, gpu) in base.enumerated() { _ = b.output(gpu: gpu, from: x[i]) }
+        return b.graph
+    }
+
+    private var projection: Shape {
+        [Dim(deployment.model.hidden), Dim(deployment.model.heads), Dim(deployment.model.headDim)]
+    }
+
+    private var outputWeight: Shape {
+        [Dim(deployment.model.heads), Dim(deployment.model.headDim), Dim(deployment.model.hidden)]
+    }
+
+    /// Returns, per base GPU, the attention output `[b, s, h]` (replicated).
+    private func prefillAttention(_ b: inout DAGBuilder, x: [Int]) throws -> [Int] {
+        let model = deployment.model
+        let p = pool.count
+        var q: [Int] = [], k: [Int] = [], v: [Int] = []
+        for (j, gpu) in pool.enumerated() {
+            let source = j % base.count
+            let block = try b.split(
+                "pool_block\(j)", title: "query block \(j + 1)/\(p) for pool GPU \(gpu)", gpu: base[source], input: x[source], dim: 1,
+                parts: p, index: j)
+            let received = b.sendRecv("to_pool.gpu\(gpu)", title: "block \(j + 1) to the pool", from: base[source], to: gpu, input: block)
+            let ln = b.unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: received)
+            q.append(
+                try b.matmul("q", title: "Q proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
+            k.append(
+                try b.matmul("k", title: "K proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
+            v.append(
+                try b.matmul("v", title: "V proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
+        }
+        let keys = try b.allGather("k_all_gather", title: "every block's K", group: pool, inputs: k, dim: 1)
+        let values = try b.allGather("v_all_gather", title: "every block's V", group: pool, inputs: v, dim: 1)
+        var blocks: [Int] = []
+        for (j, gpu) in pool.enumerated() {
+            let scores = try b.matmul(
+                "qk", title: "Q·Kᵀ (block \(j + 1) against the whole sequence)", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q[j], rhs: keys)
+            let probabilities = b.unary(
+                .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: scores,
+                attributes: ["scale": DAGBuilder.scale(model.headDim)])
+            let context = try b.matmul("av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values)
+            blocks.append(
+                try b.matmul(
+                    "o_proj", title: "output proj (block \(j + 1))", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context, weight: outputWeight))
+        }
+        return try base.map { gpu in
+            let parts = pool.enumerated().map { j, poolGPU in
+                b.sendRecv("from_pool.gpu\(poolGPU)_to_gpu\(gpu)", title: "block \(j + 1) back", from: poolGPU, to: gpu, input: blocks[j])
+            }
+            return try b.concat("attention_blocks", title: "attention output, blocks in order", gpu: gpu, inputs: parts, dim: 1)
+        }
+    }
+
+    private func decodeAttention(_ b: inout DAGBuilder, x: [Int], context: Dim) throws -> [Int] {
+        let model = deployment.model
+        let p = pool.count
+        let chunk = try context.divided(by: p)
+        let last = p - 1
+        var q: [Int] = [], keys: [Int] = [], values: [Int] = [], scores: [Int] = []
+        for (j, gpu) in pool.enumerated() {
+            let source = j % base.count
+            let received = b.sendRecv("to_pool.gpu\(gpu)", title: "new tokens to the pool", from: base[source], to: gpu, input: x[source])
+            let ln = b.unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: received)
+            q.append(try b.matmul("q", title: "Q proj (all heads)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
+            let cacheShape: Shape = [model.batch, chunk, Dim(model.heads), Dim(model.headDim)]
+            if j == last {
+                let k = try b.matmul("k", title: "K proj (new token)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+                let v = try b.matmul("v", title: "V proj (new token)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+                let older = Dim(chunk.intValue! - 1)
+                keys.append(try b.withCache(k, "k", gpu: gpu, phase: deployment.phase, cached: older))
+                values.append(try b.withCache(v, "v", gpu: gpu, phase: deployment.phase, cached: older))
+            } else {
+                keys.append(b.kvCache("k_cache", title: "K cache, part \(j + 1)/\(p)", gpu: gpu, shape: cacheShape))
+                values.append(b.kvCache("v_cache", title: "V cache, part \(j + 1)/\(p)", gpu: gpu, shape: cacheShape))
+            }
+            scores.append(
+                try b.matmul("qk", title: "Q·Kᵀ (part \(j + 1) of the context)", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q[j], rhs: keys[j]))
+        }
+        let allScores = try b.allGather("scores_all_gather", title: "scores over the whole context", group: pool, inputs: scores, dim: 3)
+        var partials: [Int] = []
+        for (j, gpu) in pool.enumerated() {
+            let probabilities = b.unary(
+                .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: allScores,
+                attributes: ["scale": DAGBuilder.scale(model.headDim)])
+            let mine = try b.split(
+                "probs_part", title: "probabilities for part \(j + 1)", gpu: gpu, input: probabilities, dim: 3, parts: p, index: j)
+            partials.append(
+                try b.matmul(
+                    "av", title: "attention × V (part \(j + 1), partial sum)", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: mine, rhs: values[j]))
+        }
+        let context = b.allReduce("av_allreduce", title: "sum the parts' contexts", group: pool, inputs: partials)
+        let projected = try b.matmul("o_proj", title: "output proj", gpu: pool[0], eq: "bsnd,ndh->bsh", lhs: context, weight: outputWeight)
+        return base.map { gpu in
+            b.sendRecv("from_pool.gpu\(pool[0])_to_gpu\(gpu)", title: "attention output back", from: pool[0], to: gpu, input: projected)
+        }
+    }
+}

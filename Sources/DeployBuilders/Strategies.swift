@@ -1,0 +1,110 @@
+import DeployModel
+
+/// Checks that the MoE experts spread over `p` GPUs: whole experts per GPU, or whole GPUs per expert.
+func validateExperts(_ moe: MixtureOfExperts?, over p: Int, key: String) throws(SpecError) {
+    guard let moe else { return }
+    guard moe.experts % p == 0 || p % moe.experts == 0 else {
+        throw SpecError(
+            key: "experts",
+            "is \(moe.experts), which neither divides nor is divisible by the \(p) GPUs of \(key): experts are placed whole per GPU, or tensor-parallel over whole GPUs"
+        )
+    }
+}
+
+/// Helix attention over all GPUs, then the MLP or the experts over all of them.
+struct HelixStrategy {
+    let deployment: Deployment
+    let groups: Int
+    let segments: Int
+
+    init(deployment: Deployment, groups: Int, segments: Int) throws(SpecError) {
+        let model = deployment.model
+        let p = groups * segments
+        try requireDivisible(model.heads, by: groups, key: "heads", "\(model.heads) heads into \(groups) head groups")
+        try requireDivisible(model.headDim, by: segments, key: "head_dim", "each head's \(model.headDim) dims into \(segments) segments")
+        if model.moe == nil { try requireDivisible(model.ffn, by: p, key: "ffn", "the MLP is column-parallel over \(p) GPUs") }
+        try validateExperts(model.moe, over: p, key: "the Helix grid")
+        if model.moe != nil { try requireTokensSplit(deployment, into: p) }
+        self.deployment = deployment
+        self.groups = groups
+        self.segments = segments
+    }
+
+    func build() throws -> OperatorGraph {
+        let (model, phase) = (deployment.model, deployment.phase)
+        let gpus = Array(0..<(groups * segments))
+        var b = DAGBuilder(deployment: deployment)
+        let activation = DAGBuilder.activation(model, phase)
+        var x = gpus.map { b.input(gpu: $0, shape: activation) }
+        for layer in 0..<model.layers {
+            b.layer = layer
+            let attended = try b.helixAttention(model: model, phase: phase, groups: groups, segments: segments, x: x)
+            x = try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
+        }
+        b.layer = nil
+        b.block = nil
+        for gpu in gpus { _ = b.output(gpu: gpu, from: x[gpu]) }
+        return b.graph
+    }
+}
+
+/// Megatron tensor parallelism inside pipeline stages.
+///
+/// Stage `p` holds layers `p * L/PP ..< (p+1) * L/PP` on GPUs `p * TP ..< (p+1) * TP`; between
+/// stages each GPU sends its (replicated) activations to the GPU of the same tensor rank in the
+/// next stage.
+struct TensorPipelineStrategy {
+    let deployment: Deployment
+    let tp: Int
+    let pp: Int
+
+    init(deployment: Deployment, tp: Int, pp: Int) throws(SpecError) {
+        let model = deployment.model
+        try requireDivisible(model.heads, by: tp, key: "heads", "tensor parallelism of \(tp) gives each GPU whole heads")
+        if model.moe == nil { try requireDivisible(model.ffn, by: tp, key: "ffn", "the MLP is split over \(tp) GPUs per stage") }
+        try requireDivisible(model.layers, by: pp, key: "layers", "the layers split evenly into \(pp) pipeline stages")
+        try validateExperts(model.moe, over: tp, key: "a pipeline stage")
+        if model.moe != nil { try requireTokensSplit(deployment, into: tp) }
+        self.deployment = deployment
+        self.tp = tp
+        self.pp = pp
+    }
+
+    func build() throws -> OperatorGraph {
+        let (model, phase) = (deployment.model, deployment.phase)
+        let layersPerStage = model.layers / pp
+        var b = DAGBuilder(deployment: deployment)
+        var stageGPUs = Array(0..<tp)
+        let activation = DAGBuilder.activation(model, phase)
+        var x = stageGPUs.map { b.input(gpu: $0, shape: activation) }
+        for layer in 0..<model.layers {
+            b.layer = layer
+            let stage = layer / layersPerStage
+            let gpus = Array((stage * tp)..<((stage + 1) * tp))
+            if gpus != stageGPUs {
+                b.block = "pipeline"
+                x = zip(stageGPUs, gpus).enumerated().map { i, pair in
+                    b.sendRecv(
+                        "pipeline_send.gpu\(pair.0)_to_gpu\(pair.1)", title: "stage \(stage - 1) → \(stage)",
+                        from: pair.0, to: pair.1, input: x[i])
+                }
+                stageGPUs = gpus
+            }
+            let attended = try b.headParallelAttention(model: model, phase: phase, gpus: gpus, x: x)
+            x = try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
+        }
+        b.layer = nil
+        b.block = nil
+        for (rank, gpu) in stageGPUs.enumerated() { _ = b.output(gpu: gpu, from: x[rank]) }
+        return b.graph
+    }
+}
+
+/// The tokens each of `p` GPUs takes must split evenly when the dimension is concrete.
+func requireTokensSplit(_ deployment: Deployment, into p: Int) throws(SpecError) {
+    if case .decode = deployment.phase {
+        try requireSplittable(deployment.model.batch, into: p, key: "batch", "one token per sequence is shared among \(p) GPUs")
+    } else {
+        try requireSplittable(deployment.model.seq, into: p, key: "seq", "the tokens are shared among \(p) GPUs")
+    }
+}

@@ -1,0 +1,213 @@
+import DeployModel
+
+/// The parts every strategy is made of: attention in its partitioned forms, the dense MLP and
+/// the mixture of experts. Each keeps the unpartitioned model's math exactly (docs/strategies.md).
+extension DAGBuilder {
+    init(deployment: Deployment) {
+        var attributes = deployment.model.attributes.merging(deployment.strategy.attributes) { a, _ in a }
+        attributes["phase"] = deployment.phase.description
+        if case .decode(let context) = deployment.phase { attributes["context"] = context.description }
+        if let cluster = deployment.clusterGPUs { attributes["cluster_gpus"] = String(cluster) }
+        self.init(name: deployment.name, gpus: deployment.strategy.gpuCount, attributes: attributes)
+    }
+
+    /// Keys or values as attention sees them: in prefill the projection itself; in decode the
+    /// cached `context - 1` tokens with the new one appended along the sequence (dim 1).
+    mutating func withCache(_ projected: Int, _ what: String, gpu: Int, phase: Phase, cached: Dim? = nil) throws -> Int {
+        guard case .decode(let context) = phase else { return projected }
+        var cacheShape = shape(projected)
+        cacheShape[1] = cached ?? Dim(context.intValue! - 1)
+        let cache = kvCache("\(what)_cache", title: "\(what.uppercased()) cache", gpu: gpu, shape: cacheShape)
+        return try concat("\(what)_append", title: "append new \(what.uppercased())", gpu: gpu, inputs: [cache, projected], dim: 1)
+    }
+
+    /// Megatron attention over `gpus`, whole heads per GPU: LN, Q/K/V column-parallel, scores,
+    /// softmax, context, row-parallel output projection, all-reduce, residual add.
+    /// `x[i]` is the layer input, replicated, on `gpus[i]`; returns the residual sums.
+    mutating func headParallelAttention(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int]) throws -> [Int] {
+        block = "attention"
+        let localHeads = model.heads / gpus.count
+        let projection: Shape = [Dim(model.hidden), Dim(localHeads), Dim(model.headDim)]
+        var partials: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            let heads = "heads \(rank * localHeads)-\((rank + 1) * localHeads - 1)"
+            let ln = unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: x[rank])
+            let q = try matmul("q", title: "Q proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let k = try matmul("k", title: "K proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let v = try matmul("v", title: "V proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let keys = try withCache(k, "k", gpu: gpu, phase: phase)
+            let values = try withCache(v, "v", gpu: gpu, phase: phase)
+            let scores = try matmul("qk", title: "Q·Kᵀ scores", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys)
+            let probabilities = unary(
+                .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: scores,
+                attributes: ["scale": Self.scale(model.headDim)])
+            let context = try matmul("av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values)
+            partials.append(
+                try matmul(
+                    "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
+                    weight: [Dim(localHeads), Dim(model.headDim), Dim(model.hidden)]))
+        }
+        let attention = allReduce("attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials)
+        return gpus.enumerated().map { rank, gpu in add("residual1", title: "residual add 1", gpu: gpu, x[rank], attention) }
+    }
+
+    /// Helix two-level attention over `groups x segments` GPUs (docs/helix.md): partial scores
+    /// all-reduced over each head group before the softmax, row-parallel output projection.
+    mutating func helixAttention(model: TransformerModel, phase: Phase, groups: Int, segments: Int, x: [Int]) throws -> [Int] {
+        block = "attention"
+        let gpus = Array(0..<(groups * segments))
+        let headsPerGroup = model.heads / groups
+        let segmentDim = model.headDim / segments
+        let projection: Shape = [Dim(model.hidden), Dim(headsPerGroup), Dim(segmentDim)]
+        var v: [Int] = []
+        var scores: [Int] = []
+        for gpu in gpus {
+            let (group, segment) = (gpu / segments, gpu % segments)
+            let part =
+                "heads \(group * headsPerGroup)-\((group + 1) * headsPerGroup - 1), dims \(segment * segmentDim)-\((segment + 1) * segmentDim - 1)"
+            let ln = unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: x[gpu])
+            let q = try matmul("q", title: "Q proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let k = try matmul("k", title: "K proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let vProjection = try matmul("v", title: "V proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let keys = try withCache(k, "k", gpu: gpu, phase: phase)
+            v.append(try withCache(vProjection, "v", gpu: gpu, phase: phase))
+            scores.append(
+                try matmul(
+                    "qk", title: "Q·Kᵀ partial scores (\(segmentDim) of \(model.headDim) dims)", gpu: gpu,
+                    eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys))
+        }
+        var reducedScores = [Int](repeating: -1, count: gpus.count)
+        for group in 0..<groups {
+            let members = Array((group * segments)..<((group + 1) * segments))
+            let reduced = allReduce(
+                "scores_allreduce.hg\(group)", title: "sum partial scores of head group \(group)",
+                group: members, inputs: members.map { scores[$0] })
+            for gpu in members { reducedScores[gpu] = reduced }
+        }
+        var partials: [Int] = []
+        for gpu in gpus {
+            let probabilities = unary(
+                .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: reducedScores[gpu],
+                attributes: ["scale": Self.scale(model.headDim)])
+            let context = try matmul(
+                "av", title: "attention × V segment", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: v[gpu])
+            partials.append(
+                try matmul(
+                    "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
+                    weight: [Dim(headsPerGroup), Dim(segmentDim), Dim(model.hidden)]))
+        }
+        let attention = allReduce("attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials)
+        return gpus.map { add("residual1", title: "residual add 1", gpu: $0, x[$0], attention) }
+    }
+
+    /// Pre-norm MLP with residual over `gpus` (Megatron): LN, FC1 column-parallel `[T,h] x [h,f/p]`,
+    /// GELU, FC2 row-parallel `[T,f/p] x [f/p,h]` giving a partial sum, all-reduce, residual add.
+    mutating func denseMLP(model: TransformerModel, gpus: [Int], x: [Int]) throws -> [Int] {
+        block = "mlp"
+        let slice = model.ffn / gpus.count
+        var partials: [Int] = []
+        for (i, gpu) in gpus.enumerated() {
+            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[i])
+            let fc1 = try matmul(
+                "fc1", title: "FC1 (column-parallel, \(slice) of \(model.ffn))", gpu: gpu, eq: "bsh,hf->bsf", lhs: ln,
+                weight: [Dim(model.hidden), Dim(slice)])
+            let act = unary(.gelu, "gelu", title: "GELU", gpu: gpu, input: fc1)
+            partials.append(
+                try matmul(
+                    "fc2", title: "FC2 (row-parallel, partial sum)", gpu: gpu, eq: "bsf,fh->bsh", lhs: act,
+                    weight: [Dim(slice), Dim(model.hidden)]))
+        }
+        let reduced = allReduce("mlp_allreduce", title: "FC2 partial sums", group: gpus, inputs: partials)
+        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], reduced) }
+    }
+
+    /// One expert's MLP (or its tensor-parallel slice) on `gpu`: FC1, GELU, FC2 on `[1, C, h]`.
+    mutating func expert(_ name: String, title: String, moe: MixtureOfExperts, hidden: Int, slices: Int, gpu: Int, tokens: Int) throws
+        -> Int
+    {
+        let width = moe.expertFFN / slices
+        let sliced = slices > 1 ? " (\(width) of \(moe.expertFFN), partial sum)" : ""
+        let fc1 = try matmul(
+            "\(name).fc1", title: "\(title) FC1\(slices > 1 ? " (column-parallel)" : "")", gpu: gpu, eq: "ech,hf->ecf",
+            lhs: tokens, weight: [Dim(hidden), Dim(width)])
+        let act = unary(.gelu, "\(name).gelu", title: "\(title) GELU", gpu: gpu, input: fc1)
+        return try matmul(
+            "\(name).fc2", title: "\(title) FC2\(sliced)", gpu: gpu, eq: "ecf,fh->ech", lhs: act, weight: [Dim(width), Dim(hidden)])
+    }
+
+    /// Mixture of experts over `gpus` by expert parallelism. Each GPU takes 1/p of the tokens
+    /// (along `tokenDim`), routes them (router matmul, top-k) and dispatches them into per-expert
+    /// buffers; an all-to-all brings each expert its tokens; the experts run; an all-to-all brings
+    /// the results back; combine weights them by the gates; an all-gather restores the replicated
+    /// activations for the residual add. With fewer experts than GPUs, each expert is tensor
+    /// parallel over p/E GPUs: dispatch makes one copy of its buffer per slice, each slice returns
+    /// a partial sum, and combine adds the slices (exact, as combine is linear).
+    mutating func expertParallelMoE(model: TransformerModel, moe: MixtureOfExperts, gpus: [Int], tokenDim: Int, x: [Int]) throws -> [Int] {
+        block = "moe"
+        let p = gpus.count
+        let replicas = moe.experts >= p ? 1 : p / moe.experts
+        let slots = moe.experts * replicas / p
+        var routing: [Int] = []
+        var buffers: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[rank])
+            let mine = try split(
+                "tokens", title: "this GPU's 1/\(p) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: p, index: rank)
+            let logits = try matmul(
+                "router", title: "router", gpu: gpu, eq: "bsh,he->bse", lhs: mine, weight: [Dim(model.hidden), Dim(moe.experts)])
+            let chosen = topK("topk", gpu: gpu, logits: logits, k: moe.topK)
+            routing.append(chosen)
+            buffers.append(try dispatch("dispatch", gpu: gpu, tokens: mine, routing: chosen, moe: moe, replicas: replicas))
+        }
+        let sent = try allToAll(
+            "dispatch_all_to_all", title: "tokens to their experts", group: gpus, inputs: buffers, splitDim: 0, concatDim: 1)
+        var results: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            var outputs: [Int] = []
+            for slot in 0..<slots {
+                let global = rank * slots + slot
+                let e = global / replicas
+                let name = replicas > 1 ? "expert\(e).slice\(global % replicas)" : "expert\(e)"
+                let title = replicas > 1 ? "expert \(e) slice \(global % replicas + 1)/\(replicas)" : "expert \(e)"
+                let tokens =
+                    slots > 1
+                    ? try split("\(name).tokens", title: "\(title) tokens", gpu: gpu, input: sent, dim: 0, parts: slots, index: slot)
+                    : sent
+                outputs.append(try expert(name, title: title, moe: moe, hidden: model.hidden, slices: replicas, gpu: gpu, tokens: tokens))
+            }
+            results.append(
+                slots > 1 ? try concat("experts_out", title: "local experts' outputs", gpu: gpu, inputs: outputs, dim: 0) : outputs[0])
+        }
+        let returned = try allToAll(
+            "combine_all_to_all", title: "expert outputs back to their tokens", group: gpus, inputs: results, splitDim: 1, concatDim: 0)
+        var combined: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            combined.append(combine("combine", gpu: gpu, buffers: returned, routing: routing[rank], moe: moe, replicas: replicas))
+        }
+        let gathered = try allGather("moe_all_gather", title: "every GPU's tokens", group: gpus, inputs: combined, dim: tokenDim)
+        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], gathered) }
+    }
+
+    /// The MLP of one layer on `gpus`: dense Megatron or expert parallel.
+    mutating func feedForward(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int]) throws -> [Int] {
+        if let moe = model.moe {
+            return try expertParallelMoE(model: model, moe: moe, gpus: gpus, tokenDim: Self.tokenDim(phase), x: x)
+        }
+        return try denseMLP(model: model, gpus: gpus, x: x)
+    }
+
+    /// Which dimension of `[batch, seq, hidden]` tokens are split along: the sequence in prefill,
+    /// the batch in decode (one token per sequence).
+    static func tokenDim(_ phase: Phase) -> Int {
+        if case .decode = phase { return 0 }
+        return 1
+    }
+
+    static func scale(_ headDim: Int) -> String { String(1.0 / Double(headDim).squareRoot()) }
+
+    /// The activations `[batch, query tokens, hidden]` entering the first layer.
+    static func activation(_ model: TransformerModel, _ phase: Phase) -> Shape {
+        if case .decode = phase { return [model.batch, Dim(1), Dim(model.hidden)] }
+        return [model.batch, model.seq, Dim(model.hidden)]
+    }
+}

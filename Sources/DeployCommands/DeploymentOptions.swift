@@ -1,0 +1,105 @@
+import ArgumentParser
+import DeployBuilders
+import DeployModel
+import DeploySpecs
+
+/// Which deployment a command works on: a preset or a spec file, and what the user changes.
+struct DeploymentOptions: ParsableArguments {
+    @Option(name: .long, help: "A built-in deployment (see 'deploydag presets').")
+    var preset: String?
+
+    @Option(name: .long, help: "A deployment spec file (YAML, docs/specs.md).")
+    var spec: String?
+
+    @Option(name: .long, help: "Number of transformer layers.")
+    var layers: Int?
+
+    @Option(name: .long, help: "Batch size: an integer or a symbol such as B.")
+    var batch: String?
+
+    @Option(name: .long, help: "Sequence length: an integer or a symbol such as seq_len.")
+    var seq: String?
+
+    @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable): --bind B=8.")
+    var bind: [String] = []
+
+    @Option(name: .long, help: "prefill (the whole prompt; default) or decode (one new token per sequence).")
+    var phase: PhaseName?
+
+    @Option(name: .long, help: "Decode: the tokens of keys and values attended to, the new one included.")
+    var context: Int?
+
+    @Option(name: .long, help: "attention_pool: the number of pool GPUs (after the base GPUs).")
+    var poolSize: Int?
+
+    @Option(name: .long, help: "MoE: capacity factor of each expert's buffer (default 1.0).")
+    var capacityFactor: String?
+
+    @Option(name: .long, help: "MoE: experts per token.")
+    var topK: Int?
+
+    enum PhaseName: String, ExpressibleByArgument, CaseIterable {
+        case prefill, decode
+    }
+
+    func validate() throws {
+        guard (preset == nil) != (spec == nil) else {
+            throw ValidationError("name a deployment with exactly one of --preset NAME or --spec FILE")
+        }
+        if let layers, layers <= 0 { throw ValidationError("--layers must be a positive integer, got \(layers)") }
+        for (flag, value) in [("--batch", batch), ("--seq", seq)] {
+            guard let value else { continue }
+            guard let dim = Dim(value), dim.isPositive else {
+                throw ValidationError("\(flag) must be a positive integer or a symbol such as B, got '\(value)'")
+            }
+        }
+        _ = try bindings()
+        if phase == .decode && context == nil { throw ValidationError("--phase decode needs --context L (the tokens attended to)") }
+        if let context, context < 2 { throw ValidationError("--context must be at least 2, got \(context)") }
+        if context != nil && phase != .decode { throw ValidationError("--context applies to --phase decode") }
+        if let poolSize, poolSize <= 0 { throw ValidationError("--pool-size must be a positive integer, got \(poolSize)") }
+        if let capacityFactor, MoERouting.parseFactor(capacityFactor) == nil {
+            throw ValidationError("--capacity-factor must be a positive number such as 1.25, got '\(capacityFactor)'")
+        }
+        if let topK, topK <= 0 { throw ValidationError("--top-k must be a positive integer, got \(topK)") }
+    }
+
+    func bindings() throws -> [String: Int64] {
+        var values: [String: Int64] = [:]
+        for item in bind {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Int64(parts[1]), value > 0, Dim(parts[0])?.isSymbolic == true else {
+                throw ValidationError("--bind takes NAME=VALUE with a positive integer value, such as B=8; got '\(item)'")
+            }
+            values[parts[0]] = value
+        }
+        return values
+    }
+
+    /// The spec named by --preset or --spec.
+    func loadSpec() throws -> DeploymentSpec {
+        if let spec { return try SpecParser.parse(file: spec) }
+        let name = preset!
+        let all = try Presets.all()
+        guard let found = all.first(where: { $0.name == name }) else {
+            throw ValidationError("unknown preset '\(name)'; known presets: \(all.map(\.name).joined(separator: ", "))")
+        }
+        return found
+    }
+
+    /// The deployment with the overrides applied, and its DAG.
+    func build() throws -> (spec: DeploymentSpec, deployment: Deployment, graph: OperatorGraph) {
+        let spec = try loadSpec()
+        var overrides = SpecOverrides()
+        overrides.layers = layers
+        overrides.batch = batch.flatMap(Dim.init)
+        overrides.seq = seq.flatMap(Dim.init)
+        overrides.bindings = try bindings()
+        if let phase { overrides.phase = phase == .decode ? .decode(context: Dim(context!)) : .prefill }
+        overrides.poolSize = poolSize
+        overrides.capacityFactor = capacityFactor.flatMap(MoERouting.parseFactor)
+        overrides.topK = topK
+        let deployment = try overrides.apply(to: spec)
+        return (spec, deployment, try spec.build(deployment))
+    }
+}

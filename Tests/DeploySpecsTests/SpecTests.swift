@@ -1,0 +1,139 @@
+import DeployBuilders
+import DeployModel
+import Testing
+
+@testable import DeploySpecs
+
+@Suite struct SpecTests {
+    static let valid = """
+        name: mine
+        summary: a test deployment
+        model:
+          layers: 2
+          batch: B
+          seq: 128
+          hidden: 256
+          heads: 16
+          head_dim: 16
+          ffn: 1024
+        strategy:
+          kind: helix
+          head_groups: 4
+          segments: 4
+        """
+
+    func error(_ text: String) -> SpecFileError? {
+        do {
+            let spec = try SpecParser.parse(text: text, file: "s.yaml")
+            _ = try spec.build()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func presetsAreSpecFiles() throws {
+        let all = try Presets.all()
+        #expect(
+            all.map(\.name) == [
+                "attention-pool-4l", "helix-dense-2l", "helix-dense-4l", "helix-moe-4l", "ma-separation-moe-4l", "tp8-pp2-001",
+                "tp8-pp2-dense-4l", "tp8-pp2-moe-4l",
+            ])
+        for spec in all {
+            #expect(spec.file.hasSuffix("/\(spec.name).yaml"))
+            _ = try spec.build()
+        }
+    }
+
+    @Test func aValidSpecBuilds() throws {
+        let spec = try SpecParser.parse(text: Self.valid, file: "s.yaml")
+        #expect(spec.deployment.model.batch == Dim(symbol: "B"))
+        #expect(spec.deployment.strategy == .helix(headGroups: 4, segments: 4))
+        #expect(try spec.build().nodes.count > 0)
+    }
+
+    @Test func headsNotDivisibleByHeadGroupsNamesBoth() throws {
+        let e = try #require(error(Self.valid.replacingOccurrences(of: "head_groups: 4", with: "head_groups: 3")))
+        #expect(e.key == "heads")
+        #expect(e.line == 8)
+        #expect(e.description.contains("16 heads into 3 head groups"))
+        #expect(e.description.hasPrefix("s.yaml:8: error[spec]: 'heads'"))
+    }
+
+    @Test func poolLargerThanTheFreeGPUs() throws {
+        let text = """
+            name: pool
+            model: {layers: 1, batch: 2, seq: 90, hidden: 64, heads: 4, head_dim: 16, ffn: 256}
+            strategy:
+              kind: attention_pool
+              base_gpus: 0-7
+              pool_size: 9
+              cluster_gpus: 16
+            """
+        let e = try #require(error(text))
+        #expect(e.key == "pool_size" && e.line == 6)
+        #expect(e.reason.contains("larger than the 8 GPUs"))
+    }
+
+    @Test func overlappingGPURanges() throws {
+        let text = """
+            name: sep
+            model: {layers: 1, batch: 2, seq: 16, hidden: 64, heads: 4, head_dim: 16, experts: 4, expert_ffn: 128}
+            strategy:
+              kind: ma_separation
+              attention_gpus: 0-3
+              expert_gpus: 3-6
+            """
+        let e = try #require(error(text))
+        #expect(e.key == "expert_gpus" && e.line == 6)
+        #expect(e.reason.contains("overlaps attention_gpus on GPU 3"))
+    }
+
+    @Test(arguments: [
+        ("hiden: 8", "'hiden' is not a key of 'model'"),
+        ("layers: two", "'layers' must be a positive integer"),
+        ("batch: 0", "'batch' must be a positive integer or a symbol"),
+        ("dtype: int3", "'dtype' must be one of"),
+    ])
+    func badModelKeys(line: String, expected: String) throws {
+        let text = Self.valid.replacingOccurrences(of: "  layers: 2", with: "  layers: 2\n  \(line)")
+            .replacingOccurrences(of: "  layers: 2\n  layers: two", with: "  layers: two")
+            .replacingOccurrences(of: "  batch: B\n", with: line.hasPrefix("batch") ? "" : "  batch: B\n")
+        let e = try #require(error(text))
+        #expect(e.description.contains(expected), "\(e)")
+        #expect(e.line != nil)
+    }
+
+    @Test func malformedYAMLHasItsLine() throws {
+        let e = try #require(error("name: x\nmodel: [unclosed\nstrategy: {}\n"))
+        #expect(e.description.contains("not valid YAML"))
+        #expect(e.line != nil)
+    }
+
+    @Test func missingSectionsAndUnknownStrategy() throws {
+        #expect(try #require(error("name: x\nstrategy: {kind: helix}\n")).description.contains("'model' is missing"))
+        let unknown = Self.valid.replacingOccurrences(of: "kind: helix", with: "kind: zigzag")
+        #expect(try #require(error(unknown)).description.contains("'kind' must be one of"))
+    }
+
+    @Test func decodePhaseInASpec() throws {
+        let spec = try SpecParser.parse(text: Self.valid + "\nphase: decode\ncontext: 64\n", file: "s.yaml")
+        #expect(spec.deployment.phase == .decode(context: Dim(64)))
+        #expect(try spec.build().nodes.contains { $0.op == .kvCache })
+    }
+
+    @Test func overridesBindSymbolsAndChangeThePool() throws {
+        var o = SpecOverrides()
+        o.bindings = ["B": 8]
+        let sep = try Presets.named("ma-separation-moe-4l")!
+        #expect(try o.apply(to: sep).model.batch == Dim(8))
+        var pool = SpecOverrides()
+        pool.poolSize = 3
+        let d = try pool.apply(to: try Presets.named("attention-pool-4l")!)
+        #expect(d.strategy == .attentionPool(base: Array(0..<8), pool: [8, 9, 10]))
+        #expect(d.strategy.gpuCount == 11)
+        var wrong = SpecOverrides()
+        wrong.poolSize = 3
+        #expect(throws: SpecFileError.self) { try wrong.apply(to: sep) }
+    }
+}
