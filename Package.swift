@@ -34,7 +34,9 @@ let package = Package(
         // The one target that talks to libcgraph / libgvc.
         .target(name: "GraphvizBridge", dependencies: ["CGraphviz", "DOTFormat"]),
         // Rules over a decoded DAG, producing findings.
-        .target(name: "DeployChecker", dependencies: ["DeployModel", "DOTFormat"]),
+        .target(name: "DeployChecker", dependencies: ["DeployModel", "DOTFormat", "DeployAnalysis"]),
+        // Cost models, critical path, resource-aware schedule, memory, timelines.
+        .target(name: "DeployAnalysis", dependencies: ["DeployModel"]),
         // Styled DOT for people: clusters per GPU, colours by operator class, legend.
         .target(name: "DeployDiagrams", dependencies: ["DeployModel", "DOTFormat"]),
         // The command-line interface as a library, testable in-process.
@@ -42,7 +44,7 @@ let package = Package(
             name: "DeployCommands",
             dependencies: [
                 "DeployModel", "DeployBuilders", "DeploySpecs", "DOTFormat", "GraphvizBridge",
-                "DeployChecker", "DeployDiagrams",
+                "DeployChecker", "DeployDiagrams", "DeployAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +53,10 @@ let package = Package(
         .testTarget(name: "DeployModelTests", dependencies: ["DeployModel"]),
         .testTarget(name: "DeployBuildersTests", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),
         .testTarget(name: "DeploySpecsTests", dependencies: ["DeploySpecs", "DeployBuilders", "DeployModel"]),
+        .testTarget(
+            name: "DeployAnalysisTests",
+            dependencies: ["DeployAnalysis", "DeployBuilders", "DeploySpecs", "DeployModel", "DOTFormat", "GraphvizBridge"]
+        ),
         .testTarget(name: "DOTFormatTests", dependencies: ["DOTFormat", "DeployModel"]),
         .testTarget(
             name: "GraphvizBridgeTests",

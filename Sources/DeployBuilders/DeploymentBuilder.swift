@@ -5,6 +5,35 @@ public struct DeploymentBuilder: Sendable {
     public init() {}
 
     public func build(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
+        guard deployment.microBatches > 1 else { return try buildOne(deployment) }
+        let n = deployment.microBatches
+        try requireSplittable(
+            deployment.model.batch, into: n, key: "micro_batches", "the batch of \(deployment.model.batch) into \(n) micro-batches")
+        var part = deployment
+        part.microBatches = 1
+        do {
+            part.model.batch = try deployment.model.batch.divided(by: n)
+        } catch {
+            throw SpecError(key: "micro_batches", "cannot split the batch: \(error)")
+        }
+        let chain = try buildOne(part)
+        var graph = OperatorGraph(name: deployment.name, gpus: chain.gpus, attributes: chain.attributes)
+        graph.attributes["batch"] = deployment.model.batch.description
+        graph.attributes["micro_batches"] = String(n)
+        for i in 0..<n {
+            let offset = graph.nodes.count
+            for var node in chain.nodes {
+                node.name = "mb\(i).\(node.name)"
+                node.attributes["micro_batch"] = String(i)
+                if let label = node.label { node.label = "mb\(i) " + label }
+                graph.add(node)
+            }
+            for edge in chain.edges { graph.connect(edge.from + offset, edge.to + offset, operand: edge.operand) }
+        }
+        return graph
+    }
+
+    private func buildOne(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
         try deployment.model.validate()
         try deployment.strategy.validate(clusterGPUs: deployment.clusterGPUs)
         if case .decode(let context) = deployment.phase {

@@ -110,12 +110,18 @@ public struct Deployment: Hashable, Sendable {
     public var phase: Phase
     /// The GPUs the cluster has, when the spec says (for checking that pools fit).
     public var clusterGPUs: Int?
+    /// The batch is split into this many micro-batches, each an independent chain through the
+    /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
+    public var microBatches: Int
 
-    public init(name: String, model: TransformerModel, strategy: Strategy, phase: Phase = .prefill, clusterGPUs: Int? = nil) {
+    public init(
+        name: String, model: TransformerModel, strategy: Strategy, phase: Phase = .prefill, clusterGPUs: Int? = nil, microBatches: Int = 1
+    ) {
         self.name = name
         self.model = model
         self.strategy = strategy
         self.phase = phase
         self.clusterGPUs = clusterGPUs
+        self.microBatches = microBatches
     }
 }

@@ -39,6 +39,7 @@ public struct Checker: Sendable {
         context.checkShapes()
         let order = context.checkCycle()
         context.checkDangling(acyclic: order != nil)
+        if order != nil { context.checkMemory() }
         let sorted = context.findings.enumerated().sorted { a, b in
             let la = a.element.line ?? 0
             let lb = b.element.line ?? 0

@@ -16,6 +16,8 @@ extension RuleID {
     public static let crossGPU = RuleID("cross-gpu")
     /// A node on no path from an input to an output.
     public static let dangling = RuleID("dangling")
+    /// A GPU needs more memory (weights plus peak live activations) than the graph's `gpu_type` has.
+    public static let memory = RuleID("memory")
 
     /// Every rule `deploydag check` applies, with a one-line description, for `--help` and docs.
     public static let catalogue: [(RuleID, String)] = [
@@ -31,5 +33,6 @@ extension RuleID {
             "an edge joins different GPUs with no communication node between, or a communication node touches a GPU outside its group"
         ),
         (.dangling, "a node on no path from an input to an output"),
+        (.memory, "with graph attribute gpu_type: a GPU needs more memory (weights + peak activations) than it has"),
     ]
 }

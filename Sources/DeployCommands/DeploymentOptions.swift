@@ -38,13 +38,19 @@ struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "MoE: experts per token.")
     var topK: Int?
 
+    @Option(name: .long, help: "Split the batch into N micro-batches, each an independent chain (pipelining).")
+    var microBatches: Int?
+
+    /// Whether a deployment was named at all (commands that also take a DOT file ask this).
+    var isGiven: Bool { preset != nil || spec != nil }
+
     enum PhaseName: String, ExpressibleByArgument, CaseIterable {
         case prefill, decode
     }
 
     func validate() throws {
-        guard (preset == nil) != (spec == nil) else {
-            throw ValidationError("name a deployment with exactly one of --preset NAME or --spec FILE")
+        if preset != nil && spec != nil {
+            throw ValidationError("name a deployment with one of --preset NAME or --spec FILE, not both")
         }
         if let layers, layers <= 0 { throw ValidationError("--layers must be a positive integer, got \(layers)") }
         for (flag, value) in [("--batch", batch), ("--seq", seq)] {
@@ -62,29 +68,16 @@ struct DeploymentOptions: ParsableArguments {
             throw ValidationError("--capacity-factor must be a positive number such as 1.25, got '\(capacityFactor)'")
         }
         if let topK, topK <= 0 { throw ValidationError("--top-k must be a positive integer, got \(topK)") }
+        if let microBatches, microBatches <= 0 { throw ValidationError("--micro-batches must be a positive integer, got \(microBatches)") }
     }
 
-    func bindings() throws -> [String: Int64] {
-        var values: [String: Int64] = [:]
-        for item in bind {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let value = Int64(parts[1]), value > 0, Dim(parts[0])?.isSymbolic == true else {
-                throw ValidationError("--bind takes NAME=VALUE with a positive integer value, such as B=8; got '\(item)'")
-            }
-            values[parts[0]] = value
-        }
-        return values
-    }
+    func bindings() throws -> [String: Int64] { try parseBindings(bind) }
 
     /// The spec named by --preset or --spec.
     func loadSpec() throws -> DeploymentSpec {
         if let spec { return try SpecParser.parse(file: spec) }
-        let name = preset!
-        let all = try Presets.all()
-        guard let found = all.first(where: { $0.name == name }) else {
-            throw ValidationError("unknown preset '\(name)'; known presets: \(all.map(\.name).joined(separator: ", "))")
-        }
-        return found
+        guard let name = preset else { throw ValidationError("name a deployment with --preset NAME or --spec FILE") }
+        return try loadPreset(name)
     }
 
     /// The deployment with the overrides applied, and its DAG.
@@ -99,7 +92,30 @@ struct DeploymentOptions: ParsableArguments {
         overrides.poolSize = poolSize
         overrides.capacityFactor = capacityFactor.flatMap(MoERouting.parseFactor)
         overrides.topK = topK
+        overrides.microBatches = microBatches
         let deployment = try overrides.apply(to: spec)
         return (spec, deployment, try spec.build(deployment))
     }
+}
+
+/// `NAME=VALUE` pairs from `--bind`.
+func parseBindings(_ items: [String]) throws -> [String: Int64] {
+    var values: [String: Int64] = [:]
+    for item in items {
+        let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let value = Int64(parts[1]), value > 0, Dim(parts[0])?.isSymbolic == true else {
+            throw ValidationError("--bind takes NAME=VALUE with a positive integer value, such as B=8; got '\(item)'")
+        }
+        values[parts[0]] = value
+    }
+    return values
+}
+
+/// A preset by name, or a usage error listing the known ones.
+func loadPreset(_ name: String) throws -> DeploymentSpec {
+    let all = try Presets.all()
+    guard let found = all.first(where: { $0.name == name }) else {
+        throw ValidationError("unknown preset '\(name)'; known presets: \(all.map(\.name).joined(separator: ", "))")
+    }
+    return found
 }

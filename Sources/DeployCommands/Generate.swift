@@ -19,6 +19,10 @@ extension DeployDag {
         @Option(name: .long, help: "Which part to write: full, layer:N, or layer:N:BLOCK with BLOCK attention or mlp.")
         var view: GraphViewSelection = .full
 
+        func validate() throws {
+            if !source.isGiven { throw ValidationError("name a deployment with --preset NAME or --spec FILE") }
+        }
+
         func run() throws {
             let graph = try view.apply(to: source.build().graph)
             let bytes = try DOTWriter().write(graph)

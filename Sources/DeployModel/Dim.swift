@@ -126,3 +126,22 @@ public enum DimError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension Dim {
+    /// The value as a floating-point number, when the dimension has no symbols.
+    public var doubleValue: Double? {
+        symbols.isEmpty ? Double(numerator) / Double(denominator) : nil
+    }
+}
+
+extension Shape {
+    /// The number of elements as a floating-point number, when no dimension is symbolic.
+    public var elementCountValue: Double? {
+        var product = 1.0
+        for d in dims {
+            guard let v = d.doubleValue else { return nil }
+            product *= v
+        }
+        return product
+    }
+}

@@ -13,6 +13,15 @@ public struct DeploymentSpec: Sendable {
     public var file: String
     /// The line of each key, by its path (`model.heads`, `strategy.pool_size`).
     var keyLines: [String: Int]
+    /// Figures a source document reports for this deployment, to show beside deploydag's.
+    public var claims: Claims?
+
+    /// Throughput figures a seed document reports.
+    public struct Claims: Sendable, Hashable {
+        public var source: String
+        public var tokensPerSecond: Double?
+        public var timePerOutputToken: Double?
+    }
 
     /// The line of a key named by a builder's `SpecError`, matched on its last path component.
     public func line(ofKey key: String) -> Int? {
@@ -57,7 +66,7 @@ public enum SpecParser {
         "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
         "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
     ]
-    static let topKeys: Set<String> = ["name", "summary", "model", "strategy", "phase", "context"]
+    static let topKeys: Set<String> = ["name", "summary", "model", "strategy", "phase", "context", "claims"]
 
     public static func parse(file: String) throws(SpecFileError) -> DeploymentSpec {
         guard let data = FileManager.default.contents(atPath: file) else {
@@ -187,7 +196,19 @@ struct Reader {
             }
         }
         let deployment = Deployment(name: name, model: model, strategy: strategy, phase: phase, clusterGPUs: cluster)
-        return DeploymentSpec(name: name, summary: summary, deployment: deployment, file: file, keyLines: keyLines)
+        var claims: DeploymentSpec.Claims?
+        if let node = top["claims"] {
+            let c = try entries(node, path: "claims", allowed: ["source", "tps", "tpot_ms"])
+            guard let source = c["source"]?.string else {
+                throw fail("source", node, "is missing: say where the claimed figures come from")
+            }
+            let tps = c["tps"].flatMap(\.float)
+            let tpot = c["tpot_ms"].flatMap(\.float).map { $0 / 1000 }
+            if c["tps"] != nil && tps == nil { throw fail("tps", c["tps"], "must be a number") }
+            if c["tpot_ms"] != nil && tpot == nil { throw fail("tpot_ms", c["tpot_ms"], "must be a number") }
+            claims = .init(source: source, tokensPerSecond: tps, timePerOutputToken: tpot)
+        }
+        return DeploymentSpec(name: name, summary: summary, deployment: deployment, file: file, keyLines: keyLines, claims: claims)
     }
 
     mutating func readModel(_ node: Node) throws(SpecFileError) -> TransformerModel {

@@ -46,6 +46,7 @@ public struct SpecOverrides: Sendable {
     public var poolSize: Int?
     public var capacityFactor: Dim?
     public var topK: Int?
+    public var microBatches: Int?
 
     public init() {}
 
@@ -62,6 +63,7 @@ public struct SpecOverrides: Sendable {
             throw SpecFileError(file: spec.file, line: nil, key: "bind", reason: "\(error)")
         }
         if let phase { d.phase = phase }
+        if let microBatches { d.microBatches = microBatches }
         if let poolSize {
             guard case .attentionPool(let base, _) = d.strategy else {
                 throw SpecFileError(file: spec.file, line: nil, key: "pool_size", reason: "applies only to an attention_pool strategy")

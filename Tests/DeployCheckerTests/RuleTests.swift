@@ -203,3 +203,14 @@ import Testing
         #expect(wide.map { $0.message.prefix(6) } == ["GPU 13", "GPU 14", "GPU 15"])
     }
 }
+
+@Suite struct MemoryRuleTests {
+    @Test func namedGPUTypeBringsMemoryFindings() throws {
+        let big = try presetDOT("tp8-pp2-dense-4l").replacingFirst("graph [", with: "graph [gpu_type=\"h100-sxm\", ")
+        let findings = check(big).findings
+        #expect(findings.count == 16 && findings.allSatisfy { $0.rule == .memory && $0.message.contains("over by") })
+        #expect(check(try presetDOT("tp8-pp2-dense-4l")).findings.isEmpty)
+        let unknown = try presetDOT("tp8-pp2-dense-4l").replacingFirst("graph [", with: "graph [gpu_type=\"tpu9\", ")
+        #expect(check(unknown).findings.map(\.rule) == [.schema])
+    }
+}

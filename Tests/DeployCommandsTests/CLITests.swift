@@ -251,3 +251,66 @@ func scratchDirectory() throws -> URL {
         #expect(pool.status == 0 && pool.stdout.contains("gpus=\"11\""))
     }
 }
+
+@Suite struct AnalysisCLITests {
+    @Test func analyzeShowsGetTimeTermsAndTheirTotal() throws {
+        let dir = try scratchDirectory()
+        let dot = dir.appendingPathComponent("h.dot").path
+        _ = try CLI.run(["generate", "--preset", "helix-dense-2l", "-o", dot])
+        let r = try CLI.run(["analyze", dot, "--cost", "matmul-flops:1000"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("cost model: matmul-flops: Get_Time = 2mkn / (1000 x 1e12) s"))
+        #expect(r.stdout.contains("total = Get_Time(10240000, 8192, 512) x 2 + Get_Time(40960000, 128, 10000) x 2"))
+        #expect(r.stdout.contains("throughput:"))
+    }
+
+    @Test func analyzeJSONTraceAndGantt() throws {
+        let dir = try scratchDirectory()
+        let trace = dir.appendingPathComponent("t.json").path
+        let gantt = dir.appendingPathComponent("g.svg").path
+        let r = try CLI.run([
+            "analyze", "--preset", "tp8-pp2-dense-4l", "--micro-batches", "2", "--format", "json", "--trace", trace, "--gantt", gantt,
+        ])
+        #expect(r.status == 1)  // the seed configuration does not fit in 80 GB: a memory error
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        for key in ["critical_path_seconds", "critical_path", "makespan_seconds", "tps", "cost_model", "memory", "gpus"] {
+            #expect(json[key] != nil, "missing \(key)")
+        }
+        let findings = try #require(json["findings"] as? [[String: Any]])
+        #expect(findings.contains { $0["rule"] as? String == "memory" && ($0["message"] as? String)?.contains("over by") == true })
+        #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: trace))) is [String: Any])
+        _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: gantt)))
+    }
+
+    @Test func analyzeADecodeStepGivesTPOT() throws {
+        let r = try CLI.run(["analyze", "--preset", "helix-dense-2l", "--phase", "decode", "--context", "10000", "--format", "json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect((json["tpot_seconds"] as? Double ?? 0) > 0)
+    }
+
+    @Test func compareHelixAgainstTheBaseline() throws {
+        let r = try CLI.run(["compare", "helix-dense-4l", "tp8-pp2-dense-4l"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("prefill TPS") && $0.contains("decode TPOT") && $0.contains("claimed TPS") })
+        let helix = try #require(lines.first { $0.contains("helix-dense-4l ") })
+        #expect(helix.contains("1.580M") && helix.contains("220.00 us"))
+        let baseline = try #require(lines.first { $0.contains("tp8-pp2-dense-4l ") })
+        #expect(baseline.contains("1.200M") && baseline.contains("350.00 us"))
+        #expect(r.stdout.contains("claimed figures from seed 004"))
+    }
+
+    @Test func compareSymbolicPresetAsksForBinding() throws {
+        let r = try CLI.run(["compare", "tp8-pp2-001", "--format", "json"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("bind with --bind NAME=VALUE"))
+        let bound = try CLI.run(["compare", "tp8-pp2-001", "--bind", "seq_len=2048"])
+        #expect(bound.status == 0 && !bound.stdout.contains("bind with"))
+    }
+
+    @Test func badCostModelIsUsage() throws {
+        #expect(try CLI.run(["analyze", "--preset", "helix-dense-2l", "--cost", "magic"]).status == 2)
+        #expect(try CLI.run(["analyze", "--preset", "helix-dense-2l", "--gpu", "tpu"]).status == 2)
+        #expect(try CLI.run(["analyze"]).status == 2)
+    }
+}

@@ -1,0 +1,135 @@
+import DeployModel
+
+/// One GPU's share of the work.
+public struct GPUUsage: Sendable, Hashable {
+    public var gpu: Int
+    /// Seconds its compute stream is busy.
+    public var computeSeconds: Double
+    /// Seconds its communication stream is busy.
+    public var communicationSeconds: Double
+    public var flops: Double
+    /// Compute busy time over the makespan.
+    public var utilisation: Double
+    /// Matmul FLOPs over makespan x peak.
+    public var flopsUtilisation: Double?
+}
+
+/// One GPU's memory: weights, and the peak of live activations along the schedule.
+public struct GPUMemory: Sendable, Hashable {
+    public var gpu: Int
+    public var weightBytes: Double
+    public var peakActivationBytes: Double
+    public var capacityBytes: Double?
+
+    public var totalBytes: Double { weightBytes + peakActivationBytes }
+
+    /// What a `memory` finding says about this GPU on `gpu`, nil when it fits.
+    public func overCapacityMessage(on gpu: GPUSpec) -> String? {
+        guard let over = overBytes else { return nil }
+        return
+            "GPU \(self.gpu) needs \(Format.bytes(totalBytes)) (weights \(Format.bytes(weightBytes)) + peak activations \(Format.bytes(peakActivationBytes))), but a \(gpu.name) has \(Format.bytes(gpu.memoryCapacity)): over by \(Format.bytes(over))"
+    }
+    public var overBytes: Double? { capacityBytes.map { totalBytes - $0 }.flatMap { $0 > 0 ? $0 : nil } }
+}
+
+extension Analysis {
+    public var gpuUsage: [GPUUsage] {
+        var compute: [Int: Double] = [:]
+        var comm: [Int: Double] = [:]
+        var flops: [Int: Double] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            let c = costs[i]
+            if let gpu = node.gpu {
+                compute[gpu, default: 0] += c.seconds
+                flops[gpu, default: 0] += c.flops
+            } else {
+                for g in node.group { comm[g, default: 0] += c.seconds }
+            }
+        }
+        let gpus = Set(compute.keys).union(comm.keys).sorted()
+        return gpus.map { g in
+            GPUUsage(
+                gpu: g, computeSeconds: compute[g] ?? 0, communicationSeconds: comm[g] ?? 0, flops: flops[g] ?? 0,
+                utilisation: makespanSeconds > 0 ? (compute[g] ?? 0) / makespanSeconds : 0,
+                flopsUtilisation: peakFLOPs.flatMap { peak in makespanSeconds > 0 ? (flops[g] ?? 0) / (makespanSeconds * peak) : nil })
+        }
+    }
+
+    /// Bytes sent per link class, summed over the GPUs of every communication.
+    public var bytesByLink: [LinkClass: Double] {
+        var result: [LinkClass: Double] = [:]
+        for (i, node) in graph.nodes.enumerated() where node.op.isCommunication {
+            guard let link = costs[i].link else { continue }
+            let senders = node.op == .sendRecv ? 1.0 : Double(node.group.count)
+            result[link, default: 0] += costs[i].sentBytesPerGPU * senders
+        }
+        return result
+    }
+
+    /// Seconds of the critical path by kind of work.
+    public var criticalPathBreakdown: (matmul: Double, communication: Double, other: Double) {
+        var result = (matmul: 0.0, communication: 0.0, other: 0.0)
+        for v in criticalPath {
+            let s = costs[v].seconds
+            switch graph.nodes[v].op {
+            case .matmul: result.matmul += s
+            case let op where op.isCommunication: result.communication += s
+            default: result.other += s
+            }
+        }
+        return result
+    }
+
+    /// The critical path's matmuls as the seeds write them: `Get_Time(m, k, n) x count + ...`,
+    /// grouped by arguments in order of first appearance, symbolic where the dimensions are.
+    public var getTimeExpression: String {
+        var order: [String] = []
+        var counts: [String: Int] = [:]
+        for v in criticalPath where graph.nodes[v].op == .matmul {
+            let a = graph.nodes[v].attributes
+            let term = "Get_Time(\(a["m"] ?? "?"), \(a["k"] ?? "?"), \(a["n"] ?? "?"))"
+            if counts[term] == nil { order.append(term) }
+            counts[term, default: 0] += 1
+        }
+        return order.map { counts[$0]! > 1 ? "\($0) x \(counts[$0]!)" : $0 }.joined(separator: " + ")
+    }
+
+    /// Weights per GPU (matmul `weight` operands; with micro-batches, counted once) and the peak
+    /// of live activations: a tensor lives on the GPUs that hold it from its producer's start
+    /// until its last consumer finishes.
+    public var memory: [GPUMemory] {
+        var weights: [Int: Double] = [:]
+        let bytes = elementBytes
+        for node in graph.nodes where node.op == .matmul {
+            guard let gpu = node.gpu, node.attributes["micro_batch"].map({ $0 == "0" }) ?? true,
+                let w = node.attributes["weight"].flatMap({ try? Shape.parse($0) })?.elementCountValue
+            else { continue }
+            weights[gpu, default: 0] += w * bytes
+        }
+        let adjacency = graph.adjacency
+        var events: [Int: [(time: Double, delta: Double)]] = [:]
+        for (v, node) in graph.nodes.enumerated() where node.op != .output {
+            guard let elements = node.out.elementCountValue else { continue }
+            let size = elements * bytes
+            var release = schedule.finish[v]
+            for s in adjacency.successors(of: v) { release = max(release, schedule.finish[Int(s)]) }
+            let holders: [Int] = node.gpu.map { [$0] } ?? (node.op == .sendRecv ? Array(node.group.suffix(1)) : node.group)
+            for g in holders {
+                events[g, default: []].append((schedule.start[v], size))
+                events[g, default: []].append((release, -size))
+            }
+        }
+        let gpus = Set(weights.keys).union(events.keys).sorted()
+        let capacity = options.costModel.gpu?.memoryCapacity
+        return gpus.map { g in
+            var live = 0.0
+            var peak = 0.0
+            let sorted = (events[g] ?? []).sorted { $0.time != $1.time ? $0.time < $1.time : $0.delta > $1.delta }
+            for e in sorted {
+                live += e.delta
+                peak = max(peak, live)
+            }
+            return GPUMemory(gpu: g, weightBytes: weights[g] ?? 0, peakActivationBytes: peak, capacityBytes: capacity)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import DeployModel
+
+/// Options of one analysis.
+public struct AnalysisOptions: Sendable {
+    public var costModel: CostModel
+    public var network: NetworkModel
+
+    public init(costModel: CostModel, network: NetworkModel = NetworkModel()) {
+        self.costModel = costModel
+        self.network = network
+    }
+}
+
+/// Everything `deploydag analyze` reports about one DAG, derived from the graph.
+public struct Analysis: Sendable {
+    public let graph: OperatorGraph
+    public let options: AnalysisOptions
+    /// Per node; zero where a dimension stayed symbolic.
+    public let costs: [NodeCost]
+    /// Symbols that stayed unbound: seconds are then not meaningful.
+    public let unboundSymbols: [String]
+
+    public let criticalPath: [Int]
+    public let criticalPathSeconds: Double
+    /// Latest finish minus earliest finish on the critical-path timing (no resource limits).
+    public let slack: [Double]
+    public let schedule: Schedule
+
+    public init(graph: OperatorGraph, options: AnalysisOptions) throws(AnalysisError) {
+        self.graph = graph
+        self.options = options
+        let adjacency = graph.adjacency
+        guard case .acyclic(let order) = adjacency.topologicalOrder() else {
+            throw AnalysisError("the graph has a cycle; run deploydag check to see it")
+        }
+        unboundSymbols = graph.symbols.sorted()
+        // Symbols left unbound are priced as 1, so that a path can still be chosen and printed.
+        let priced =
+            unboundSymbols.isEmpty ? graph : (try? graph.binding(Dictionary(uniqueKeysWithValues: unboundSymbols.map { ($0, 1) }))) ?? graph
+        let pricer = Pricer(costModel: options.costModel, network: options.network, elementBytes: Pricer.elementBytes(of: graph))
+        var costs: [NodeCost] = []
+        costs.reserveCapacity(graph.nodes.count)
+        for (i, node) in priced.nodes.enumerated() {
+            let inputs = adjacency.predecessors(of: i).map { priced.nodes[Int($0)].out }
+            costs.append(pricer.price(node, inputs: inputs) ?? .zero)
+        }
+        self.costs = costs
+        let durations = costs.map(\.seconds)
+        let (path, total) = adjacency.longestPath(order: order, weight: { durations[$0] })
+        criticalPath = path
+        criticalPathSeconds = total
+        slack = Analysis.slack(adjacency: adjacency, order: order, durations: durations, total: total)
+        schedule = Schedule(graph: graph, adjacency: adjacency, order: order, durations: durations)
+    }
+
+    /// Earliest finish forward, latest finish backward; slack is their difference.
+    static func slack(adjacency: Adjacency, order: [Int], durations: [Double], total: Double) -> [Double] {
+        let n = durations.count
+        var earliest = [Double](repeating: 0, count: n)
+        for v in order {
+            var start = 0.0
+            for p in adjacency.predecessors(of: v) { start = max(start, earliest[Int(p)]) }
+            earliest[v] = start + durations[v]
+        }
+        var latest = [Double](repeating: total, count: n)
+        for v in order.reversed() {
+            var finish = total
+            for s in adjacency.successors(of: v) { finish = min(finish, latest[Int(s)] - durations[Int(s)]) }
+            latest[v] = finish
+        }
+        return (0..<n).map { max(0, latest[$0] - earliest[$0]) }
+    }
+
+    public var makespanSeconds: Double { schedule.makespan }
+
+    public var elementBytes: Double { Pricer.elementBytes(of: graph) }
+
+    /// Whether the graph models a decode step.
+    public var isDecode: Bool { graph.attributes["phase"] == "decode" }
+
+    /// Tokens the DAG processes: batch x seq in prefill, batch in decode (one per sequence).
+    public var tokens: Double? {
+        guard let batch = graph.attributes["batch"].flatMap(Dim.init)?.doubleValue else { return nil }
+        if isDecode { return batch }
+        guard let seq = graph.attributes["seq"].flatMap(Dim.init)?.doubleValue else { return nil }
+        return batch * seq
+    }
+
+    /// Tokens per second over the schedule's makespan.
+    public var tokensPerSecond: Double? {
+        guard let tokens, makespanSeconds > 0, unboundSymbols.isEmpty else { return nil }
+        return tokens / makespanSeconds
+    }
+
+    /// Time per output token: the makespan of a decode step.
+    public var timePerOutputToken: Double? { isDecode && unboundSymbols.isEmpty ? makespanSeconds : nil }
+
+    public var totalFLOPs: Double { costs.reduce(0) { $0 + $1.flops } }
+
+    /// The GPUs the graph's compute runs on.
+    public var gpuCount: Int { graph.gpus ?? Set(graph.nodes.compactMap(\.gpu)).count }
+
+    /// TPS if every GPU ran matmuls at the cost model's peak: GPUs x peak / FLOPs per token.
+    public var rooflineTPS: Double? {
+        guard let tokens, tokens > 0, totalFLOPs > 0, let peak = peakFLOPs else { return nil }
+        return Double(gpuCount) * peak / (totalFLOPs / tokens)
+    }
+
+    /// The peak the roofline bound uses.
+    public var peakFLOPs: Double? {
+        switch options.costModel {
+        case .roofline(let gpu, _), .table(_, let gpu): gpu.peakFLOPs
+        case .matmulFLOPs(let t): t * 1e12
+        }
+    }
+
+    /// Share of the makespan's GPU-time spent in communication (summed over GPUs).
+    public var communicationShare: Double {
+        let usage = gpuUsage
+        let busy = usage.reduce(0) { $0 + $1.computeSeconds + $1.communicationSeconds }
+        guard busy > 0 else { return 0 }
+        return usage.reduce(0) { $0 + $1.communicationSeconds } / busy
+    }
+}
+
+public struct AnalysisError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

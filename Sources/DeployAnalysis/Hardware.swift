@@ -1,0 +1,80 @@
+/// A GPU as the cost model sees it.
+public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
+    public var name: String
+    /// Dense peak for the DAG's data type, FLOP/s.
+    public var peakFLOPs: Double
+    /// HBM bandwidth, bytes/s.
+    public var memoryBandwidth: Double
+    /// HBM capacity, bytes.
+    public var memoryCapacity: Double
+
+    public init(name: String, peakFLOPs: Double, memoryBandwidth: Double, memoryCapacity: Double) {
+        self.name = name
+        self.peakFLOPs = peakFLOPs
+        self.memoryBandwidth = memoryBandwidth
+        self.memoryCapacity = memoryCapacity
+    }
+
+    public var description: String {
+        "\(name) (\(Format.number(peakFLOPs / 1e12)) TFLOP/s, \(Format.number(memoryBandwidth / 1e12)) TB/s, \(Format.number(memoryCapacity / 1e9)) GB)"
+    }
+
+    /// H100 SXM: 989 TFLOP/s dense BF16 (1979 is the sparsity figure), 3.35 TB/s, 80 GB.
+    public static let h100SXM = GPUSpec(name: "h100-sxm", peakFLOPs: 989e12, memoryBandwidth: 3.35e12, memoryCapacity: 80e9)
+    /// H200: the H100's compute with 4.8 TB/s and 141 GB of HBM3e.
+    public static let h200 = GPUSpec(name: "h200", peakFLOPs: 989e12, memoryBandwidth: 4.8e12, memoryCapacity: 141e9)
+    /// A100 SXM 80 GB: 312 TFLOP/s dense BF16, 2.04 TB/s.
+    public static let a100SXM = GPUSpec(name: "a100-sxm", peakFLOPs: 312e12, memoryBandwidth: 2.039e12, memoryCapacity: 80e9)
+
+    public static let builtIn: [GPUSpec] = [.h100SXM, .h200, .a100SXM]
+
+    /// A built-in name, or `NAME:peak=TFLOPS,bw=TBPS,mem=GB` to describe another GPU.
+    public static func parse(_ text: String) -> GPUSpec? {
+        if let known = builtIn.first(where: { $0.name == text }) { return known }
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { return nil }
+        var values: [String: Double] = [:]
+        for item in parts[1].split(separator: ",") {
+            let kv = item.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, let v = Double(kv[1]), v > 0 else { return nil }
+            values[String(kv[0])] = v
+        }
+        guard let peak = values["peak"], let bw = values["bw"], let mem = values["mem"], values.count == 3 else { return nil }
+        return GPUSpec(name: String(parts[0]), peakFLOPs: peak * 1e12, memoryBandwidth: bw * 1e12, memoryCapacity: mem * 1e9)
+    }
+}
+
+/// How GPUs talk: NVLink inside a node, InfiniBand across nodes, alpha-beta ring collectives.
+public struct NetworkModel: Hashable, Sendable, CustomStringConvertible {
+    public var gpusPerNode: Int
+    /// Per GPU, per direction, bytes/s.
+    public var intraNodeBandwidth: Double
+    public var interNodeBandwidth: Double
+    /// Per-step latency of a collective or transfer, seconds.
+    public var alpha: Double
+
+    public init(gpusPerNode: Int = 8, intraNodeBandwidth: Double = 450e9, interNodeBandwidth: Double = 50e9, alpha: Double = 2e-6) {
+        self.gpusPerNode = gpusPerNode
+        self.intraNodeBandwidth = intraNodeBandwidth
+        self.interNodeBandwidth = interNodeBandwidth
+        self.alpha = alpha
+    }
+
+    public var description: String {
+        "\(gpusPerNode) GPUs per node, NVLink \(Format.number(intraNodeBandwidth / 1e9)) GB/s, InfiniBand \(Format.number(interNodeBandwidth / 1e9)) GB/s per GPU, alpha \(Format.number(alpha * 1e6)) us, ring collectives"
+    }
+
+    /// The slowest link a group's traffic crosses.
+    public func linkClass(_ group: [Int]) -> LinkClass {
+        let nodes = Set(group.map { $0 / max(gpusPerNode, 1) })
+        return nodes.count <= 1 ? .nvlink : .infiniband
+    }
+
+    public func bandwidth(_ link: LinkClass) -> Double {
+        link == .nvlink ? intraNodeBandwidth : interNodeBandwidth
+    }
+}
+
+public enum LinkClass: String, Sendable, Hashable, Codable, CaseIterable {
+    case nvlink, infiniband
+}

@@ -1,0 +1,118 @@
+import DeployModel
+import Foundation
+
+/// The schedule as a Chrome trace (the JSON Perfetto and chrome://tracing open): one process per
+/// GPU with a compute track and a communication track; a collective appears on every member's
+/// communication track.
+public enum ChromeTrace {
+    public static func json(_ analysis: Analysis) throws -> [UInt8] {
+        var events: [[String: Any]] = []
+        let gpus = Set(analysis.graph.nodes.flatMap(\.gpus)).sorted()
+        for gpu in gpus {
+            events.append(["name": "process_name", "ph": "M", "pid": gpu, "args": ["name": "GPU \(gpu)"]])
+            events.append(["name": "process_sort_index", "ph": "M", "pid": gpu, "args": ["sort_index": gpu]])
+            events.append(["name": "thread_name", "ph": "M", "pid": gpu, "tid": 0, "args": ["name": "compute"]])
+            events.append(["name": "thread_name", "ph": "M", "pid": gpu, "tid": 1, "args": ["name": "communication"]])
+        }
+        for (v, node) in analysis.graph.nodes.enumerated() where node.op.kind != .boundary {
+            var args: [String: Any] = ["op": node.op.rawValue, "out": node.out.description]
+            if let layer = node.layer { args["layer"] = layer }
+            let a = node.attributes
+            if node.op == .matmul, let m = a["m"], let k = a["k"], let n = a["n"] { args["get_time"] = "Get_Time(\(m), \(k), \(n))" }
+            if analysis.costs[v].sentBytesPerGPU > 0 { args["sent_bytes_per_gpu"] = analysis.costs[v].sentBytesPerGPU }
+            let base: [String: Any] = [
+                "name": node.name, "cat": node.op.kind.rawValue, "ph": "X",
+                "ts": analysis.schedule.start[v] * 1e6, "dur": (analysis.schedule.finish[v] - analysis.schedule.start[v]) * 1e6,
+                "args": args,
+            ]
+            if let gpu = node.gpu {
+                events.append(base.merging(["pid": gpu, "tid": 0]) { a, _ in a })
+            } else {
+                for gpu in node.group { events.append(base.merging(["pid": gpu, "tid": 1]) { a, _ in a }) }
+            }
+        }
+        let document: [String: Any] = [
+            "traceEvents": events, "displayTimeUnit": "ms",
+            "otherData": ["graph": analysis.graph.name, "cost_model": analysis.options.costModel.description],
+        ]
+        return Array(try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]))
+    }
+}
+
+/// The schedule as an SVG Gantt chart: a row per GPU with its compute lane above its
+/// communication lane, bars coloured by operator class, a time axis and a legend.
+public enum GanttChart {
+    static let colours: [Operator.Kind: String] = [
+        .matmul: "#4c8bf5", .normalization: "#34a853", .elementwise: "#f4b400", .layout: "#9c6ade", .routing: "#f57c00",
+        .communication: "#db4437", .boundary: "#9aa0a6",
+    ]
+
+    public static func svg(_ analysis: Analysis, title: String) -> String {
+        let gpus = Set(analysis.graph.nodes.flatMap(\.gpus)).sorted()
+        let makespan = max(analysis.makespanSeconds, 1e-12)
+        let (left, top, width, lane) = (90.0, 60.0, 1100.0, 14.0)
+        let rowHeight = 2 * lane + 10
+        let height = top + Double(gpus.count) * rowHeight + 70
+        let x = { (t: Double) in left + t / makespan * width }
+        var rows: [Int: Int] = [:]
+        for (i, g) in gpus.enumerated() { rows[g] = i }
+        var out = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(left + width + 30))" height="\(Int(height))" font-family="Helvetica, sans-serif" font-size="11">
+            <title>\(escape(title))</title>
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(left)" y="24" font-size="16">\(escape(title))</text>
+            <text x="\(left)" y="42" fill="#555">makespan \(escape(Format.seconds(analysis.makespanSeconds))) · upper lane compute, lower lane communication · \(escape(analysis.options.costModel.name))</text>
+
+            """
+        for (i, g) in gpus.enumerated() {
+            let y = top + Double(i) * rowHeight
+            out += "<text x=\"\(left - 8)\" y=\"\(y + lane + 4)\" text-anchor=\"end\">GPU \(g)</text>\n"
+            out += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(width)\" height=\"\(2 * lane)\" fill=\"#f5f5f5\"/>\n"
+        }
+        for (v, node) in analysis.graph.nodes.enumerated() where node.op.kind != .boundary {
+            let (s, f) = (analysis.schedule.start[v], analysis.schedule.finish[v])
+            guard f > s else { continue }
+            let colour = colours[node.op.kind] ?? "#999"
+            let tip = "\(node.name) (\(node.op.rawValue)): \(Format.seconds(s)) – \(Format.seconds(f))"
+            let lanes: [(Int, Double)] = node.gpu.map { [($0, 0)] } ?? node.group.map { ($0, lane) }
+            for (g, offset) in lanes {
+                guard let row = rows[g] else { continue }
+                let y = top + Double(row) * rowHeight + offset
+                out +=
+                    "<rect x=\"\(fmt(x(s)))\" y=\"\(fmt(y + 1))\" width=\"\(fmt(max(x(f) - x(s), 0.5)))\" height=\"\(fmt(lane - 2))\" fill=\"\(colour)\"><title>\(escape(tip))</title></rect>\n"
+            }
+        }
+        let axisY = top + Double(gpus.count) * rowHeight + 4
+        out += "<line x1=\"\(left)\" y1=\"\(axisY)\" x2=\"\(left + width)\" y2=\"\(axisY)\" stroke=\"#333\"/>\n"
+        for tick in 0...5 {
+            let t = makespan * Double(tick) / 5
+            out += "<line x1=\"\(fmt(x(t)))\" y1=\"\(axisY)\" x2=\"\(fmt(x(t)))\" y2=\"\(axisY + 5)\" stroke=\"#333\"/>"
+            out += "<text x=\"\(fmt(x(t)))\" y=\"\(axisY + 18)\" text-anchor=\"middle\">\(escape(Format.seconds(t)))</text>\n"
+        }
+        var legendX = left
+        for kind in Operator.Kind.allCases where kind != .boundary {
+            out += "<rect x=\"\(fmt(legendX))\" y=\"\(axisY + 32)\" width=\"12\" height=\"12\" fill=\"\(colours[kind]!)\"/>"
+            out += "<text x=\"\(fmt(legendX + 16))\" y=\"\(axisY + 42)\">\(kind.rawValue)</text>\n"
+            legendX += 130
+        }
+        out += "</svg>\n"
+        return out
+    }
+
+    private static func fmt(_ v: Double) -> String { String(format: "%.2f", v) }
+
+    static func escape(_ text: String) -> String {
+        var s = ""
+        for c in text {
+            switch c {
+            case "&": s += "&amp;"
+            case "<": s += "&lt;"
+            case ">": s += "&gt;"
+            case "\"": s += "&quot;"
+            default: s.append(c)
+            }
+        }
+        return s
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import DeployAnalysis
+import DeployModel
+import Foundation
+
+extension DeployDag {
+    /// `deploydag analyze`: critical path, schedule, throughput, memory.
+    struct Analyze: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Estimate a DAG's runtime: critical path as Get_Time terms, resource-aware schedule, TPS/TPOT, per-GPU use, memory.",
+            discussion:
+                "Give a DOT file, or a deployment with --preset/--spec. Every number is derived from the graph and priced by the cost model the report names."
+        )
+
+        @Argument(help: "The DOT file (or name a deployment with --preset/--spec).")
+        var file: String?
+
+        @OptionGroup var source: DeploymentOptions
+        @OptionGroup var costs: CostOptions
+
+        @Option(name: .long, help: "text or json.")
+        var format: OutputFormat = .text
+
+        @Option(name: .long, help: "Write the schedule as Chrome trace events (open in Perfetto).")
+        var trace: String?
+
+        @Option(name: .long, help: "Write the schedule as an SVG Gantt chart, a row per GPU.")
+        var gantt: String?
+
+        @Flag(name: .long, help: "List every node's slack (text) or include it in the JSON.")
+        var slack = false
+
+        func validate() throws {
+            if (file == nil) == !source.isGiven {
+                throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
+            }
+        }
+
+        func run() throws {
+            let graph = try file.map { try loadGraph(file: $0, bindings: source.bindings()) } ?? source.build().graph
+            let analysis: Analysis
+            do {
+                analysis = try Analysis(graph: graph, options: costs.options())
+            } catch let error as AnalysisError {
+                printError("deploydag: \(error)")
+                throw ExitCode.failure
+            }
+            let report = AnalysisReport(analysis, includeSlack: slack)
+            switch format {
+            case .text: print(report.text(listSlack: slack))
+            case .json: print(try JSONOutput.encode(report.json))
+            }
+            if let trace { try OutputFile.write(ChromeTrace.json(analysis), to: trace) }
+            if let gantt { try OutputFile.write(GanttChart.svg(analysis, title: "\(graph.name): schedule"), to: gantt) }
+            if report.findings.contains(where: { $0.severity == .error }) { throw ExitCode.failure }
+        }
+    }
+}
+
+/// The graph of a DOT file, which must check without errors, with `--bind` applied.
+func loadGraph(file: String, bindings: [String: Int64]) throws -> OperatorGraph {
+    let loaded: LoadedDAG
+    do {
+        loaded = try LoadedDAG.load(file)
+    } catch {
+        printError("deploydag: \(error)")
+        throw ExitCode(2)
+    }
+    let graph = try loaded.requireGraph()
+    do {
+        return try graph.binding(bindings)
+    } catch let error as DimError {
+        throw ValidationError("--bind: \(error)")
+    }
+}

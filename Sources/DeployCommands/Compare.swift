@@ -1,0 +1,150 @@
+import ArgumentParser
+import DeployAnalysis
+import DeployBuilders
+import DeployModel
+import DeploySpecs
+import Foundation
+
+extension DeployDag {
+    /// `deploydag compare`: strategies side by side.
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare deployments (presets or DOT files) by prefill TPS, decode TPOT, makespan and communication.",
+            discussion: """
+                For a preset, the prefill DAG is analysed with micro-batches when the strategy pipelines (2 per stage unless \
+                --micro-batches says otherwise), and a decode step with a context of the sequence length gives the TPOT. A DOT \
+                file is analysed as it is. Figures a seed document claims for a preset are printed beside deploydag's own.
+                """)
+
+        @Argument(help: "Presets or DOT files.")
+        var deployments: [String]
+
+        @OptionGroup var costs: CostOptions
+
+        @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable).")
+        var bind: [String] = []
+
+        @Option(name: .long, help: "Micro-batches for pipelined presets (default: 2 per pipeline stage).")
+        var microBatches: Int?
+
+        @Option(name: .long, help: "Decode context in tokens (default: the preset's sequence length).")
+        var context: Int?
+
+        @Option(name: .long, help: "text or json.")
+        var format: OutputFormat = .text
+
+        func validate() throws {
+            if deployments.isEmpty { throw ValidationError("name at least one preset or DOT file") }
+            if let microBatches, microBatches <= 0 { throw ValidationError("--micro-batches must be positive") }
+            if let context, context < 2 { throw ValidationError("--context must be at least 2") }
+        }
+
+        struct Row: Encodable {
+            var deployment: String
+            var source: String
+            var micro_batches: Int
+            var prefill_tps: Double?
+            var decode_tpot_seconds: Double?
+            var makespan_seconds: Double?
+            var critical_path_seconds: Double?
+            var communication_share: Double?
+            var roofline_fraction: Double?
+            var claimed_tps: Double?
+            var claimed_tpot_seconds: Double?
+            var claims_source: String?
+            var note: String?
+        }
+
+        func run() throws {
+            let options = try costs.options()
+            let bindings = try parseBindings(bind)
+            var rows: [Row] = []
+            for item in deployments {
+                if FileManager.default.fileExists(atPath: item) || item.hasSuffix(".dot") {
+                    rows.append(try fileRow(item, options: options, bindings: bindings))
+                } else {
+                    rows.append(try presetRow(item, options: options, bindings: bindings))
+                }
+            }
+            switch format {
+            case .json:
+                print(try JSONOutput.encode(["cost_model": options.costModel.description, "network": options.network.description]))
+                print(try JSONOutput.encode(rows))
+            case .text:
+                print("cost model: \(options.costModel.description)")
+                print("network: \(options.network.description)")
+                print("")
+                let table = rows.map { r -> [String] in
+                    [
+                        r.deployment, r.prefill_tps.map(Format.rate) ?? "-", r.decode_tpot_seconds.map(Format.seconds) ?? "-",
+                        r.makespan_seconds.map(Format.seconds) ?? "-", r.critical_path_seconds.map(Format.seconds) ?? "-",
+                        r.communication_share.map(Format.percent) ?? "-", r.roofline_fraction.map(Format.percent) ?? "-",
+                        String(r.micro_batches),
+                        r.claimed_tps.map(Format.rate) ?? "", r.claimed_tpot_seconds.map(Format.seconds) ?? "",
+                    ]
+                }
+                Table.render(
+                    header: [
+                        "deployment", "prefill TPS", "decode TPOT", "prefill makespan", "critical path", "comm share", "of roofline",
+                        "micro-batches", "claimed TPS", "claimed TPOT",
+                    ], rows: table, rightAligned: [1, 2, 3, 4, 5, 6, 7, 8, 9]
+                ).forEach { print($0) }
+                for r in rows where r.claims_source != nil {
+                    print(
+                        "  \(r.deployment): claimed figures from \(r.claims_source!); deploydag's are derived from its DAG under the cost model above"
+                    )
+                }
+                for r in rows where r.note != nil { print("  \(r.deployment): \(r.note!)") }
+            }
+        }
+
+        private func presetRow(_ name: String, options: AnalysisOptions, bindings: [String: Int64]) throws -> Row {
+            let spec = try loadPreset(name)
+            var deployment = spec.deployment
+            deployment.model.batch = try deployment.model.batch.binding(bindings)
+            deployment.model.seq = try deployment.model.seq.binding(bindings)
+            var pipelined = 1
+            if case .tensorPipeline(_, let pp) = deployment.strategy, pp > 1 { pipelined = microBatches ?? 2 * pp }
+            var prefill = deployment
+            prefill.phase = .prefill
+            prefill.microBatches = pipelined
+            let prefillAnalysis = try Analysis(graph: spec.build(prefill), options: options)
+            var row = Row(
+                deployment: name, source: "preset", micro_batches: pipelined, prefill_tps: prefillAnalysis.tokensPerSecond,
+                makespan_seconds: prefillAnalysis.makespanSeconds, critical_path_seconds: prefillAnalysis.criticalPathSeconds,
+                communication_share: prefillAnalysis.communicationShare,
+                roofline_fraction: prefillAnalysis.tokensPerSecond.flatMap { tps in prefillAnalysis.rooflineTPS.map { tps / $0 } },
+                claimed_tps: spec.claims?.tokensPerSecond, claimed_tpot_seconds: spec.claims?.timePerOutputToken,
+                claims_source: spec.claims?.source)
+            if !prefillAnalysis.unboundSymbols.isEmpty {
+                row.note = "symbolic \(prefillAnalysis.unboundSymbols.joined(separator: ", ")): bind with --bind NAME=VALUE for figures"
+                row.prefill_tps = nil
+                row.makespan_seconds = nil
+                row.critical_path_seconds = nil
+                return row
+            }
+            guard let l = context.map(Int64.init) ?? deployment.model.seq.intValue else { return row }
+            var decode = deployment
+            decode.phase = .decode(context: Dim(l))
+            decode.microBatches = 1
+            do {
+                row.decode_tpot_seconds = try Analysis(graph: spec.build(decode), options: options).timePerOutputToken
+            } catch {
+                row.note = "no decode step: \(error)"
+            }
+            return row
+        }
+
+        private func fileRow(_ file: String, options: AnalysisOptions, bindings: [String: Int64]) throws -> Row {
+            let graph = try loadGraph(file: file, bindings: bindings)
+            let a = try Analysis(graph: graph, options: options)
+            return Row(
+                deployment: file, source: "file", micro_batches: graph.attributes["micro_batches"].flatMap(Int.init) ?? 1,
+                prefill_tps: a.isDecode ? nil : a.tokensPerSecond, decode_tpot_seconds: a.timePerOutputToken,
+                makespan_seconds: a.unboundSymbols.isEmpty ? a.makespanSeconds : nil,
+                critical_path_seconds: a.unboundSymbols.isEmpty ? a.criticalPathSeconds : nil, communication_share: a.communicationShare,
+                roofline_fraction: a.isDecode ? nil : a.tokensPerSecond.flatMap { tps in a.rooflineTPS.map { tps / $0 } },
+                note: a.unboundSymbols.isEmpty ? nil : "symbolic \(a.unboundSymbols.joined(separator: ", ")): bind with --bind NAME=VALUE")
+        }
+    }
+}
