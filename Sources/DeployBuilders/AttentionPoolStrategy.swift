@@ -52,7 +52,9 @@ struct AttentionPoolStrategy {
             case .prefill: attention = try prefillAttention(&b, x: x)
             case .decode(let context): attention = try decodeAttention(&b, x: x, context: context)
             }
-            let residual = base.enumerated().map { i, gpu in b.add("residual1", title: "residual add 1", gpu: gpu, x[i], attention[i]) }
+            let residual = base.enumerated().map { i, gpu in
+                b.add("residual1", title: "residual add 1", gpu: gpu, x[i], attention[i], place: .replicate)
+            }
             x = try b.feedForward(model: model, phase: phase, gpus: base, x: residual)
         }
         b.layer = nil
@@ -76,79 +78,113 @@ struct AttentionPoolStrategy {
         var q: [Int] = [], k: [Int] = [], v: [Int] = []
         for (j, gpu) in pool.enumerated() {
             let source = j % base.count
+            let rows = Placement(shards: [1: .init(j, of: p)])
             let block = try b.split(
                 "pool_block\(j)", title: "query block \(j + 1)/\(p) for pool GPU \(gpu)", gpu: base[source], input: x[source], dim: 1,
-                parts: p, index: j)
+                parts: p, index: j, place: rows, logical: "\(b.prefix)pool_blocks")
             let received = b.sendRecv("to_pool.gpu\(gpu)", title: "block \(j + 1) to the pool", from: base[source], to: gpu, input: block)
-            let ln = b.unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: received)
+            let ln = b.unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: received, place: rows)
+            let heads = Placement(shards: [1: .init(j, of: p)])
             q.append(
-                try b.matmul("q", title: "Q proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
+                try b.matmul(
+                    "q", title: "Q proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection,
+                    place: heads))
             k.append(
-                try b.matmul("k", title: "K proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
+                try b.matmul(
+                    "k", title: "K proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection,
+                    place: heads))
             v.append(
-                try b.matmul("v", title: "V proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
+                try b.matmul(
+                    "v", title: "V proj (all heads, block \(j + 1))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection,
+                    place: heads))
         }
-        let keys = try b.allGather("k_all_gather", title: "every block's K", group: pool, inputs: k, dim: 1)
-        let values = try b.allGather("v_all_gather", title: "every block's V", group: pool, inputs: v, dim: 1)
+        let keys = try b.allGather("k_all_gather", title: "every block's K", group: pool, inputs: k, dim: 1, place: .replicate)
+        let values = try b.allGather("v_all_gather", title: "every block's V", group: pool, inputs: v, dim: 1, place: .replicate)
         var blocks: [Int] = []
         for (j, gpu) in pool.enumerated() {
+            let queries = Placement.Part(j, of: p)
             let scores = try b.matmul(
-                "qk", title: "Q·Kᵀ (block \(j + 1) against the whole sequence)", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q[j], rhs: keys)
+                "qk", title: "Q·Kᵀ (block \(j + 1) against the whole sequence)", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q[j], rhs: keys,
+                place: Placement(shards: [2: queries]))
             let probabilities = b.unary(
                 .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: scores,
-                attributes: ["scale": DAGBuilder.scale(model.headDim)])
-            let context = try b.matmul("av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values)
+                attributes: ["scale": DAGBuilder.scale(model.headDim)], place: Placement(shards: [2: queries]))
+            let context = try b.matmul(
+                "av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values,
+                place: Placement(shards: [1: queries]))
             blocks.append(
                 try b.matmul(
-                    "o_proj", title: "output proj (block \(j + 1))", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context, weight: outputWeight))
+                    "o_proj", title: "output proj (block \(j + 1))", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context, weight: outputWeight,
+                    place: Placement(shards: [1: queries])))
         }
         return try base.map { gpu in
             let parts = pool.enumerated().map { j, poolGPU in
                 b.sendRecv("from_pool.gpu\(poolGPU)_to_gpu\(gpu)", title: "block \(j + 1) back", from: poolGPU, to: gpu, input: blocks[j])
             }
-            return try b.concat("attention_blocks", title: "attention output, blocks in order", gpu: gpu, inputs: parts, dim: 1)
+            return try b.concat(
+                "attention_blocks", title: "attention output, blocks in order", gpu: gpu, inputs: parts, dim: 1, place: .replicate)
         }
     }
 
     private func decodeAttention(_ b: inout DAGBuilder, x: [Int], context: Dim) throws -> [Int] {
         let model = deployment.model
         let p = pool.count
-        let chunk = try context.divided(by: p)
+        let chunk = context.intValue! / Int64(p)
         let last = p - 1
         var q: [Int] = [], keys: [Int] = [], values: [Int] = [], scores: [Int] = []
         for (j, gpu) in pool.enumerated() {
             let source = j % base.count
+            let part = Placement(shards: [1: .init(j, of: p)])
             let received = b.sendRecv("to_pool.gpu\(gpu)", title: "new tokens to the pool", from: base[source], to: gpu, input: x[source])
-            let ln = b.unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: received)
-            q.append(try b.matmul("q", title: "Q proj (all heads)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection))
-            let cacheShape: Shape = [model.batch, chunk, Dim(model.heads), Dim(model.headDim)]
+            let ln = b.unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: received, place: .replicate)
+            q.append(
+                try b.matmul(
+                    "q", title: "Q proj (all heads)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, place: .replicate))
+            // Pool GPU j holds context tokens [j L/P, (j+1) L/P); the last holds the newest token too.
+            let range = (Int64(j) * chunk)..<(Int64(j + 1) * chunk - (j == last ? 1 : 0))
             if j == last {
-                let k = try b.matmul("k", title: "K proj (new token)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
-                let v = try b.matmul("v", title: "V proj (new token)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
-                let older = Dim(chunk.intValue! - 1)
-                keys.append(try b.withCache(k, "k", gpu: gpu, phase: deployment.phase, cached: older))
-                values.append(try b.withCache(v, "v", gpu: gpu, phase: deployment.phase, cached: older))
+                let k = try b.matmul(
+                    "k", title: "K proj (new token)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, place: .replicate)
+                let v = try b.matmul(
+                    "v", title: "V proj (new token)", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, place: .replicate)
+                keys.append(
+                    try b.withCache(k, "k", gpu: gpu, phase: deployment.phase, range: range, place: part, logical: "\(b.prefix)keys"))
+                values.append(
+                    try b.withCache(v, "v", gpu: gpu, phase: deployment.phase, range: range, place: part, logical: "\(b.prefix)values"))
             } else {
-                keys.append(b.kvCache("k_cache", title: "K cache, part \(j + 1)/\(p)", gpu: gpu, shape: cacheShape))
-                values.append(b.kvCache("v_cache", title: "V cache, part \(j + 1)/\(p)", gpu: gpu, shape: cacheShape))
+                let cacheShape: Shape = [model.batch, Dim(chunk), Dim(model.heads), Dim(model.headDim)]
+                keys.append(
+                    b.kvCache(
+                        "k_cache", title: "K cache, part \(j + 1)/\(p)", gpu: gpu, shape: cacheShape, range: range, place: part,
+                        logical: "\(b.prefix)keys"))
+                values.append(
+                    b.kvCache(
+                        "v_cache", title: "V cache, part \(j + 1)/\(p)", gpu: gpu, shape: cacheShape, range: range, place: part,
+                        logical: "\(b.prefix)values"))
             }
             scores.append(
-                try b.matmul("qk", title: "Q·Kᵀ (part \(j + 1) of the context)", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q[j], rhs: keys[j]))
+                try b.matmul(
+                    "qk", title: "Q·Kᵀ (part \(j + 1) of the context)", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q[j], rhs: keys[j],
+                    place: Placement(shards: [3: .init(j, of: p)])))
         }
-        let allScores = try b.allGather("scores_all_gather", title: "scores over the whole context", group: pool, inputs: scores, dim: 3)
+        let allScores = try b.allGather(
+            "scores_all_gather", title: "scores over the whole context", group: pool, inputs: scores, dim: 3, place: .replicate)
         var partials: [Int] = []
         for (j, gpu) in pool.enumerated() {
             let probabilities = b.unary(
                 .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: allScores,
-                attributes: ["scale": DAGBuilder.scale(model.headDim)])
+                attributes: ["scale": DAGBuilder.scale(model.headDim)], place: .replicate)
             let mine = try b.split(
-                "probs_part", title: "probabilities for part \(j + 1)", gpu: gpu, input: probabilities, dim: 3, parts: p, index: j)
+                "probs_part", title: "probabilities for part \(j + 1)", gpu: gpu, input: probabilities, dim: 3, parts: p, index: j,
+                place: Placement(shards: [3: .init(j, of: p)]))
             partials.append(
                 try b.matmul(
-                    "av", title: "attention × V (part \(j + 1), partial sum)", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: mine, rhs: values[j]))
+                    "av", title: "attention × V (part \(j + 1), partial sum)", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: mine, rhs: values[j],
+                    place: Placement(partial: .init(j, of: p))))
         }
-        let context = b.allReduce("av_allreduce", title: "sum the parts' contexts", group: pool, inputs: partials)
-        let projected = try b.matmul("o_proj", title: "output proj", gpu: pool[0], eq: "bsnd,ndh->bsh", lhs: context, weight: outputWeight)
+        let context = b.allReduce("av_allreduce", title: "sum the parts' contexts", group: pool, inputs: partials, place: .replicate)
+        let projected = try b.matmul(
+            "o_proj", title: "output proj", gpu: pool[0], eq: "bsnd,ndh->bsh", lhs: context, weight: outputWeight, place: .replicate)
         return base.map { gpu in
             b.sendRecv("from_pool.gpu\(pool[0])_to_gpu\(gpu)", title: "attention output back", from: pool[0], to: gpu, input: projected)
         }

@@ -2,20 +2,26 @@ import DeployModel
 
 extension DAGBuilder {
     /// One of `parts` equal pieces of `input` along `dim` (piece `index`).
-    mutating func split(_ key: String, title: String, gpu: Int, input: Int, dim: Int, parts: Int, index: Int) throws -> Int {
+    mutating func split(
+        _ key: String, title: String, gpu: Int, input: Int, dim: Int, parts: Int, index: Int, place: Placement? = nil,
+        logical: String? = nil
+    ) throws -> Int {
         var out = shape(input)
         out[dim] = try out[dim].divided(by: parts)
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .split, gpu: gpu, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(shape(input))\nout \(out) (part \(index + 1) of \(parts))",
-                attributes: ["dim": String(dim), "parts": String(parts), "index": String(index)]))
+                attributes: placed(
+                    ["dim": String(dim), "parts": String(parts), "index": String(index)], logical ?? "\(prefix)\(key)", place)))
         graph.connect(input, node)
         return node
     }
 
     /// `inputs` concatenated along `dim`, in order (each edge records its position).
-    mutating func concat(_ key: String, title: String, gpu: Int, inputs: [Int], dim: Int) throws -> Int {
+    mutating func concat(
+        _ key: String, title: String, gpu: Int, inputs: [Int], dim: Int, place: Placement? = nil, logical: String? = nil
+    ) throws -> Int {
         var out = shape(inputs[0])
         var total = out[dim]
         for input in inputs.dropFirst() { total = try total + shape(input)[dim] }
@@ -24,20 +30,20 @@ extension DAGBuilder {
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .concat, gpu: gpu, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title) · GPU \(gpu)\n\(inputs.count) inputs along dim \(dim)\nout \(out)",
-                attributes: ["dim": String(dim)]))
+                attributes: placed(["dim": String(dim)], logical ?? "\(prefix)\(key)", place)))
         for (i, input) in inputs.enumerated() { graph.connect(input, node, operand: i) }
         return node
     }
 
     /// An all-gather over `group` along `dim`, one input per member in group order.
-    mutating func allGather(_ key: String, title: String, group: [Int], inputs: [Int], dim: Int) throws -> Int {
+    mutating func allGather(_ key: String, title: String, group: [Int], inputs: [Int], dim: Int, place: Placement? = nil) throws -> Int {
         var out = shape(inputs[0])
         out[dim] = try out[dim].multiplied(by: group.count)
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key)", op: .allGather, group: group, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title)\nall-gather dim \(dim) · GPUs \(GPUList.compact(group))\n\(shape(inputs[0])) → \(out)",
-                attributes: ["dim": String(dim)]))
+                attributes: placed(["dim": String(dim)], logical(of: inputs[0]), place)))
         for input in inputs { graph.connect(input, node) }
         return node
     }
@@ -56,23 +62,31 @@ extension DAGBuilder {
         return node
     }
 
-    /// Keys or values cached by earlier decode steps, read from this GPU's memory.
-    mutating func kvCache(_ key: String, title: String, gpu: Int, shape out: Shape) -> Int {
-        graph.add(
+    /// Keys or values cached by earlier decode steps, read from this GPU's memory: tokens
+    /// `range` of the logical cache `L<layer>.<key>` (all of its tokens by default), the part
+    /// `place` of it along the other dimensions.
+    mutating func kvCache(
+        _ key: String, title: String, gpu: Int, shape out: Shape, range: Range<Int64>? = nil, place: Placement? = nil,
+        logical: String? = nil
+    ) -> Int {
+        var attributes = ["cache": "\(prefix)\(key)"]
+        if let range { attributes["range"] = "\(range.lowerBound):\(range.upperBound)" }
+        return graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .kvCache, gpu: gpu, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title) · GPU \(gpu)\nout \(out)"))
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nout \(out)",
+                attributes: placed(attributes, logical ?? "\(prefix)\(key)", place)))
     }
 
     /// The `k` experts each token goes to, with their gate weights, from router logits.
-    mutating func topK(_ key: String, gpu: Int, logits: Int, k: Int) -> Int {
+    mutating func topK(_ key: String, gpu: Int, logits: Int, k: Int, place: Placement? = nil) -> Int {
         var out = shape(logits)
         out[out.rank - 1] = Dim(k)
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .topk, gpu: gpu, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)top-\(k) experts and gates · GPU \(gpu)\nin \(shape(logits))\nout \(out)",
-                attributes: ["k": String(k)]))
+                attributes: placed(["k": String(k)], "\(prefix)\(key)", place)))
         graph.connect(logits, node)
         return node
     }
@@ -101,7 +115,9 @@ extension DAGBuilder {
     }
 
     /// Expert outputs summed over replicas and weighted by the gates back into token order.
-    mutating func combine(_ key: String, gpu: Int, buffers: Int, routing: Int, moe: MixtureOfExperts, replicas: Int) -> Int {
+    mutating func combine(
+        _ key: String, gpu: Int, buffers: Int, routing: Int, moe: MixtureOfExperts, replicas: Int, place: Placement? = nil
+    ) -> Int {
         let r = shape(routing)
         let out = Shape(Array(r.dims.dropLast()) + [shape(buffers).dims.last!])
         var attributes = ["experts": String(moe.experts)]
@@ -112,7 +128,7 @@ extension DAGBuilder {
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .combine, gpu: gpu, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)combine: \(sum)gate-weighted sum · GPU \(gpu)\nin \(shape(buffers)), routing \(r)\nout \(out)",
-                attributes: attributes))
+                attributes: placed(attributes, "\(prefix)\(key)", place)))
         graph.connect(buffers, node, operand: 0)
         graph.connect(routing, node, operand: 1)
         return node

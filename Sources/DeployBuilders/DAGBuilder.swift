@@ -2,6 +2,10 @@ import DeployModel
 
 /// Adds operator nodes to a graph, deriving each node's output shape, `Get_Time` arguments and
 /// label from its inputs, so that no builder types a shape or a FLOP count by hand.
+///
+/// Call sites state the placement they intend for each node (`place`: which part of the
+/// unpartitioned tensor the node holds); the node's logical tensor is named after its key and
+/// layer (`L0.q`). The checker derives placements on its own and compares.
 struct DAGBuilder {
     var graph: OperatorGraph
     /// Where the nodes being added belong.
@@ -14,34 +18,44 @@ struct DAGBuilder {
 
     func shape(_ node: Int) -> Shape { graph.nodes[node].out }
 
-    var prefix: String {
-        layer.map { "L\($0)." } ?? ""
+    var prefix: String { layer.map { "L\($0)." } ?? "" }
+
+    var titlePrefix: String { layer.map { "L\($0) " } ?? "" }
+
+    /// The placement attributes of a node: the logical tensor it is part of and which part.
+    func placed(_ attributes: [String: String], _ logical: String, _ place: Placement?) -> [String: String] {
+        guard let place else { return attributes }
+        var a = attributes
+        a["logical"] = logical
+        a["place"] = place.description
+        return a
     }
 
-    var titlePrefix: String {
-        layer.map { "L\($0) " } ?? ""
-    }
+    /// The logical tensor a node's output is part of (a communication node keeps its input's).
+    func logical(of node: Int) -> String { graph.nodes[node].attributes["logical"] ?? graph.nodes[node].name }
 
-    mutating func input(gpu: Int, shape: Shape) -> Int {
+    mutating func input(gpu: Int, shape: Shape, place: Placement = .replicate) -> Int {
         graph.add(
             OperatorNode(
-                name: "input.gpu\(gpu)", op: .input, gpu: gpu, out: shape,
-                label: "input · GPU \(gpu)\nout \(shape)"))
+                name: "input.gpu\(gpu)", op: .input, gpu: gpu, out: shape, label: "input · GPU \(gpu)\nout \(shape)",
+                attributes: placed([:], "x", place)))
     }
 
-    mutating func output(gpu: Int, from source: Int) -> Int {
+    mutating func output(gpu: Int, from source: Int, place: Placement = .replicate) -> Int {
         let shape = shape(source)
         let node = graph.add(
             OperatorNode(
-                name: "output.gpu\(gpu)", op: .output, gpu: gpu, out: shape,
-                label: "output · GPU \(gpu)\nin \(shape)"))
+                name: "output.gpu\(gpu)", op: .output, gpu: gpu, out: shape, label: "output · GPU \(gpu)\nin \(shape)",
+                attributes: placed([:], "y", place)))
         graph.connect(source, node)
         return node
     }
 
-    /// A matmul `eq` of `lhs` with either a second activation `rhs` or a weight of shape `weight`.
+    /// A matmul `eq` of `lhs` with either a second activation `rhs` or a weight of shape `weight`:
+    /// the slice `weightPlace` of the logical weight `weightName` (default `L<layer>.w.<key>`).
     mutating func matmul(
-        _ key: String, title: String, gpu: Int, eq: String, lhs: Int, rhs: Int? = nil, weight: Shape? = nil
+        _ key: String, title: String, gpu: Int, eq: String, lhs: Int, rhs: Int? = nil, weight: Shape? = nil,
+        weightName: String? = nil, weightPlace: Placement = .replicate, place: Placement? = nil
     ) throws -> Int {
         let einsum = try Einsum(eq)
         let a = shape(lhs)
@@ -49,60 +63,71 @@ struct DAGBuilder {
         let out = try einsum.outputShape(a, b)
         let args = try einsum.getTimeArguments(a, b)
         var attributes = ["eq": eq, "m": args.m.description, "k": args.k.description, "n": args.n.description]
-        if let weight { attributes["weight"] = weight.description }
+        if let weight {
+            attributes["weight"] = weight.description
+            attributes["weight_logical"] = weightName ?? "\(prefix)w.\(key)"
+            attributes["weight_place"] = weightPlace.description
+        }
         let operands = rhs != nil ? "\(a) x \(b)" : "\(a) x W\(b)"
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .matmul, gpu: gpu, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(operands)\nout \(out)\n\(args)",
-                attributes: attributes))
+                attributes: placed(attributes, "\(prefix)\(key)", place)))
         graph.connect(lhs, node, operand: 0)
         if let rhs { graph.connect(rhs, node, operand: 1) }
         return node
     }
 
     /// An operator whose output has its input's shape (norms, softmax, activations).
-    mutating func unary(_ op: Operator, _ key: String, title: String, gpu: Int, input: Int, attributes: [String: String] = [:]) -> Int {
+    mutating func unary(
+        _ op: Operator, _ key: String, title: String, gpu: Int, input: Int, attributes: [String: String] = [:], place: Placement? = nil
+    ) -> Int {
         let out = shape(input)
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: op, gpu: gpu, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)", attributes: attributes))
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)",
+                attributes: placed(attributes, "\(prefix)\(key)", place)))
         graph.connect(input, node)
         return node
     }
 
-    mutating func add(_ key: String, title: String, gpu: Int, _ a: Int, _ b: Int) -> Int {
+    mutating func add(_ key: String, title: String, gpu: Int, _ a: Int, _ b: Int, place: Placement? = nil) -> Int {
         let out = shape(a)
         precondition(out == shape(b), "add of unequal shapes \(out) and \(shape(b))")
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .add, gpu: gpu, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out) + \(out)\nout \(out)"))
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out) + \(out)\nout \(out)",
+                attributes: placed([:], "\(prefix)\(key)", place)))
         graph.connect(a, node)
         graph.connect(b, node)
         return node
     }
 
     /// An all-reduce over `group`, one input from each member (in group order).
-    mutating func allReduce(_ key: String, title: String, group: [Int], inputs: [Int]) -> Int {
+    mutating func allReduce(_ key: String, title: String, group: [Int], inputs: [Int], place: Placement? = nil) -> Int {
         precondition(inputs.count == group.count)
         let out = shape(inputs[0])
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key)", op: .allReduce, group: group, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title)\nall-reduce · GPUs \(GPUList.compact(group))\n\(out)"))
+                label: "\(titlePrefix)\(title)\nall-reduce · GPUs \(GPUList.compact(group))\n\(out)",
+                attributes: placed([:], logical(of: inputs[0]), place)))
         for input in inputs { graph.connect(input, node) }
         return node
     }
 
-    /// A point-to-point transfer of `input` from GPU `from` to GPU `to`.
+    /// A point-to-point transfer of `input` from GPU `from` to GPU `to`; it keeps the input's placement.
     mutating func sendRecv(_ key: String, title: String, from: Int, to: Int, input: Int) -> Int {
         let out = shape(input)
+        let place = graph.nodes[input].attributes["place"].flatMap(Placement.parse)
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key)", op: .sendRecv, group: [from, to], out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title)\nsend/recv · GPU \(from) → \(to)\n\(out)"))
+                label: "\(titlePrefix)\(title)\nsend/recv · GPU \(from) → \(to)\n\(out)", attributes: placed([:], logical(of: input), place)
+            ))
         graph.connect(input, node)
         return node
     }

@@ -25,6 +25,10 @@ public struct DeploymentBuilder: Sendable {
             for var node in chain.nodes {
                 node.name = "mb\(i).\(node.name)"
                 node.attributes["micro_batch"] = String(i)
+                // Each micro-batch computes its own logical tensors; the weights are shared.
+                for key in ["logical", "cache"] {
+                    if let name = node.attributes[key] { node.attributes[key] = "mb\(i).\(name)" }
+                }
                 if let label = node.label { node.label = "mb\(i) " + label }
                 graph.add(node)
             }

@@ -52,12 +52,15 @@ struct SeparationStrategy {
         var routing: [Int] = []
         var outgoing: [[Int]] = []  // [attention rank][expert rank]
         for (rank, gpu) in attention.enumerated() {
-            let ln = b.unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[rank])
+            let tokens = Placement(shards: [tokenDim: .init(rank, of: a)])
+            let ln = b.unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[rank], place: .replicate)
             let mine = try b.split(
-                "tokens", title: "this GPU's 1/\(a) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: a, index: rank)
+                "tokens", title: "this GPU's 1/\(a) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: a, index: rank, place: tokens
+            )
             let logits = try b.matmul(
-                "router", title: "router", gpu: gpu, eq: "bsh,he->bse", lhs: mine, weight: [Dim(model.hidden), Dim(moe.experts)])
-            let chosen = b.topK("topk", gpu: gpu, logits: logits, k: moe.topK)
+                "router", title: "router", gpu: gpu, eq: "bsh,he->bse", lhs: mine, weight: [Dim(model.hidden), Dim(moe.experts)],
+                place: tokens)
+            let chosen = b.topK("topk", gpu: gpu, logits: logits, k: moe.topK, place: tokens)
             routing.append(chosen)
             let buffers = try b.dispatch("dispatch", gpu: gpu, tokens: mine, routing: chosen, moe: moe, replicas: 1)
             outgoing.append(
@@ -83,7 +86,8 @@ struct SeparationStrategy {
                     : received
                 outputs.append(
                     try b.expert(
-                        "expert\(id)", title: "expert \(id)", moe: moe, hidden: model.hidden, slices: 1, gpu: expertGPU, tokens: tokens))
+                        "expert\(id)", title: "expert \(id)", id: id, moe: moe, hidden: model.hidden, slices: 1, gpu: expertGPU,
+                        tokens: tokens))
             }
             let results =
                 local > 1
@@ -100,9 +104,15 @@ struct SeparationStrategy {
         var combined: [Int] = []
         for (rank, gpu) in attention.enumerated() {
             let buffers = try b.concat("expert_outputs", title: "every expert's outputs", gpu: gpu, inputs: returning[rank], dim: 0)
-            combined.append(b.combine("combine", gpu: gpu, buffers: buffers, routing: routing[rank], moe: moe, replicas: 1))
+            combined.append(
+                b.combine(
+                    "combine", gpu: gpu, buffers: buffers, routing: routing[rank], moe: moe, replicas: 1,
+                    place: Placement(shards: [tokenDim: .init(rank, of: a)])))
         }
-        let gathered = try b.allGather("moe_all_gather", title: "every GPU's tokens", group: attention, inputs: combined, dim: tokenDim)
-        return attention.enumerated().map { i, gpu in b.add("residual2", title: "residual add 2", gpu: gpu, x[i], gathered) }
+        let gathered = try b.allGather(
+            "moe_all_gather", title: "every GPU's tokens", group: attention, inputs: combined, dim: tokenDim, place: .replicate)
+        return attention.enumerated().map { i, gpu in
+            b.add("residual2", title: "residual add 2", gpu: gpu, x[i], gathered, place: .replicate)
+        }
     }
 }

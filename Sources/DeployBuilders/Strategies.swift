@@ -38,7 +38,9 @@ struct HelixStrategy {
         var x = gpus.map { b.input(gpu: $0, shape: activation) }
         for layer in 0..<model.layers {
             b.layer = layer
-            let attended = try b.helixAttention(model: model, phase: phase, groups: groups, segments: segments, x: x)
+            let attended = try b.helixAttention(
+                model: model, phase: phase, groups: groups, segments: segments, perSegmentSoftmax: deployment.helixSoftmax == .perSegment,
+                x: x)
             x = try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
         }
         b.layer = nil

@@ -110,6 +110,9 @@ public struct Deployment: Hashable, Sendable {
     public var phase: Phase
     /// The GPUs the cluster has, when the spec says (for checking that pools fit).
     public var clusterGPUs: Int?
+    /// Helix only: `perSegment` builds the seeds' softmax of each segment's partial scores, a
+    /// different model (`--helix-softmax per-segment`).
+    public var helixSoftmax: HelixSoftmax = .exact
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int
@@ -124,4 +127,13 @@ public struct Deployment: Hashable, Sendable {
         self.clusterGPUs = clusterGPUs
         self.microBatches = microBatches
     }
+}
+
+/// How Helix attention takes the softmax.
+public enum HelixSoftmax: String, Hashable, Sendable, CaseIterable {
+    /// Partial scores all-reduced over the head group first: the model's own attention.
+    case exact
+    /// The seeds' softmax of each 128-dim segment's partial scores: heads x segments heads of
+    /// head_dim / segments dimensions, a different model.
+    case perSegment = "per-segment"
 }

@@ -6,6 +6,7 @@ extension DAGBuilder {
     init(deployment: Deployment) {
         var attributes = deployment.model.attributes.merging(deployment.strategy.attributes) { a, _ in a }
         attributes["phase"] = deployment.phase.description
+        if deployment.helixSoftmax == .perSegment { attributes["helix_softmax"] = "per-segment" }
         if case .decode(let context) = deployment.phase { attributes["context"] = context.description }
         if let cluster = deployment.clusterGPUs { attributes["cluster_gpus"] = String(cluster) }
         self.init(name: deployment.name, gpus: deployment.strategy.gpuCount, attributes: attributes)
@@ -13,12 +14,23 @@ extension DAGBuilder {
 
     /// Keys or values as attention sees them: in prefill the projection itself; in decode the
     /// cached `context - 1` tokens with the new one appended along the sequence (dim 1).
-    mutating func withCache(_ projected: Int, _ what: String, gpu: Int, phase: Phase, cached: Dim? = nil) throws -> Int {
+    mutating func withCache(
+        _ projected: Int, _ what: String, gpu: Int, phase: Phase, range: Range<Int64>? = nil, place: Placement? = nil,
+        logical: String? = nil
+    ) throws -> Int {
         guard case .decode(let context) = phase else { return projected }
+        let cached = range ?? 0..<(context.intValue! - 1)
         var cacheShape = shape(projected)
-        cacheShape[1] = cached ?? Dim(context.intValue! - 1)
-        let cache = kvCache("\(what)_cache", title: "\(what.uppercased()) cache", gpu: gpu, shape: cacheShape)
-        return try concat("\(what)_append", title: "append new \(what.uppercased())", gpu: gpu, inputs: [cache, projected], dim: 1)
+        cacheShape[1] = Dim(cached.upperBound - cached.lowerBound)
+        let projectedPlace = graph.nodes[projected].attributes["place"].flatMap(Placement.parse)
+        // A cache holding every earlier token is sharded like the projection; a range of them
+        // (a sequence-split cache) is no equal part of anything and states no place.
+        let cache = kvCache(
+            "\(what)_cache", title: "\(what.uppercased()) cache", gpu: gpu, shape: cacheShape, range: cached,
+            place: range == nil ? projectedPlace : nil)
+        return try concat(
+            "\(what)_append", title: "append new \(what.uppercased())", gpu: gpu, inputs: [cache, projected], dim: 1,
+            place: place ?? projectedPlace, logical: logical)
     }
 
     /// Megatron attention over `gpus`, whole heads per GPU: LN, Q/K/V column-parallel, scores,
@@ -29,31 +41,49 @@ extension DAGBuilder {
         let localHeads = model.heads / gpus.count
         let projection: Shape = [Dim(model.hidden), Dim(localHeads), Dim(model.headDim)]
         var partials: [Int] = []
+        let t = gpus.count
         for (rank, gpu) in gpus.enumerated() {
             let heads = "heads \(rank * localHeads)-\((rank + 1) * localHeads - 1)"
-            let ln = unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: x[rank])
-            let q = try matmul("q", title: "Q proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
-            let k = try matmul("k", title: "K proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
-            let v = try matmul("v", title: "V proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let mine = Placement.Part(rank, of: t)
+            let headShard = Placement(shards: [2: mine])
+            let ln = unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: x[rank], place: .replicate)
+            let columns = Placement(shards: [1: mine])
+            let q = try matmul(
+                "q", title: "Q proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, weightPlace: columns,
+                place: headShard)
+            let k = try matmul(
+                "k", title: "K proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, weightPlace: columns,
+                place: headShard)
+            let v = try matmul(
+                "v", title: "V proj (\(heads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, weightPlace: columns,
+                place: headShard)
             let keys = try withCache(k, "k", gpu: gpu, phase: phase)
             let values = try withCache(v, "v", gpu: gpu, phase: phase)
-            let scores = try matmul("qk", title: "Q·Kᵀ scores", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys)
+            let scores = try matmul(
+                "qk", title: "Q·Kᵀ scores", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys, place: Placement(shards: [1: mine]))
             let probabilities = unary(
                 .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: scores,
-                attributes: ["scale": Self.scale(model.headDim)])
-            let context = try matmul("av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values)
+                attributes: ["scale": Self.scale(model.headDim)], place: Placement(shards: [1: mine]))
+            let context = try matmul(
+                "av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values, place: headShard)
             partials.append(
                 try matmul(
                     "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
-                    weight: [Dim(localHeads), Dim(model.headDim), Dim(model.hidden)]))
+                    weight: [Dim(localHeads), Dim(model.headDim), Dim(model.hidden)], weightPlace: Placement(shards: [0: mine]),
+                    place: Placement(partial: mine)))
         }
-        let attention = allReduce("attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials)
-        return gpus.enumerated().map { rank, gpu in add("residual1", title: "residual add 1", gpu: gpu, x[rank], attention) }
+        let attention = allReduce(
+            "attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials, place: .replicate)
+        return gpus.enumerated().map { rank, gpu in
+            add("residual1", title: "residual add 1", gpu: gpu, x[rank], attention, place: .replicate)
+        }
     }
 
     /// Helix two-level attention over `groups x segments` GPUs (docs/helix.md): partial scores
     /// all-reduced over each head group before the softmax, row-parallel output projection.
-    mutating func helixAttention(model: TransformerModel, phase: Phase, groups: Int, segments: Int, x: [Int]) throws -> [Int] {
+    mutating func helixAttention(
+        model: TransformerModel, phase: Phase, groups: Int, segments: Int, perSegmentSoftmax: Bool = false, x: [Int]
+    ) throws -> [Int] {
         block = "attention"
         let gpus = Array(0..<(groups * segments))
         let headsPerGroup = model.heads / groups
@@ -65,39 +95,88 @@ extension DAGBuilder {
             let (group, segment) = (gpu / segments, gpu % segments)
             let part =
                 "heads \(group * headsPerGroup)-\((group + 1) * headsPerGroup - 1), dims \(segment * segmentDim)-\((segment + 1) * segmentDim - 1)"
-            let ln = unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: x[gpu])
-            let q = try matmul("q", title: "Q proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
-            let k = try matmul("k", title: "K proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
-            let vProjection = try matmul("v", title: "V proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection)
+            let (g, sg) = (Placement.Part(group, of: groups), Placement.Part(segment, of: segments))
+            let sliced = Placement(shards: [2: g, 3: sg])
+            let columns = Placement(shards: [1: g, 2: sg])
+            let ln = unary(.layernorm, "ln1", title: "LayerNorm 1", gpu: gpu, input: x[gpu], place: .replicate)
+            let q = try matmul(
+                "q", title: "Q proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, weightPlace: columns,
+                place: sliced)
+            let k = try matmul(
+                "k", title: "K proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, weightPlace: columns,
+                place: sliced)
+            let vProjection = try matmul(
+                "v", title: "V proj (\(part))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: ln, weight: projection, weightPlace: columns,
+                place: sliced)
             let keys = try withCache(k, "k", gpu: gpu, phase: phase)
             v.append(try withCache(vProjection, "v", gpu: gpu, phase: phase))
             scores.append(
                 try matmul(
                     "qk", title: "Q·Kᵀ partial scores (\(segmentDim) of \(model.headDim) dims)", gpu: gpu,
-                    eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys))
+                    eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys, place: Placement(shards: [1: g], partial: sg)))
+        }
+        if perSegmentSoftmax {
+            return try helixPerSegment(model: model, groups: groups, segments: segments, x: x, v: v, scores: scores)
         }
         var reducedScores = [Int](repeating: -1, count: gpus.count)
         for group in 0..<groups {
             let members = Array((group * segments)..<((group + 1) * segments))
             let reduced = allReduce(
                 "scores_allreduce.hg\(group)", title: "sum partial scores of head group \(group)",
-                group: members, inputs: members.map { scores[$0] })
+                group: members, inputs: members.map { scores[$0] }, place: Placement(shards: [1: .init(group, of: groups)]))
             for gpu in members { reducedScores[gpu] = reduced }
         }
+        var probabilities: [Int] = []
+        for gpu in gpus {
+            probabilities.append(
+                unary(
+                    .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: reducedScores[gpu],
+                    attributes: ["scale": Self.scale(model.headDim)],
+                    place: Placement(shards: [1: .init(gpu / segments, of: groups)], copies: segments)))
+        }
+        return try helixContext(model: model, groups: groups, segments: segments, x: x, v: v, probabilities: probabilities)
+    }
+
+    /// Probabilities times each GPU's V segment, the row-parallel output projection, its
+    /// all-reduce and the residual add.
+    mutating func helixContext(model: TransformerModel, groups: Int, segments: Int, x: [Int], v: [Int], probabilities: [Int]) throws
+        -> [Int]
+    {
+        let gpus = Array(0..<(groups * segments))
+        let headsPerGroup = model.heads / groups
+        let segmentDim = model.headDim / segments
         var partials: [Int] = []
         for gpu in gpus {
-            let probabilities = unary(
-                .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: reducedScores[gpu],
-                attributes: ["scale": Self.scale(model.headDim)])
+            let (g, sg) = (Placement.Part(gpu / segments, of: groups), Placement.Part(gpu % segments, of: segments))
             let context = try matmul(
-                "av", title: "attention × V segment", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: v[gpu])
+                "av", title: "attention × V segment", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities[gpu], rhs: v[gpu],
+                place: Placement(shards: [2: g, 3: sg]))
             partials.append(
                 try matmul(
                     "o_proj", title: "output proj (row-parallel, partial sum)", gpu: gpu, eq: "bsnd,ndh->bsh", lhs: context,
-                    weight: [Dim(headsPerGroup), Dim(segmentDim), Dim(model.hidden)]))
+                    weight: [Dim(headsPerGroup), Dim(segmentDim), Dim(model.hidden)], weightPlace: Placement(shards: [0: g, 1: sg]),
+                    place: Placement(partial: .init(gpu, of: gpus.count))))
         }
-        let attention = allReduce("attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials)
-        return gpus.map { add("residual1", title: "residual add 1", gpu: $0, x[$0], attention) }
+        let attention = allReduce(
+            "attn_allreduce", title: "output-projection partial sums", group: gpus, inputs: partials, place: .replicate)
+        return gpus.map { add("residual1", title: "residual add 1", gpu: $0, x[$0], attention, place: .replicate) }
+    }
+
+    /// The seeds' per-segment Helix: each GPU takes the softmax of its own partial scores, scaled
+    /// by 1/sqrt(head_dim / segments), with no reduction. This computes multi-head attention with
+    /// heads x segments heads of head_dim / segments dimensions: a different model.
+    mutating func helixPerSegment(model: TransformerModel, groups: Int, segments: Int, x: [Int], v: [Int], scores: [Int]) throws -> [Int] {
+        let segmentDim = model.headDim / segments
+        var probabilities: [Int] = []
+        for (gpu, partial) in scores.enumerated() {
+            probabilities.append(
+                unary(
+                    .softmax, "softmax", title: "softmax(partial scores / √\(segmentDim)): per-segment, NOT the model's attention",
+                    gpu: gpu,
+                    input: partial, attributes: ["scale": Self.scale(segmentDim)],
+                    place: Placement(shards: [1: .init(gpu / segments, of: groups)], partial: .init(gpu % segments, of: segments))))
+        }
+        return try helixContext(model: model, groups: groups, segments: segments, x: x, v: v, probabilities: probabilities)
     }
 
     /// Pre-norm MLP with residual over `gpus` (Megatron): LN, FC1 column-parallel `[T,h] x [h,f/p]`,
@@ -107,32 +186,38 @@ extension DAGBuilder {
         let slice = model.ffn / gpus.count
         var partials: [Int] = []
         for (i, gpu) in gpus.enumerated() {
-            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[i])
+            let mine = Placement.Part(i, of: gpus.count)
+            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[i], place: .replicate)
             let fc1 = try matmul(
                 "fc1", title: "FC1 (column-parallel, \(slice) of \(model.ffn))", gpu: gpu, eq: "bsh,hf->bsf", lhs: ln,
-                weight: [Dim(model.hidden), Dim(slice)])
-            let act = unary(.gelu, "gelu", title: "GELU", gpu: gpu, input: fc1)
+                weight: [Dim(model.hidden), Dim(slice)], weightPlace: Placement(shards: [1: mine]), place: Placement(shards: [2: mine]))
+            let act = unary(.gelu, "gelu", title: "GELU", gpu: gpu, input: fc1, place: Placement(shards: [2: mine]))
             partials.append(
                 try matmul(
                     "fc2", title: "FC2 (row-parallel, partial sum)", gpu: gpu, eq: "bsf,fh->bsh", lhs: act,
-                    weight: [Dim(slice), Dim(model.hidden)]))
+                    weight: [Dim(slice), Dim(model.hidden)], weightPlace: Placement(shards: [0: mine]), place: Placement(partial: mine)))
         }
-        let reduced = allReduce("mlp_allreduce", title: "FC2 partial sums", group: gpus, inputs: partials)
-        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], reduced) }
+        let reduced = allReduce("mlp_allreduce", title: "FC2 partial sums", group: gpus, inputs: partials, place: .replicate)
+        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], reduced, place: .replicate) }
     }
 
     /// One expert's MLP (or its tensor-parallel slice) on `gpu`: FC1, GELU, FC2 on `[1, C, h]`.
-    mutating func expert(_ name: String, title: String, moe: MixtureOfExperts, hidden: Int, slices: Int, gpu: Int, tokens: Int) throws
-        -> Int
-    {
+    /// Expert `id`'s weights are the logical `L<layer>.w.expert<id>.fc1` and `.fc2`; slice
+    /// `slice` of `slices` takes a column block of FC1 and the matching row block of FC2.
+    mutating func expert(
+        _ name: String, title: String, id: Int, moe: MixtureOfExperts, hidden: Int, slice: Int = 0, slices: Int, gpu: Int, tokens: Int
+    ) throws -> Int {
         let width = moe.expertFFN / slices
         let sliced = slices > 1 ? " (\(width) of \(moe.expertFFN), partial sum)" : ""
+        let part = Placement.Part(slice, of: slices)
         let fc1 = try matmul(
             "\(name).fc1", title: "\(title) FC1\(slices > 1 ? " (column-parallel)" : "")", gpu: gpu, eq: "ech,hf->ecf",
-            lhs: tokens, weight: [Dim(hidden), Dim(width)])
+            lhs: tokens, weight: [Dim(hidden), Dim(width)], weightName: "\(prefix)w.expert\(id).fc1",
+            weightPlace: slices > 1 ? Placement(shards: [1: part]) : .replicate)
         let act = unary(.gelu, "\(name).gelu", title: "\(title) GELU", gpu: gpu, input: fc1)
         return try matmul(
-            "\(name).fc2", title: "\(title) FC2\(sliced)", gpu: gpu, eq: "ecf,fh->ech", lhs: act, weight: [Dim(width), Dim(hidden)])
+            "\(name).fc2", title: "\(title) FC2\(sliced)", gpu: gpu, eq: "ecf,fh->ech", lhs: act, weight: [Dim(width), Dim(hidden)],
+            weightName: "\(prefix)w.expert\(id).fc2", weightPlace: slices > 1 ? Placement(shards: [0: part]) : .replicate)
     }
 
     /// Mixture of experts over `gpus` by expert parallelism. Each GPU takes 1/p of the tokens
@@ -150,12 +235,15 @@ extension DAGBuilder {
         var routing: [Int] = []
         var buffers: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
-            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[rank])
+            let tokens = Placement(shards: [tokenDim: .init(rank, of: p)])
+            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[rank], place: .replicate)
             let mine = try split(
-                "tokens", title: "this GPU's 1/\(p) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: p, index: rank)
+                "tokens", title: "this GPU's 1/\(p) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: p, index: rank, place: tokens
+            )
             let logits = try matmul(
-                "router", title: "router", gpu: gpu, eq: "bsh,he->bse", lhs: mine, weight: [Dim(model.hidden), Dim(moe.experts)])
-            let chosen = topK("topk", gpu: gpu, logits: logits, k: moe.topK)
+                "router", title: "router", gpu: gpu, eq: "bsh,he->bse", lhs: mine, weight: [Dim(model.hidden), Dim(moe.experts)],
+                place: tokens)
+            let chosen = topK("topk", gpu: gpu, logits: logits, k: moe.topK, place: tokens)
             routing.append(chosen)
             buffers.append(try dispatch("dispatch", gpu: gpu, tokens: mine, routing: chosen, moe: moe, replicas: replicas))
         }
@@ -173,7 +261,10 @@ extension DAGBuilder {
                     slots > 1
                     ? try split("\(name).tokens", title: "\(title) tokens", gpu: gpu, input: sent, dim: 0, parts: slots, index: slot)
                     : sent
-                outputs.append(try expert(name, title: title, moe: moe, hidden: model.hidden, slices: replicas, gpu: gpu, tokens: tokens))
+                outputs.append(
+                    try expert(
+                        name, title: title, id: e, moe: moe, hidden: model.hidden, slice: global % replicas, slices: replicas, gpu: gpu,
+                        tokens: tokens))
             }
             results.append(
                 slots > 1 ? try concat("experts_out", title: "local experts' outputs", gpu: gpu, inputs: outputs, dim: 0) : outputs[0])
@@ -182,10 +273,14 @@ extension DAGBuilder {
             "combine_all_to_all", title: "expert outputs back to their tokens", group: gpus, inputs: results, splitDim: 1, concatDim: 0)
         var combined: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
-            combined.append(combine("combine", gpu: gpu, buffers: returned, routing: routing[rank], moe: moe, replicas: replicas))
+            combined.append(
+                combine(
+                    "combine", gpu: gpu, buffers: returned, routing: routing[rank], moe: moe, replicas: replicas,
+                    place: Placement(shards: [tokenDim: .init(rank, of: p)])))
         }
-        let gathered = try allGather("moe_all_gather", title: "every GPU's tokens", group: gpus, inputs: combined, dim: tokenDim)
-        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], gathered) }
+        let gathered = try allGather(
+            "moe_all_gather", title: "every GPU's tokens", group: gpus, inputs: combined, dim: tokenDim, place: .replicate)
+        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], gathered, place: .replicate) }
     }
 
     /// The MLP of one layer on `gpus`: dense Megatron or expert parallel.

@@ -37,6 +37,7 @@ public struct Checker: Sendable {
         context.checkGPUCoverage()
         context.checkCrossGPU()
         context.checkShapes()
+        context.checkPlacements()
         let order = context.checkCycle()
         context.checkDangling(acyclic: order != nil)
         if order != nil { context.checkMemory() }
@@ -59,6 +60,8 @@ struct Context {
     let incomingOffsets: [Int32]
     let incomingEdges: [Int32]
     var findings: [Finding] = []
+    /// The GPUs holding the terms of each partial sum (placement rules).
+    var termHolders: [TermKey: [Int]] = [:]
 
     var graph: OperatorGraph { decoded.graph }
 

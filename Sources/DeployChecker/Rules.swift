@@ -18,6 +18,18 @@ extension RuleID {
     public static let dangling = RuleID("dangling")
     /// A GPU needs more memory (weights plus peak live activations) than the graph's `gpu_type` has.
     public static let memory = RuleID("memory")
+    /// A partial sum reaches a nonlinear operator (softmax, a norm, an activation, top-k) or an
+    /// output, or a softmax/norm reduces over a sharded dimension.
+    public static let partialNonlinear = RuleID("partial-nonlinear")
+    /// A partial sum is added to something that is not the matching partial sum.
+    public static let partialAdd = RuleID("partial-add")
+    /// A reduction sums partial terms over a group other than the one they were made over.
+    public static let reduceGroup = RuleID("reduce-group")
+    /// The slices of a logical operation do not cover it exactly once, or a node's stated slice
+    /// is not the one its inputs make.
+    public static let shardCoverage = RuleID("shard-coverage")
+    /// A collective's inputs or output disagree with the placements it converts.
+    public static let commVolume = RuleID("comm-volume")
 
     /// Every rule `deploydag check` applies, with a one-line description, for `--help` and docs.
     public static let catalogue: [(RuleID, String)] = [
@@ -34,5 +46,13 @@ extension RuleID {
         ),
         (.dangling, "a node on no path from an input to an output"),
         (.memory, "with graph attribute gpu_type: a GPU needs more memory (weights + peak activations) than it has"),
+        (
+            .partialNonlinear,
+            "a Partial(sum) tensor reaches softmax, a norm, an activation, top-k or an output; or a softmax/norm over a sharded dimension"
+        ),
+        (.partialAdd, "a Partial(sum) tensor added to a Replicate one (or to another part)"),
+        (.reduceGroup, "a reduction over a group other than the one the partial sum was made over"),
+        (.shardCoverage, "a logical operation's slices do not cover it exactly once, or a node's stated slice is not what its inputs make"),
+        (.commVolume, "a collective's inputs or output disagree with the placement it converts"),
     ]
 }

@@ -41,6 +41,16 @@ struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "Split the batch into N micro-batches, each an independent chain (pipelining).")
     var microBatches: Int?
 
+    @Option(
+        name: .long, help: "Helix: exact (default) or per-segment, the seeds' softmax of each segment's partial scores (a different model)."
+    )
+    var helixSoftmax: HelixSoftmaxName?
+
+    enum HelixSoftmaxName: String, ExpressibleByArgument, CaseIterable {
+        case exact
+        case perSegment = "per-segment"
+    }
+
     /// Whether a deployment was named at all (commands that also take a DOT file ask this).
     var isGiven: Bool { preset != nil || spec != nil }
 
@@ -93,6 +103,7 @@ struct DeploymentOptions: ParsableArguments {
         overrides.capacityFactor = capacityFactor.flatMap(MoERouting.parseFactor)
         overrides.topK = topK
         overrides.microBatches = microBatches
+        overrides.helixSoftmax = helixSoftmax.map { HelixSoftmax(rawValue: $0.rawValue)! }
         let deployment = try overrides.apply(to: spec)
         return (spec, deployment, try spec.build(deployment))
     }

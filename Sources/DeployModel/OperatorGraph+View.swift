@@ -30,7 +30,7 @@ extension OperatorGraph {
                             OperatorNode(
                                 name: "in_\(source.name)_gpu\(gpu)", op: .input, gpu: gpu, out: source.out,
                                 layer: nodes[v].layer, block: nodes[v].block,
-                                label: "from \(source.name)"))
+                                label: "from \(source.name)", attributes: Self.placement(of: source)))
                         boundaryInputs[key] = index
                         return index
                     }()
@@ -43,7 +43,8 @@ extension OperatorGraph {
                     let index = result.add(
                         OperatorNode(
                             name: "out_\(source.name)_gpu\(gpu)", op: .output, gpu: gpu, out: source.out,
-                            layer: source.layer, block: source.block, label: "to \(nodes[v].name)"))
+                            layer: source.layer, block: source.block, label: "to \(nodes[v].name)",
+                            attributes: Self.placement(of: source)))
                     boundaryOutputs[key] = index
                     result.connect(selected[u], index)
                 }
@@ -72,6 +73,11 @@ extension OperatorGraph {
         if producer.op == .sendRecv, let destination = producer.group.last { return destination }
         if let gpu = consumer.gpu, producer.group.contains(gpu) { return gpu }
         return producer.group.first { consumer.group.contains($0) } ?? producer.group.first ?? 0
+    }
+
+    /// A boundary node holds its source's tensor: the same logical tensor and part.
+    private static func placement(of source: OperatorNode) -> [String: String] {
+        source.attributes.filter { $0.key == "logical" || $0.key == "place" }
     }
 
     private struct BoundaryKey: Hashable {

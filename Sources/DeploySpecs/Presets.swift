@@ -47,6 +47,7 @@ public struct SpecOverrides: Sendable {
     public var capacityFactor: Dim?
     public var topK: Int?
     public var microBatches: Int?
+    public var helixSoftmax: HelixSoftmax?
 
     public init() {}
 
@@ -64,6 +65,12 @@ public struct SpecOverrides: Sendable {
         }
         if let phase { d.phase = phase }
         if let microBatches { d.microBatches = microBatches }
+        if let helixSoftmax {
+            guard case .helix = d.strategy else {
+                throw SpecFileError(file: spec.file, line: nil, key: "helix_softmax", reason: "applies only to a helix strategy")
+            }
+            d.helixSoftmax = helixSoftmax
+        }
         if let poolSize {
             guard case .attentionPool(let base, _) = d.strategy else {
                 throw SpecFileError(file: spec.file, line: nil, key: "pool_size", reason: "applies only to an attention_pool strategy")

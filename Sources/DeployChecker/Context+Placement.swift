@@ -1,0 +1,324 @@
+import DOTFormat
+import DeployModel
+
+/// Placement propagation (docs/placement.md): every node that states `logical` and `place` has
+/// its placement derived from its inputs' and its operator's, and compared with what it states.
+extension Context {
+    mutating func checkPlacements() {
+        var places = [Placement?](repeating: nil, count: graph.nodes.count)
+        var any = false
+        for (i, node) in graph.nodes.enumerated() where isValid(i) {
+            guard let text = node.attributes["place"] else { continue }
+            any = true
+            if let place = Placement.parse(text) {
+                places[i] = place
+            } else {
+                report(.schema, node: i, "'place' must be R or terms such as S2:1/4 and P:0/4 separated by commas; got '\(text)'")
+            }
+        }
+        guard any else { return }
+        let stated = places
+        guard case .acyclic(let order) = adjacency.topologicalOrder() else { return }
+        termHolders = [:]
+        for (v, node) in graph.nodes.enumerated() {
+            guard let place = places[v], place.partial != nil, let gpu = node.gpu else { continue }
+            termHolders[TermKey(logical: logical(v), shards: Placement(shards: place.shards)), default: []].append(gpu)
+        }
+        for v in order where places[v] != nil && isValid(v) {
+            let edges = incoming(v).map { Int($0) }.sorted { (graph.edges[$0].operand ?? 0) < (graph.edges[$1].operand ?? 0) }
+            let inputs = edges.map { places[graph.edges[$0].from] }
+            guard inputs.allSatisfy({ $0 != nil }) else {
+                // Unknown inputs (after an error, or out of a routing region): a collective's or a
+                // combine's stated place starts propagation afresh; any other node's is not trusted.
+                let node = graph.nodes[v]
+                if !(node.op.isCommunication || node.op == .combine) { places[v] = nil }
+                continue
+            }
+            // After an error the stated place is not to be trusted downstream: one finding, no cascade.
+            let before = findings.count
+            derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: places[v]!.part)
+            if findings.count > before { places[v] = nil }
+        }
+        checkCoverage(stated)
+    }
+
+    private func logical(_ v: Int) -> String { graph.nodes[v].attributes["logical"] ?? graph.nodes[v].name }
+
+    private func groupText(_ v: Int) -> String {
+        let node = graph.nodes[v]
+        return node.gpu.map { "GPU \($0)" } ?? "GPUs \(GPUList.compact(node.group))"
+    }
+
+    /// The GPUs holding the producers of `edges` (where they are compute nodes).
+    private func producerGPUs(_ edges: [Int]) -> [Int] {
+        edges.compactMap { graph.nodes[graph.edges[$0].from].gpu }
+    }
+
+    private mutating func derive(_ v: Int, edges: [Int], inputs: [Placement], stated: Placement) {
+        let node = graph.nodes[v]
+        var expected: Placement?
+        switch node.op {
+        case .input, .kvCache, .dispatch, .combine, .allToAll, .reduceScatter:
+            return
+        case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .topk, .output:
+            guard let input = inputs.first else { return }
+            if let partial = input.partial {
+                let source = graph.edges[edges[0]].from
+                let holders = termHolders[TermKey(logical: logical(source), shards: Placement(shards: input.shards))] ?? []
+                let over =
+                    holders.count == partial.parts ? "GPUs \(GPUList.compact(holders))" : "the \(partial.parts) GPUs that hold its terms"
+                var message =
+                    "\(node.op.rawValue) of a partial sum: its input \(graph.nodes[source].name) is term \(partial.index) of \(partial.parts) of \(logical(source)); all-reduce it over \(over) first"
+                if node.op == .softmax, let heads = graph.attributes["heads"].flatMap(Int.init),
+                    let headDim = graph.attributes["head_dim"].flatMap(Int.init), headDim % partial.parts == 0
+                {
+                    message +=
+                        ". A softmax of each segment's partial scores computes attention with \(heads * partial.parts) heads of \(headDim / partial.parts) dimensions, not the model's \(heads) heads of \(headDim): a different model"
+                }
+                report(.partialNonlinear, node: v, message)
+                return
+            }
+            let reducesLastDim = [.softmax, .layernorm, .rmsnorm, .topk].contains(node.op)
+            if reducesLastDim, let last = node.out.rank > 0 ? node.out.rank - 1 : nil, let shard = input.shards[last] {
+                report(
+                    .partialNonlinear, node: v,
+                    "\(node.op.rawValue) reduces over dim \(last), but its input holds only part \(shard.index) of \(shard.parts) of it; gather that dimension first"
+                )
+                return
+            }
+            expected = input
+        case .add:
+            if inputs.contains(where: { $0.partial != nil }) && Set(inputs).count > 1 {
+                let described = zip(edges, inputs).map { "\(graph.nodes[graph.edges[$0.0].from].name) is \($0.1)" }.joined(separator: ", ")
+                report(
+                    .partialAdd, node: v,
+                    "add of a partial sum and something else (\(described)): a replicated term would be added once per partial term; all-reduce the partial sum first"
+                )
+                return
+            }
+            if Set(inputs).count > 1 {
+                report(.shardCoverage, node: v, "add of different parts: \(inputs.map(\.description).joined(separator: " + "))")
+                return
+            }
+            expected = inputs.first
+        case .sendRecv:
+            expected = inputs.first
+        case .split:
+            guard let input = inputs.first, let dim = node.attributes["dim"].flatMap(Int.init),
+                let parts = node.attributes["parts"].flatMap(Int.init), let index = node.attributes["index"].flatMap(Int.init),
+                index < parts
+            else { return }
+            expected = input.splitting(dim, .init(index, of: parts))
+        case .concat:
+            guard let dim = node.attributes["dim"].flatMap(Int.init) else { return }
+            // Appending to a K/V cache: the cache's token range decides; take the stated place.
+            if edges.contains(where: { graph.nodes[graph.edges[$0].from].op == .kvCache }) { return }
+            let others = inputs.map { $0.gathering(dim) }
+            let parts = inputs.compactMap { $0.shards[dim] }
+            if Set(others).count == 1, parts.count == inputs.count,
+                parts.enumerated().allSatisfy({ $0.element.index == $0.offset && $0.element.parts == inputs.count })
+            {
+                expected = others[0]
+            } else if Set(inputs).count == 1 && inputs[0].shards[dim] == nil {
+                expected = inputs[0]
+            } else {
+                report(
+                    .shardCoverage, node: v,
+                    "concat along dim \(dim) of parts that do not make a whole, in order: \(inputs.map(\.description).joined(separator: ", "))"
+                )
+                return
+            }
+        case .matmul:
+            guard let result = deriveMatmul(v, edges: edges, inputs: inputs) else { return }
+            expected = result
+        case .allReduce:
+            guard let result = deriveReduction(v, edges: edges, inputs: inputs) else { return }
+            expected = result
+        case .allGather:
+            guard let dim = node.attributes["dim"].flatMap(Int.init) else { return }
+            let p = node.group.count
+            let gpus = producerGPUs(edges)
+            for (k, input) in inputs.enumerated() {
+                let rank = k < gpus.count ? node.group.firstIndex(of: gpus[k]) : nil
+                guard let shard = input.shards[dim], shard.parts == p, rank == nil || shard.index == rank else {
+                    report(
+                        .commVolume, node: v,
+                        "all_gather along dim \(dim) over \(p) GPUs needs each member's part r of \(p) of that dim; the input from \(graph.nodes[graph.edges[edges[k]].from].name) is \(input)"
+                    )
+                    return
+                }
+            }
+            expected = inputs.first?.gathering(dim)
+        }
+        guard let expected, expected != stated else { return }
+        let rule: RuleID = node.op.isCommunication ? .commVolume : .shardCoverage
+        report(rule, node: v, "\(node.op.rawValue) makes \(expected) of \(logical(v)) from its inputs, but the node states \(stated)")
+    }
+
+    /// Letters of the equation carry shards from the operands to the output; letters summed over
+    /// turn equal shards into a partial sum.
+    private mutating func deriveMatmul(_ v: Int, edges: [Int], inputs: [Placement]) -> Placement? {
+        let node = graph.nodes[v]
+        guard let eq = node.attributes["eq"], let einsum = try? Einsum(eq) else { return nil }
+        var operands = inputs
+        if node.attributes["weight"] != nil {
+            guard let text = node.attributes["weight_place"] ?? Optional("R"), let w = Placement.parse(text) else {
+                report(.schema, node: v, "'weight_place' must be R or terms such as S1:0/4; got '\(node.attributes["weight_place"] ?? "")'")
+                return nil
+            }
+            operands.append(w)
+        }
+        guard operands.count == 2 else { return nil }
+        if operands[0].partial != nil && operands[1].partial != nil {
+            report(.partialNonlinear, node: v, "matmul of two partial sums: the cross terms are missing; reduce one operand first")
+            return nil
+        }
+        var result = Placement(partial: operands[0].partial ?? operands[1].partial)
+        var letters: [Character: (Placement.Part?, Placement.Part?)] = [:]
+        for (i, c) in einsum.lhs.enumerated() { letters[c, default: (nil, nil)].0 = operands[0].shards[i] }
+        for (i, c) in einsum.rhs.enumerated() { letters[c, default: (nil, nil)].1 = operands[1].shards[i] }
+        var contracted: [Placement.Part] = []
+        for c in (einsum.lhs + einsum.rhs).uniqued() {
+            let (a, b) = letters[c]!
+            let inBoth = einsum.lhs.contains(c) && einsum.rhs.contains(c)
+            if let outDim = einsum.result.firstIndex(of: c) {
+                if inBoth && a != b {
+                    report(
+                        .shardCoverage, node: v,
+                        "matmul \(eq): dimension '\(c)' is \(a.map { "part \($0.index) of \($0.parts)" } ?? "whole") in one operand and \(b.map { "part \($0.index) of \($0.parts)" } ?? "whole") in the other"
+                    )
+                    return nil
+                }
+                if let part = a ?? b { result.shards[outDim] = part }
+            } else {
+                guard a == b else {
+                    report(
+                        .shardCoverage, node: v,
+                        "matmul \(eq) sums over '\(c)', which is \(a.map { "part \($0.index) of \($0.parts)" } ?? "whole") in one operand and \(b.map { "part \($0.index) of \($0.parts)" } ?? "whole") in the other: the product mixes different slices"
+                    )
+                    return nil
+                }
+                if let a { contracted.append(a) }
+            }
+        }
+        if !contracted.isEmpty {
+            var term = result.partial ?? Placement.Part(0, of: 1)
+            for part in contracted { term = term.refined(part) }
+            result.partial = term
+        }
+        return result
+    }
+
+    /// An all-reduce sums the partial terms of one tensor: each member holds one term, and the
+    /// group holds all of them exactly once.
+    private mutating func deriveReduction(_ v: Int, edges: [Int], inputs: [Placement]) -> Placement? {
+        let node = graph.nodes[v]
+        let p = node.group.count
+        let shards = Set(inputs.map { Placement(shards: $0.shards) })
+        guard inputs.allSatisfy({ $0.partial != nil }) else {
+            report(
+                .reduceGroup, node: v,
+                "all_reduce over GPUs \(GPUList.compact(node.group)) of a tensor that is not a partial sum (\(inputs.map(\.description).joined(separator: ", "))): it would multiply it by \(p)"
+            )
+            return nil
+        }
+        let terms = inputs.map { $0.partial! }
+        let indices = Set(terms.map(\.index))
+        if shards.count != 1 || terms.contains(where: { $0.parts != p }) || indices.count != p {
+            let source = logical(graph.edges[edges[0]].from)
+            let made = terms.first.map { "\($0.parts) terms" } ?? "?"
+            report(
+                .reduceGroup, node: v,
+                "all_reduce over \(p) GPUs (\(GPUList.compact(node.group))) sums terms \(terms.map { "\($0.index)/\($0.parts)" }.joined(separator: ", ")) of \(source), which was split into \(made)\(shards.count > 1 ? " and different slices" : ""): reduce over exactly the GPUs that hold its terms"
+            )
+            return nil
+        }
+        return shards.first
+    }
+
+    /// `shard-coverage`: for every logical tensor, its compute nodes' parts cover it exactly once
+    /// (replicated nodes, `R`, cover it wholly and may repeat).
+    mutating func checkCoverage(_ places: [Placement?]) {
+        var byLogical: [String: [Int]] = [:]
+        for (v, node) in graph.nodes.enumerated()
+        where places[v] != nil && !node.op.isCommunication && node.op != .input && node.op != .output {
+            byLogical[logical(v), default: []].append(v)
+        }
+        for (name, nodes) in byLogical.sorted(by: { $0.key < $1.key }) {
+            let declared = nodes.map { places[$0]! }
+            let parts = declared.map(\.part)
+            if parts.allSatisfy(\.isReplicate) { continue }
+            if parts.contains(where: \.isReplicate) {
+                report(
+                    .shardCoverage, node: nodes.first { !places[$0]!.isReplicate },
+                    "\(name) is computed whole on some GPUs and in parts on others")
+                continue
+            }
+            var counts: [Int: Int] = [:]  // per dim (or -1 for partial): the number of parts
+            for place in parts {
+                for (d, part) in place.shards { counts[d] = counts[d].map { max($0, part.parts) } ?? part.parts }
+                if let partial = place.partial { counts[-1] = counts[-1].map { max($0, partial.parts) } ?? partial.parts }
+            }
+            let axes = counts.keys.sorted()
+            let total = axes.reduce(1) { $0 * counts[$1]! }
+            guard total <= 1 << 16 else { continue }
+            var covered: [[Int]: [Int]] = [:]
+            var consistent = true
+            for (v, place) in zip(nodes, parts) {
+                var choices: [[Int]] = [[]]
+                for axis in axes {
+                    let part = axis == -1 ? place.partial : place.shards[axis]
+                    if let part, part.parts != counts[axis]! {
+                        report(
+                            .shardCoverage, node: v,
+                            "\(name) is split into \(counts[axis]!) parts along \(axis == -1 ? "its partial sum" : "dim \(axis)") elsewhere, but into \(part.parts) here"
+                        )
+                        consistent = false
+                        break
+                    }
+                    let options = part.map { [$0.index] } ?? Array(0..<counts[axis]!)
+                    choices = choices.flatMap { prefix in options.map { prefix + [$0] } }
+                }
+                for key in choices { covered[key, default: []].append(v) }
+            }
+            guard consistent else { continue }
+            let copies = Dictionary(uniqueKeysWithValues: zip(nodes, declared.map(\.copies)))
+            for (key, holders) in covered.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) })
+            where holders.count > 1 && !holders.allSatisfy({ copies[$0] == holders.count }) {
+                report(
+                    .shardCoverage, node: holders[1],
+                    "\(name): part \(describe(key, axes, counts)) is computed \(holders.count) times (\(holders.map { graph.nodes[$0].name }.joined(separator: ", "))) without being declared replicated"
+                )
+            }
+            var missing: [[Int]] = []
+            func walk(_ prefix: [Int]) {
+                if prefix.count == axes.count {
+                    if covered[prefix] == nil { missing.append(prefix) }
+                    return
+                }
+                for i in 0..<counts[axes[prefix.count]]! { walk(prefix + [i]) }
+            }
+            walk([])
+            for key in missing.prefix(8) {
+                report(.shardCoverage, node: nodes[0], "\(name): part \(describe(key, axes, counts)) is computed nowhere")
+            }
+        }
+    }
+
+    private func describe(_ key: [Int], _ axes: [Int], _ counts: [Int: Int]) -> String {
+        zip(axes, key).map { axis, i in axis == -1 ? "P:\(i)/\(counts[axis]!)" : "S\(axis):\(i)/\(counts[axis]!)" }.joined(separator: ",")
+    }
+}
+
+/// The GPUs holding the terms of each partial sum, for messages that say where to reduce.
+struct TermKey: Hashable {
+    var logical: String
+    var shards: Placement
+}
+
+extension Array where Element: Hashable {
+    fileprivate func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,88 @@
+/// Where a node's output sits relative to the unpartitioned model's tensor: which part of each
+/// sharded dimension it holds (`Shard(dim)`), and whether it is one term of a partial sum
+/// (`Partial(sum)`); no shards and no partial is `Replicate`. Written in DOT as `place`:
+/// `R`, `S2:1/4`, `S2:1/4,S3:0/4`, `S1:3/4,P:2/4`.
+public struct Placement: Hashable, Sendable, CustomStringConvertible {
+    /// Part `index` of `parts` equal parts.
+    public struct Part: Hashable, Sendable {
+        public var index: Int
+        public var parts: Int
+        public init(_ index: Int, of parts: Int) {
+            self.index = index
+            self.parts = parts
+        }
+
+        /// Part `inner` of this part, split into `parts` further parts.
+        public func refined(_ inner: Part) -> Part { Part(index * inner.parts + inner.index, of: parts * inner.parts) }
+    }
+
+    /// Sharded dimensions.
+    public var shards: [Int: Part]
+    /// The partial-sum term this tensor is, if it is one.
+    public var partial: Part?
+    /// Declared when this part is computed as `copies` identical copies on as many GPUs (`C:n`).
+    public var copies: Int?
+
+    public init(shards: [Int: Part] = [:], partial: Part? = nil, copies: Int? = nil) {
+        self.shards = shards
+        self.partial = partial
+        self.copies = copies
+    }
+
+    /// The same part without the declaration of copies: what derivation compares.
+    public var part: Placement { Placement(shards: shards, partial: partial) }
+
+    public static let replicate = Placement()
+
+    public var isReplicate: Bool { shards.isEmpty && partial == nil }
+
+    public var description: String {
+        var terms = shards.keys.sorted().map { "S\($0):\(shards[$0]!.index)/\(shards[$0]!.parts)" }
+        if let partial { terms.append("P:\(partial.index)/\(partial.parts)") }
+        if let copies { terms.append("C:\(copies)") }
+        return terms.isEmpty ? "R" : terms.joined(separator: ",")
+    }
+
+    /// Parses `R` or comma-separated `S<dim>:<i>/<n>` and `P:<i>/<n>` terms.
+    public static func parse(_ text: String) -> Placement? {
+        let trimmed = text.trimmingASCIISpaces()
+        if trimmed == "R" { return .replicate }
+        var result = Placement()
+        for term in trimmed.split(separator: ",") {
+            let t = term.trimmingASCIISpaces()
+            if t.hasPrefix("C:") {
+                guard result.copies == nil, let n = Int(t.dropFirst(2)), n >= 1 else { return nil }
+                result.copies = n
+                continue
+            }
+            guard let colon = t.firstIndex(of: ":") else { return nil }
+            let head = t[..<colon]
+            let fraction = t[t.index(after: colon)...].split(separator: "/")
+            guard fraction.count == 2, let i = Int(fraction[0]), let n = Int(fraction[1]), n >= 1, i >= 0, i < n else { return nil }
+            let part = Part(i, of: n)
+            if head == "P" {
+                guard result.partial == nil else { return nil }
+                result.partial = part
+            } else if head.first == "S", let dim = Int(head.dropFirst()), dim >= 0, result.shards[dim] == nil {
+                result.shards[dim] = part
+            } else {
+                return nil
+            }
+        }
+        return result
+    }
+
+    /// This placement further split along `dim` into part `part` (a `split` of the tensor).
+    public func splitting(_ dim: Int, _ part: Part) -> Placement {
+        var copy = self
+        copy.shards[dim] = shards[dim].map { $0.refined(part) } ?? part
+        return copy
+    }
+
+    /// Without the shard on `dim` (the dimension made whole again).
+    public func gathering(_ dim: Int) -> Placement {
+        var copy = self
+        copy.shards[dim] = nil
+        return copy
+    }
+}
