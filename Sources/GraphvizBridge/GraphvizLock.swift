@@ -14,12 +14,16 @@ enum Graphviz {
         try lock.withLock { _ in
             messages = []
             _ = agreseterrors()
+            // The reporting level is global too, and graphviz's own code may raise it: warnings
+            // (such as '1a' splitting into two tokens) must reach the callback every time.
+            let level = agseterr(AGWARN)
             let previous = agseterrf { message in
                 if let message { Graphviz.messages.append(String(cString: message)) }
                 return 0
             }
             defer {
                 _ = agseterrf(previous)
+                _ = agseterr(level)
                 _ = agreseterrors()
             }
             let result = try body()
