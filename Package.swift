@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "DeployChecker", dependencies: ["DeployModel", "DOTFormat", "DeployAnalysis"]),
         // Cost models, critical path, resource-aware schedule, memory, timelines.
         .target(name: "DeployAnalysis", dependencies: ["DeployModel"]),
+        // Executes a DAG on small tensors and compares it with the unpartitioned model.
+        .target(name: "DeployVerify", dependencies: ["DeployModel"]),
         // Styled DOT for people: clusters per GPU, colours by operator class, legend.
         .target(name: "DeployDiagrams", dependencies: ["DeployModel", "DOTFormat"]),
         // The command-line interface as a library, testable in-process.
@@ -44,7 +46,7 @@ let package = Package(
             name: "DeployCommands",
             dependencies: [
                 "DeployModel", "DeployBuilders", "DeploySpecs", "DOTFormat", "GraphvizBridge",
-                "DeployChecker", "DeployDiagrams", "DeployAnalysis",
+                "DeployChecker", "DeployDiagrams", "DeployAnalysis", "DeployVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +59,7 @@ let package = Package(
             name: "DeployAnalysisTests",
             dependencies: ["DeployAnalysis", "DeployBuilders", "DeploySpecs", "DeployModel", "DOTFormat", "GraphvizBridge"]
         ),
+        .testTarget(name: "DeployVerifyTests", dependencies: ["DeployVerify", "DeployBuilders", "DeploySpecs", "DeployModel"]),
         .testTarget(name: "DOTFormatTests", dependencies: ["DOTFormat", "DeployModel"]),
         .testTarget(
             name: "GraphvizBridgeTests",

@@ -314,3 +314,24 @@ func scratchDirectory() throws -> URL {
         #expect(try CLI.run(["analyze"]).status == 2)
     }
 }
+
+@Suite struct VerifyCLITests {
+    @Test func presetPassesAndPerSegmentFails() throws {
+        let ok = try CLI.run(["verify", "--preset", "helix-dense-2l", "--layers", "1"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("matches the unpartitioned model") && ok.stdout.contains("scaled down"))
+        let bad = try CLI.run(["verify", "--preset", "helix-dense-2l", "--layers", "1", "--helix-softmax", "per-segment"])
+        #expect(bad.status == 1 && bad.stdout.contains("does NOT compute the unpartitioned model"))
+    }
+
+    @Test func smallDOTFileVerifiesAndBigOneIsRefused() throws {
+        let dir = try scratchDirectory()
+        let small = dir.appendingPathComponent("s.dot").path
+        _ = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "--batch", "2", "--seq", "8", "-o", small])
+        // hidden 8192 with batch 2 x seq 8: executable, if slowly; a full-size one is refused.
+        let big = dir.appendingPathComponent("b.dot").path
+        _ = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "-o", big])
+        let refused = try CLI.run(["verify", big])
+        #expect(refused.status == 2 && refused.stderr.contains("too many to execute"))
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import DeployBuilders
+import DeployModel
+import DeploySpecs
+import DeployVerify
+import Foundation
+
+extension DeployDag {
+    /// `deploydag verify`: numeric proof that a DAG computes the model.
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Execute a DAG on small random tensors and compare it with the unpartitioned model.",
+            discussion: """
+                With --preset or --spec, every dimension is scaled down (batch, sequence, head dimension, MLP width) while \
+                the partition counts stay, and MoE capacity is raised so that no token is dropped. With a DOT file, the \
+                graph is executed as it is (it must be small) against the model its attributes describe. Weights, inputs \
+                and caches are drawn deterministically from the logical tensors the nodes slice; double precision; \
+                exit 0 when the maximum relative error is at rounding level (1e-9), 1 otherwise.
+                """)
+
+        @Argument(help: "A DOT file (or name a deployment with --preset/--spec).")
+        var file: String?
+
+        @OptionGroup var source: DeploymentOptions
+
+        @Option(name: .long, help: "Seed of the random data.")
+        var seed: UInt64 = 1
+
+        func validate() throws {
+            if (file == nil) == !source.isGiven {
+                throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
+            }
+        }
+
+        func run() throws {
+            let graph: OperatorGraph
+            var described = ""
+            if let file {
+                graph = try loadGraph(file: file, bindings: source.bindings())
+            } else {
+                let built = try source.build()
+                let scaled = try ScaledDeployment.make(built.deployment)
+                graph = try built.spec.build(scaled.deployment)
+                described = " (scaled down: \(scaled.summary))"
+            }
+            let result: VerifyResult
+            do {
+                result = try Verifier.verify(graph, seed: seed)
+            } catch {
+                printError("deploydag: verify: \(error)")
+                throw ExitCode(2)
+            }
+            let verdict = result.passes ? "matches the unpartitioned model" : "does NOT compute the unpartitioned model"
+            print("\(graph.name)\(described): \(result.nodesExecuted) nodes executed, \(result.outputs) outputs compared")
+            print(String(format: "max relative error %.3e (tolerance %.0e): %@", result.maxRelativeError, Verifier.tolerance, verdict))
+            if !result.passes { throw ExitCode.failure }
+        }
+    }
+}
+
+/// A deployment shrunk for execution: the same partition counts, tiny dimensions.
+enum ScaledDeployment {
+    static func make(_ original: Deployment) throws -> (deployment: Deployment, summary: String) {
+        var d = original
+        d.microBatches = 1
+        let segments: Int
+        if case .helix(_, let s) = d.strategy { segments = s } else { segments = 1 }
+        d.model.headDim = max(2 * segments, 4)
+        d.model.hidden = d.model.heads * d.model.headDim
+        d.model.ffn = 64
+        if var moe = d.model.moe {
+            moe.expertFFN = 32
+            // Room for every token in every expert's buffer: nothing dropped, as in the reference.
+            moe.capacityFactor = Dim(Int64(moe.experts))
+            d.model.moe = moe
+        }
+        let contexts: [Int64?]
+        if case .decode = original.phase { contexts = [8, 10, 20, 40] } else { contexts = [nil] }
+        for batch in [2, 4, 8, 16] as [Int64] {
+            for seq in [8, 10, 16, 20, 40, 80] as [Int64] {
+                for context in contexts {
+                    var candidate = d
+                    candidate.model.batch = Dim(batch)
+                    candidate.model.seq = Dim(seq)
+                    if let context { candidate.phase = .decode(context: Dim(context)) }
+                    if (try? DeploymentBuilder().build(candidate)) != nil {
+                        var summary = "batch \(batch), seq \(seq), hidden \(d.model.hidden) = \(d.model.heads) heads x \(d.model.headDim)"
+                        summary += d.model.moe.map { ", \($0.experts) experts of \($0.expertFFN)" } ?? ", MLP \(d.model.ffn)"
+                        if let context { summary += ", context \(context)" }
+                        return (candidate, summary)
+                    }
+                }
+            }
+        }
+        throw ValidationError("no small dimensions let this deployment build; verify a DOT file instead")
+    }
+}

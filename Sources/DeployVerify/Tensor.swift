@@ -1,0 +1,254 @@
+import DeployModel
+import Foundation
+
+/// A dense double-precision tensor, row-major. `indices` carries the experts a top-k chose.
+struct Tensor {
+    var shape: [Int]
+    var data: [Double]
+    var indices: [Int]?
+
+    init(shape: [Int], data: [Double], indices: [Int]? = nil) {
+        precondition(data.count == shape.reduce(1, *), "tensor data does not fill its shape")
+        self.shape = shape
+        self.data = data
+        self.indices = indices
+    }
+
+    init(zeros shape: [Int]) { self.init(shape: shape, data: [Double](repeating: 0, count: shape.reduce(1, *))) }
+
+    var count: Int { data.count }
+
+    func strides() -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        for i in stride(from: shape.count - 2, through: 0, by: -1) { s[i] = s[i + 1] * shape[i + 1] }
+        return s
+    }
+
+    /// The block `[lower, upper)` along `dim`.
+    func slice(dim: Int, _ lower: Int, _ upper: Int) -> Tensor {
+        let outer = shape[..<dim].reduce(1, *)
+        let inner = shape[(dim + 1)...].reduce(1, *)
+        var out: [Double] = []
+        out.reserveCapacity(outer * (upper - lower) * inner)
+        for o in 0..<outer {
+            let base = o * shape[dim] * inner
+            out.append(contentsOf: data[(base + lower * inner)..<(base + upper * inner)])
+        }
+        var s = shape
+        s[dim] = upper - lower
+        return Tensor(shape: s, data: out)
+    }
+
+    /// Part `index` of `parts` equal parts along `dim`.
+    func part(dim: Int, index: Int, parts: Int) -> Tensor {
+        let size = shape[dim] / parts
+        return slice(dim: dim, index * size, (index + 1) * size)
+    }
+
+    static func concat(_ tensors: [Tensor], dim: Int) -> Tensor {
+        var s = tensors[0].shape
+        s[dim] = tensors.reduce(0) { $0 + $1.shape[dim] }
+        let outer = s[..<dim].reduce(1, *)
+        var out: [Double] = []
+        out.reserveCapacity(s.reduce(1, *))
+        for o in 0..<outer {
+            for t in tensors {
+                let block = t.shape[dim...].reduce(1, *)
+                out.append(contentsOf: t.data[(o * block)..<((o + 1) * block)])
+            }
+        }
+        return Tensor(shape: s, data: out)
+    }
+
+    /// The part `place` describes of this (whole) tensor; a partial term is the whole tensor
+    /// divided among the terms only when asked (`partialShare`).
+    func part(_ place: Placement) -> Tensor {
+        var t = self
+        for (dim, p) in place.shards.sorted(by: { $0.key < $1.key }) { t = t.part(dim: dim, index: p.index, parts: p.parts) }
+        return t
+    }
+
+    static func + (a: Tensor, b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape)
+        return Tensor(shape: a.shape, data: zip(a.data, b.data).map(+))
+    }
+
+    /// Applies `f` to each row along the last dimension.
+    func mapRows(_ f: ([Double]) -> [Double]) -> Tensor {
+        let n = shape.last ?? 1
+        var out: [Double] = []
+        out.reserveCapacity(count)
+        var i = 0
+        while i < count {
+            out.append(contentsOf: f(Array(data[i..<(i + n)])))
+            i += n
+        }
+        return Tensor(shape: shape, data: out)
+    }
+}
+
+/// The operators, shared by the DAG interpreter and the reference model so both compute the
+/// same functions.
+enum Kernels {
+    static func einsum(_ eq: Einsum, _ a: Tensor, _ b: Tensor) -> Tensor {
+        var size: [Character: Int] = [:]
+        for (c, d) in zip(eq.lhs, a.shape) { size[c] = d }
+        for (c, d) in zip(eq.rhs, b.shape) { size[c] = d }
+        let summed = (eq.lhs + eq.rhs).filter { !eq.result.contains($0) }.reduce(into: [Character]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }
+        let outShape = eq.result.map { size[$0]! }
+        let (sa, sb) = (a.strides(), b.strides())
+        func strideMap(_ letters: [Character], _ strides: [Int]) -> [Character: Int] {
+            var m: [Character: Int] = [:]
+            for (c, s) in zip(letters, strides) { m[c, default: 0] += s }
+            return m
+        }
+        let (ma, mb) = (strideMap(eq.lhs, sa), strideMap(eq.rhs, sb))
+        let outLetters = eq.result
+        let sumSizes = summed.map { size[$0]! }
+        let sumCount = sumSizes.reduce(1, *)
+        // Offsets of every summed index combination, computed once.
+        var sumA = [Int](repeating: 0, count: sumCount)
+        var sumB = [Int](repeating: 0, count: sumCount)
+        for s in 0..<sumCount {
+            var r = s
+            for j in stride(from: summed.count - 1, through: 0, by: -1) {
+                let v = r % sumSizes[j]
+                r /= sumSizes[j]
+                sumA[s] += (ma[summed[j]] ?? 0) * v
+                sumB[s] += (mb[summed[j]] ?? 0) * v
+            }
+        }
+        var out = [Double](repeating: 0, count: outShape.reduce(1, *))
+        var index = [Int](repeating: 0, count: outLetters.count)
+        let stepA = outLetters.map { ma[$0] ?? 0 }
+        let stepB = outLetters.map { mb[$0] ?? 0 }
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                for o in 0..<out.count {
+                    var rest = o
+                    var baseA = 0
+                    var baseB = 0
+                    for i in stride(from: outLetters.count - 1, through: 0, by: -1) {
+                        index[i] = rest % outShape[i]
+                        rest /= outShape[i]
+                        baseA += stepA[i] * index[i]
+                        baseB += stepB[i] * index[i]
+                    }
+                    var acc = 0.0
+                    for s in 0..<sumCount { acc += pa[baseA + sumA[s]] * pb[baseB + sumB[s]] }
+                    out[o] = acc
+                }
+            }
+        }
+        return Tensor(shape: outShape, data: out)
+    }
+
+    static func softmax(_ t: Tensor, scale: Double) -> Tensor {
+        t.mapRows { row in
+            let scaled = row.map { $0 * scale }
+            let m = scaled.max() ?? 0
+            let e = scaled.map { ($0 - m).exp() }
+            let s = e.reduce(0, +)
+            return e.map { $0 / s }
+        }
+    }
+
+    static func layerNorm(_ t: Tensor) -> Tensor {
+        t.mapRows { row in
+            let n = Double(row.count)
+            let mean = row.reduce(0, +) / n
+            let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
+            let inv = 1 / (variance + 1e-5).squareRoot()
+            return row.map { ($0 - mean) * inv }
+        }
+    }
+
+    static func rmsNorm(_ t: Tensor) -> Tensor {
+        t.mapRows { row in
+            let inv = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(row.count) + 1e-5).squareRoot()
+            return row.map { $0 * inv }
+        }
+    }
+
+    static func gelu(_ t: Tensor) -> Tensor {
+        Tensor(shape: t.shape, data: t.data.map { x in 0.5 * x * (1 + ((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)).tanh()) })
+    }
+
+    static func silu(_ t: Tensor) -> Tensor {
+        Tensor(shape: t.shape, data: t.data.map { $0 / (1 + (-$0).exp()) })
+    }
+
+    /// The `k` largest logits of each row (ties to the lower expert), their gates a softmax
+    /// over the chosen logits.
+    static func topK(_ logits: Tensor, k: Int) -> Tensor {
+        let e = logits.shape.last!
+        var gates: [Double] = []
+        var chosen: [Int] = []
+        var i = 0
+        while i < logits.count {
+            let row = Array(logits.data[i..<(i + e)])
+            let picks = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k)
+            let m = picks.map { row[$0] }.max()!
+            let w = picks.map { (row[$0] - m).exp() }
+            let s = w.reduce(0, +)
+            gates.append(contentsOf: w.map { $0 / s })
+            chosen.append(contentsOf: picks)
+            i += e
+        }
+        var shape = logits.shape
+        shape[shape.count - 1] = k
+        return Tensor(shape: shape, data: gates, indices: chosen)
+    }
+
+    /// Token t's position in expert e's buffer: its rank among the tokens that chose e.
+    static func positions(_ routing: Tensor, experts: Int) -> (lists: [[Int]], k: Int) {
+        let k = routing.shape.last!
+        let tokens = routing.count / k
+        var lists = [[Int]](repeating: [], count: experts)
+        for t in 0..<tokens { for j in 0..<k { lists[routing.indices![t * k + j]].append(t) } }
+        return (lists, k)
+    }
+
+    static func dispatch(_ x: Tensor, _ routing: Tensor, experts: Int, replicas: Int, capacity: Int) -> Tensor {
+        let h = x.shape.last!
+        let (lists, _) = positions(routing, experts: experts)
+        var out = [Double](repeating: 0, count: experts * replicas * capacity * h)
+        for e in 0..<experts {
+            for (slot, t) in lists[e].prefix(capacity).enumerated() {
+                for r in 0..<replicas {
+                    let base = ((e * replicas + r) * capacity + slot) * h
+                    for i in 0..<h { out[base + i] = x.data[t * h + i] }
+                }
+            }
+        }
+        return Tensor(shape: [experts * replicas, capacity, h], data: out)
+    }
+
+    static func combine(_ buffers: Tensor, _ routing: Tensor, experts: Int, replicas: Int, tokenShape: [Int]) -> Tensor {
+        let (capacity, h) = (buffers.shape[1], buffers.shape[2])
+        let (lists, k) = positions(routing, experts: experts)
+        var slotOf: [Int: Int] = [:]  // (expert * tokens + token) -> position
+        let tokens = routing.count / k
+        for e in 0..<experts { for (p, t) in lists[e].enumerated() where p < capacity { slotOf[e * tokens + t] = p } }
+        var out = [Double](repeating: 0, count: tokens * h)
+        for t in 0..<tokens {
+            for j in 0..<k {
+                let e = routing.indices![t * k + j]
+                guard let p = slotOf[e * tokens + t] else { continue }
+                let gate = routing.data[t * k + j]
+                for r in 0..<replicas {
+                    let base = ((e * replicas + r) * capacity + p) * h
+                    for i in 0..<h { out[t * h + i] += gate * buffers.data[base + i] }
+                }
+            }
+        }
+        return Tensor(shape: tokenShape + [h], data: out)
+    }
+}
+
+extension Double {
+    fileprivate func exp() -> Double { Foundation.exp(self) }
+    fileprivate func tanh() -> Double { Foundation.tanh(self) }
+}
