@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPLOYDAG := .build/debug/deploydag
 
-.PHONY: all deps build dags test unit-test check-dags lint format clean
+.PHONY: all deps build dags test unit-test check-dags lint format clean bench
 
 all: build
 
@@ -31,3 +31,8 @@ test: deps lint unit-test check-dags
 
 clean:
 	rm -rf .build
+
+# Speed and memory against libcgraph's own parse (docs/benchmarks.md). Not part of `make test`.
+bench: deps
+	$(SWIFT) build -c release
+	python3 scripts/bench.py

@@ -51,7 +51,7 @@ public struct DOTSourceMap: Sendable {
             lastNode = name
         }
 
-        while let token = scanner.next() {
+        while let token = scanner.next(materialize: bracketDepth == 0) {
             // A pending statement-level ID is a node unless this token is '='.
             if let c = candidate {
                 candidate = nil
@@ -144,7 +144,9 @@ struct Scanner {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    mutating func next() -> Token? {
+    /// The next token; with `materialize` false, IDs come back empty (inside attribute lists
+    /// their text is not needed, and building it is most of the scan's cost).
+    mutating func next(materialize: Bool = true) -> Token? {
         while i < bytes.count {
             let b = bytes[i]
             switch b {
@@ -177,13 +179,13 @@ struct Scanner {
             let startLine = line
             switch b {
             case UInt8(ascii: "\""):
-                var text = quotedString()
+                var text = quotedString(materialize: materialize)
                 // "a" + "b" concatenation
                 while let plus = peekNonSpace(), bytes[plus] == UInt8(ascii: "+") {
                     skipTo(plus + 1)
                     guard let q = peekNonSpace(), bytes[q] == UInt8(ascii: "\"") else { break }
                     skipTo(q)
-                    text += quotedString()
+                    text += quotedString(materialize: materialize)
                 }
                 return Token(kind: .id(text, quoted: true), line: startLine)
             case UInt8(ascii: "<"):
@@ -200,7 +202,8 @@ struct Scanner {
                     let start = i
                     i += 1
                     while i < bytes.count, Scanner.isIDByte(bytes[i]) || bytes[i] == UInt8(ascii: ".") { i += 1 }
-                    return Token(kind: .id(String(decoding: bytes[start..<i], as: UTF8.self), quoted: false), line: startLine)
+                    let text = materialize ? String(decoding: bytes[start..<i], as: UTF8.self) : ""
+                    return Token(kind: .id(text, quoted: false), line: startLine)
                 }
                 i += 1
                 return Token(kind: .punct(b), line: startLine)
@@ -229,8 +232,26 @@ struct Scanner {
 
     /// libcgraph's reading of a quoted string: `\"` is a quote, backslash-newline vanishes,
     /// every other byte is kept.
-    private mutating func quotedString() -> String {
+    private mutating func quotedString(materialize: Bool = true) -> String {
         i += 1
+        guard materialize else {
+            // Skip to the closing quote, counting lines; `\"` does not close it.
+            while i < bytes.count {
+                let c = bytes[i]
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    return ""
+                }
+                if c == UInt8(ascii: "\\"), i + 1 < bytes.count {
+                    if bytes[i + 1] == UInt8(ascii: "\n") { line += 1 }
+                    i += 2
+                    continue
+                }
+                if c == UInt8(ascii: "\n") { line += 1 }
+                i += 1
+            }
+            return ""
+        }
         var out: [UInt8] = []
         while i < bytes.count {
             let c = bytes[i]

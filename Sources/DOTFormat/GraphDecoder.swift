@@ -39,6 +39,7 @@ public struct GraphDecoder: Sendable {
         }
 
         var graph = OperatorGraph(name: document.name, gpus: gpus, attributes: attributes)
+        var memo = ParseMemo()
         let count = document.nodeNames.count
         var invalid = [Bool](repeating: false, count: count)
         var nodeLines = [Int?](repeating: nil, count: count)
@@ -66,7 +67,7 @@ public struct GraphDecoder: Sendable {
             var group: [Int] = []
             if op.isCommunication {
                 if let text = attribute(DOTSchema.group) {
-                    if let ids = GPUList.parse(text) {
+                    if let ids = memo.gpuList(text) {
                         group = ids
                         if Set(ids).count != ids.count {
                             problems.append("'group' lists a GPU twice: '\(text)'")
@@ -93,10 +94,9 @@ public struct GraphDecoder: Sendable {
 
             var out = Shape([])
             if let text = attribute(DOTSchema.out) {
-                do throws(ShapeError) {
-                    out = try Shape.parse(text)
-                } catch {
-                    problems.append("'out': \(error)")
+                switch memo.shape(text) {
+                case .success(let shape): out = shape
+                case .failure(let error): problems.append("'out': \(error)")
                 }
             } else {
                 problems.append("missing 'out': every node states its output shape, such as out=\"[1024,10000,8192]\"")
@@ -115,7 +115,7 @@ public struct GraphDecoder: Sendable {
             for key in extraColumns {
                 if let value = attribute(key) { extras[key] = value }
             }
-            problems += Self.operatorParameterProblems(op: op, extras)
+            problems += Self.operatorParameterProblems(op: op, extras, memo: &memo)
 
             if !problems.isEmpty {
                 invalid[index] = true
@@ -151,7 +151,7 @@ public struct GraphDecoder: Sendable {
     }
 
     /// What an operator's own parameters must look like.
-    static func operatorParameterProblems(op: Operator, _ attributes: [String: String]) -> [String] {
+    static func operatorParameterProblems(op: Operator, _ attributes: [String: String], memo: inout ParseMemo) -> [String] {
         var problems: [String] = []
         func integer(_ key: String, _ what: String, minimum: Int = 0) {
             guard let text = attributes[key] else {
@@ -166,23 +166,21 @@ public struct GraphDecoder: Sendable {
         switch op {
         case .matmul:
             if let eq = attributes[DOTSchema.equation] {
-                do throws(EinsumError) { _ = try Einsum(eq) } catch { problems.append("'eq': \(error)") }
+                if case .failure(let error) = memo.einsum(eq) { problems.append("'eq': \(error)") }
             } else {
                 problems.append("missing 'eq': a matmul states its einsum equation, such as eq=\"bsh,hd->bsd\"")
             }
-            if let weight = attributes[DOTSchema.weight] {
-                do throws(ShapeError) { _ = try Shape.parse(weight) } catch { problems.append("'weight': \(error)") }
+            if let weight = attributes[DOTSchema.weight], case .failure(let error) = memo.shape(weight) {
+                problems.append("'weight': \(error)")
             }
             for key in [DOTSchema.m, DOTSchema.k, DOTSchema.n] {
                 guard let text = attributes[key] else {
                     problems.append("missing '\(key)': a matmul states its Get_Time(m, k, n) arguments")
                     continue
                 }
-                do throws(DimError) {
-                    let d = try Dim.parse(text)
-                    if !d.isPositive { problems.append("'\(key)' must be positive, got '\(text)'") }
-                } catch {
-                    problems.append("'\(key)': \(error)")
+                switch memo.dim(text) {
+                case .success(let d): if !d.isPositive { problems.append("'\(key)' must be positive, got '\(text)'") }
+                case .failure(let error): problems.append("'\(key)': \(error)")
                 }
             }
         case .concat, .allGather, .reduceScatter:

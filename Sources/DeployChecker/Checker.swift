@@ -62,6 +62,8 @@ struct Context {
     var findings: [Finding] = []
     /// The GPUs holding the terms of each partial sum (placement rules).
     var termHolders: [TermKey: [Int]] = [:]
+    /// Parses of repeated attribute strings.
+    var memo = ParseMemo()
 
     var graph: OperatorGraph { decoded.graph }
 

@@ -10,7 +10,7 @@ extension Context {
         for (i, node) in graph.nodes.enumerated() where isValid(i) {
             guard let text = node.attributes["place"] else { continue }
             any = true
-            if let place = Placement.parse(text) {
+            if let place = memo.placement(text) {
                 places[i] = place
             } else {
                 report(.schema, node: i, "'place' must be R or terms such as S2:1/4 and P:0/4 separated by commas; got '\(text)'")
@@ -159,10 +159,10 @@ extension Context {
     /// turn equal shards into a partial sum.
     private mutating func deriveMatmul(_ v: Int, edges: [Int], inputs: [Placement]) -> Placement? {
         let node = graph.nodes[v]
-        guard let eq = node.attributes["eq"], let einsum = try? Einsum(eq) else { return nil }
+        guard let eq = node.attributes["eq"], let einsum = try? memo.einsum(eq).get() else { return nil }
         var operands = inputs
         if node.attributes["weight"] != nil {
-            guard let text = node.attributes["weight_place"] ?? Optional("R"), let w = Placement.parse(text) else {
+            guard let text = node.attributes["weight_place"] ?? Optional("R"), let w = memo.placement(text) else {
                 report(.schema, node: v, "'weight_place' must be R or terms such as S1:0/4; got '\(node.attributes["weight_place"] ?? "")'")
                 return nil
             }

@@ -161,11 +161,11 @@ extension Context {
         if let cached = einsums[eqText] {
             einsum = cached
         } else {
-            guard let parsed = try? Einsum(eqText) else { return }
+            guard let parsed = try? memo.einsum(eqText).get() else { return }
             einsums[eqText] = parsed
             einsum = parsed
         }
-        let weight = node.attributes[DOTSchema.weight].flatMap { try? Shape.parse($0) }
+        let weight = node.attributes[DOTSchema.weight].flatMap { try? memo.shape($0).get() }
         let expected = weight == nil ? 2 : 1
         guard edges.count == expected else {
             let what =
@@ -210,7 +210,7 @@ extension Context {
         let node = graph.nodes[v]
         var wrong: [String] = []
         for (key, value) in [(DOTSchema.m, derived.m), (DOTSchema.k, derived.k), (DOTSchema.n, derived.n)] {
-            guard let text = node.attributes[key], let stated = try? Dim.parse(text) else { continue }
+            guard let text = node.attributes[key], let stated = try? memo.dim(text).get() else { continue }
             if stated != value { wrong.append("\(key)=\(text) should be \(value)") }
         }
         if !wrong.isEmpty {

@@ -27,6 +27,9 @@ extension DeployDag {
         @Option(name: .long, help: "text or json.")
         var format: OutputFormat = .text
 
+        @Flag(name: .long, help: "Print how long each phase took, on standard error.")
+        var timings = false
+
         func validate() throws {
             if let gpus, gpus <= 0 { throw ValidationError("--gpus must be a positive integer, got \(gpus)") }
             if files.isEmpty { throw ValidationError("name at least one DOT file to check") }
@@ -39,7 +42,16 @@ extension DeployDag {
                 do {
                     let loaded = try LoadedDAG.load(file)
                     if let decoded = loaded.decoded {
+                        let clock = ContinuousClock()
+                        let start = clock.now
                         reports.append(Checker(gpus: gpus).check(decoded, earlier: loaded.readFindings))
+                        if timings {
+                            for (phase, seconds) in loaded.timings + [("rules", (clock.now - start).seconds)] {
+                                printError(
+                                    "\(file): \(phase.padding(toLength: 24, withPad: " ", startingAt: 0)) \(String(format: "%8.3f", seconds)) s"
+                                )
+                            }
+                        }
                     } else {
                         reports.append(CheckReport(file: file, findings: loaded.readFindings, nodeCount: 0, edgeCount: 0))
                     }

@@ -13,13 +13,24 @@ struct LoadedDAG {
     var readFindings: [Finding]
 
     var allFindings: [Finding] { readFindings + (decoded?.findings ?? []) }
+    /// Phase durations in seconds, for `--timings`.
+    var timings: [(String, Double)] = []
 
     /// Reads `path`. Throws only when the file cannot be read at all (exit 2 territory).
     static func load(_ path: String) throws -> LoadedDAG {
+        let clock = ContinuousClock()
+        let start = clock.now
         let bytes = try readBytes(path)
+        let read = clock.now
         let result = DOTReader.read(bytes: bytes, file: path)
+        let parsed = clock.now
         let decoded = result.document.map { GraphDecoder().decode($0, sourceMap: result.sourceMap, file: path) }
-        return LoadedDAG(path: path, decoded: decoded, readFindings: result.findings)
+        var loaded = LoadedDAG(path: path, decoded: decoded, readFindings: result.findings)
+        loaded.timings = [
+            ("read file", (read - start).seconds), ("source lines", result.sourceMapSeconds),
+            ("libcgraph parse + copy", result.parseSeconds), ("decode", (clock.now - parsed).seconds),
+        ]
+        return loaded
     }
 
     static func readBytes(_ path: String) throws -> [UInt8] {
@@ -47,4 +58,8 @@ struct LoadedDAG {
         }
         return decoded.graph
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

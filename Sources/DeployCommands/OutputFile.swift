@@ -1,32 +1,106 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Writes files so that readers see either the old file or the complete new one, never a
-/// partial one: the bytes go to a temporary file beside the target, which is renamed into place.
+/// partial one.
+///
+/// On Linux the bytes go to an unnamed file in the target's directory (`O_TMPFILE`): if the
+/// process dies while writing, even by SIGKILL, nothing is left behind. Only when complete is
+/// the file given a temporary name (`linkat`) and renamed over the target. Where `O_TMPFILE` is
+/// not supported, a named temporary file is used instead and removed on SIGINT or SIGTERM.
 enum OutputFile {
     static func write(_ bytes: [UInt8], to path: String) throws {
         let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw CommandError.io("cannot create \(temporary.path) (does the directory \(directory.path) exist and is it writable?)")
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CommandError.io("cannot write \(path): the directory \(directory) does not exist")
         }
-        do {
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.write(contentsOf: bytes)
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary.path, url.path) == 0 else {
-                throw CommandError.io("cannot rename \(temporary.path) to \(path): \(String(cString: strerror(errno)))")
+        let temporary = directory + "/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #if os(Linux)
+            // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Glibc's module does not export the macro.
+            let oTmpfile: Int32 = 0o20_000_000 | O_DIRECTORY
+            let fd = open(directory, oTmpfile | O_WRONLY | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                defer { close(fd) }
+                try writeAll(fd, bytes, path: path)
+                guard fsync(fd) == 0 else { throw CommandError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+                guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) == 0 else {
+                    throw CommandError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                try moveIntoPlace(temporary, path)
+                return
             }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        #endif
+        try writeNamed(bytes, temporary: temporary, path: path)
     }
 
     static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
     }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw CommandError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+
+    private static func moveIntoPlace(_ temporary: String, _ path: String) throws {
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw CommandError.io("cannot rename \(temporary) to \(path): \(reason)")
+        }
+    }
+
+    private static func writeNamed(_ bytes: [UInt8], temporary: String, path: String) throws {
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CommandError.io("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        PendingTemporaries.add(temporary)
+        defer { PendingTemporaries.remove(temporary) }
+        do {
+            defer { close(fd) }
+            try writeAll(fd, bytes, path: path)
+            guard fsync(fd) == 0 else { throw CommandError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        try moveIntoPlace(temporary, path)
+    }
+}
+
+/// Named temporary files to remove if the process is interrupted.
+enum PendingTemporaries {
+    nonisolated(unsafe) private static var paths: [String] = []
+    nonisolated(unsafe) private static var installed = false
+
+    static func add(_ path: String) {
+        paths.append(path)
+        if !installed {
+            installed = true
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig) { received in
+                    for p in PendingTemporaries.paths { unlink(p) }
+                    signal(received, SIG_DFL)
+                    raise(received)
+                }
+            }
+        }
+    }
+
+    static func remove(_ path: String) { paths.removeAll { $0 == path } }
 }
 
 /// A failure a command reports as one line on stderr.

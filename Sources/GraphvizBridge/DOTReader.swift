@@ -1,6 +1,7 @@
 internal import CGraphviz
 import DOTFormat
 import DeployModel
+import Foundation
 import Glibc
 
 /// What reading a DOT file produced: the document when libcgraph could parse it, and findings
@@ -9,18 +10,25 @@ public struct DOTReadResult: Sendable {
     public var document: DOTDocument?
     public var sourceMap: DOTSourceMap
     public var findings: [Finding]
+    /// Seconds spent in libcgraph's parse and the copy out of it, and waiting for the source-line
+    /// scan after it (which runs alongside).
+    public var sourceMapSeconds: Double = 0
+    public var parseSeconds: Double = 0
 }
 
 /// Reads DOT through libcgraph (`agread`), copies the graph into Swift values and closes it.
 public enum DOTReader {
     /// Reads `bytes` (the contents of `file`, used in findings) as one DOT graph.
     public static func read(bytes: [UInt8], file: String? = nil) -> DOTReadResult {
-        let sourceMap = DOTSourceMap(scanning: bytes)
+        let clock = ContinuousClock()
+        let scanStart = clock.now
+        // The line scan needs only the bytes: it runs beside libcgraph's parse.
+        let scan = Thread.detachedResult { DOTSourceMap(scanning: bytes) }
         var findings: [Finding] = []
         let isBlank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }
         if isBlank {
             findings.append(Finding(.syntax, file: file, line: 1, "the file is empty; expected 'digraph NAME { ... }'"))
-            return DOTReadResult(document: nil, sourceMap: sourceMap, findings: findings)
+            return DOTReadResult(document: nil, sourceMap: scan.wait(), findings: findings)
         }
         let ((document, secondGraphSeen), pieces) = Graphviz.withLock { () -> (DOTDocument?, Bool) in
             bytes.withUnsafeBytes { buffer -> (DOTDocument?, Bool) in
@@ -42,6 +50,9 @@ public enum DOTReader {
                 return (document, second)
             }
         }
+        let parsedAt = clock.now
+        let sourceMap = scan.wait()
+        let scanned = clock.now
         for message in Graphviz.joinMessages(pieces) {
             let isWarning = message.hasPrefix("Warning")
             findings.append(
@@ -60,7 +71,10 @@ public enum DOTReader {
                     .syntax, file: file, line: sourceMap.secondGraphLine,
                     "the file holds more than one graph; deploydag reads one DAG per file"))
         }
-        return DOTReadResult(document: document, sourceMap: sourceMap, findings: findings)
+        var result = DOTReadResult(document: document, sourceMap: sourceMap, findings: findings)
+        result.parseSeconds = (parsedAt - scanStart).seconds
+        result.sourceMapSeconds = (scanned - parsedAt).seconds
+        return result
     }
 
     /// "Error: <stdin>: syntax error in line 3 near 'x'" -> 3.
@@ -118,12 +132,22 @@ public enum DOTReader {
         var indexOf: [UnsafeMutableRawPointer: Int32] = [:]
         indexOf.reserveCapacity(count)
 
+        // cgraph keeps one copy of each distinct string (refstr), so identical values share a
+        // pointer: convert each once and share the Swift string.
+        var interned: [UnsafeMutablePointer<CChar>: String] = [:]
+        func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+            guard let pointer else { return "" }
+            if let known = interned[pointer] { return known }
+            let value = String(cString: pointer)
+            interned[pointer] = value
+            return value
+        }
         var node = agfstnode(graph)
         while let n = node {
             indexOf[UnsafeMutableRawPointer(n)] = Int32(names.count)
             names.append(String(cString: agnameof(n)))
             for (i, (_, s)) in nodeSymbols.enumerated() {
-                columns[i].append(agxget(n, s).map { String(cString: $0) } ?? "")
+                columns[i].append(string(agxget(n, s)))
             }
             node = agnxtnode(graph, n)
         }
@@ -137,7 +161,7 @@ public enum DOTReader {
                 let head = indexOf[UnsafeMutableRawPointer(deploydag_aghead(e))]!
                 edges.append(DOTDocument.Edge(tail: Int(tail), head: Int(head)))
                 for (i, (_, s)) in edgeSymbols.enumerated() {
-                    edgeColumns[i].append(agxget(e, s).map { String(cString: $0) } ?? "")
+                    edgeColumns[i].append(string(agxget(e, s)))
                 }
                 edge = agnxtout(graph, e)
             }
@@ -149,4 +173,31 @@ public enum DOTReader {
         for (i, (name, _)) in edgeSymbols.enumerated() { document.edgeColumns[name] = edgeColumns[i] }
         return document
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// A value computed on another thread, waited for once.
+final class DetachedResult<T>: @unchecked Sendable {
+    private var value: T?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ body: @escaping @Sendable () -> T) {
+        Thread.detachNewThread { [self] in
+            value = body()
+            done.signal()
+        }
+    }
+
+    func wait() -> T {
+        done.wait()
+        done.signal()
+        return value!
+    }
+}
+
+extension Thread {
+    static func detachedResult<T>(_ body: @escaping @Sendable () -> T) -> DetachedResult<T> { DetachedResult(body) }
 }

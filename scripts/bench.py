@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""make bench: deploydag's generate, check and analyze on DAGs of about 1e4, 1e5 and 1e6 nodes,
+against libcgraph's own parse of the same file (bench/floor.c), measured in the same run.
+Prints the table and writes docs/benchmarks.md. Times are wall-clock seconds of one run each;
+peak memory is the child's maximum resident set size."""
+import os, subprocess, sys, time, datetime, resource
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+deploydag = os.path.join(root, ".build/release/deploydag")
+floor = os.path.join(root, ".build/bench-floor")
+work = os.environ.get("BENCH_DIR", "/tmp/deploydag-bench")
+sizes = [int(s) for s in os.environ.get("BENCH_LAYERS", "84,834,8334").split(",")]
+os.makedirs(work, exist_ok=True)
+
+def run(argv, stdout=subprocess.DEVNULL, ok=(0,)):
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = p.stderr.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok:
+        sys.exit(f"bench: {' '.join(argv)} failed ({code}): {err[-2000:]}")
+    return elapsed, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+
+subprocess.run(["cc", "-O2", "-o", floor, os.path.join(root, "bench/floor.c")] +
+               subprocess.run(["pkg-config", "--cflags", "--libs", "libcgraph"], capture_output=True, text=True, check=True).stdout.split(),
+               check=True)
+
+rows = []
+for layers in sizes:
+    dot = os.path.join(work, f"tp8-pp2-{layers}.dot")
+    gen_t, gen_m = run([deploydag, "generate", "--preset", "tp8-pp2-dense-4l", "--layers", str(layers), "-o", dot])
+    size = os.path.getsize(dot)
+    nodes = int(open(dot).read().count(" [op="))
+    floor_t, floor_m = run([floor, dot])
+    check_t, check_m = run([deploydag, "check", dot])
+    # The seed configuration does not fit in 80 GB: analyze reports memory errors and exits 1.
+    analyze_t, analyze_m = run([deploydag, "analyze", dot, "--format", "json"], ok=(0, 1))
+    row = dict(layers=layers, nodes=nodes, mb=size / 1e6, gen_t=gen_t, gen_rate=size / 1e6 / gen_t, gen_m=gen_m,
+               floor_t=floor_t, floor_m=floor_m, check_t=check_t, check_m=check_m, analyze_t=analyze_t, analyze_m=analyze_m)
+    rows.append(row)
+    print(f"{nodes:>9} nodes {size/1e6:8.1f} MB  generate {gen_t:7.2f} s ({row['gen_rate']:6.1f} MB/s)  "
+          f"floor {floor_t:7.2f} s {floor_m/2**20:7.0f} MiB  check {check_t:7.2f} s ({check_t/floor_t:4.2f}x) "
+          f"{check_m/2**20:7.0f} MiB ({check_m/floor_m:4.2f}x)  analyze {analyze_t:7.2f} s (+{(analyze_t-check_t)/check_t*100:5.1f}% over check)", flush=True)
+
+lines = [
+    "# Benchmarks",
+    "",
+    f"`make bench` on {datetime.date.today()}: deploydag (release build) on `tp8-pp2-dense-4l` with more layers, on this",
+    "project's machines (2 cores, 24 GiB). The floor is libcgraph itself: `bench/floor.c` reads the same file with",
+    "`agread` and walks every node and edge reading their attributes with `agget`; it runs in the same script, so the",
+    "ratios compare like with like. One run each; peak memory is the process's maximum resident set size.",
+    "",
+    "| nodes | DOT MB | generate s | generate MB/s | floor s | floor MiB | check s | check / floor | check MiB | check mem / floor | analyze s | analyze over check |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+for r in rows:
+    lines.append(f"| {r['nodes']} | {r['mb']:.1f} | {r['gen_t']:.2f} | {r['gen_rate']:.1f} | {r['floor_t']:.2f} | {r['floor_m']/2**20:.0f} | "
+                 f"{r['check_t']:.2f} | {r['check_t']/r['floor_t']:.2f}x | {r['check_m']/2**20:.0f} | {r['check_m']/r['floor_m']:.2f}x | "
+                 f"{r['analyze_t']:.2f} | {(r['analyze_t']-r['check_t'])/r['check_t']*100:+.0f}% |")
+if len(rows) > 1:
+    a, b = rows[0], rows[-1]
+    scale = b["nodes"] / a["nodes"]
+    lines += ["", f"Growth from {a['nodes']} to {b['nodes']} nodes ({scale:.0f}x): generate {b['gen_t']/a['gen_t']:.0f}x, "
+              f"check {b['check_t']/a['check_t']:.0f}x, analyze {b['analyze_t']/a['analyze_t']:.0f}x, floor {b['floor_t']/a['floor_t']:.0f}x."]
+lines += ["", "Targets (issue 7) at 1e6 nodes: check within 1.15x the floor's time and 1.3x its memory; generate at 150 MB/s",
+          "or better; analyze at most 10% over check. See the closing notes for where deploydag stands against them.", ""]
+if os.environ.get("BENCH_WRITE", "1") == "1":
+    with open(os.path.join(root, "docs/benchmarks.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("bench: wrote docs/benchmarks.md")
