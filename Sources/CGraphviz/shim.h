@@ -5,6 +5,11 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
+// Exported by libcgraph but missing from its public header: flushes the lexer's buffer
+// (YY_FLUSH_BUFFER). Without it, text a previous stream left unread (after a second graph in a
+// file, say) is read as the start of the next one.
+extern void aglexbad(void);
+
 // Swift cannot call C macros; these wrap the ones deploydag needs.
 
 static inline Agnode_t *deploydag_agtail(Agedge_t *e) { return agtail(e); }

@@ -37,6 +37,7 @@ public enum DOTReader {
                     return (nil, false)
                 }
                 defer { fclose(stream) }
+                aglexbad()  // drop whatever an earlier stream left in the lexer's buffer
                 agreadline(1)  // cgraph counts newlines from this value
                 guard let graph = agread(UnsafeMutableRawPointer(stream), nil) else { return (nil, false) }
                 let document = copy(graph)
@@ -47,6 +48,7 @@ public enum DOTReader {
                     agclose(next)
                     second = true
                 }
+                aglexbad()
                 return (document, second)
             }
         }
