@@ -5,6 +5,7 @@ let package = Package(
     name: "deploydag",
     products: [
         .executable(name: "deploydag", targets: ["deploydag"]),
+        .executable(name: "deploydag-fuzz", targets: ["deploydag-fuzz"]),
         .library(name: "DeployCommands", targets: ["DeployCommands"]),
     ],
     dependencies: [
@@ -51,6 +52,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "deploydag", dependencies: ["DeployCommands"]),
+        // The fuzz target over reading and checking (docs/fuzzing.md); built plainly, it replays inputs.
+        .executableTarget(name: "deploydag-fuzz", dependencies: ["DOTFormat", "DeployChecker", "GraphvizBridge"]),
 
         .testTarget(name: "DeployModelTests", dependencies: ["DeployModel"]),
         .testTarget(name: "DeployBuildersTests", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),
@@ -75,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeployCommandsTests",
-            dependencies: ["DeployCommands", "deploydag"]
+            dependencies: ["DeployCommands", "deploydag", "deploydag-fuzz"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -7,8 +7,8 @@
 public struct DOTSourceMap: Sendable {
     /// The line of each node's first mention as a node, by name.
     public private(set) var nodeLines: [String: Int] = [:]
-    /// The line of each edge's first statement, by tail and head name.
-    public private(set) var edgeLines: [EdgeKey: Int] = [:]
+    /// The lines of each edge's statements, in file order, by tail and head name.
+    public private(set) var edgeLines: [EdgeKey: [Int]] = [:]
     /// The line of the first `digraph`/`graph` keyword after the first graph closes, if any.
     public private(set) var secondGraphLine: Int?
     public private(set) var lineCount: Int = 1
@@ -26,8 +26,9 @@ public struct DOTSourceMap: Sendable {
 
     public func line(ofNode name: String) -> Int? { nodeLines[name] }
 
-    public func line(ofEdge tail: String, _ head: String) -> Int? {
-        edgeLines[EdgeKey(tail: tail, head: head)]
+    public func line(ofEdge tail: String, _ head: String, occurrence: Int = 0) -> Int? {
+        guard let lines = edgeLines[EdgeKey(tail: tail, head: head)], !lines.isEmpty else { return nil }
+        return lines[min(occurrence, lines.count - 1)]
     }
 
     public init(scanning bytes: [UInt8]) {
@@ -44,8 +45,7 @@ public struct DOTSourceMap: Sendable {
         func commit(_ name: String, _ line: Int, into map: inout DOTSourceMap) {
             if map.nodeLines[name] == nil { map.nodeLines[name] = line }
             if let edgeAt = edgeLine, let tail = lastNode {
-                let key = EdgeKey(tail: tail, head: name)
-                if map.edgeLines[key] == nil { map.edgeLines[key] = edgeAt }
+                map.edgeLines[EdgeKey(tail: tail, head: name), default: []].append(edgeAt)
             }
             edgeLine = nil
             lastNode = name

@@ -129,9 +129,13 @@ public struct GraphDecoder: Sendable {
         }
 
         var edgeLines = [Int?](repeating: nil, count: document.edges.count)
+        var occurrences: [DOTDocument.Edge: Int] = [:]
         for (index, edge) in document.edges.enumerated() {
+            // The k-th copy of an edge is on the line of its k-th statement.
+            let occurrence = occurrences[edge, default: 0]
+            occurrences[edge] = occurrence + 1
             let line =
-                sourceMap?.line(ofEdge: document.nodeNames[edge.tail], document.nodeNames[edge.head])
+                sourceMap?.line(ofEdge: document.nodeNames[edge.tail], document.nodeNames[edge.head], occurrence: occurrence)
                 ?? nodeLines[edge.head]
             edgeLines[index] = line
             var operand: Int?

@@ -36,6 +36,7 @@ public struct Checker: Sendable {
         context.checkGPURange()
         context.checkGPUCoverage()
         context.checkCrossGPU()
+        context.checkDuplicateEdges()
         context.checkShapes()
         context.checkPlacements()
         let order = context.checkCycle()

@@ -214,6 +214,8 @@ extension Context {
     private mutating func deriveReduction(_ v: Int, edges: [Int], inputs: [Placement]) -> Placement? {
         let node = graph.nodes[v]
         let p = node.group.count
+        // No inputs at all is a shape finding already; nothing to derive.
+        guard !edges.isEmpty else { return nil }
         let shards = Set(inputs.map { Placement(shards: $0.shards) })
         guard inputs.allSatisfy({ $0.partial != nil }) else {
             report(

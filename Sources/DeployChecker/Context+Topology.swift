@@ -46,3 +46,21 @@ extension Context {
         }
     }
 }
+
+extension Context {
+    /// `duplicate-edge`: an edge stated twice with the same operand.
+    mutating func checkDuplicateEdges() {
+        var seen: [TensorEdge: Int] = [:]
+        for (i, edge) in graph.edges.enumerated() {
+            if let first = seen[edge] {
+                let (u, v) = (graph.nodes[edge.from].name, graph.nodes[edge.to].name)
+                report(
+                    .duplicateEdge, node: edge.to, line: decoded.edgeLines[i],
+                    "the edge \(u) -> \(v) is stated again (first at line \(decoded.edgeLines[first].map(String.init) ?? "?")); a tensor used twice by one operator needs an operand attribute on each edge"
+                )
+            } else {
+                seen[edge] = i
+            }
+        }
+    }
+}

@@ -16,6 +16,8 @@ extension RuleID {
     public static let crossGPU = RuleID("cross-gpu")
     /// A node on no path from an input to an output.
     public static let dangling = RuleID("dangling")
+    /// The same edge stated twice with nothing to tell the copies apart.
+    public static let duplicateEdge = RuleID("duplicate-edge")
     /// A GPU needs more memory (weights plus peak live activations) than the graph's `gpu_type` has.
     public static let memory = RuleID("memory")
     /// A partial sum reaches a nonlinear operator (softmax, a norm, an activation, top-k) or an
@@ -45,6 +47,8 @@ extension RuleID {
             "an edge joins different GPUs with no communication node between, or a communication node touches a GPU outside its group"
         ),
         (.dangling, "a node on no path from an input to an output"),
+        (.duplicateEdge, "the same edge twice with the same operand (one tensor consumed twice by mistake)"),
+        (.inputSize, "the file is larger than the input limit (--max-input-mb)"),
         (.memory, "with graph attribute gpu_type: a GPU needs more memory (weights + peak activations) than it has"),
         (
             .partialNonlinear,

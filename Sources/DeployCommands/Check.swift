@@ -30,9 +30,13 @@ extension DeployDag {
         @Flag(name: .long, help: "Print how long each phase took, on standard error.")
         var timings = false
 
+        @Option(name: .long, help: "Refuse files larger than this many MB (default 4096).")
+        var maxInputMb: Int = LoadedDAG.defaultLimitMB
+
         func validate() throws {
             if let gpus, gpus <= 0 { throw ValidationError("--gpus must be a positive integer, got \(gpus)") }
             if files.isEmpty { throw ValidationError("name at least one DOT file to check") }
+            if maxInputMb <= 0 { throw ValidationError("--max-input-mb must be positive, got \(maxInputMb)") }
         }
 
         func run() throws {
@@ -40,7 +44,7 @@ extension DeployDag {
             var unreadable: [String] = []
             for file in files {
                 do {
-                    let loaded = try LoadedDAG.load(file)
+                    let loaded = try LoadedDAG.load(file, limitMB: maxInputMb)
                     if let decoded = loaded.decoded {
                         let clock = ContinuousClock()
                         let start = clock.now

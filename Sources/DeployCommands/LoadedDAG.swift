@@ -16,15 +16,30 @@ struct LoadedDAG {
     /// Phase durations in seconds, for `--timings`.
     var timings: [(String, Double)] = []
 
+    /// The default limit on the size of a DAG file, in MB (`--max-input-mb` raises it).
+    static let defaultLimitMB = 4096
+
     /// Reads `path`. Throws only when the file cannot be read at all (exit 2 territory).
-    static func load(_ path: String) throws -> LoadedDAG {
+    /// A file over `limitMB`, or one libcgraph could not parse, yields findings and no graph.
+    static func load(_ path: String, limitMB: Int = defaultLimitMB) throws -> LoadedDAG {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limitMB * 1_000_000 {
+            return LoadedDAG(
+                path: path, decoded: nil,
+                readFindings: [
+                    Finding(
+                        .inputSize, file: path,
+                        "the file is \(size / 1_000_000) MB, over the input limit of \(limitMB) MB; raise it with --max-input-mb")
+                ])
+        }
         let clock = ContinuousClock()
         let start = clock.now
         let bytes = try readBytes(path)
         let read = clock.now
         let result = DOTReader.read(bytes: bytes, file: path)
         let parsed = clock.now
-        let decoded = result.document.map { GraphDecoder().decode($0, sourceMap: result.sourceMap, file: path) }
+        // After a syntax error cgraph may still return what it had read: check none of it.
+        let failed = result.findings.contains { $0.severity == .error }
+        let decoded = failed ? nil : result.document.map { GraphDecoder().decode($0, sourceMap: result.sourceMap, file: path) }
         var loaded = LoadedDAG(path: path, decoded: decoded, readFindings: result.findings)
         loaded.timings = [
             ("read file", (read - start).seconds), ("source lines", result.sourceMapSeconds),

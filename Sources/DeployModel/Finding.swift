@@ -12,6 +12,8 @@ extension RuleID {
     public static let syntax = RuleID("syntax")
     /// An attribute is missing, unknown or malformed.
     public static let schema = RuleID("schema")
+    /// The file is larger than the input limit.
+    public static let inputSize = RuleID("input-size")
 }
 
 public enum Severity: String, Sendable, Hashable, Comparable {

@@ -335,3 +335,22 @@ func scratchDirectory() throws -> URL {
         #expect(refused.status == 2 && refused.stderr.contains("too many to execute"))
     }
 }
+
+@Suite struct FuzzRegressionTests {
+    /// Every input the fuzzer ever crashed on is replayed through the same entry point.
+    @Test func fuzzFindingsStayFixed() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz")
+        let replay = CLI.binary.deletingLastPathComponent().appendingPathComponent("deploydag-fuzz")
+        let process = Process()
+        process.executableURL = replay
+        process.arguments = [fixtures.path]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        #expect(text.contains("replayed") && !text.contains("replayed 0 inputs"))
+    }
+}

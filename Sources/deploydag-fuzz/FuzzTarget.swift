@@ -1,0 +1,58 @@
+import DOTFormat
+import DeployChecker
+import GraphvizBridge
+
+/// One fuzz input: read it as DOT through libcgraph, decode it, check it. Any crash, hang or leak
+/// here is a bug; findings are the expected outcome for bad input.
+func checkOneInput(_ bytes: [UInt8]) {
+    let result = DOTReader.read(bytes: bytes, file: "fuzz.dot")
+    guard let document = result.document else { return }
+    let decoded = GraphDecoder().decode(document, sourceMap: result.sourceMap, file: "fuzz.dot")
+    _ = Checker().check(decoded, earlier: result.findings)
+}
+
+#if DEPLOYDAG_FUZZ
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
+
+    /// SwiftPM links an executable's entry point as `<module>_main`; under fuzzing it hands
+    /// control to libFuzzer's driver with the per-input callback
+    /// (swift build -Xswiftc -sanitize=fuzzer -Xswiftc -DDEPLOYDAG_FUZZ ...: scripts/fuzz.sh).
+    @_cdecl("deploydag_fuzz_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        var count = argc
+        var vector = argv
+        return LLVMFuzzerRunDriver(&count, &vector) { data, size in
+            guard let data else { return 0 }
+            checkOneInput(Array(UnsafeBufferPointer(start: data, count: size)))
+            return 0
+        }
+    }
+#else
+    import Foundation
+
+    /// Without libFuzzer: replays files (the corpus, the regression fixtures) through the same
+    /// entry point, so that every fixture is run by the tests.
+    @main
+    struct ReplayFuzzInputs {
+        static func main() {
+            var count = 0
+            for path in CommandLine.arguments.dropFirst() {
+                var isDirectory: ObjCBool = false
+                FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                let files =
+                    isDirectory.boolValue
+                    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
+                for file in files {
+                    guard let data = FileManager.default.contents(atPath: file) else { continue }
+                    checkOneInput([UInt8](data))
+                    count += 1
+                }
+            }
+            print("replayed \(count) inputs")
+        }
+    }
+#endif
