@@ -41,7 +41,7 @@ let package = Package(
         // Executes a DAG on small tensors and compares it with the unpartitioned model.
         .target(name: "DeployVerify", dependencies: ["DeployModel"]),
         // Styled DOT for people: clusters per GPU, colours by operator class, legend.
-        .target(name: "DeployDiagrams", dependencies: ["DeployModel", "DOTFormat"]),
+        .target(name: "DeployDiagrams", dependencies: ["DeployModel", "DOTFormat", "DeployAnalysis"]),
         // The command-line interface as a library, testable in-process.
         .target(
             name: "DeployCommands",

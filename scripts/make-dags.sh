@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the DAG gallery: for every preset, dags/NAME/ holds the complete model and the
-# layer-0 attention and MLP views, each as DOT and SVG.
+# layer-0 attention and MLP (or MoE) views, each as DOT and SVG, and the design review
+# (report.md) with its overview, layer and timeline SVGs.
 #   scripts/make-dags.sh DEPLOYDAG OUTDIR
 set -euo pipefail
 
@@ -21,6 +22,8 @@ for preset in $presets; do
     i=$((i + 1))
     dir="$scratch/$preset"
     mkdir -p "$dir"
+    # SVGs already drawn from the same diagram are kept (render and report compare fingerprints).
+    if [ -d "$out/$preset" ]; then cp "$out/$preset"/*.svg "$dir"/ 2>/dev/null || true; fi
     # The feed-forward block is `mlp` in dense models and `moe` in mixture-of-experts ones.
     ffn=mlp
     if "$deploydag" generate --preset "$preset" --view layer:0:moe >/dev/null 2>&1; then ffn=moe; fi
@@ -31,11 +34,12 @@ for preset in $presets; do
         esac
         printf '[%d/%d] %-18s %-20s' "$i" "$count" "$preset" "$view" >&2
         "$deploydag" generate --preset "$preset" --view "$view" -o "$dir/$stem.dot"
-        # An SVG already drawn from the same diagram is kept (render compares fingerprints).
-        if [ -f "$out/$preset/$stem.svg" ]; then cp "$out/$preset/$stem.svg" "$dir/$stem.svg"; fi
         "$deploydag" render "$dir/$stem.dot" -o "$dir/$stem.svg"
         printf ' %s.dot %s.svg\n' "$stem" "$stem" >&2
     done
+    printf '[%d/%d] %-18s %-20s' "$i" "$count" "$preset" "report" >&2
+    "$deploydag" report "$preset" -o "$dir" >/dev/null
+    printf ' report.md overview.svg layer0.svg timeline.svg\n' >&2
 done
 
 rm -rf "$out.old"

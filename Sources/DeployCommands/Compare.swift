@@ -99,7 +99,14 @@ extension DeployDag {
         }
 
         private func presetRow(_ name: String, options: AnalysisOptions, bindings: [String: Int64]) throws -> Row {
-            let spec = try loadPreset(name)
+            try Compare.row(for: loadPreset(name), options: options, bindings: bindings, microBatches: microBatches, context: context)
+        }
+
+        /// A preset's prefill TPS (pipelined with micro-batches), decode TPOT and claims.
+        static func row(
+            for spec: DeploymentSpec, options: AnalysisOptions, bindings: [String: Int64], microBatches: Int? = nil, context: Int? = nil
+        ) throws -> Row {
+            let name = spec.name
             var deployment = spec.deployment
             deployment.model.batch = try deployment.model.batch.binding(bindings)
             deployment.model.seq = try deployment.model.seq.binding(bindings)

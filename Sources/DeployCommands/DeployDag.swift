@@ -14,7 +14,9 @@ public struct DeployDag: ParsableCommand {
             checks it.
             """,
         version: "0.1.0",
-        subcommands: [Generate.self, Presets.self, Check.self, Info.self, Render.self, Analyze.self, Compare.self, Verify.self]
+        subcommands: [
+            Generate.self, Presets.self, Check.self, Info.self, Render.self, Analyze.self, Compare.self, Verify.self, Report.self,
+        ]
     )
 
     public init() {}

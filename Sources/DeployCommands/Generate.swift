@@ -35,14 +35,24 @@ extension DeployDag {
     }
 }
 
-/// `full`, `layer:N` or `layer:N:BLOCK`.
+/// `full`, `overview` (render only), `layer:N`, `layer:N:BLOCK` or `gpu:G`.
 enum GraphViewSelection: ExpressibleByArgument, Equatable {
     case full
+    case overview
     case layer(Int, block: String?)
+    case gpu(Int)
 
     init?(argument: String) {
         if argument == "full" {
             self = .full
+            return
+        }
+        if argument == "overview" {
+            self = .overview
+            return
+        }
+        if argument.hasPrefix("gpu:"), let g = Int(argument.dropFirst(4)), g >= 0 {
+            self = .gpu(g)
             return
         }
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
@@ -52,8 +62,13 @@ enum GraphViewSelection: ExpressibleByArgument, Equatable {
 
     func apply(to graph: OperatorGraph) throws -> OperatorGraph {
         switch self {
-        case .full:
+        case .full, .overview:
             return graph
+        case .gpu(let g):
+            guard graph.nodes.contains(where: { $0.gpus.contains(g) }) else {
+                throw ValidationError("no node of the graph runs on GPU \(g)")
+            }
+            return graph.view(named: "\(graph.name).gpu\(g)", description: "GPU \(g) of \(graph.name)", selecting: { $0.gpus.contains(g) })
         case .layer(let n, let block):
             let layers = Set(graph.nodes.compactMap(\.layer))
             guard layers.contains(n) else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeployAnalysis
 import DeployDiagrams
 import Foundation
 import GraphvizBridge
@@ -24,6 +25,18 @@ extension DeployDag {
         @Flag(name: .long, help: "Lay out and write the SVG even when the existing one was drawn from the same diagram.")
         var force = false
 
+        @Option(name: .long, help: "full (default), overview, layer:N, layer:N:BLOCK or gpu:G.")
+        var view: GraphViewSelection = .full
+
+        @Flag(name: .long, help: "Lay out every node even past \(Render.largeLayout) nodes, where graphviz's dot takes minutes to hours.")
+        var allowLarge = false
+
+        @Flag(name: .long, help: "Do not highlight the critical path (roofline cost model).")
+        var noCriticalPath = false
+
+        /// Beyond this many nodes dot's layout grows out of reach (about 60 s at 5,000 nodes).
+        static let largeLayout = 2500
+
         func run() throws {
             let loaded: LoadedDAG
             do {
@@ -32,9 +45,28 @@ extension DeployDag {
                 printError("deploydag: \(error)")
                 throw ExitCode(2)
             }
-            let graph = try loaded.requireGraph()
-            let heading = title ?? ([graph.name, graph.attributes["view"].map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
-            let dot = try Diagram(title: heading).dot(for: graph)
+            var graph = try view.apply(to: loaded.requireGraph())
+            var overview = view == .overview
+            if !overview && graph.nodes.count > Render.largeLayout && !allowLarge {
+                printError(
+                    "deploydag: \(file): \(graph.nodes.count) nodes are too many for graphviz's dot to lay out in reasonable time (it grows with the square of the node count); drawing the overview instead. Use --view layer:N or gpu:G for detail, or --allow-large to insist."
+                )
+                overview = true
+                graph = try loaded.requireGraph()
+            }
+            let analysis =
+                noCriticalPath
+                ? nil : try? Analysis(graph: graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+            let viewName = overview ? "overview" : graph.attributes["view"]
+            let heading = title ?? ([graph.name, viewName.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
+            let dot: String
+            if overview {
+                dot = try Overview().dot(
+                    for: graph, title: heading + "\ncritical path in pink; FLOPs, bytes and times under the roofline model on h100-sxm",
+                    analysis: analysis)
+            } else {
+                dot = try Diagram(title: heading, criticalPath: analysis?.criticalPath ?? []).dot(for: graph)
+            }
             if let diagramDot { try OutputFile.write(dot, to: diagramDot) }
             // Graphviz lays the same diagram out differently from run to run; an SVG already
             // drawn from this exact diagram is kept rather than replaced by an equivalent one.

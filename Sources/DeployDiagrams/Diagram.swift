@@ -7,10 +7,16 @@ import DeployModel
 public struct Diagram: Sendable {
     public var title: String
     public var showLegend: Bool
+    /// Nodes to draw as the critical path (in path order).
+    public var criticalPath: [Int]
 
-    public init(title: String, showLegend: Bool = true) {
+    /// The colour of the critical path in every diagram.
+    public static let criticalColour = "#d63384"
+
+    public init(title: String, showLegend: Bool = true, criticalPath: [Int] = []) {
         self.title = title
         self.showLegend = showLegend
+        self.criticalPath = criticalPath
     }
 
     public func dot(for graph: OperatorGraph) throws(DOTWriteError) -> String {
@@ -26,6 +32,7 @@ public struct Diagram: Sendable {
         line("  node [fontname=\"Helvetica\", fontsize=10, style=\"filled,rounded\", penwidth=1];")
         line("  edge [color=\"#495057\", arrowsize=0.6];")
 
+        let critical = Set(criticalPath)
         let grouping = GPUGrouping(graph)
         var byGPU: [Int: [Int]] = [:]
         var communication: [Int] = []
@@ -41,18 +48,21 @@ public struct Diagram: Sendable {
                 contentsOf: "    graph [style=\"rounded,filled\", color=\"#adb5bd\", fontsize=14, fillcolor=\"\(group.tint)\", label=".utf8)
             DOTQuoting.appendLabel(group.label.map { "GPU \(gpu) · \($0)" } ?? "GPU \(gpu)", to: &out)
             line("];")
-            for i in byGPU[gpu] ?? [] { try appendNode(graph.nodes[i], indent: "    ", to: &out) }
+            for i in byGPU[gpu] ?? [] { try appendNode(graph.nodes[i], indent: "    ", critical: critical.contains(i), to: &out) }
             line("  }")
         }
-        for i in communication { try appendNode(graph.nodes[i], indent: "  ", to: &out) }
+        for i in communication { try appendNode(graph.nodes[i], indent: "  ", critical: critical.contains(i), to: &out) }
         try appendGPUOrder(graph, byGPU: byGPU, to: &out)
+        let pathEdges = Set(zip(criticalPath, criticalPath.dropFirst()).map { [$0, $1] })
         for edge in graph.normalized().edges {
             let (u, v) = (graph.nodes[edge.from], graph.nodes[edge.to])
             out.append(contentsOf: "  ".utf8)
             try DOTQuoting.appendQuoted(u.name, to: &out)
             out.append(contentsOf: " -> ".utf8)
             try DOTQuoting.appendQuoted(v.name, to: &out)
-            if u.op.isCommunication || v.op.isCommunication {
+            if pathEdges.contains([edge.from, edge.to]) {
+                out.append(contentsOf: " [color=\"\(Diagram.criticalColour)\", penwidth=3, class=\"critical\"]".utf8)
+            } else if u.op.isCommunication || v.op.isCommunication {
                 out.append(contentsOf: " [color=\"#c0392b\", penwidth=1.4]".utf8)
             }
             line(";")
@@ -62,11 +72,15 @@ public struct Diagram: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private func appendNode(_ node: OperatorNode, indent: String, to out: inout [UInt8]) throws(DOTWriteError) {
+    private func appendNode(_ node: OperatorNode, indent: String, critical: Bool = false, to out: inout [UInt8]) throws(DOTWriteError) {
         out.append(contentsOf: indent.utf8)
         try DOTQuoting.appendQuoted(node.name, to: &out)
         out.append(contentsOf: " [shape=\(DiagramStyle.shape(node.op)), fillcolor=\"\(DiagramStyle.fill(node.op.kind))\"".utf8)
-        if node.op.isCommunication { out.append(contentsOf: ", color=\"#c0392b\", penwidth=1.6".utf8) }
+        if critical {
+            out.append(contentsOf: ", color=\"\(Diagram.criticalColour)\", penwidth=3, class=\"critical\"".utf8)
+        } else if node.op.isCommunication {
+            out.append(contentsOf: ", color=\"#c0392b\", penwidth=1.6".utf8)
+        }
         out.append(contentsOf: ", label=".utf8)
         DOTQuoting.appendLabel(node.label ?? Diagram.defaultLabel(node), to: &out)
         out.append(contentsOf: ", tooltip=".utf8)
@@ -120,6 +134,13 @@ public struct Diagram: Sendable {
                     .utf8)
             if let previous { out.append(contentsOf: "    \(previous) -> \(id) [style=invis];\n".utf8) }
             previous = id
+        }
+        if !criticalPath.isEmpty {
+            out.append(
+                contentsOf:
+                    "    legend_critical [shape=box, style=\"rounded\", color=\"\(Diagram.criticalColour)\", penwidth=3, label=\"critical path\"];\n"
+                    .utf8)
+            if let previous { out.append(contentsOf: "    \(previous) -> legend_critical [style=invis];\n".utf8) }
         }
         out.append(contentsOf: "  }\n".utf8)
     }

@@ -15,6 +15,8 @@ public struct DeploymentSpec: Sendable {
     var keyLines: [String: Int]
     /// Figures a source document reports for this deployment, to show beside deploydag's.
     public var claims: Claims?
+    /// The preset this deployment is compared with in reports.
+    public var baseline: String?
 
     /// Throughput figures a seed document reports.
     public struct Claims: Sendable, Hashable {
@@ -66,7 +68,7 @@ public enum SpecParser {
         "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
         "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
     ]
-    static let topKeys: Set<String> = ["name", "summary", "model", "strategy", "phase", "context", "claims"]
+    static let topKeys: Set<String> = ["name", "summary", "model", "strategy", "phase", "context", "claims", "baseline"]
 
     public static func parse(file: String) throws(SpecFileError) -> DeploymentSpec {
         guard let data = FileManager.default.contents(atPath: file) else {
@@ -208,7 +210,9 @@ struct Reader {
             if c["tpot_ms"] != nil && tpot == nil { throw fail("tpot_ms", c["tpot_ms"], "must be a number") }
             claims = .init(source: source, tokensPerSecond: tps, timePerOutputToken: tpot)
         }
-        return DeploymentSpec(name: name, summary: summary, deployment: deployment, file: file, keyLines: keyLines, claims: claims)
+        return DeploymentSpec(
+            name: name, summary: summary, deployment: deployment, file: file, keyLines: keyLines, claims: claims,
+            baseline: top["baseline"]?.string)
     }
 
     mutating func readModel(_ node: Node) throws(SpecFileError) -> TransformerModel {

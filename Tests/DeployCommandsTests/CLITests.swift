@@ -354,3 +354,57 @@ func scratchDirectory() throws -> URL {
         #expect(text.contains("replayed") && !text.contains("replayed 0 inputs"))
     }
 }
+
+@Suite struct DesignReviewTests {
+    func small() throws -> (URL, String) {
+        let dir = try scratchDirectory()
+        let dot = dir.appendingPathComponent("s.dot").path
+        _ = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "--layers", "2", "--batch", "2", "--seq", "8", "-o", dot])
+        return (dir, dot)
+    }
+
+    @Test(arguments: ["full", "overview", "layer:1", "layer:0:mlp", "gpu:3"])
+    func everyViewRendersWithLegendClustersAndCriticalPath(view: String) throws {
+        let (dir, dot) = try small()
+        let svg = dir.appendingPathComponent("v.svg").path
+        let r = try CLI.run(["render", dot, "--view", view, "-o", svg])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = try String(contentsOfFile: svg, encoding: .utf8)
+        _ = try XMLDocument(data: Data(text.utf8))
+        #expect(text.contains("#d63384"), "the critical path is highlighted")
+        if view == "overview" {
+            #expect(text.contains("all_reduce") && text.contains("TFLOP"))
+        } else {
+            #expect(text.contains("legend") && text.contains("critical path") && text.contains("cluster_gpu"))
+        }
+        if view == "gpu:3" { #expect(text.contains("cluster_gpu3") && !text.contains("L0.fc1.gpu5")) }
+    }
+
+    @Test func tooLargeALayoutFallsBackToTheOverview() throws {
+        let dir = try scratchDirectory()
+        let dot = dir.appendingPathComponent("big.dot").path
+        _ = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "--layers", "24", "-o", dot])
+        let svg = dir.appendingPathComponent("big.svg").path
+        let r = try CLI.run(["render", dot, "-o", svg])
+        #expect(r.status == 0 && r.stderr.contains("drawing the overview instead"))
+        #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("(overview)"))
+    }
+
+    @Test func reportShowsTheCriticalPathAsGetTimeTerms() throws {
+        let dir = try scratchDirectory().appendingPathComponent("r").path
+        let r = try CLI.run(["report", "tp8-pp2-dense-4l", "-o", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(md.contains("total = Get_Time(10240000, 8192, 1024)"))
+        for section in [
+            "## Model and strategy", "## GPU map", "## Compute and memory per GPU", "## Communication", "## Critical path", "## Runtime",
+            "## Checks",
+        ] {
+            #expect(md.contains(section), "missing \(section)")
+        }
+        for svg in ["overview.svg", "layer0.svg", "timeline.svg"] {
+            #expect(md.contains("](\(svg))"))
+            _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg)))
+        }
+    }
+}

@@ -1,0 +1,262 @@
+import ArgumentParser
+import DOTFormat
+import DeployAnalysis
+import DeployChecker
+import DeployDiagrams
+import DeployModel
+import DeploySpecs
+import Foundation
+import GraphvizBridge
+
+extension DeployDag {
+    /// `deploydag report`: the design-review document the seeds were written by hand to be.
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Write a Markdown design review of a deployment beside its diagrams: model, GPU map, compute, memory, communication, critical path, runtime, checks, baseline."
+        )
+
+        @Argument(help: "A preset name or a DOT file.")
+        var deployment: String
+
+        @Option(name: .shortAndLong, help: "The directory to write report.md and its SVGs into (default: report-NAME).")
+        var output: String?
+
+        @OptionGroup var costs: CostOptions
+
+        @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable).")
+        var bind: [String] = []
+
+        func run() throws {
+            let options = try costs.options()
+            let bindings = try parseBindings(bind)
+            var spec: DeploymentSpec?
+            let graph: OperatorGraph
+            if FileManager.default.fileExists(atPath: deployment) || deployment.hasSuffix(".dot") {
+                graph = try loadGraph(file: deployment, bindings: bindings)
+            } else {
+                let s = try loadPreset(deployment)
+                var d = s.deployment
+                d.model.batch = try d.model.batch.binding(bindings)
+                d.model.seq = try d.model.seq.binding(bindings)
+                graph = try s.build(d)
+                spec = s
+            }
+            let directory = output ?? "report-\(graph.name)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let analysis = try Analysis(graph: graph, options: options)
+            let check = Checker().check(GraphDecoder.reading(graph))
+            var document = ReviewDocument(graph: graph, analysis: analysis, check: check, spec: spec, options: options, bindings: bindings)
+            try document.writeDiagrams(into: directory)
+            try OutputFile.write(document.markdown(), to: directory + "/report.md")
+            print("wrote \(directory)/report.md with \(document.diagrams.count) diagrams")
+        }
+    }
+}
+
+extension GraphDecoder {
+    /// A built graph as the checker sees a file: written as DOT and decoded, so the report's check
+    /// is the one `deploydag check` gives.
+    static func reading(_ graph: OperatorGraph) -> DecodedGraph {
+        let text = (try? DOTWriter().write(graph)) ?? []
+        let result = DOTReader.read(bytes: text, file: "\(graph.name).dot")
+        return GraphDecoder().decode(result.document!, sourceMap: result.sourceMap, file: "\(graph.name).dot")
+    }
+}
+
+/// The Markdown review and its diagrams.
+struct ReviewDocument {
+    let graph: OperatorGraph
+    let analysis: Analysis
+    let check: CheckReport
+    let spec: DeploymentSpec?
+    let options: AnalysisOptions
+    let bindings: [String: Int64]
+    var diagrams: [(file: String, caption: String)] = []
+
+    init(
+        graph: OperatorGraph, analysis: Analysis, check: CheckReport, spec: DeploymentSpec?, options: AnalysisOptions,
+        bindings: [String: Int64]
+    ) {
+        self.graph = graph
+        self.analysis = analysis
+        self.check = check
+        self.spec = spec
+        self.options = options
+        self.bindings = bindings
+    }
+
+    mutating func writeDiagrams(into directory: String) throws {
+        let overview = try Overview().dot(for: graph, title: "\(graph.name) (overview)", analysis: analysis)
+        try write(
+            overview, "overview.svg", "Overview: blocks of layers, their communication, FLOPs and bytes; the critical path in pink.",
+            directory)
+        if let layer = graph.nodes.compactMap(\.layer).min() {
+            let view = try GraphViewSelection.layer(layer, block: nil).apply(to: graph)
+            let viewAnalysis = try? Analysis(graph: view, options: options)
+            let dot = try Diagram(title: "\(graph.name): layer \(layer)", criticalPath: viewAnalysis?.criticalPath ?? []).dot(for: view)
+            try write(dot, "layer\(layer).svg", "Layer \(layer), every operator on its GPU.", directory)
+        }
+        let svg = GanttChart.svg(analysis, title: "\(graph.name): schedule")
+        try OutputFile.write(svg, to: directory + "/timeline.svg")
+        diagrams.append(("timeline.svg", "Schedule: each GPU's compute (upper lane) and communication (lower lane)."))
+    }
+
+    private mutating func write(_ dot: String, _ file: String, _ caption: String, _ directory: String) throws {
+        let path = directory + "/" + file
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8),
+            DiagramFingerprint.read(svg: existing) == DiagramFingerprint.hash(dot)
+        {
+            diagrams.append((file, caption))
+            return
+        }
+        try OutputFile.write(DiagramFingerprint.stamp(svg: SVGRenderer.render(dot: dot), diagram: dot), to: path)
+        diagrams.append((file, caption))
+    }
+
+    func markdown() throws -> String {
+        let a = analysis
+        var md: [String] = []
+        md.append("# \(graph.name): design review")
+        md.append("")
+        md.append(
+            "Generated by `deploydag report` from \(spec.map { "the preset spec `\(($0.file as NSString).lastPathComponent)`" } ?? "a DOT file"). Every figure is derived from the operator DAG (\(graph.nodes.count) nodes, \(graph.edges.count) edges); times are priced by \(options.costModel.description); the network by \(options.network.description)."
+        )
+        if let summary = spec?.summary { md += ["", "> \(summary)"] }
+        md += ["", "## Model and strategy", "", "| parameter | value |", "|---|---|"]
+        for key in graph.attributes.keys.sorted() { md.append("| `\(key)` | \(graph.attributes[key]!) |") }
+        md.append("| `gpus` | \(graph.gpus.map(String.init) ?? "-") |")
+
+        md += ["", "## GPU map", "", "| GPU | layers | blocks | operators | matmuls |", "|---:|---|---|---:|---:|"]
+        var perGPU: [Int: (layers: Set<Int>, blocks: Set<String>, ops: Int, matmuls: Int)] = [:]
+        for node in graph.nodes {
+            guard let g = node.gpu else { continue }
+            var e = perGPU[g] ?? ([], [], 0, 0)
+            if let l = node.layer { e.layers.insert(l) }
+            if let b = node.block { e.blocks.insert(b) }
+            e.ops += 1
+            if node.op == .matmul { e.matmuls += 1 }
+            perGPU[g] = e
+        }
+        for g in perGPU.keys.sorted() {
+            let e = perGPU[g]!
+            md.append(
+                "| \(g) | \(GPUList.compact(Array(e.layers)).isEmpty ? "-" : GPUList.compact(Array(e.layers))) | \(e.blocks.sorted().joined(separator: ", ")) | \(e.ops) | \(e.matmuls) |"
+            )
+        }
+
+        md += ["", "## Diagrams", ""]
+        for d in diagrams { md += ["![\(d.caption)](\(d.file))", "", "*\(d.caption)*", ""] }
+
+        let memory = a.memory
+        md += [
+            "## Compute and memory per GPU", "",
+            "| GPU | compute | communication | matmul TFLOP | busy | weights | peak activations | total | fits |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for u in a.gpuUsage {
+            let m = memory.first { $0.gpu == u.gpu }
+            md.append(
+                "| \(u.gpu) | \(Format.seconds(u.computeSeconds)) | \(Format.seconds(u.communicationSeconds)) | \(Format.number(u.flops / 1e12)) | \(Format.percent(u.utilisation)) | \(m.map { Format.bytes($0.weightBytes) } ?? "-") | \(m.map { Format.bytes($0.peakActivationBytes) } ?? "-") | \(m.map { Format.bytes($0.totalBytes) } ?? "-") | \(m?.overBytes.map { "**no**: over by \(Format.bytes($0))" } ?? "yes") |"
+            )
+        }
+
+        md += [
+            "", "## Communication", "", "| collective | count | groups | bytes sent per GPU, each | bytes sent in all | link |",
+            "|---|---:|---|---:|---:|---|",
+        ]
+        var comm: [String: (count: Int, groups: Set<String>, each: Double, total: Double, links: Set<String>)] = [:]
+        for (v, node) in graph.nodes.enumerated() where node.op.isCommunication {
+            let c = a.costs[v]
+            var e = comm[node.op.rawValue] ?? (0, [], 0, 0, [])
+            e.count += 1
+            e.groups.insert(GPUList.compact(node.group))
+            e.each = max(e.each, c.sentBytesPerGPU)
+            e.total += c.sentBytesPerGPU * (node.op == .sendRecv ? 1 : Double(node.group.count))
+            if let l = c.link { e.links.insert(l.rawValue) }
+            comm[node.op.rawValue] = e
+        }
+        for op in Operator.allCases where comm[op.rawValue] != nil {
+            let e = comm[op.rawValue]!
+            let groups = e.groups.count > 4 ? "\(e.groups.count) groups" : e.groups.sorted().joined(separator: "; ")
+            md.append(
+                "| \(op.rawValue) | \(e.count) | \(groups) | up to \(Format.bytes(e.each)) | \(Format.bytes(e.total)) | \(e.links.sorted().joined(separator: ", ")) |"
+            )
+        }
+        let links = a.bytesByLink
+        md += ["", "By link: " + LinkClass.allCases.map { "\($0.rawValue) \(Format.bytes(links[$0] ?? 0))" }.joined(separator: ", ") + "."]
+
+        let parts = a.criticalPathBreakdown
+        md += [
+            "", "## Critical path", "",
+            "The longest path through the DAG, every node at its priced duration and no resource limits: \(a.criticalPath.count) nodes, \(Format.seconds(a.criticalPathSeconds)).",
+            "", "```", "total = \(a.getTimeExpression.isEmpty ? "(no matmuls)" : a.getTimeExpression)",
+            "      = \(Format.seconds(parts.matmul)) of matmuls + \(Format.seconds(parts.communication)) of communication + \(Format.seconds(parts.other)) of other operators",
+            "```", "", "| # | node | operator | where | Get_Time / traffic | time |", "|---:|---|---|---|---|---:|",
+        ]
+        let shown = a.criticalPath.prefix(80)
+        for (i, v) in shown.enumerated() {
+            let node = graph.nodes[v]
+            let at = node.attributes
+            let place = node.gpu.map { "GPU \($0)" } ?? "GPUs \(GPUList.compact(node.group))"
+            let work =
+                node.op == .matmul
+                ? "`Get_Time(\(at["m"] ?? "?"), \(at["k"] ?? "?"), \(at["n"] ?? "?"))`"
+                : (node.op.isCommunication
+                    ? "\(Format.bytes(a.costs[v].sentBytesPerGPU)) per GPU"
+                    : (a.costs[v].memoryBytes > 0 ? Format.bytes(a.costs[v].memoryBytes) : ""))
+            md.append("| \(i + 1) | `\(node.name)` | \(node.op.rawValue) | \(place) | \(work) | \(Format.seconds(a.costs[v].seconds)) |")
+        }
+        if a.criticalPath.count > shown.count { md.append("| | ... \(a.criticalPath.count - shown.count) more | | | | |") }
+
+        md += ["", "## Runtime", ""]
+        md.append(
+            "- Schedule (one kernel at a time per GPU, communication on its own stream): makespan **\(Format.seconds(a.makespanSeconds))**."
+        )
+        if let tps = a.tokensPerSecond {
+            md.append(
+                "- Throughput: **\(Format.rate(tps)) tokens/s**"
+                    + (a.rooflineTPS.map {
+                        "; the roofline bound is \(Format.rate($0)) tokens/s, \(Format.percent(tps / $0)) of it reached."
+                    } ?? "."))
+        }
+        if let tpot = a.timePerOutputToken { md.append("- Time per output token: **\(Format.seconds(tpot))**.") }
+        md.append("- Communication takes \(Format.percent(a.communicationShare)) of busy GPU time.")
+        if !a.unboundSymbols.isEmpty {
+            md.append("- Dimensions \(a.unboundSymbols.joined(separator: ", ")) are symbolic: bind them (`--bind`) for figures in seconds.")
+        }
+
+        md += ["", "## Checks", ""]
+        md.append("`deploydag check`: \(check.errorCount) errors, \(check.warningCount) warnings.")
+        for f in check.findings.prefix(20) { md.append("- `\(f.rule.rawValue)`: \(f.message)") }
+        let overMemory = memory.filter { $0.overBytes != nil }
+        if let gpu = options.costModel.gpu, !overMemory.isEmpty {
+            md.append(
+                "- Memory: \(overMemory.count) of \(memory.count) GPUs do not fit in a \(gpu.name) (\(Format.bytes(gpu.memoryCapacity))); the worst needs \(Format.bytes(overMemory.map(\.totalBytes).max()!))."
+            )
+        }
+
+        if let spec {
+            md += ["", "## Comparison", ""]
+            var rows: [DeployDag.Compare.Row] = []
+            rows.append(try DeployDag.Compare.row(for: spec, options: options, bindings: bindings))
+            if let base = spec.baseline {
+                rows.append(try DeployDag.Compare.row(for: loadPreset(base), options: options, bindings: bindings))
+            }
+            md += [
+                "| deployment | prefill TPS | decode TPOT | micro-batches | claimed TPS | claimed TPOT | claims from |",
+                "|---|---:|---:|---:|---:|---:|---|",
+            ]
+            for r in rows {
+                md.append(
+                    "| \(r.deployment) | \(r.prefill_tps.map(Format.rate) ?? "-") | \(r.decode_tpot_seconds.map(Format.seconds) ?? "-") | \(r.micro_batches) | \(r.claimed_tps.map(Format.rate) ?? "") | \(r.claimed_tpot_seconds.map(Format.seconds) ?? "") | \(r.claims_source ?? "") |"
+                )
+            }
+            md += [
+                "", "Claimed figures are what the seed documents report; deploydag's are derived from each DAG under the cost model above.",
+            ]
+        }
+        md.append("")
+        return md.joined(separator: "\n")
+    }
+}
