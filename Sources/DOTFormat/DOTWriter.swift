@@ -21,11 +21,13 @@ public struct DOTWriter: Sendable {
             out.append(contentsOf: "];\n".utf8)
         }
 
+        // A million nodes have a few dozen distinct shapes: format each once.
+        var shapeText: [Shape: [UInt8]] = [:]
         for node in graph.nodes {
             out.append(contentsOf: "  ".utf8)
             try DOTQuoting.appendQuoted(node.name, to: &out)
             out.append(contentsOf: " [".utf8)
-            try appendNodeAttributes(node, to: &out)
+            try appendNodeAttributes(node, shapeText: &shapeText, to: &out)
             out.append(contentsOf: "];\n".utf8)
         }
 
@@ -50,7 +52,8 @@ public struct DOTWriter: Sendable {
         String(decoding: try write(graph), as: UTF8.self)
     }
 
-    private func appendNodeAttributes(_ node: OperatorNode, to out: inout [UInt8]) throws(DOTWriteError) {
+    private func appendNodeAttributes(_ node: OperatorNode, shapeText: inout [Shape: [UInt8]], to out: inout [UInt8]) throws(DOTWriteError)
+    {
         var first = true
         func put(_ key: String, _ value: String) throws(DOTWriteError) {
             if !first { out.append(contentsOf: ", ".utf8) }
@@ -62,7 +65,16 @@ public struct DOTWriter: Sendable {
         try put(DOTSchema.op, node.op.rawValue)
         if let gpu = node.gpu { try put(DOTSchema.gpu, String(gpu)) }
         if !node.group.isEmpty { try put(DOTSchema.group, GPUList.format(node.group)) }
-        try put(DOTSchema.out, node.out.description)
+        let shape: [UInt8]
+        if let known = shapeText[node.out] {
+            shape = known
+        } else {
+            shape = Array(node.out.description.utf8)
+            shapeText[node.out] = shape
+        }
+        out.append(contentsOf: ", out=\"".utf8)
+        out.append(contentsOf: shape)
+        out.append(UInt8(ascii: "\""))
         if let layer = node.layer { try put(DOTSchema.layer, String(layer)) }
         if let block = node.block { try put(DOTSchema.block, block) }
         for (key, value) in node.attributes.sorted(by: { $0.key < $1.key })

@@ -16,16 +16,27 @@ extension DeployDag {
         @Option(name: .shortAndLong, help: "Write the DOT here (atomically) instead of to standard output.")
         var output: String?
 
-        @Option(name: .long, help: "Which part to write: full, layer:N, or layer:N:BLOCK with BLOCK attention or mlp.")
+        @Option(name: .long, help: "Which part to write: full, layer:N, layer:N:BLOCK (attention, mlp, moe, pipeline) or gpu:G.")
         var view: GraphViewSelection = .full
+
+        @Flag(name: .long, help: "Print how long building and writing took, on standard error.")
+        var timings = false
 
         func validate() throws {
             if !source.isGiven { throw ValidationError("name a deployment with --preset NAME or --spec FILE") }
         }
 
         func run() throws {
+            let clock = ContinuousClock()
+            let start = clock.now
             let graph = try view.apply(to: source.build().graph)
+            let built = clock.now
             let bytes = try DOTWriter().write(graph)
+            if timings {
+                let written = clock.now
+                printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
+                printError("write \(bytes.count / 1_000_000) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
+            }
             if let output {
                 try OutputFile.write(bytes, to: output)
             } else {
