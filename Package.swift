@@ -55,8 +55,10 @@ let package = Package(
         // The fuzz target over reading and checking (docs/fuzzing.md); built plainly, it replays inputs.
         .executableTarget(name: "deploydag-fuzz", dependencies: ["DOTFormat", "DeployChecker", "GraphvizBridge"]),
 
+        // Helpers shared by the test targets (not part of any product).
+        .target(name: "DeployTestSupport", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),
         .testTarget(name: "DeployModelTests", dependencies: ["DeployModel"]),
-        .testTarget(name: "DeployBuildersTests", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),
+        .testTarget(name: "DeployBuildersTests", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel", "DeployTestSupport"]),
         .testTarget(name: "DeploySpecsTests", dependencies: ["DeploySpecs", "DeployBuilders", "DeployModel"]),
         .testTarget(
             name: "DeployAnalysisTests",
@@ -66,15 +68,17 @@ let package = Package(
         .testTarget(name: "DOTFormatTests", dependencies: ["DOTFormat", "DeployModel"]),
         .testTarget(
             name: "GraphvizBridgeTests",
-            dependencies: ["GraphvizBridge", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel"]
+            dependencies: ["GraphvizBridge", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel", "DeployTestSupport"]
         ),
         .testTarget(
             name: "DeployCheckerTests",
-            dependencies: ["DeployChecker", "GraphvizBridge", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel"]
+            dependencies: [
+                "DeployChecker", "GraphvizBridge", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel", "DeployTestSupport",
+            ]
         ),
         .testTarget(
             name: "DeployDiagramsTests",
-            dependencies: ["DeployDiagrams", "DeployBuilders", "DeploySpecs", "DeployModel", "GraphvizBridge"]
+            dependencies: ["DeployDiagrams", "DeployBuilders", "DeploySpecs", "DeployModel", "GraphvizBridge", "DeployTestSupport"]
         ),
         .testTarget(
             name: "DeployCommandsTests",

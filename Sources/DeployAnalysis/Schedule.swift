@@ -105,42 +105,39 @@ public struct Schedule: Sendable {
     }
 }
 
-/// A binary heap of node ids: the earliest micro-batch first, then the highest rank, then the
-/// lower id.
-struct PriorityQueue {
-    private var items: [(batch: Int, rank: Double, node: Int)] = []
+/// A binary heap: `first(a, b)` says a comes out before b.
+struct Heap<Element> {
+    private var items: [Element] = []
+    private let first: (Element, Element) -> Bool
+
+    init(_ first: @escaping (Element, Element) -> Bool) { self.first = first }
 
     var isEmpty: Bool { items.isEmpty }
+    var top: Element? { items.first }
 
-    private func above(_ a: (batch: Int, rank: Double, node: Int), _ b: (batch: Int, rank: Double, node: Int)) -> Bool {
-        if a.batch != b.batch { return a.batch < b.batch }
-        return a.rank != b.rank ? a.rank > b.rank : a.node < b.node
-    }
-
-    mutating func push(_ node: Int, batch: Int, rank: Double) {
-        items.append((batch, rank, node))
+    mutating func push(_ item: Element) {
+        items.append(item)
         var i = items.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
-            guard above(items[i], items[parent]) else { break }
+            guard first(items[i], items[parent]) else { break }
             items.swapAt(i, parent)
             i = parent
         }
     }
 
-    mutating func pop() -> Int? {
+    mutating func pop() -> Element? {
         guard !items.isEmpty else { return nil }
-        let top = items[0].node
+        let top = items[0]
         let last = items.removeLast()
         if !items.isEmpty {
             items[0] = last
             var i = 0
             while true {
-                let l = 2 * i + 1
-                let r = l + 1
+                let (l, r) = (2 * i + 1, 2 * i + 2)
                 var best = i
-                if l < items.count && above(items[l], items[best]) { best = l }
-                if r < items.count && above(items[r], items[best]) { best = r }
+                if l < items.count && first(items[l], items[best]) { best = l }
+                if r < items.count && first(items[r], items[best]) { best = r }
                 if best == i { break }
                 items.swapAt(i, best)
                 i = best
@@ -150,45 +147,29 @@ struct PriorityQueue {
     }
 }
 
-/// A min-heap of (time, node) finish events.
-struct EventQueue {
-    private var items: [(time: Double, node: Int)] = []
+/// Node ids by scheduling priority: the earliest micro-batch first, then the highest rank, then
+/// the lower id.
+typealias PriorityQueue = Heap<(batch: Int, rank: Double, node: Int)>
 
-    func peekTime() -> Double? { items.first?.time }
-
-    private func before(_ a: (time: Double, node: Int), _ b: (time: Double, node: Int)) -> Bool {
-        a.time != b.time ? a.time < b.time : a.node < b.node
-    }
-
-    mutating func push(_ time: Double, _ node: Int) {
-        items.append((time, node))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard before(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
+extension Heap where Element == (batch: Int, rank: Double, node: Int) {
+    init() {
+        self.init { a, b in
+            if a.batch != b.batch { return a.batch < b.batch }
+            return a.rank != b.rank ? a.rank > b.rank : a.node < b.node
         }
     }
 
-    mutating func pop() -> Int? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0].node
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1
-                let r = l + 1
-                var best = i
-                if l < items.count && before(items[l], items[best]) { best = l }
-                if r < items.count && before(items[r], items[best]) { best = r }
-                if best == i { break }
-                items.swapAt(i, best)
-                i = best
-            }
-        }
-        return top
-    }
+    mutating func push(_ node: Int, batch: Int, rank: Double) { push((batch, rank, node)) }
+    mutating func pop() -> Int? { (pop() as Element?)?.node }
+}
+
+/// Finish events, earliest first (ties to the lower node id).
+typealias EventQueue = Heap<(time: Double, node: Int)>
+
+extension Heap where Element == (time: Double, node: Int) {
+    init() { self.init { a, b in a.time != b.time ? a.time < b.time : a.node < b.node } }
+
+    func peekTime() -> Double? { top?.time }
+    mutating func push(_ time: Double, _ node: Int) { push((time, node)) }
+    mutating func pop() -> Int? { (pop() as Element?)?.node }
 }

@@ -59,13 +59,8 @@ extension DeployDag {
 
 /// The graph of a DOT file, which must check without errors, with `--bind` applied.
 func loadGraph(file: String, bindings: [String: Int64]) throws -> OperatorGraph {
-    let loaded: LoadedDAG
-    do {
-        loaded = try LoadedDAG.load(file)
-    } catch {
-        printError("deploydag: \(error)")
-        throw ExitCode(2)
-    }
+    // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
+    let loaded = try LoadedDAG.load(file)
     let graph = try loaded.requireGraph()
     do {
         return try graph.binding(bindings)

@@ -15,13 +15,8 @@ extension DeployDag {
         var format: OutputFormat = .text
 
         func run() throws {
-            let loaded: LoadedDAG
-            do {
-                loaded = try LoadedDAG.load(file)
-            } catch {
-                printError("deploydag: \(error)")
-                throw ExitCode(2)
-            }
+            // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
+            let loaded = try LoadedDAG.load(file)
             let summary = DAGSummary(try loaded.requireGraph())
             switch format {
             case .json: print(try JSONOutput.encode(summary))

@@ -38,13 +38,8 @@ extension DeployDag {
         static let largeLayout = 2500
 
         func run() throws {
-            let loaded: LoadedDAG
-            do {
-                loaded = try LoadedDAG.load(file)
-            } catch {
-                printError("deploydag: \(error)")
-                throw ExitCode(2)
-            }
+            // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
+            let loaded = try LoadedDAG.load(file)
             var graph = try view.apply(to: loaded.requireGraph())
             var overview = view == .overview
             if !overview && graph.nodes.count > Render.largeLayout && !allowLarge {

@@ -1,4 +1,5 @@
 import DeployModel
+import DeployTestSupport
 import Testing
 
 @testable import DeployBuilders

@@ -1,5 +1,6 @@
 import DeployModel
 import DeploySpecs
+import DeployTestSupport
 import Testing
 
 @testable import DeployBuilders

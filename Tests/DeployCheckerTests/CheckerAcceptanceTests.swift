@@ -1,6 +1,7 @@
 import DeployBuilders
 import DeployChecker
 import DeployModel
+import DeployTestSupport
 import Testing
 
 @Suite struct CheckerAcceptanceTests {

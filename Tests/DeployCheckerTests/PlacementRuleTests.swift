@@ -2,6 +2,7 @@ import DOTFormat
 import DeployBuilders
 import DeployChecker
 import DeployModel
+import DeployTestSupport
 import Testing
 
 /// Small DAGs of a 2-GPU tensor-parallel MLP with placements, each broken in one way.

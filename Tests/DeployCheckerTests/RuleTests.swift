@@ -2,6 +2,7 @@ import DOTFormat
 import DeployBuilders
 import DeployChecker
 import DeployModel
+import DeployTestSupport
 import Testing
 
 /// Small hand-written DAGs, one problem each.

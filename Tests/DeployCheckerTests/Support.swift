@@ -2,6 +2,7 @@ import DOTFormat
 import DeployBuilders
 import DeployChecker
 import DeployModel
+import DeployTestSupport
 import Foundation
 import GraphvizBridge
 

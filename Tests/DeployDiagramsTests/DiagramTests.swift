@@ -1,5 +1,6 @@
 import DeployBuilders
 import DeployModel
+import DeployTestSupport
 import GraphvizBridge
 import Testing
 

@@ -1,6 +1,7 @@
 import DOTFormat
 import DeployBuilders
 import DeployModel
+import DeployTestSupport
 import Testing
 
 @testable import GraphvizBridge
