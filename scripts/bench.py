@@ -3,7 +3,7 @@
 against libcgraph's own parse of the same file (bench/floor.c), measured in the same run.
 Prints the table and writes docs/benchmarks.md. Times are wall-clock seconds of one run each;
 peak memory is the child's maximum resident set size."""
-import os, subprocess, sys, time, datetime, resource
+import os, subprocess, sys, time, datetime, resource, json
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 deploydag = os.path.join(root, ".build/release/deploydag")
@@ -23,31 +23,37 @@ def run(argv, stdout=subprocess.DEVNULL, ok=(0,)):
         sys.exit(f"bench: {' '.join(argv)} failed ({code}): {err[-2000:]}")
     return elapsed, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
-subprocess.run(["cc", "-O2", "-o", floor, os.path.join(root, "bench/floor.c")] +
-               subprocess.run(["pkg-config", "--cflags", "--libs", "libcgraph"], capture_output=True, text=True, check=True).stdout.split(),
-               check=True)
+saved = os.path.join(root, "docs/benchmarks.json")
+if os.environ.get("BENCH_FROM_JSON") == "1":
+    data = json.load(open(saved))
+    rows, when = data["rows"], data["date"]
+else:
+    subprocess.run(["cc", "-O2", "-o", floor, os.path.join(root, "bench/floor.c")] +
+                   subprocess.run(["pkg-config", "--cflags", "--libs", "libcgraph"], capture_output=True, text=True, check=True).stdout.split(),
+                   check=True)
 
-rows = []
-for layers in sizes:
-    dot = os.path.join(work, f"tp8-pp2-{layers}.dot")
-    gen_t, gen_m = run([deploydag, "generate", "--preset", "tp8-pp2-dense-4l", "--layers", str(layers), "-o", dot])
-    size = os.path.getsize(dot)
-    nodes = int(open(dot).read().count(" [op="))
-    floor_t, floor_m = run([floor, dot])
-    check_t, check_m = run([deploydag, "check", dot])
-    # The seed configuration does not fit in 80 GB: analyze reports memory errors and exits 1.
-    analyze_t, analyze_m = run([deploydag, "analyze", dot, "--format", "json"], ok=(0, 1))
-    row = dict(layers=layers, nodes=nodes, mb=size / 1e6, gen_t=gen_t, gen_rate=size / 1e6 / gen_t, gen_m=gen_m,
-               floor_t=floor_t, floor_m=floor_m, check_t=check_t, check_m=check_m, analyze_t=analyze_t, analyze_m=analyze_m)
-    rows.append(row)
-    print(f"{nodes:>9} nodes {size/1e6:8.1f} MB  generate {gen_t:7.2f} s ({row['gen_rate']:6.1f} MB/s)  "
-          f"floor {floor_t:7.2f} s {floor_m/2**20:7.0f} MiB  check {check_t:7.2f} s ({check_t/floor_t:4.2f}x) "
-          f"{check_m/2**20:7.0f} MiB ({check_m/floor_m:4.2f}x)  analyze {analyze_t:7.2f} s (+{(analyze_t-check_t)/check_t*100:5.1f}% over check)", flush=True)
+    rows = []
+    for layers in sizes:
+        dot = os.path.join(work, f"tp8-pp2-{layers}.dot")
+        gen_t, gen_m = run([deploydag, "generate", "--preset", "tp8-pp2-dense-4l", "--layers", str(layers), "-o", dot])
+        size = os.path.getsize(dot)
+        nodes = int(open(dot).read().count(" [op="))
+        floor_t, floor_m = run([floor, dot])
+        check_t, check_m = run([deploydag, "check", dot])
+        # The seed configuration does not fit in 80 GB: analyze reports memory errors and exits 1.
+        analyze_t, analyze_m = run([deploydag, "analyze", dot, "--format", "json"], ok=(0, 1))
+        row = dict(layers=layers, nodes=nodes, mb=size / 1e6, gen_t=gen_t, gen_rate=size / 1e6 / gen_t, gen_m=gen_m,
+                   floor_t=floor_t, floor_m=floor_m, check_t=check_t, check_m=check_m, analyze_t=analyze_t, analyze_m=analyze_m)
+        rows.append(row)
+        print(f"{nodes:>9} nodes {size/1e6:8.1f} MB  generate {gen_t:7.2f} s ({row['gen_rate']:6.1f} MB/s)  "
+              f"floor {floor_t:7.2f} s {floor_m/2**20:7.0f} MiB  check {check_t:7.2f} s ({check_t/floor_t:4.2f}x) "
+              f"{check_m/2**20:7.0f} MiB ({check_m/floor_m:4.2f}x)  analyze {analyze_t:7.2f} s (+{(analyze_t-check_t)/check_t*100:5.1f}% over check)", flush=True)
+    when = str(datetime.date.today())
 
 lines = [
     "# Benchmarks",
     "",
-    f"`make bench` on {datetime.date.today()}: deploydag (release build) on `tp8-pp2-dense-4l` with more layers, on this",
+    f"`make bench` on {when}: deploydag (release build) on `tp8-pp2-dense-4l` with more layers, on this",
     "project's machines (2 cores, 24 GiB). The floor is libcgraph itself: `bench/floor.c` reads the same file with",
     "`agread` and walks every node and edge reading their attributes with `agget`; it runs in the same script, so the",
     "ratios compare like with like. One run each; peak memory is the process's maximum resident set size.",
@@ -64,9 +70,21 @@ if len(rows) > 1:
     scale = b["nodes"] / a["nodes"]
     lines += ["", f"Growth from {a['nodes']} to {b['nodes']} nodes ({scale:.0f}x): generate {b['gen_t']/a['gen_t']:.0f}x, "
               f"check {b['check_t']/a['check_t']:.0f}x, analyze {b['analyze_t']/a['analyze_t']:.0f}x, floor {b['floor_t']/a['floor_t']:.0f}x."]
-lines += ["", "Targets (issue 7) at 1e6 nodes: check within 1.15x the floor's time and 1.3x its memory; generate at 150 MB/s",
-          "or better; analyze at most 10% over check. See the closing notes for where deploydag stands against them.", ""]
+big = rows[-1]
+targets = [
+    ("check time within 1.15x the floor", big["check_t"] / big["floor_t"] <= 1.15, f"{big['check_t']/big['floor_t']:.2f}x"),
+    ("check memory within 1.3x the floor", big["check_m"] / big["floor_m"] <= 1.3, f"{big['check_m']/big['floor_m']:.2f}x"),
+    ("generate at 150 MB/s or better", big["gen_rate"] >= 150, f"{big['gen_rate']:.1f} MB/s"),
+    ("analyze at most 10% over check", big["analyze_t"] <= 1.1 * big["check_t"], f"{(big['analyze_t']-big['check_t'])/big['check_t']*100:+.0f}%"),
+]
+lines += ["", f"Targets (issue 7), at {big['nodes']} nodes:", "", "| target | measured | met |", "|---|---:|---|"]
+lines += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, ok, value in targets]
+lines += ["", "`deploydag check --timings` and `generate --timings` show where the time goes. At about 1e6 nodes libcgraph's",
+          "own parse is most of check's time; decoding into Swift values and the rules make up the rest, and the per-node",
+          "attribute dictionaries most of the memory above the floor.", ""]
 if os.environ.get("BENCH_WRITE", "1") == "1":
+    if os.environ.get("BENCH_FROM_JSON") != "1":
+        json.dump({"date": when, "rows": rows}, open(saved, "w"), indent=1)
     with open(os.path.join(root, "docs/benchmarks.md"), "w") as f:
         f.write("\n".join(lines))
     print("bench: wrote docs/benchmarks.md")
