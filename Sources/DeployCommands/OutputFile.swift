@@ -105,13 +105,12 @@ enum PendingTemporaries {
 
 /// A failure a command reports as one line on stderr.
 enum CommandError: Error, CustomStringConvertible {
+    /// A file that cannot be read or written.
     case io(String)
-    case usage(String)
-    case invalid(String)
 
     var description: String {
         switch self {
-        case .io(let m), .usage(let m), .invalid(let m): m
+        case .io(let m): m
         }
     }
 }

@@ -67,12 +67,6 @@ public struct Dim: Hashable, Sendable, Comparable {
         try self * Dim(count)
     }
 
-    /// Whether this dimension divides evenly into `count` whole parts
-    /// (for a symbolic dimension: whether its coefficient does).
-    public func isDivisible(by count: Int) -> Bool {
-        count > 0 && numerator % Int64(count) == 0 && denominator == 1
-    }
-
     /// The sum of like terms (`B*2 + B*2 = B*4`); unlike symbolic terms have no `Dim` form.
     public static func + (lhs: Dim, rhs: Dim) throws(DimError) -> Dim {
         guard lhs.symbols == rhs.symbols else { throw .unlikeTerms("\(lhs) + \(rhs)") }

@@ -39,14 +39,6 @@ public enum Operator: String, CaseIterable, Sendable, Hashable, Comparable {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 
-    /// Nonlinear operators: a partial sum must be reduced before any of these.
-    public var isNonlinear: Bool {
-        switch self {
-        case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .topk: true
-        default: false
-        }
-    }
-
     /// Nodes with no inputs: where data enters the DAG.
     public var isSource: Bool { self == .input || self == .kvCache }
 }

@@ -28,7 +28,6 @@ import Testing
         #expect(try Dim.parse("B*2") + Dim.parse("B*2") == Dim.parse("B*4"))
         #expect(throws: DimError.self) { try Dim(symbol: "B") + Dim(2) }
         #expect(try Dim.parse("B*2048").binding(["B": 8]) == Dim(16384))
-        #expect(Dim(12).isDivisible(by: 4) && !Dim(10).isDivisible(by: 4))
     }
 
     @Test func overflowIsReportedNotTrapped() {
