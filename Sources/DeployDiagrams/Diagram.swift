@@ -81,8 +81,9 @@ public struct Diagram: Sendable {
         } else if node.op.isCommunication {
             out.append(contentsOf: ", color=\"#c0392b\", penwidth=1.6".utf8)
         }
-        out.append(contentsOf: ", label=".utf8)
-        DOTQuoting.appendLabel(node.label ?? Diagram.defaultLabel(node), to: &out)
+        out.append(contentsOf: ", label=<".utf8)
+        out.append(contentsOf: Diagram.htmlLabel(node.label ?? Diagram.defaultLabel(node)).utf8)
+        out.append(contentsOf: ">".utf8)
         out.append(contentsOf: ", tooltip=".utf8)
         DOTQuoting.appendLabel(Diagram.tooltip(node), to: &out)
         out.append(contentsOf: "];\n".utf8)
@@ -143,6 +144,39 @@ public struct Diagram: Sendable {
             if let previous { out.append(contentsOf: "    \(previous) -> legend_critical [style=invis];\n".utf8) }
         }
         out.append(contentsOf: "  }\n".utf8)
+    }
+
+    /// An HTML-like label: the first line (operator, GPU) in bold, shapes smaller below it, the
+    /// `Get_Time` arguments in blue.
+    static func htmlLabel(_ text: String) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var rows: [String] = []
+        for (i, line) in lines.enumerated() {
+            let escaped = escapeHTML(line)
+            if i == 0 {
+                rows.append("<tr><td><b>\(escaped)</b></td></tr>")
+            } else if line.hasPrefix("Get_Time") {
+                rows.append("<tr><td><font point-size=\"9\" color=\"#0b5394\">\(escaped)</font></td></tr>")
+            } else {
+                rows.append("<tr><td><font point-size=\"9\">\(escaped)</font></td></tr>")
+            }
+        }
+        return "<table border=\"0\" cellborder=\"0\" cellspacing=\"0\" cellpadding=\"1\">" + rows.joined() + "</table>"
+    }
+
+    static func escapeHTML(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        for c in text {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(c)
+            }
+        }
+        return out
     }
 
     static func defaultLabel(_ node: OperatorNode) -> String {
