@@ -16,7 +16,7 @@ dags: build
 	scripts/make-dags.sh $(DEPLOYDAG) dags
 
 unit-test: build
-	$(SWIFT) test
+	scripts/run-tests.sh $(SWIFT)
 
 check-dags: build
 	scripts/check-dags.sh $(DEPLOYDAG)
@@ -28,6 +28,7 @@ format:
 	$(SWIFT) format -i -r Sources Tests Package.swift
 
 test: deps lint unit-test check-dags
+	@scripts/test-summary.sh
 
 clean:
 	rm -rf .build
