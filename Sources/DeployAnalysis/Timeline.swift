@@ -59,10 +59,10 @@ public enum GanttChart {
         var out = """
             <?xml version="1.0" encoding="UTF-8"?>
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(left + width + 30))" height="\(Int(height))" font-family="Helvetica, sans-serif" font-size="11">
-            <title>\(escape(title))</title>
+            <title>\(title.xmlEscaped)</title>
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left)" y="24" font-size="16">\(escape(title))</text>
-            <text x="\(left)" y="42" fill="#555">makespan \(escape(Format.seconds(analysis.makespanSeconds))) · upper lane compute, lower lane communication · \(escape(analysis.options.costModel.name))</text>
+            <text x="\(left)" y="24" font-size="16">\(title.xmlEscaped)</text>
+            <text x="\(left)" y="42" fill="#555">makespan \(Format.seconds(analysis.makespanSeconds).xmlEscaped) · upper lane compute, lower lane communication · \(analysis.options.costModel.name.xmlEscaped)</text>
 
             """
         for (i, g) in gpus.enumerated() {
@@ -80,7 +80,7 @@ public enum GanttChart {
                 guard let row = rows[g] else { continue }
                 let y = top + Double(row) * rowHeight + offset
                 out +=
-                    "<rect x=\"\(fmt(x(s)))\" y=\"\(fmt(y + 1))\" width=\"\(fmt(max(x(f) - x(s), 0.5)))\" height=\"\(fmt(lane - 2))\" fill=\"\(colour)\"><title>\(escape(tip))</title></rect>\n"
+                    "<rect x=\"\(fmt(x(s)))\" y=\"\(fmt(y + 1))\" width=\"\(fmt(max(x(f) - x(s), 0.5)))\" height=\"\(fmt(lane - 2))\" fill=\"\(colour)\"><title>\(tip.xmlEscaped)</title></rect>\n"
             }
         }
         let axisY = top + Double(gpus.count) * rowHeight + 4
@@ -88,7 +88,7 @@ public enum GanttChart {
         for tick in 0...5 {
             let t = makespan * Double(tick) / 5
             out += "<line x1=\"\(fmt(x(t)))\" y1=\"\(axisY)\" x2=\"\(fmt(x(t)))\" y2=\"\(axisY + 5)\" stroke=\"#333\"/>"
-            out += "<text x=\"\(fmt(x(t)))\" y=\"\(axisY + 18)\" text-anchor=\"middle\">\(escape(Format.seconds(t)))</text>\n"
+            out += "<text x=\"\(fmt(x(t)))\" y=\"\(axisY + 18)\" text-anchor=\"middle\">\(Format.seconds(t).xmlEscaped)</text>\n"
         }
         var legendX = left
         for kind in Operator.Kind.allCases where kind != .boundary {
@@ -101,18 +101,4 @@ public enum GanttChart {
     }
 
     private static func fmt(_ v: Double) -> String { String(format: "%.2f", v) }
-
-    static func escape(_ text: String) -> String {
-        var s = ""
-        for c in text {
-            switch c {
-            case "&": s += "&amp;"
-            case "<": s += "&lt;"
-            case ">": s += "&gt;"
-            case "\"": s += "&quot;"
-            default: s.append(c)
-            }
-        }
-        return s
-    }
 }

@@ -74,7 +74,3 @@ struct LoadedDAG {
         return decoded.graph
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

@@ -152,7 +152,7 @@ public struct Diagram: Sendable {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var rows: [String] = []
         for (i, line) in lines.enumerated() {
-            let escaped = escapeHTML(line)
+            let escaped = line.xmlEscaped
             if i == 0 {
                 rows.append("<tr><td><b>\(escaped)</b></td></tr>")
             } else if line.hasPrefix("Get_Time") {
@@ -162,21 +162,6 @@ public struct Diagram: Sendable {
             }
         }
         return "<table border=\"0\" cellborder=\"0\" cellspacing=\"0\" cellpadding=\"1\">" + rows.joined() + "</table>"
-    }
-
-    static func escapeHTML(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
     }
 
     static func defaultLabel(_ node: OperatorNode) -> String {

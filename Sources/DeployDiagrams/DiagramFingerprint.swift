@@ -1,3 +1,5 @@
+import DeployModel
+
 /// Identifies the diagram an SVG was rendered from.
 ///
 /// Graphviz's `dot` layout is not reproducible between runs (cluster order and node placement
@@ -9,11 +11,7 @@ public enum DiagramFingerprint {
 
     /// FNV-1a, 64 bits, as 16 hex digits: change detection, not security.
     public static func hash(_ text: String) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
+        let h = FNV1a.hash(text)
         let hex = String(h, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }

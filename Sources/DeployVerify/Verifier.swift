@@ -55,7 +55,7 @@ struct DataSource {
     var seed: UInt64
 
     func tensor(_ name: String, shape: [Int], scale: Double = 1) -> Tensor {
-        var state = seed ^ DataSource.fnv(name)
+        var state = seed ^ FNV1a.hash(name)
         var data = [Double](repeating: 0, count: shape.reduce(1, *))
         for i in data.indices {
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -72,12 +72,6 @@ struct DataSource {
     func weight(_ name: String, shape: [Int]) -> Tensor {
         let fanIn = name.hasSuffix("o_proj") ? shape[0] * shape[1] : shape[0]
         return tensor(name, shape: shape, scale: 1 / Double(fanIn).squareRoot())
-    }
-
-    static func fnv(_ text: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-        return h
     }
 }
 

@@ -177,10 +177,6 @@ public enum DOTReader {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
 /// A value computed on another thread, waited for once.
 final class DetachedResult<T>: @unchecked Sendable {
     private var value: T?

@@ -1,4 +1,5 @@
 internal import CGraphviz
+import DeployModel
 import Synchronization
 
 /// cgraph and gvc keep global state (the lexer, the error buffer, the plugin context), so every
@@ -46,15 +47,5 @@ enum Graphviz {
             }
         }
         return messages
-    }
-}
-
-extension StringProtocol {
-    func trimmingASCIISpaces() -> SubSequence {
-        var start = startIndex
-        var end = endIndex
-        while start < end, self[start].isWhitespace { start = index(after: start) }
-        while end > start, self[index(before: end)].isWhitespace { end = index(before: end) }
-        return self[start..<end]
     }
 }
