@@ -20,6 +20,8 @@ let package = Package(
             pkgConfig: "libgvc",
             providers: [.apt(["libgraphviz-dev"])]
         ),
+        // The allocator GraphvizBridge gives libcgraph for a parsed graph (plain C, no graphviz).
+        .target(name: "GraphArena"),
         // Pure Swift: tensor shapes, operators, the operator DAG, graph algorithms, findings.
         .target(name: "DeployModel"),
         // Model + parallel strategy -> operator DAG.
@@ -33,7 +35,7 @@ let package = Package(
         // DOT text: writing, the parsed-document form, source positions, schema decoding.
         .target(name: "DOTFormat", dependencies: ["DeployModel"]),
         // The one target that talks to libcgraph / libgvc.
-        .target(name: "GraphvizBridge", dependencies: ["CGraphviz", "DOTFormat"]),
+        .target(name: "GraphvizBridge", dependencies: ["CGraphviz", "GraphArena", "DOTFormat"]),
         // Rules over a decoded DAG, producing findings.
         .target(name: "DeployChecker", dependencies: ["DeployModel", "DOTFormat", "DeployAnalysis"]),
         // Cost models, critical path, resource-aware schedule, memory, timelines.

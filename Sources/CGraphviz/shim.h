@@ -18,5 +18,8 @@ static inline Agdesc_t deploydag_directed_desc(void) { return Agdirected; }
 static inline int deploydag_agkind_node(void) { return AGNODE; }
 static inline int deploydag_agkind_edge(void) { return AGEDGE; }
 static inline int deploydag_agkind_graph(void) { return AGRAPH; }
+static inline unsigned long deploydag_agseq(void *obj) { return AGSEQ(obj); }
+static inline Agiddisc_t *deploydag_default_id_disc(void) { return &AgIdDisc; }
+static inline Agiodisc_t *deploydag_default_io_disc(void) { return &AgIoDisc; }
 
 #endif

@@ -12,6 +12,8 @@ public struct DOTSourceMap: Sendable {
     /// The line of the first `digraph`/`graph` keyword after the first graph closes, if any.
     public private(set) var secondGraphLine: Int?
     public private(set) var lineCount: Int = 1
+    /// Whether the text is nothing but white space.
+    public private(set) var isBlank = true
 
     public struct EdgeKey: Hashable, Sendable {
         public var tail: String
@@ -32,6 +34,7 @@ public struct DOTSourceMap: Sendable {
     }
 
     public init(scanning bytes: [UInt8]) {
+        isBlank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }
         var scanner = Scanner(bytes: bytes)
         var braceDepth = 0
         var bracketDepth = 0

@@ -1,4 +1,5 @@
 import DeployModel
+import Synchronization
 
 /// An operator graph decoded from a DOT document, with what did not fit the schema.
 public struct DecodedGraph: Sendable {
@@ -7,155 +8,255 @@ public struct DecodedGraph: Sendable {
     public var invalidNodes: [Bool]
     /// `schema` findings, located.
     public var findings: [Finding]
-    /// The 1-based line of each node and edge in the file, when known.
-    public var nodeLines: [Int?]
-    public var edgeLines: [Int?]
     public var file: String?
+    /// Where nodes and edges are in the file; scanned when first asked.
+    public var lines: SourceLines?
+    private let copies = EdgeCopies()
 
-    public func location(ofNode index: Int) -> (file: String?, line: Int?) { (file, nodeLines[index]) }
+    public init(graph: OperatorGraph, invalidNodes: [Bool], findings: [Finding], file: String?, lines: SourceLines?) {
+        self.graph = graph
+        self.invalidNodes = invalidNodes
+        self.findings = findings
+        self.file = file
+        self.lines = lines
+    }
+
+    /// The 1-based line of the node's first statement, when known.
+    public func line(ofNode index: Int) -> Int? { lines?.line(ofNode: graph.nodes[index].name) }
+
+    /// The line of the edge's statement: the k-th copy of an edge is on the line of its k-th
+    /// statement. Falls back to the consumer's line.
+    public func line(ofEdge index: Int) -> Int? {
+        guard let lines else { return nil }
+        let edge = graph.edges[index]
+        let occurrence = copies.occurrence(of: index, in: graph.edges)
+        return lines.line(ofEdge: graph.nodes[edge.from].name, graph.nodes[edge.to].name, occurrence: occurrence)
+            ?? line(ofNode: edge.to)
+    }
+
+    public func location(ofNode index: Int) -> (file: String?, line: Int?) { (file, line(ofNode: index)) }
+}
+
+/// For each edge, how many copies of it come before it; counted once, when first needed.
+final class EdgeCopies: Sendable {
+    private let counts = Mutex<[Int32]?>(nil)
+
+    func occurrence(of index: Int, in edges: [TensorEdge]) -> Int {
+        counts.withLock { counts in
+            if counts == nil || counts!.count != edges.count {
+                var seen: [Int64: Int32] = [:]
+                var result = [Int32](repeating: 0, count: edges.count)
+                for (i, e) in edges.enumerated() {
+                    let key = Int64(e.from) << 32 | Int64(e.to)
+                    let count = seen[key, default: 0]
+                    result[i] = count
+                    seen[key] = count + 1
+                }
+                counts = result
+            }
+            return Int(counts![index])
+        }
+    }
 }
 
 /// Turns the strings libcgraph parsed into typed nodes and edges, checking deploydag's schema.
 public struct GraphDecoder: Sendable {
     public init() {}
 
+    /// Decodes a whole document; `sourceMap` gives findings their lines.
     public func decode(_ document: DOTDocument, sourceMap: DOTSourceMap? = nil, file: String? = nil) -> DecodedGraph {
-        var findings: [Finding] = []
-        func report(_ message: String, node: String? = nil, line: Int?) {
-            findings.append(Finding(.schema, file: file, line: line, node: node, message))
-        }
+        decode(document, lines: sourceMap.map(SourceLines.init(map:)), file: file)
+    }
 
-        if !document.isDirected {
-            report("the graph is undirected; a deploydag DAG is a 'digraph' with '->' edges", line: 1)
+    public func decode(_ document: DOTDocument, lines: SourceLines?, file: String? = nil) -> DecodedGraph {
+        let columns = document.nodeColumns.keys.sorted()
+        var session = DecodeSession(
+            name: document.name, isDirected: document.isDirected, graphAttributes: document.graphAttributes,
+            nodeColumns: columns, file: file, lines: lines, expectedNodes: document.nodeNames.count,
+            expectedEdges: document.edges.count)
+        var values = [String?](repeating: nil, count: columns.count)
+        for index in document.nodeNames.indices {
+            for (c, name) in columns.enumerated() { values[c] = document.nodeAttribute(name, of: index) }
+            session.addNode(name: document.nodeNames[index], values: values)
         }
-        var attributes = document.graphAttributes
+        for (index, edge) in document.edges.enumerated() {
+            session.addEdge(tail: edge.tail, head: edge.head, operand: document.edgeAttribute(DOTSchema.operand, of: index))
+        }
+        return session.finish()
+    }
+}
+
+/// Decodes a graph node by node as a reader walks it, so that no copy of the whole document is
+/// needed: the reader hands over each node's values in the order of `nodeColumns`.
+public struct DecodeSession {
+    private let file: String?
+    private let lines: SourceLines?
+    private var graph: OperatorGraph
+    private var findings: [Finding] = []
+    private var invalid: [Bool] = []
+    private var memo = ParseMemo()
+    private let keepLabels: Bool
+    /// Column positions of the core attributes, -1 when the document has no such column.
+    private let opColumn, gpuColumn, groupColumn, outColumn, layerColumn, blockColumn, labelColumn: Int
+    /// The other columns: operator parameters and anything else, sorted by name.
+    private let extraColumns: [(name: String, column: Int)]
+    /// Edges whose operand was malformed, with the text, reported with their lines at the end.
+    private var badOperands: [(edge: Int, text: String)] = []
+
+    /// - Parameter keepLabels: labels are for people; `check` and `analyze` do not keep them.
+    public init(
+        name: String, isDirected: Bool, graphAttributes: [String: String], nodeColumns: [String], file: String?,
+        lines: SourceLines?, keepLabels: Bool = true, expectedNodes: Int = 0, expectedEdges: Int = 0
+    ) {
+        self.file = file
+        self.lines = lines
+        self.keepLabels = keepLabels
+        func column(_ key: String) -> Int { nodeColumns.firstIndex(of: key) ?? -1 }
+        opColumn = column(DOTSchema.op)
+        gpuColumn = column(DOTSchema.gpu)
+        groupColumn = column(DOTSchema.group)
+        outColumn = column(DOTSchema.out)
+        layerColumn = column(DOTSchema.layer)
+        blockColumn = column(DOTSchema.block)
+        labelColumn = column(DOTSchema.label)
+        extraColumns = nodeColumns.enumerated().filter { !DOTSchema.coreNodeAttributes.contains($0.element) }
+            .map { (name: $0.element, column: $0.offset) }.sorted { $0.name < $1.name }
+
+        var attributes = graphAttributes
         var gpus: Int?
         if let text = attributes.removeValue(forKey: DOTSchema.gpus) {
             if let value = Int(text.trimmingASCIISpaces()), value > 0 {
                 gpus = value
             } else {
-                report("graph attribute 'gpus' must be a positive integer, got '\(text)'", line: 1)
+                findings.append(
+                    Finding(.schema, file: file, line: 1, "graph attribute 'gpus' must be a positive integer, got '\(text)'"))
             }
         }
-
-        var graph = OperatorGraph(name: document.name, gpus: gpus, attributes: attributes)
-        var memo = ParseMemo()
-        let count = document.nodeNames.count
-        var invalid = [Bool](repeating: false, count: count)
-        var nodeLines = [Int?](repeating: nil, count: count)
-        let extraColumns = document.nodeColumns.keys.filter { !DOTSchema.coreNodeAttributes.contains($0) }.sorted()
-
-        for index in 0..<count {
-            let name = document.nodeNames[index]
-            let line = sourceMap?.line(ofNode: name)
-            nodeLines[index] = line
-            var problems: [String] = []
-            let attribute = { (key: String) in document.nodeAttribute(key, of: index) }
-
-            var op = Operator.input
-            if let text = attribute(DOTSchema.op) {
-                if let parsed = Operator(rawValue: text) {
-                    op = parsed
-                } else {
-                    problems.append("unknown op '\(text)'; expected one of \(Operator.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-            } else {
-                problems.append("missing 'op'; every node names its operator (matmul, softmax, all_reduce, ...)")
-            }
-
-            var gpu: Int?
-            var group: [Int] = []
-            if op.isCommunication {
-                if let text = attribute(DOTSchema.group) {
-                    if let ids = memo.gpuList(text) {
-                        group = ids
-                        if Set(ids).count != ids.count {
-                            problems.append("'group' lists a GPU twice: '\(text)'")
-                        } else if op == .sendRecv && ids.count != 2 {
-                            problems.append("a send_recv 'group' is exactly two GPUs, source then destination; got '\(text)'")
-                        } else if ids.count < 2 {
-                            problems.append("a collective's 'group' needs at least two GPUs; got '\(text)'")
-                        }
-                    } else {
-                        problems.append("'group' must be comma-separated GPU ids such as 0,1,2,3; got '\(text)'")
-                    }
-                } else if attribute(DOTSchema.op) != nil {
-                    problems.append("missing 'group': a \(op.rawValue) node names the GPUs it spans, such as group=\"0,1,2,3\"")
-                }
-            } else if let text = attribute(DOTSchema.gpu) {
-                if let id = Int(text.trimmingASCIISpaces()), id >= 0 {
-                    gpu = id
-                } else {
-                    problems.append("'gpu' must be a non-negative integer, got '\(text)'")
-                }
-            } else if attribute(DOTSchema.op) != nil {
-                problems.append("missing 'gpu': a \(op.rawValue) node names the GPU it runs on")
-            }
-
-            var out = Shape([])
-            if let text = attribute(DOTSchema.out) {
-                switch memo.shape(text) {
-                case .success(let shape): out = shape
-                case .failure(let error): problems.append("'out': \(error)")
-                }
-            } else {
-                problems.append("missing 'out': every node states its output shape, such as out=\"[1024,10000,8192]\"")
-            }
-
-            var layer: Int?
-            if let text = attribute(DOTSchema.layer) {
-                if let value = Int(text.trimmingASCIISpaces()), value >= 0 {
-                    layer = value
-                } else {
-                    problems.append("'layer' must be a non-negative integer, got '\(text)'")
-                }
-            }
-
-            var extras: [String: String] = [:]
-            for key in extraColumns {
-                if let value = attribute(key) { extras[key] = value }
-            }
-            problems += Self.operatorParameterProblems(op: op, extras, memo: &memo)
-
-            if !problems.isEmpty {
-                invalid[index] = true
-                for problem in problems { report(problem, node: name, line: line) }
-            }
-            graph.add(
-                OperatorNode(
-                    name: name, op: op, gpu: gpu, group: group, out: out, layer: layer,
-                    block: attribute(DOTSchema.block), label: attribute(DOTSchema.label).map(DOTQuoting.decodeLabel),
-                    attributes: extras))
+        if !isDirected {
+            findings.insert(
+                Finding(.schema, file: file, line: 1, "the graph is undirected; a deploydag DAG is a 'digraph' with '->' edges"),
+                at: 0)
         }
-
-        var edgeLines = [Int?](repeating: nil, count: document.edges.count)
-        var occurrences: [DOTDocument.Edge: Int] = [:]
-        for (index, edge) in document.edges.enumerated() {
-            // The k-th copy of an edge is on the line of its k-th statement.
-            let occurrence = occurrences[edge, default: 0]
-            occurrences[edge] = occurrence + 1
-            let line =
-                sourceMap?.line(ofEdge: document.nodeNames[edge.tail], document.nodeNames[edge.head], occurrence: occurrence)
-                ?? nodeLines[edge.head]
-            edgeLines[index] = line
-            var operand: Int?
-            if let text = document.edgeAttribute(DOTSchema.operand, of: index) {
-                if let value = Int(text.trimmingASCIISpaces()), value >= 0 {
-                    operand = value
-                } else {
-                    report(
-                        "edge attribute 'operand' must be a non-negative integer, got '\(text)'",
-                        node: document.nodeNames[edge.head], line: line)
-                }
-            }
-            graph.connect(edge.tail, edge.head, operand: operand)
-        }
-        return DecodedGraph(
-            graph: graph, invalidNodes: invalid, findings: findings, nodeLines: nodeLines, edgeLines: edgeLines, file: file)
+        graph = OperatorGraph(name: name, gpus: gpus, attributes: attributes)
+        graph.reserveCapacity(nodes: expectedNodes, edges: expectedEdges)
+        invalid.reserveCapacity(expectedNodes)
     }
 
+    /// Adds the next node; `values[i]` is its value for `nodeColumns[i]` (nil or empty: unset).
+    public mutating func addNode(name: String, values: [String?]) {
+        func attribute(_ column: Int) -> String? {
+            guard column >= 0, let value = values[column], !value.isEmpty else { return nil }
+            return value
+        }
+        var problems: [String] = []
+
+        var op = Operator.input
+        let opText = attribute(opColumn)
+        if let text = opText {
+            if let parsed = Operator(rawValue: text) {
+                op = parsed
+            } else {
+                problems.append("unknown op '\(text)'; expected one of \(Operator.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        } else {
+            problems.append("missing 'op'; every node names its operator (matmul, softmax, all_reduce, ...)")
+        }
+
+        var gpu: Int?
+        var group: [Int] = []
+        if op.isCommunication {
+            if let text = attribute(groupColumn) {
+                if let ids = memo.gpuList(text) {
+                    group = ids
+                    if Set(ids).count != ids.count {
+                        problems.append("'group' lists a GPU twice: '\(text)'")
+                    } else if op == .sendRecv && ids.count != 2 {
+                        problems.append("a send_recv 'group' is exactly two GPUs, source then destination; got '\(text)'")
+                    } else if ids.count < 2 {
+                        problems.append("a collective's 'group' needs at least two GPUs; got '\(text)'")
+                    }
+                } else {
+                    problems.append("'group' must be comma-separated GPU ids such as 0,1,2,3; got '\(text)'")
+                }
+            } else if opText != nil {
+                problems.append("missing 'group': a \(op.rawValue) node names the GPUs it spans, such as group=\"0,1,2,3\"")
+            }
+        } else if let text = attribute(gpuColumn) {
+            if let id = memo.integer(text), id >= 0 {
+                gpu = id
+            } else {
+                problems.append("'gpu' must be a non-negative integer, got '\(text)'")
+            }
+        } else if opText != nil {
+            problems.append("missing 'gpu': a \(op.rawValue) node names the GPU it runs on")
+        }
+
+        var out = Shape([])
+        if let text = attribute(outColumn) {
+            switch memo.shape(text) {
+            case .success(let shape): out = shape
+            case .failure(let error): problems.append("'out': \(error)")
+            }
+        } else {
+            problems.append("missing 'out': every node states its output shape, such as out=\"[1024,10000,8192]\"")
+        }
+
+        var layer: Int?
+        if let text = attribute(layerColumn) {
+            if let value = memo.integer(text), value >= 0 {
+                layer = value
+            } else {
+                problems.append("'layer' must be a non-negative integer, got '\(text)'")
+            }
+        }
+
+        var pairs: [(key: String, value: String)] = []
+        for (key, column) in extraColumns {
+            if let value = attribute(column) { pairs.append((key, value)) }
+        }
+        let extras = NodeAttributes(sortedPairs: pairs)
+        problems += GraphDecoder.operatorParameterProblems(op: op, extras, memo: &memo)
+
+        invalid.append(!problems.isEmpty)
+        if !problems.isEmpty {
+            let line = lines?.line(ofNode: name)
+            for problem in problems { findings.append(Finding(.schema, file: file, line: line, node: name, problem)) }
+        }
+        graph.add(
+            OperatorNode(
+                name: name, op: op, gpu: gpu, group: group, out: out, layer: layer,
+                block: attribute(blockColumn), label: keepLabels ? attribute(labelColumn).map(DOTQuoting.decodeLabel) : nil,
+                attributes: extras))
+    }
+
+    /// Adds the next edge, between nodes added earlier.
+    public mutating func addEdge(tail: Int, head: Int, operand text: String?) {
+        var operand: Int?
+        if let text, !text.isEmpty {
+            if let value = memo.integer(text), value >= 0 {
+                operand = value
+            } else {
+                badOperands.append((graph.edges.count, text))
+            }
+        }
+        graph.connect(tail, head, operand: operand)
+    }
+
+    public func finish() -> DecodedGraph {
+        var decoded = DecodedGraph(graph: graph, invalidNodes: invalid, findings: findings, file: file, lines: lines)
+        for (edge, text) in badOperands {
+            decoded.findings.append(
+                Finding(
+                    .schema, file: file, line: decoded.line(ofEdge: edge), node: graph.nodes[graph.edges[edge].to].name,
+                    "edge attribute 'operand' must be a non-negative integer, got '\(text)'"))
+        }
+        return decoded
+    }
+}
+
+extension GraphDecoder {
     /// What an operator's own parameters must look like.
-    static func operatorParameterProblems(op: Operator, _ attributes: [String: String], memo: inout ParseMemo) -> [String] {
+    static func operatorParameterProblems(op: Operator, _ attributes: NodeAttributes, memo: inout ParseMemo) -> [String] {
         var problems: [String] = []
         func integer(_ key: String, _ what: String, minimum: Int = 0) {
             guard let text = attributes[key] else {

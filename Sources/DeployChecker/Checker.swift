@@ -95,7 +95,7 @@ struct Context {
     mutating func report(_ rule: RuleID, node: Int? = nil, line: Int? = nil, _ message: String) {
         findings.append(
             Finding(
-                rule, file: decoded.file, line: line ?? node.flatMap { decoded.nodeLines[$0] },
+                rule, file: decoded.file, line: line ?? node.flatMap { decoded.line(ofNode: $0) },
                 node: node.map { graph.nodes[$0].name }, message))
     }
 

@@ -37,12 +37,11 @@ extension Context {
     mutating func checkCrossGPU() {
         for (e, edge) in graph.edges.enumerated() where isValid(edge.from) && isValid(edge.to) {
             let (u, v) = (graph.nodes[edge.from], graph.nodes[edge.to])
-            let line = decoded.edgeLines[e]
             switch (u.op.isCommunication, v.op.isCommunication) {
             case (false, false):
                 if let a = u.gpu, let b = v.gpu, a != b {
                     report(
-                        .crossGPU, node: edge.to, line: line,
+                        .crossGPU, node: edge.to, line: decoded.line(ofEdge: e),
                         "edge \(u.name) -> \(v.name) moves a tensor from GPU \(a) to GPU \(b) with no communication node between; insert a send_recv (group=\"\(a),\(b)\") or a collective"
                     )
                 }
@@ -51,12 +50,12 @@ extension Context {
                 if v.op == .sendRecv {
                     if a != v.group.first {
                         report(
-                            .crossGPU, node: edge.to, line: line,
+                            .crossGPU, node: edge.to, line: decoded.line(ofEdge: e),
                             "send_recv \(v.name) sends from GPU \(v.group.first!), but its input \(u.name) is on GPU \(a)")
                     }
                 } else if !v.group.contains(a) {
                     report(
-                        .crossGPU, node: edge.to, line: line,
+                        .crossGPU, node: edge.to, line: decoded.line(ofEdge: e),
                         "\(v.op.rawValue) \(v.name) spans GPUs \(GPUList.compact(v.group)), but its input \(u.name) is on GPU \(a)")
                 }
             case (true, false):
@@ -64,12 +63,12 @@ extension Context {
                 if u.op == .sendRecv {
                     if b != u.group.last {
                         report(
-                            .crossGPU, node: edge.to, line: line,
+                            .crossGPU, node: edge.to, line: decoded.line(ofEdge: e),
                             "send_recv \(u.name) delivers to GPU \(u.group.last!), but its consumer \(v.name) is on GPU \(b)")
                     }
                 } else if !u.group.contains(b) {
                     report(
-                        .crossGPU, node: edge.to, line: line,
+                        .crossGPU, node: edge.to, line: decoded.line(ofEdge: e),
                         "\(u.op.rawValue) \(u.name) spans GPUs \(GPUList.compact(u.group)), but its consumer \(v.name) is on GPU \(b)")
                 }
             case (true, true):
@@ -77,7 +76,7 @@ extension Context {
                 let accepted = v.op == .sendRecv ? Array(v.group.prefix(1)) : v.group
                 if !delivered.contains(where: accepted.contains) {
                     report(
-                        .crossGPU, node: edge.to, line: line,
+                        .crossGPU, node: edge.to, line: decoded.line(ofEdge: e),
                         "\(u.op.rawValue) \(u.name) delivers to GPUs \(GPUList.compact(delivered)), none of which \(v.op.rawValue) \(v.name) takes input from (\(GPUList.compact(accepted)))"
                     )
                 }

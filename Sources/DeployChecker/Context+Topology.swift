@@ -22,7 +22,7 @@ extension Context {
     }
 
     func edgeLine(from u: Int, to v: Int) -> Int? {
-        for e in incoming(v) where graph.edges[Int(e)].from == u { return decoded.edgeLines[Int(e)] }
+        for e in incoming(v) where graph.edges[Int(e)].from == u { return decoded.line(ofEdge: Int(e)) }
         return nil
     }
 
@@ -55,8 +55,8 @@ extension Context {
             if let first = seen[edge] {
                 let (u, v) = (graph.nodes[edge.from].name, graph.nodes[edge.to].name)
                 report(
-                    .duplicateEdge, node: edge.to, line: decoded.edgeLines[i],
-                    "the edge \(u) -> \(v) is stated again (first at line \(decoded.edgeLines[first].map(String.init) ?? "?")); a tensor used twice by one operator needs an operand attribute on each edge"
+                    .duplicateEdge, node: edge.to, line: decoded.line(ofEdge: i),
+                    "the edge \(u) -> \(v) is stated again (first at line \(decoded.line(ofEdge: first).map(String.init) ?? "?")); a tensor used twice by one operator needs an operand attribute on each edge"
                 )
             } else {
                 seen[edge] = i

@@ -44,7 +44,7 @@ extension DeployDag {
             var unreadable: [String] = []
             for file in files {
                 do {
-                    let loaded = try LoadedDAG.load(file, limitMB: maxInputMb)
+                    let loaded = try LoadedDAG.load(file, limitMB: maxInputMb, keepLabels: false)
                     if let decoded = loaded.decoded {
                         let clock = ContinuousClock()
                         let start = clock.now

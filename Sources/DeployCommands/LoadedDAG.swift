@@ -21,7 +21,7 @@ struct LoadedDAG {
 
     /// Reads `path`. Throws only when the file cannot be read at all (exit 2 territory).
     /// A file over `limitMB`, or one libcgraph could not parse, yields findings and no graph.
-    static func load(_ path: String, limitMB: Int = defaultLimitMB) throws -> LoadedDAG {
+    static func load(_ path: String, limitMB: Int = defaultLimitMB, keepLabels: Bool = true) throws -> LoadedDAG {
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limitMB * 1_000_000 {
             return LoadedDAG(
                 path: path, decoded: nil,
@@ -31,33 +31,26 @@ struct LoadedDAG {
                         "the file is \(size / 1_000_000) MB, over the input limit of \(limitMB) MB; raise it with --max-input-mb")
                 ])
         }
+        try checkReadable(path)
         let clock = ContinuousClock()
         let start = clock.now
-        let bytes = try readBytes(path)
-        let read = clock.now
-        let result = DOTReader.read(bytes: bytes, file: path)
-        let parsed = clock.now
-        // After a syntax error cgraph may still return what it had read: check none of it.
-        let failed = result.findings.contains { $0.severity == .error }
-        let decoded = failed ? nil : result.document.map { GraphDecoder().decode($0, sourceMap: result.sourceMap, file: path) }
-        var loaded = LoadedDAG(path: path, decoded: decoded, readFindings: result.findings)
+        guard let result = DOTReader.decode(path: path, keepLabels: keepLabels) else {
+            throw CommandError.io("cannot read \(path): permission denied or unreadable")
+        }
+        var loaded = LoadedDAG(path: path, decoded: result.decoded, readFindings: result.findings)
         loaded.timings = [
-            ("read file", (read - start).seconds), ("source lines", result.sourceMapSeconds),
-            ("libcgraph parse + copy", result.parseSeconds), ("decode", (clock.now - parsed).seconds),
+            ("libcgraph parse", result.parseSeconds), ("decode", result.decodeSeconds),
+            ("free the parsed graph", result.closeSeconds), ("total read", (clock.now - start).seconds),
         ]
         return loaded
     }
 
-    static func readBytes(_ path: String) throws -> [UInt8] {
+    static func checkReadable(_ path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CommandError.io("cannot read \(path): no such file")
         }
         guard !isDirectory.boolValue else { throw CommandError.io("cannot read \(path): it is a directory") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandError.io("cannot read \(path): permission denied or unreadable")
-        }
-        return [UInt8](data)
     }
 
     /// The decoded graph when reading and decoding found no error; otherwise the findings are

@@ -60,7 +60,7 @@ extension GraphDecoder {
     static func reading(_ graph: OperatorGraph) -> DecodedGraph {
         let text = (try? DOTWriter().write(graph)) ?? []
         let result = DOTReader.read(bytes: text, file: "\(graph.name).dot")
-        return GraphDecoder().decode(result.document!, sourceMap: result.sourceMap, file: "\(graph.name).dot")
+        return GraphDecoder().decode(result.document!, lines: result.lines, file: "\(graph.name).dot")
     }
 }
 

@@ -77,7 +77,7 @@ extension OperatorGraph {
 
     /// A boundary node holds its source's tensor: the same logical tensor and part.
     private static func placement(of source: OperatorNode) -> [String: String] {
-        source.attributes.filter { $0.key == "logical" || $0.key == "place" }
+        source.attributes.dictionary.filter { $0.key == "logical" || $0.key == "place" }
     }
 
     private struct BoundaryKey: Hashable {

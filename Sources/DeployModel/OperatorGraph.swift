@@ -24,6 +24,11 @@ public struct OperatorGraph: Hashable, Sendable {
         self.edges = edges
     }
 
+    public mutating func reserveCapacity(nodes nodeCount: Int, edges edgeCount: Int) {
+        nodes.reserveCapacity(nodeCount)
+        edges.reserveCapacity(edgeCount)
+    }
+
     @discardableResult
     public mutating func add(_ node: OperatorNode) -> Int {
         nodes.append(node)

@@ -16,11 +16,20 @@ public struct OperatorNode: Hashable, Sendable {
     public var label: String?
     /// Operator parameters and any further attributes, by DOT attribute name
     /// (`eq`, `weight`, `m`, `k`, `n`, `dim`, `parts`, `scale`, ...). Kept sorted by name.
-    public var attributes: [String: String]
+    public var attributes: NodeAttributes
 
     public init(
         name: String, op: Operator, gpu: Int? = nil, group: [Int] = [], out: Shape,
         layer: Int? = nil, block: String? = nil, label: String? = nil, attributes: [String: String] = [:]
+    ) {
+        self.init(
+            name: name, op: op, gpu: gpu, group: group, out: out, layer: layer, block: block, label: label,
+            attributes: NodeAttributes(attributes))
+    }
+
+    public init(
+        name: String, op: Operator, gpu: Int? = nil, group: [Int] = [], out: Shape,
+        layer: Int? = nil, block: String? = nil, label: String? = nil, attributes: NodeAttributes
     ) {
         self.name = name
         self.op = op

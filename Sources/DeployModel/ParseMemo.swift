@@ -44,4 +44,7 @@ public struct ParseMemo {
         gpuLists[text] = result
         return result
     }
+
+    /// A decimal integer with optional ASCII white space around it.
+    public func integer(_ text: String) -> Int? { Int(text.trimmingASCIISpaces()) }
 }

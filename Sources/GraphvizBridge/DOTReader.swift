@@ -3,58 +3,136 @@ import DOTFormat
 import DeployModel
 import Foundation
 import Glibc
+import GraphArena
 
 /// What reading a DOT file produced: the document when libcgraph could parse it, and findings
 /// (syntax errors with their lines, warnings cgraph printed, a second graph in the file).
 public struct DOTReadResult: Sendable {
     public var document: DOTDocument?
-    public var sourceMap: DOTSourceMap
+    /// Lines of nodes and edges, scanned from the text when first asked.
+    public var lines: SourceLines
     public var findings: [Finding]
-    /// Seconds spent in libcgraph's parse and the copy out of it, and waiting for the source-line
-    /// scan after it (which runs alongside).
-    public var sourceMapSeconds: Double = 0
+    /// Seconds spent in libcgraph's parse (and the copy out of it).
     public var parseSeconds: Double = 0
 }
 
-/// Reads DOT through libcgraph (`agread`), copies the graph into Swift values and closes it.
+/// What reading and decoding a DOT file in one pass produced.
+public struct DOTDecodeResult: Sendable {
+    /// The decoded graph, when libcgraph parsed the file without error.
+    public var decoded: DecodedGraph?
+    /// `syntax` findings; `schema` findings are in `decoded`.
+    public var findings: [Finding]
+    /// libcgraph's parse, the walk that decodes its graph, and freeing it, in seconds.
+    public var parseSeconds: Double = 0
+    public var decodeSeconds: Double = 0
+    public var closeSeconds: Double = 0
+}
+
+/// Reads DOT through libcgraph (`agread`) and turns the graph into Swift values.
+///
+/// Each parse gets its own arena (``GraphArena``) as cgraph's memory discipline, so freeing a
+/// graph is one call rather than a walk deleting every node and edge.
 public enum DOTReader {
-    /// Reads `bytes` (the contents of `file`, used in findings) as one DOT graph.
+    /// Reads `bytes` (the contents of `file`, used in findings) as one DOT graph and copies it
+    /// into a ``DOTDocument``.
     public static func read(bytes: [UInt8], file: String? = nil) -> DOTReadResult {
+        let lines = SourceLines(loading: { bytes })
+        if isBlank(bytes) { return DOTReadResult(document: nil, lines: lines, findings: [emptyFinding(file)]) }
         let clock = ContinuousClock()
-        let scanStart = clock.now
-        // The line scan needs only the bytes: it runs beside libcgraph's parse.
-        let scan = Thread.detachedResult { DOTSourceMap(scanning: bytes) }
-        var findings: [Finding] = []
-        let isBlank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }
-        if isBlank {
-            findings.append(Finding(.syntax, file: file, line: 1, "the file is empty; expected 'digraph NAME { ... }'"))
-            return DOTReadResult(document: nil, sourceMap: scan.wait(), findings: findings)
+        let start = clock.now
+        let (document, findings) = withStream(bytes: bytes) { stream in
+            parse(stream, file: file, lines: lines) { graph in copy(graph) }
         }
-        let ((document, secondGraphSeen), pieces) = Graphviz.withLock { () -> (DOTDocument?, Bool) in
-            bytes.withUnsafeBytes { buffer -> (DOTDocument?, Bool) in
-                // fmemopen in "r" mode only reads the buffer.
-                guard let stream = fmemopen(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count, "r") else {
-                    return (nil, false)
-                }
-                defer { fclose(stream) }
-                aglexbad()  // drop whatever an earlier stream left in the lexer's buffer
-                agreadline(1)  // cgraph counts newlines from this value
-                guard let graph = agread(UnsafeMutableRawPointer(stream), nil) else { return (nil, false) }
-                let document = copy(graph)
-                agclose(graph)
-                // gvNextInputGraph reads further graphs from the same stream; so does this.
-                var second = false
-                if agerrors() == 0, let next = agread(UnsafeMutableRawPointer(stream), nil) {
-                    agclose(next)
-                    second = true
-                }
-                aglexbad()
-                return (document, second)
+        var result = DOTReadResult(document: document, lines: lines, findings: findings)
+        result.parseSeconds = (clock.now - start).seconds
+        return result
+    }
+
+    /// Reads the file at `path` through libcgraph and decodes it node by node while the parsed
+    /// graph is open: neither the file's bytes nor a copy of its strings are held.
+    /// Returns nil when the file cannot be opened.
+    public static func decode(path: String, file: String? = nil, keepLabels: Bool = true) -> DOTDecodeResult? {
+        guard let stream = fopen(path, "r") else { return nil }
+        defer { fclose(stream) }
+        let lines = SourceLines(loading: { FileManager.default.contents(atPath: path).map { [UInt8]($0) } })
+        return decode(stream: stream, file: file ?? path, lines: lines, keepLabels: keepLabels)
+    }
+
+    /// As `decode(path:)`, from bytes in memory.
+    public static func decode(bytes: [UInt8], file: String? = nil, keepLabels: Bool = true) -> DOTDecodeResult {
+        let lines = SourceLines(loading: { bytes })
+        if isBlank(bytes) { return DOTDecodeResult(decoded: nil, findings: [emptyFinding(file)]) }
+        return withStream(bytes: bytes) { stream in
+            decode(stream: stream, file: file, lines: lines, keepLabels: keepLabels)
+        }
+    }
+
+    private static func decode(
+        stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, keepLabels: Bool
+    ) -> DOTDecodeResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var parsed = start
+        var walked = start
+        let (decoded, findings) = parse(stream, file: file, lines: lines) { graph -> DecodedGraph in
+            parsed = clock.now
+            defer { walked = clock.now }
+            return walk(graph, file: file, lines: lines, keepLabels: keepLabels)
+        }
+        let closed = clock.now
+        // A graph with a syntax error may still come back partly read: check none of it.
+        let failed = findings.contains { $0.severity == .error }
+        var result = DOTDecodeResult(decoded: failed ? nil : decoded, findings: findings)
+        if decoded != nil {
+            result.parseSeconds = (parsed - start).seconds
+            result.decodeSeconds = (walked - parsed).seconds
+            result.closeSeconds = (closed - walked).seconds
+        } else {
+            result.parseSeconds = (closed - start).seconds
+        }
+        return result
+    }
+
+    private static func isBlank(_ bytes: [UInt8]) -> Bool {
+        bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }
+    }
+
+    private static func emptyFinding(_ file: String?) -> Finding {
+        Finding(.syntax, file: file, line: 1, "the file is empty; expected 'digraph NAME { ... }'")
+    }
+
+    private static func withStream<T>(bytes: [UInt8], _ body: (UnsafeMutablePointer<FILE>) -> T) -> T {
+        bytes.withUnsafeBytes { buffer in
+            // fmemopen in "r" mode only reads the buffer; a zero-length buffer is refused, but
+            // blank input never gets here.
+            let stream = fmemopen(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count, "r")!
+            defer { fclose(stream) }
+            return body(stream)
+        }
+    }
+
+    /// Parses one graph from `stream` under the lock, hands it to `body` while it is open, then
+    /// frees it; looks for a second graph; turns cgraph's messages into findings.
+    private static func parse<T>(
+        _ stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines,
+        _ body: (UnsafeMutablePointer<Agraph_t>) -> T
+    ) -> (T?, [Finding]) {
+        let ((value, secondGraphSeen), pieces) = Graphviz.withLock { () -> (T?, Bool) in
+            aglexbad()  // drop whatever an earlier stream left in the lexer's buffer
+            agreadline(1)  // cgraph counts newlines from this value
+            guard let graph = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) else { return (nil, false) }
+            let value = body(graph)
+            agclose(graph)
+            // gvNextInputGraph reads further graphs from the same stream; so does this.
+            var second = false
+            if agerrors() == 0, let next = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) {
+                agclose(next)
+                second = true
             }
+            aglexbad()
+            return (value, second)
         }
-        let parsedAt = clock.now
-        let sourceMap = scan.wait()
-        let scanned = clock.now
+        var findings: [Finding] = []
         for message in Graphviz.joinMessages(pieces) {
             let isWarning = message.hasPrefix("Warning")
             findings.append(
@@ -62,21 +140,23 @@ public enum DOTReader {
                     .syntax, isWarning ? .warning : .error, file: file, line: lineNumber(in: message),
                     cleanMessage(message)))
         }
-        if document == nil && !findings.contains(where: { $0.severity == .error }) {
-            findings.append(
-                Finding(
-                    .syntax, file: file, line: sourceMap.lineCount, "no graph could be read; expected 'digraph NAME { ... }'"))
+        if value == nil && !findings.contains(where: { $0.severity == .error }) {
+            if let map = lines.map, map.isBlank {
+                findings.append(emptyFinding(file))
+            } else {
+                findings.append(
+                    Finding(
+                        .syntax, file: file, line: lines.map?.lineCount,
+                        "no graph could be read; expected 'digraph NAME { ... }'"))
+            }
         }
-        if document != nil && secondGraphSeen {
+        if value != nil && secondGraphSeen {
             findings.append(
                 Finding(
-                    .syntax, file: file, line: sourceMap.secondGraphLine,
+                    .syntax, file: file, line: lines.map?.secondGraphLine,
                     "the file holds more than one graph; deploydag reads one DAG per file"))
         }
-        var result = DOTReadResult(document: document, sourceMap: sourceMap, findings: findings)
-        result.parseSeconds = (parsedAt - scanStart).seconds
-        result.sourceMapSeconds = (scanned - parsedAt).seconds
-        return result
+        return (value, findings)
     }
 
     /// "Error: <stdin>: syntax error in line 3 near 'x'" -> 3.
@@ -98,73 +178,147 @@ public enum DOTReader {
         return text
     }
 
-    private static func copy(_ graph: UnsafeMutablePointer<Agraph_t>) -> DOTDocument {
-        var document = DOTDocument(
-            name: String(cString: agnameof(graph)),
-            isDirected: agisdirected(graph) != 0,
-            isStrict: agisstrict(graph) != 0)
-
-        var sym = agnxtattr(graph, deploydag_agkind_graph(), nil)
-        while let s = sym {
-            if let value = agxget(graph, s) {
-                let text = String(cString: value)
-                if !text.isEmpty { document.graphAttributes[String(cString: s.pointee.name)] = text }
-            }
-            sym = agnxtattr(graph, deploydag_agkind_graph(), s)
-        }
-
-        var nodeSymbols: [(String, UnsafeMutablePointer<Agsym_t>)] = []
-        sym = agnxtattr(graph, deploydag_agkind_node(), nil)
-        while let s = sym {
-            nodeSymbols.append((String(cString: s.pointee.name), s))
-            sym = agnxtattr(graph, deploydag_agkind_node(), s)
-        }
-        var edgeSymbols: [(String, UnsafeMutablePointer<Agsym_t>)] = []
-        sym = agnxtattr(graph, deploydag_agkind_edge(), nil)
-        while let s = sym {
-            edgeSymbols.append((String(cString: s.pointee.name), s))
-            sym = agnxtattr(graph, deploydag_agkind_edge(), s)
-        }
-
-        let count = Int(agnnodes(graph))
-        var names: [String] = []
-        names.reserveCapacity(count)
-        var columns = nodeSymbols.map { _ in [String]() }
-        for i in columns.indices { columns[i].reserveCapacity(count) }
-        var indexOf: [UnsafeMutableRawPointer: Int32] = [:]
-        indexOf.reserveCapacity(count)
-
-        // cgraph keeps one copy of each distinct string (refstr), so identical values share a
-        // pointer: convert each once and share the Swift string.
+    /// The parsed graph's attribute symbols and strings, read once each.
+    private struct GraphStrings {
+        let graph: UnsafeMutablePointer<Agraph_t>
+        /// cgraph keeps one copy of each distinct string (refstr), so identical values share a
+        /// pointer: each is converted once and the Swift string shared.
         var interned: [UnsafeMutablePointer<CChar>: String] = [:]
-        func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+
+        init(_ graph: UnsafeMutablePointer<Agraph_t>) { self.graph = graph }
+
+        mutating func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
             guard let pointer else { return "" }
             if let known = interned[pointer] { return known }
             let value = String(cString: pointer)
             interned[pointer] = value
             return value
         }
+
+        /// The value, nil when unset or empty.
+        mutating func value(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+            guard let pointer, pointer.pointee != 0 else { return nil }
+            return string(pointer)
+        }
+
+        func symbols(_ kind: Int32) -> [(name: String, symbol: UnsafeMutablePointer<Agsym_t>)] {
+            var result: [(String, UnsafeMutablePointer<Agsym_t>)] = []
+            var sym = agnxtattr(graph, kind, nil)
+            while let s = sym {
+                result.append((String(cString: s.pointee.name), s))
+                sym = agnxtattr(graph, kind, s)
+            }
+            return result
+        }
+
+        mutating func graphAttributes() -> [String: String] {
+            var attributes: [String: String] = [:]
+            for (name, symbol) in symbols(deploydag_agkind_graph()) {
+                if let value = value(agxget(graph, symbol)) { attributes[name] = value }
+            }
+            return attributes
+        }
+    }
+
+    /// Node indices by cgraph's creation sequence: a parse creates nodes with sequence numbers
+    /// 1, 2, 3, ... in the order agfstnode walks them, so the index is the number less one. A
+    /// graph where that does not hold falls back to a table.
+    private struct NodeIndex {
+        private var table: [UnsafeMutableRawPointer: Int32]?
+
+        init(_ graph: UnsafeMutablePointer<Agraph_t>) {
+            var expected: UInt = 1
+            var node = agfstnode(graph)
+            var contiguous = true
+            while let n = node {
+                if deploydag_agseq(n) != expected {
+                    contiguous = false
+                    break
+                }
+                expected += 1
+                node = agnxtnode(graph, n)
+            }
+            if contiguous { return }
+            var table: [UnsafeMutableRawPointer: Int32] = [:]
+            node = agfstnode(graph)
+            while let n = node {
+                table[UnsafeMutableRawPointer(n)] = Int32(table.count)
+                node = agnxtnode(graph, n)
+            }
+            self.table = table
+        }
+
+        func callAsFunction(_ node: UnsafeMutablePointer<Agnode_t>) -> Int {
+            if let table { return Int(table[UnsafeMutableRawPointer(node)]!) }
+            return Int(deploydag_agseq(node)) - 1
+        }
+    }
+
+    /// Decodes the open graph node by node (deploydag's schema) without an intermediate copy.
+    private static func walk(
+        _ graph: UnsafeMutablePointer<Agraph_t>, file: String?, lines: SourceLines, keepLabels: Bool
+    ) -> DecodedGraph {
+        var strings = GraphStrings(graph)
+        let nodeSymbols = strings.symbols(deploydag_agkind_node())
+        let operandSymbol = strings.symbols(deploydag_agkind_edge()).first { $0.name == DOTSchema.operand }?.symbol
+        let nodeCount = Int(agnnodes(graph))
+        var session = DecodeSession(
+            name: String(cString: agnameof(graph)), isDirected: agisdirected(graph) != 0,
+            graphAttributes: strings.graphAttributes(), nodeColumns: nodeSymbols.map(\.name), file: file, lines: lines,
+            keepLabels: keepLabels, expectedNodes: nodeCount, expectedEdges: nodeCount + nodeCount / 2)
+        // Labels are unique to each node: when they are not kept, they are not even converted.
+        let read = nodeSymbols.map { keepLabels || $0.name != DOTSchema.label ? $0.symbol : nil }
+        var values = [String?](repeating: nil, count: nodeSymbols.count)
         var node = agfstnode(graph)
         while let n = node {
-            indexOf[UnsafeMutableRawPointer(n)] = Int32(names.count)
-            names.append(String(cString: agnameof(n)))
-            for (i, (_, s)) in nodeSymbols.enumerated() {
-                columns[i].append(string(agxget(n, s)))
+            for (i, symbol) in read.enumerated() { values[i] = symbol.flatMap { strings.value(agxget(n, $0)) } }
+            session.addNode(name: String(cString: agnameof(n)), values: values)
+            node = agnxtnode(graph, n)
+        }
+        let index = NodeIndex(graph)
+        node = agfstnode(graph)
+        while let n = node {
+            var edge = agfstout(graph, n)
+            while let e = edge {
+                let operand = operandSymbol.flatMap { strings.value(agxget(e, $0)) }
+                session.addEdge(tail: index(deploydag_agtail(e)), head: index(deploydag_aghead(e)), operand: operand)
+                edge = agnxtout(graph, e)
             }
             node = agnxtnode(graph, n)
         }
+        return session.finish()
+    }
+
+    private static func copy(_ graph: UnsafeMutablePointer<Agraph_t>) -> DOTDocument {
+        var strings = GraphStrings(graph)
+        var document = DOTDocument(
+            name: String(cString: agnameof(graph)),
+            isDirected: agisdirected(graph) != 0,
+            isStrict: agisstrict(graph) != 0)
+        document.graphAttributes = strings.graphAttributes()
+        let nodeSymbols = strings.symbols(deploydag_agkind_node())
+        let edgeSymbols = strings.symbols(deploydag_agkind_edge())
+
+        let count = Int(agnnodes(graph))
+        var names: [String] = []
+        names.reserveCapacity(count)
+        var columns = nodeSymbols.map { _ in [String]() }
+        for i in columns.indices { columns[i].reserveCapacity(count) }
+        var node = agfstnode(graph)
+        while let n = node {
+            names.append(String(cString: agnameof(n)))
+            for (i, (_, s)) in nodeSymbols.enumerated() { columns[i].append(strings.string(agxget(n, s))) }
+            node = agnxtnode(graph, n)
+        }
+        let index = NodeIndex(graph)
         var edges: [DOTDocument.Edge] = []
         var edgeColumns = edgeSymbols.map { _ in [String]() }
         node = agfstnode(graph)
         while let n = node {
             var edge = agfstout(graph, n)
             while let e = edge {
-                let tail = indexOf[UnsafeMutableRawPointer(deploydag_agtail(e))]!
-                let head = indexOf[UnsafeMutableRawPointer(deploydag_aghead(e))]!
-                edges.append(DOTDocument.Edge(tail: Int(tail), head: Int(head)))
-                for (i, (_, s)) in edgeSymbols.enumerated() {
-                    edgeColumns[i].append(string(agxget(e, s)))
-                }
+                edges.append(DOTDocument.Edge(tail: index(deploydag_agtail(e)), head: index(deploydag_aghead(e))))
+                for (i, (_, s)) in edgeSymbols.enumerated() { edgeColumns[i].append(strings.string(agxget(e, s))) }
                 edge = agnxtout(graph, e)
             }
             node = agnxtnode(graph, n)
@@ -177,25 +331,21 @@ public enum DOTReader {
     }
 }
 
-/// A value computed on another thread, waited for once.
-final class DetachedResult<T>: @unchecked Sendable {
-    private var value: T?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ body: @escaping @Sendable () -> T) {
-        Thread.detachNewThread { [self] in
-            value = body()
-            done.signal()
-        }
-    }
-
-    func wait() -> T {
-        done.wait()
-        done.signal()
-        return value!
-    }
-}
-
-extension Thread {
-    static func detachedResult<T>(_ body: @escaping @Sendable () -> T) -> DetachedResult<T> { DetachedResult(body) }
+/// libcgraph's memory discipline backed by ``GraphArena``: one arena per graph, released whole
+/// when the graph is closed.
+enum ArenaDiscipline {
+    nonisolated(unsafe) static let shared: UnsafeMutablePointer<Agdisc_t> = {
+        let memory = UnsafeMutablePointer<Agmemdisc_t>.allocate(capacity: 1)
+        memory.initialize(
+            to: Agmemdisc_t(
+                open: { _ in UnsafeMutableRawPointer(graph_arena_open()) },
+                alloc: { state, size in graph_arena_alloc(OpaquePointer(state), size) },
+                resize: { state, block, old, new in graph_arena_resize(OpaquePointer(state), block, old, new) },
+                free: { state, block in graph_arena_free(OpaquePointer(state), block) },
+                close: { state in graph_arena_close(OpaquePointer(state)) }))
+        let discipline = UnsafeMutablePointer<Agdisc_t>.allocate(capacity: 1)
+        discipline.initialize(
+            to: Agdisc_t(mem: memory, id: deploydag_default_id_disc(), io: deploydag_default_io_disc()))
+        return discipline
+    }()
 }

@@ -7,7 +7,7 @@ import GraphvizBridge
 func checkOneInput(_ bytes: [UInt8]) {
     let result = DOTReader.read(bytes: bytes, file: "fuzz.dot")
     guard let document = result.document else { return }
-    let decoded = GraphDecoder().decode(document, sourceMap: result.sourceMap, file: "fuzz.dot")
+    let decoded = GraphDecoder().decode(document, lines: result.lines, file: "fuzz.dot")
     _ = Checker().check(decoded, earlier: result.findings)
 }
 

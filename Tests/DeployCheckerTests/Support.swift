@@ -8,11 +8,10 @@ import GraphvizBridge
 
 /// Reads DOT text through libcgraph, decodes and checks it, as `deploydag check` does.
 func check(_ text: String, file: String = "t.dot", gpus: Int? = nil) -> CheckReport {
-    let result = DOTReader.read(bytes: Array(text.utf8), file: file)
-    guard let document = result.document else {
+    let result = DOTReader.decode(bytes: Array(text.utf8), file: file, keepLabels: false)
+    guard let decoded = result.decoded else {
         return CheckReport(file: file, findings: result.findings, nodeCount: 0, edgeCount: 0)
     }
-    let decoded = GraphDecoder().decode(document, sourceMap: result.sourceMap, file: file)
     return Checker(gpus: gpus).check(decoded, earlier: result.findings)
 }
 

@@ -2,6 +2,7 @@ import DOTFormat
 import DeployBuilders
 import DeployModel
 import DeployTestSupport
+import Foundation
 import Testing
 
 @testable import GraphvizBridge
@@ -9,7 +10,7 @@ import Testing
 /// Reads DOT text through libcgraph and decodes it.
 func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTReadResult) {
     let result = DOTReader.read(bytes: Array(text.utf8), file: file)
-    return (result.document.map { GraphDecoder().decode($0, sourceMap: result.sourceMap, file: file) }, result)
+    return (result.document.map { GraphDecoder().decode($0, lines: result.lines, file: file) }, result)
 }
 
 @Suite struct RoundTripTests {
@@ -23,8 +24,8 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
         #expect(back.findings.isEmpty)
         #expect(back.graph == graph.normalized())
         // Every node and edge has its line.
-        #expect(back.nodeLines.allSatisfy { $0 != nil })
-        #expect(back.edgeLines.allSatisfy { $0 != nil })
+        #expect(back.graph.nodes.indices.allSatisfy { back.line(ofNode: $0) != nil })
+        #expect(back.graph.edges.indices.allSatisfy { back.line(ofEdge: $0) != nil })
         // Writing what was read gives the same bytes.
         #expect(try DOTWriter().writeString(back.graph) == text)
     }
@@ -43,6 +44,70 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
         #expect(result.findings.isEmpty, "\(result.findings.map(\.formatted))")
         let back = try #require(decoded?.graph)
         #expect(back == g.normalized())
+    }
+}
+
+/// The one-pass reader (`DOTReader.decode`, what the commands use) against the copy-then-decode
+/// path: the same graph, the same findings with the same lines.
+func expectSameDecoding(_ text: String, _ comment: Comment? = nil) {
+    let (viaDocument, read) = readBack(text)
+    let direct = DOTReader.decode(bytes: Array(text.utf8), file: "t.dot")
+    #expect(direct.findings == read.findings, comment)
+    let failed = read.findings.contains { $0.severity == .error }
+    #expect(direct.decoded?.graph == (failed ? nil : viaDocument?.graph), comment)
+    #expect(direct.decoded?.findings == (failed ? nil : viaDocument?.findings), comment)
+    #expect(direct.decoded?.invalidNodes == (failed ? nil : viaDocument?.invalidNodes), comment)
+}
+
+@Suite struct OnePassDecodeTests {
+    @Test(arguments: presetNames)
+    func presetsDecodeAsTheDocumentPathDoes(name: String) throws {
+        let text = try DOTWriter().writeString(DeploymentBuilder().build(presetDeployment(name)))
+        expectSameDecoding(text, Comment(rawValue: name))
+        // Labels are dropped on request and nothing else changes.
+        let lean = try #require(DOTReader.decode(bytes: Array(text.utf8), keepLabels: false).decoded)
+        #expect(lean.graph.nodes.allSatisfy { $0.label == nil })
+        #expect(lean.graph.nodes.map(\.name) == readBack(text).0?.graph.nodes.map(\.name))
+    }
+
+    @Test(arguments: [
+        // edges before their nodes' statements: nodes are created by the edge, attributes come later
+        "digraph g { a -> b; a [op=input, gpu=0, out=\"[2]\"]; b [op=output, gpu=0, out=\"[2]\"] }",
+        // defaults, redefined halfway; a node stated twice
+        "digraph g { node [op=gelu, gpu=0]; a [op=input, out=\"[2]\"]; b [out=\"[2]\"]; node [gpu=1]; c [op=output, out=\"[2]\"]; b [layer=3]; a -> b -> c }",
+        // subgraphs with their own defaults, and an edge to a subgraph
+        "digraph g { subgraph s { node [op=gelu]; x [gpu=0, out=\"[2]\"] } a [op=input, gpu=0, out=\"[2]\"]; a -> {x y}; y [op=output, gpu=0, out=\"[2]\"] }",
+        // a strict graph merges a repeated edge; a plain one keeps both
+        "strict digraph g { a [op=input, gpu=0, out=\"[2]\"]; b [op=output, gpu=0, out=\"[2]\"]; a -> b; a -> b [operand=0] }",
+        "digraph g { a [op=input, gpu=0, out=\"[2]\"]; b [op=output, gpu=0, out=\"[2]\"]; a -> b; a -> b [operand=x] }",
+        // schema problems: unknown op, bad gpu, missing out
+        "digraph g { a [op=warp, gpu=0]; b [op=gelu, gpu=-1, out=\"[2]\"]; a -> b }",
+        // syntax error, an empty file, two graphs
+        "digraph g { a -> }", "  \n", "digraph a { x } digraph b { y }",
+    ])
+    func oddInputsDecodeAsTheDocumentPathDoes(text: String) {
+        expectSameDecoding(text, Comment(rawValue: text))
+    }
+
+    @Test func linesAreScannedOnlyWhenAFindingNeedsOne() throws {
+        let text = try DOTWriter().writeString(DeploymentBuilder().build(presetDeployment("tp8-pp2-dense-4l")))
+        let clean = try #require(DOTReader.decode(bytes: Array(text.utf8)).decoded)
+        #expect(clean.lines?.isScanned == false)
+        let broken = text.replacingOccurrences(of: "op=\"softmax\"", with: "op=\"softmaxx\"")
+        let bad = try #require(DOTReader.decode(bytes: Array(broken.utf8)).decoded)
+        #expect(bad.lines?.isScanned == true)
+        #expect(bad.findings.first?.line != nil)
+    }
+
+    @Test func aFileIsDecodedFromItsPath() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("onepass-\(UUID().uuidString).dot").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let text = try DOTWriter().writeString(DeploymentBuilder().build(presetDeployment("helix-dense-2l")))
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let fromPath = try #require(DOTReader.decode(path: path))
+        #expect(fromPath.decoded?.graph == DOTReader.decode(bytes: Array(text.utf8)).decoded?.graph)
+        #expect(fromPath.decoded?.file == path)
+        #expect(DOTReader.decode(path: path + ".missing") == nil)
     }
 }
 
