@@ -69,45 +69,74 @@ public struct GraphDecoder: Sendable {
     }
 
     public func decode(_ document: DOTDocument, lines: SourceLines?, file: String? = nil) -> DecodedGraph {
+        let header = GraphHeader(
+            name: document.name, isDirected: document.isDirected, graphAttributes: document.graphAttributes, file: file)
         let columns = document.nodeColumns.keys.sorted()
-        var session = DecodeSession(
-            name: document.name, isDirected: document.isDirected, graphAttributes: document.graphAttributes,
-            nodeColumns: columns, file: file, lines: lines, expectedNodes: document.nodeNames.count,
-            expectedEdges: document.edges.count)
+        var decoder = NodeDecoder(nodeColumns: columns, file: file, lines: lines)
+        var nodes: [OperatorNode] = []
+        var invalid: [Bool] = []
+        var findings: [Finding] = []
         var values = [String?](repeating: nil, count: columns.count)
         for index in document.nodeNames.indices {
             for (c, name) in columns.enumerated() { values[c] = document.nodeAttribute(name, of: index) }
-            session.addNode(name: document.nodeNames[index], values: values)
+            let (node, problems) = decoder.decode(name: document.nodeNames[index], values: values)
+            nodes.append(node)
+            invalid.append(!problems.isEmpty)
+            findings += problems
         }
+        var edges: [TensorEdge] = []
+        var badOperands: [(edge: Int, text: String)] = []
         for (index, edge) in document.edges.enumerated() {
-            session.addEdge(tail: edge.tail, head: edge.head, operand: document.edgeAttribute(DOTSchema.operand, of: index))
+            let (decoded, bad) = decoder.edge(
+                tail: edge.tail, head: edge.head, operand: document.edgeAttribute(DOTSchema.operand, of: index))
+            if let bad { badOperands.append((index, bad)) }
+            edges.append(decoded)
         }
-        return session.finish()
+        return DecodedGraph(
+            header: header, nodes: nodes, invalidNodes: invalid, nodeFindings: findings, edges: edges, badOperands: badOperands,
+            file: file, lines: lines)
     }
 }
 
-/// Decodes a graph node by node as a reader walks it, so that no copy of the whole document is
-/// needed: the reader hands over each node's values in the order of `nodeColumns`.
-public struct DecodeSession {
+/// The graph-level part of decoding: the root graph's attributes (`gpus` apart) and its kind.
+public struct GraphHeader: Sendable {
+    /// An operator graph with no nodes yet.
+    public var graph: OperatorGraph
+    public var findings: [Finding] = []
+
+    public init(name: String, isDirected: Bool, graphAttributes: [String: String], file: String?) {
+        var attributes = graphAttributes
+        var gpus: Int?
+        if !isDirected {
+            findings.append(
+                Finding(.schema, file: file, line: 1, "the graph is undirected; a deploydag DAG is a 'digraph' with '->' edges"))
+        }
+        if let text = attributes.removeValue(forKey: DOTSchema.gpus) {
+            if let value = Int(text.trimmingASCIISpaces()), value > 0 {
+                gpus = value
+            } else {
+                findings.append(
+                    Finding(.schema, file: file, line: 1, "graph attribute 'gpus' must be a positive integer, got '\(text)'"))
+            }
+        }
+        graph = OperatorGraph(name: name, gpus: gpus, attributes: attributes)
+    }
+}
+
+/// Decodes one node at a time from its attribute values, given in the order of the columns it
+/// was made with. Each thread that decodes keeps its own (it remembers parses).
+public struct NodeDecoder: Sendable {
     private let file: String?
     private let lines: SourceLines?
-    private var graph: OperatorGraph
-    private var findings: [Finding] = []
-    private var invalid: [Bool] = []
     private var memo = ParseMemo()
     private let keepLabels: Bool
     /// Column positions of the core attributes, -1 when the document has no such column.
     private let opColumn, gpuColumn, groupColumn, outColumn, layerColumn, blockColumn, labelColumn: Int
     /// The other columns: operator parameters and anything else, sorted by name.
     private let extraColumns: [(name: String, column: Int)]
-    /// Edges whose operand was malformed, with the text, reported with their lines at the end.
-    private var badOperands: [(edge: Int, text: String)] = []
 
     /// - Parameter keepLabels: labels are for people; `check` and `analyze` do not keep them.
-    public init(
-        name: String, isDirected: Bool, graphAttributes: [String: String], nodeColumns: [String], file: String?,
-        lines: SourceLines?, keepLabels: Bool = true, expectedNodes: Int = 0, expectedEdges: Int = 0
-    ) {
+    public init(nodeColumns: [String], file: String?, lines: SourceLines?, keepLabels: Bool = true) {
         self.file = file
         self.lines = lines
         self.keepLabels = keepLabels
@@ -121,29 +150,10 @@ public struct DecodeSession {
         labelColumn = column(DOTSchema.label)
         extraColumns = nodeColumns.enumerated().filter { !DOTSchema.coreNodeAttributes.contains($0.element) }
             .map { (name: $0.element, column: $0.offset) }.sorted { $0.name < $1.name }
-
-        var attributes = graphAttributes
-        var gpus: Int?
-        if let text = attributes.removeValue(forKey: DOTSchema.gpus) {
-            if let value = Int(text.trimmingASCIISpaces()), value > 0 {
-                gpus = value
-            } else {
-                findings.append(
-                    Finding(.schema, file: file, line: 1, "graph attribute 'gpus' must be a positive integer, got '\(text)'"))
-            }
-        }
-        if !isDirected {
-            findings.insert(
-                Finding(.schema, file: file, line: 1, "the graph is undirected; a deploydag DAG is a 'digraph' with '->' edges"),
-                at: 0)
-        }
-        graph = OperatorGraph(name: name, gpus: gpus, attributes: attributes)
-        graph.reserveCapacity(nodes: expectedNodes, edges: expectedEdges)
-        invalid.reserveCapacity(expectedNodes)
     }
 
-    /// Adds the next node; `values[i]` is its value for `nodeColumns[i]` (nil or empty: unset).
-    public mutating func addNode(name: String, values: [String?]) {
+    /// The node, and its `schema` findings (none when it fits the schema).
+    public mutating func decode(name: String, values: [String?]) -> (node: OperatorNode, findings: [Finding]) {
         func attribute(_ column: Int) -> String? {
             guard column >= 0, let value = values[column], !value.isEmpty else { return nil }
             return value
@@ -217,40 +227,45 @@ public struct DecodeSession {
         let extras = NodeAttributes(sortedPairs: pairs)
         problems += GraphDecoder.operatorParameterProblems(op: op, extras, memo: &memo)
 
-        invalid.append(!problems.isEmpty)
+        var findings: [Finding] = []
         if !problems.isEmpty {
             let line = lines?.line(ofNode: name)
-            for problem in problems { findings.append(Finding(.schema, file: file, line: line, node: name, problem)) }
+            findings = problems.map { Finding(.schema, file: file, line: line, node: name, $0) }
         }
-        graph.add(
-            OperatorNode(
-                name: name, op: op, gpu: gpu, group: group, out: out, layer: layer,
-                block: attribute(blockColumn), label: keepLabels ? attribute(labelColumn).map(DOTQuoting.decodeLabel) : nil,
-                attributes: extras))
+        let node = OperatorNode(
+            name: name, op: op, gpu: gpu, group: group, out: out, layer: layer,
+            block: attribute(blockColumn), label: keepLabels ? attribute(labelColumn).map(DOTQuoting.decodeLabel) : nil,
+            attributes: extras)
+        return (node, findings)
     }
 
-    /// Adds the next edge, between nodes added earlier.
-    public mutating func addEdge(tail: Int, head: Int, operand text: String?) {
-        var operand: Int?
-        if let text, !text.isEmpty {
-            if let value = memo.integer(text), value >= 0 {
-                operand = value
-            } else {
-                badOperands.append((graph.edges.count, text))
-            }
+    /// An edge; the operand's text when it is not a valid operand index.
+    public mutating func edge(tail: Int, head: Int, operand text: String?) -> (edge: TensorEdge, badOperand: String?) {
+        guard let text, !text.isEmpty else { return (TensorEdge(from: tail, to: head), nil) }
+        if let value = memo.integer(text), value >= 0, value <= Int(Int32.max) {
+            return (TensorEdge(from: tail, to: head, operand: value), nil)
         }
-        graph.connect(tail, head, operand: operand)
+        return (TensorEdge(from: tail, to: head), text)
     }
+}
 
-    public func finish() -> DecodedGraph {
-        var decoded = DecodedGraph(graph: graph, invalidNodes: invalid, findings: findings, file: file, lines: lines)
+extension DecodedGraph {
+    /// Puts decoded parts together: the header, every node's decoding (in node order), the
+    /// edges and their malformed operands.
+    public init(
+        header: GraphHeader, nodes: [OperatorNode], invalidNodes: [Bool], nodeFindings: [Finding], edges: [TensorEdge],
+        badOperands: [(edge: Int, text: String)], file: String?, lines: SourceLines?
+    ) {
+        let graph = OperatorGraph(
+            name: header.graph.name, gpus: header.graph.gpus, attributes: header.graph.attributes, nodes: nodes, edges: edges)
+        self.init(
+            graph: graph, invalidNodes: invalidNodes, findings: header.findings + nodeFindings, file: file, lines: lines)
         for (edge, text) in badOperands {
-            decoded.findings.append(
+            findings.append(
                 Finding(
-                    .schema, file: file, line: decoded.line(ofEdge: edge), node: graph.nodes[graph.edges[edge].to].name,
-                    "edge attribute 'operand' must be a non-negative integer, got '\(text)'"))
+                    .schema, file: file, line: line(ofEdge: edge), node: graph.nodes[graph.edges[edge].to].name,
+                    "edge attribute 'operand' must be a non-negative integer (at most \(Int32.max)), got '\(text)'"))
         }
-        return decoded
     }
 }
 

@@ -33,12 +33,24 @@ public struct Checker: Sendable {
     public func check(_ decoded: DecodedGraph, earlier: [Finding] = []) -> CheckReport {
         var context = Context(decoded: decoded, gpuCount: gpus ?? decoded.graph.gpus ?? Self.defaultGPUCount)
         context.findings = earlier + decoded.findings
-        context.checkGPURange()
-        context.checkGPUCoverage()
-        context.checkCrossGPU()
-        context.checkDuplicateEdges()
-        context.checkShapes()
-        context.checkPlacements()
+        // The placement rules need nothing the others produce: they run on a second core, and
+        // their findings go where running them in sequence would put them.
+        var start = context
+        start.findings = []
+        let (_, placementFindings) = concurrently(
+            {
+                context.checkGPURange()
+                context.checkGPUCoverage()
+                context.checkCrossGPU()
+                context.checkDuplicateEdges()
+                context.checkShapes()
+            },
+            { [start] in
+                var placements = start
+                placements.checkPlacements()
+                return placements.findings
+            })
+        context.findings += placementFindings
         let order = context.checkCycle()
         context.checkDangling(acyclic: order != nil)
         if order != nil { context.checkMemory() }
@@ -53,7 +65,7 @@ public struct Checker: Sendable {
 }
 
 /// Shared state of one check: the graph, its incoming-edge index, and the findings so far.
-struct Context {
+struct Context: Sendable {
     let decoded: DecodedGraph
     let gpuCount: Int
     let adjacency: Adjacency

@@ -37,7 +37,7 @@ extension DeployDag {
         }
 
         func run() throws {
-            let graph = try file.map { try loadGraph(file: $0, bindings: source.bindings()) } ?? source.build().graph
+            let graph = try file.map { try loadGraph(file: $0, bindings: source.bindings(), keepLabels: false) } ?? source.build().graph
             let analysis: Analysis
             do {
                 analysis = try Analysis(graph: graph, options: costs.options())
@@ -58,13 +58,14 @@ extension DeployDag {
 }
 
 /// The graph of a DOT file, which must check without errors, with `--bind` applied.
-func loadGraph(file: String, bindings: [String: Int64]) throws -> OperatorGraph {
+/// Labels are read only when `keepLabels` (diagrams draw them; numbers do not need them).
+func loadGraph(file: String, bindings: [String: Int64], keepLabels: Bool = true) throws -> OperatorGraph {
     // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
-    let loaded = try LoadedDAG.load(file)
+    let loaded = try LoadedDAG.load(file, keepLabels: keepLabels)
     let graph = try loaded.requireGraph()
     do {
         return try graph.binding(bindings)
-    } catch let error as DimError {
+    } catch {
         throw ValidationError("--bind: \(error)")
     }
 }

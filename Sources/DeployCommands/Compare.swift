@@ -143,7 +143,7 @@ extension DeployDag {
         }
 
         private func fileRow(_ file: String, options: AnalysisOptions, bindings: [String: Int64]) throws -> Row {
-            let graph = try loadGraph(file: file, bindings: bindings)
+            let graph = try loadGraph(file: file, bindings: bindings, keepLabels: false)
             let a = try Analysis(graph: graph, options: options)
             return Row(
                 deployment: file, source: "file", micro_batches: graph.attributes["micro_batches"].flatMap(Int.init) ?? 1,

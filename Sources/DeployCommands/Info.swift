@@ -16,7 +16,7 @@ extension DeployDag {
 
         func run() throws {
             // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
-            let loaded = try LoadedDAG.load(file)
+            let loaded = try LoadedDAG.load(file, keepLabels: false)
             let summary = DAGSummary(try loaded.requireGraph())
             switch format {
             case .json: print(try JSONOutput.encode(summary))

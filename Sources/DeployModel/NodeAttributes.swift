@@ -1,30 +1,47 @@
 /// A node's operator parameters and further attributes (`eq`, `weight`, `m`, `k`, `n`, `logical`,
 /// `place`, ...), by DOT attribute name.
 ///
-/// Stored as one string, `key NUL value NUL key NUL value ...` with the keys sorted: a
-/// million-node DAG keeps a million of these, and one small allocation each (instead of a hash
-/// table's buckets) is most of the difference between fitting beside libcgraph's parse and not.
-/// DOT values are C strings, so NUL never occurs in a key or a value.
+/// A million-node DAG keeps a million of these beside libcgraph's parse, so they are packed
+/// into one string each: per attribute, its name, then its value and a NUL, sorted by name. A
+/// name from ``NodeAttributes/commonNames`` is written as one byte (its position plus one);
+/// any other is spelled out and ends with a NUL (after a 0x1F byte if it starts with a byte
+/// below 0x20, so that it cannot be read as a code). DOT values are C strings, so NUL never
+/// occurs inside a name or a value.
 public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     private var packed: String
 
-    public init() { packed = "" }
+    /// The attribute names deploydag's builders write, each stored as one byte.
+    public static let commonNames = [
+        "eq", "weight", "m", "k", "n", "dim", "parts", "split_dim", "concat_dim", "scale", "index", "experts",
+        "capacity", "replicas", "capacity_factor", "logical", "place", "weight_logical", "weight_place", "micro_batch",
+        "cache", "range",
+    ]
+    private static let codes: [String: UInt8] = Dictionary(
+        uniqueKeysWithValues: commonNames.enumerated().map { ($0.element, UInt8($0.offset + 1)) })
+    private static let escape: UInt8 = 0x1F
 
-    public init(_ dictionary: [String: String]) {
-        self.init(sortedPairs: dictionary.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
-    }
+    public init() { packed = "" }
 
     /// From pairs already sorted by name, each name once.
     public init(sortedPairs: [(key: String, value: String)]) {
-        var text = ""
+        var bytes: [UInt8] = []
         for (key, value) in sortedPairs {
             precondition(!key.utf8.contains(0) && !value.utf8.contains(0), "attribute names and values cannot hold NUL")
-            if !text.isEmpty { text.append("\0") }
-            text.append(key)
-            text.append("\0")
-            text.append(value)
+            if let code = Self.codes[key] {
+                bytes.append(code)
+            } else {
+                if let first = key.utf8.first, first < 0x20 { bytes.append(Self.escape) }
+                bytes.append(contentsOf: key.utf8)
+                bytes.append(0)
+            }
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(0)
         }
-        packed = text
+        packed = String(decoding: bytes, as: UTF8.self)
+    }
+
+    public init(_ dictionary: [String: String]) {
+        self.init(sortedPairs: dictionary.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
     }
 
     public init(dictionaryLiteral elements: (String, String)...) {
@@ -33,13 +50,16 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
 
     public var isEmpty: Bool { packed.isEmpty }
 
-    public var count: Int { isEmpty ? 0 : (packed.utf8.count { $0 == 0 } + 1) / 2 }
+    public var count: Int { pairs.count }
 
     /// The attributes as (name, value) pairs, sorted by name.
     public var pairs: [(key: String, value: String)] {
-        guard !isEmpty else { return [] }
-        let parts = packed.utf8.split(separator: 0, omittingEmptySubsequences: false).map { String(Substring($0)) }
-        return stride(from: 0, to: parts.count - 1, by: 2).map { (key: parts[$0], value: parts[$0 + 1]) }
+        var result: [(key: String, value: String)] = []
+        walk { key, value in
+            result.append((key.name, String(decoding: value, as: UTF8.self)))
+            return false
+        }
+        return result
     }
 
     public var keys: [String] { pairs.map(\.key) }
@@ -51,7 +71,24 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
     public func makeIterator() -> IndexingIterator<[(key: String, value: String)]> { pairs.makeIterator() }
 
     public subscript(key: String) -> String? {
-        get { lookup(key) }
+        get {
+            var found: String?
+            if let code = Self.codes[key] {
+                walk { name, value in
+                    guard case .code(let c) = name, c == code else { return false }
+                    found = String(decoding: value, as: UTF8.self)
+                    return true
+                }
+            } else {
+                let wanted = Array(key.utf8)
+                walk { name, value in
+                    guard case .spelled(let bytes) = name, bytes.elementsEqual(wanted) else { return false }
+                    found = String(decoding: value, as: UTF8.self)
+                    return true
+                }
+            }
+            return found
+        }
         set {
             var all = dictionary
             all[key] = newValue
@@ -61,33 +98,44 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
 
     public var description: String { pairs.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") }
 
-    private func lookup(_ key: String) -> String? {
-        guard !isEmpty else { return nil }
-        let found: String?? = packed.utf8.withContiguousStorageIfAvailable { text -> String? in
-            key.utf8.withContiguousStorageIfAvailable { wanted -> String? in
-                var start = 0
-                let end = text.count
-                while start < end {
-                    var keyEnd = start
-                    while keyEnd < end && text[keyEnd] != 0 { keyEnd += 1 }
-                    var valueEnd = keyEnd + 1
-                    while valueEnd < end && text[valueEnd] != 0 { valueEnd += 1 }
-                    var same = keyEnd - start == wanted.count
-                    var i = 0
-                    while same && i < wanted.count {
-                        same = text[start + i] == wanted[i]
-                        i += 1
-                    }
-                    if same {
-                        let valueStart = Swift.min(keyEnd + 1, end)
-                        return String(decoding: UnsafeBufferPointer(rebasing: text[valueStart..<valueEnd]), as: UTF8.self)
-                    }
-                    start = valueEnd + 1
-                }
-                return nil
-            } ?? nil
+    private enum Name {
+        case code(UInt8)
+        case spelled(UnsafeBufferPointer<UInt8>)
+
+        var name: String {
+            switch self {
+            case .code(let c): NodeAttributes.commonNames[Int(c) - 1]
+            case .spelled(let bytes): String(decoding: bytes, as: UTF8.self)
+            }
         }
-        if let found { return found }
-        return dictionary[key]
+    }
+
+    /// Calls `visit` with each name and value in order until it returns true.
+    private func walk(_ visit: (Name, UnsafeBufferPointer<UInt8>) -> Bool) {
+        guard !isEmpty else { return }
+        _ = packed.utf8.withContiguousStorageIfAvailable { text in
+            var i = 0
+            let end = text.count
+            func field(from start: Int) -> (UnsafeBufferPointer<UInt8>, next: Int) {
+                var stop = start
+                while stop < end && text[stop] != 0 { stop += 1 }
+                return (UnsafeBufferPointer(rebasing: text[start..<stop]), stop + 1)
+            }
+            while i < end {
+                let first = text[i]
+                let name: Name
+                if first >= 1 && first < Self.escape {
+                    name = .code(first)
+                    i += 1
+                } else {
+                    let (bytes, next) = field(from: first == Self.escape ? i + 1 : i)
+                    name = .spelled(bytes)
+                    i = next
+                }
+                let (value, next) = field(from: i)
+                i = next
+                if visit(name, value) { return }
+            }
+        }
     }
 }

@@ -35,6 +35,10 @@ public struct OperatorGraph: Hashable, Sendable {
         return nodes.count - 1
     }
 
+    public mutating func append(contentsOf newNodes: [OperatorNode]) {
+        nodes.append(contentsOf: newNodes)
+    }
+
     public mutating func connect(_ from: Int, _ to: Int, operand: Int? = nil) {
         precondition(nodes.indices.contains(from) && nodes.indices.contains(to), "edge endpoint out of range")
         edges.append(TensorEdge(from: from, to: to, operand: operand))

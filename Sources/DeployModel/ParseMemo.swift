@@ -1,7 +1,7 @@
 /// Remembers the parse of each distinct attribute string. A DAG of a million nodes has a few
 /// dozen distinct shapes, equations and placements; parsing each once keeps decoding and
 /// checking near the cost of reading the file.
-public struct ParseMemo {
+public struct ParseMemo: Sendable {
     private var shapes: [String: Result<Shape, ShapeError>] = [:]
     private var dims: [String: Result<Dim, DimError>] = [:]
     private var einsums: [String: Result<Einsum, EinsumError>] = [:]

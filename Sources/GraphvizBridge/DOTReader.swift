@@ -255,38 +255,88 @@ public enum DOTReader {
     }
 
     /// Decodes the open graph node by node (deploydag's schema) without an intermediate copy.
+    ///
+    /// Names are read first, in one pass (cgraph's name lookup reorganises its tree, so it
+    /// stays on one thread). The nodes' attribute values are then plain reads of each node's
+    /// record: one half is decoded on a second core while this thread decodes the other half
+    /// and then walks the edges.
     private static func walk(
         _ graph: UnsafeMutablePointer<Agraph_t>, file: String?, lines: SourceLines, keepLabels: Bool
     ) -> DecodedGraph {
         var strings = GraphStrings(graph)
         let nodeSymbols = strings.symbols(deploydag_agkind_node())
         let operandSymbol = strings.symbols(deploydag_agkind_edge()).first { $0.name == DOTSchema.operand }?.symbol
-        let nodeCount = Int(agnnodes(graph))
-        var session = DecodeSession(
-            name: String(cString: agnameof(graph)), isDirected: agisdirected(graph) != 0,
-            graphAttributes: strings.graphAttributes(), nodeColumns: nodeSymbols.map(\.name), file: file, lines: lines,
-            keepLabels: keepLabels, expectedNodes: nodeCount, expectedEdges: nodeCount + nodeCount / 2)
-        // Labels are unique to each node: when they are not kept, they are not even converted.
-        let read = nodeSymbols.map { keepLabels || $0.name != DOTSchema.label ? $0.symbol : nil }
-        var values = [String?](repeating: nil, count: nodeSymbols.count)
+        var pointers: [UnsafeMutablePointer<Agnode_t>] = []
+        var names: [String] = []
+        pointers.reserveCapacity(Int(agnnodes(graph)))
+        names.reserveCapacity(pointers.capacity)
         var node = agfstnode(graph)
         while let n = node {
-            for (i, symbol) in read.enumerated() { values[i] = symbol.flatMap { strings.value(agxget(n, $0)) } }
-            session.addNode(name: String(cString: agnameof(n)), values: values)
+            pointers.append(n)
+            names.append(String(cString: agnameof(n)))
             node = agnxtnode(graph, n)
         }
-        let index = NodeIndex(graph)
-        node = agfstnode(graph)
-        while let n = node {
-            var edge = agfstout(graph, n)
-            while let e = edge {
-                let operand = operandSymbol.flatMap { strings.value(agxget(e, $0)) }
-                session.addEdge(tail: index(deploydag_agtail(e)), head: index(deploydag_aghead(e)), operand: operand)
-                edge = agnxtout(graph, e)
+        let header = GraphHeader(
+            name: String(cString: agnameof(graph)), isDirected: agisdirected(graph) != 0,
+            graphAttributes: strings.graphAttributes(), file: file)
+        let prototype = NodeDecoder(nodeColumns: nodeSymbols.map(\.name), file: file, lines: lines, keepLabels: keepLabels)
+        // Labels are unique to each node: when they are not kept, they are not even converted.
+        let read = Unchecked(nodeSymbols.map { keepLabels || $0.name != DOTSchema.label ? $0.symbol : nil })
+        let count = pointers.count
+        let split = count / 2
+        let shared = Unchecked((graph: graph, nodes: pointers, names: names))
+        let flags = Unchecked(UnsafeMutableBufferPointer<Bool>.allocate(capacity: count))
+        defer { flags.value.deallocate() }
+        var edges: [TensorEdge] = []
+        var badOperands: [(edge: Int, text: String)] = []
+        var findings: [Finding] = []
+
+        // Both threads initialise their own range of the one node array: no half is copied.
+        let nodes = [OperatorNode](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let out = Unchecked(buffer)
+            @Sendable func decode(_ range: Range<Int>) -> [Finding] {
+                var decoder = prototype
+                var strings = GraphStrings(shared.value.graph)
+                var values = [String?](repeating: nil, count: read.value.count)
+                var findings: [Finding] = []
+                for i in range {
+                    let n = shared.value.nodes[i]
+                    for (c, symbol) in read.value.enumerated() { values[c] = symbol.flatMap { strings.value(agxget(n, $0)) } }
+                    let (node, problems) = decoder.decode(name: shared.value.names[i], values: values)
+                    (out.value.baseAddress! + i).initialize(to: node)
+                    flags.value[i] = !problems.isEmpty
+                    findings += problems
+                }
+                return findings
             }
-            node = agnxtnode(graph, n)
+            let (first, second) = concurrently(
+                {
+                    let found = decode(0..<split)
+                    // cgraph's edge iteration reorganises shared state, so the edges stay on
+                    // this thread; the other one only reads node records.
+                    var decoder = prototype
+                    let index = NodeIndex(graph)
+                    edges.reserveCapacity(count + count / 2)
+                    for n in pointers {
+                        var edge = agfstout(graph, n)
+                        while let e = edge {
+                            let operand = operandSymbol.flatMap { strings.value(agxget(e, $0)) }
+                            let (decoded, bad) = decoder.edge(
+                                tail: index(deploydag_agtail(e)), head: index(deploydag_aghead(e)), operand: operand)
+                            if let bad { badOperands.append((edges.count, bad)) }
+                            edges.append(decoded)
+                            edge = agnxtout(graph, e)
+                        }
+                    }
+                    return found
+                },
+                { decode(split..<count) })
+            findings = first + second
+            initialized = count
         }
-        return session.finish()
+        return DecodedGraph(
+            header: header, nodes: nodes, invalidNodes: Array(flags.value), nodeFindings: findings, edges: edges,
+            badOperands: badOperands, file: file, lines: lines)
     }
 
     private static func copy(_ graph: UnsafeMutablePointer<Agraph_t>) -> DOTDocument {
@@ -329,6 +379,13 @@ public enum DOTReader {
         for (i, (name, _)) in edgeSymbols.enumerated() { document.edgeColumns[name] = edgeColumns[i] }
         return document
     }
+}
+
+/// A value handed to another thread that the compiler cannot prove safe to share: cgraph's
+/// pointers into a graph that no one modifies while both threads read it.
+struct Unchecked<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// libcgraph's memory discipline backed by ``GraphArena``: one arena per graph, released whole
