@@ -41,17 +41,42 @@ public enum DOTQuoting {
         }
     }
 
+    /// As `appendQuoted(_:to:)`, from UTF-8 bytes: text with nothing to escape (every name and
+    /// value deploydag writes) is copied as it is.
+    public static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) throws(DOTWriteError) {
+        let needsCare = bytes.contains { b in
+            b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")
+        }
+        if needsCare {
+            try appendQuoted(String(decoding: bytes, as: UTF8.self), to: &out)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: bytes)
+        out.append(UInt8(ascii: "\""))
+    }
+
     /// Appends a label: newlines become graphviz's `\n` and backslashes `\\`, which the
     /// decoder turns back (graphviz renders `\n`, `\l`, `\r` as line breaks).
     public static func appendLabel(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in text.utf8 {
-            switch b {
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            default: out.append(b)
+        var copy = text
+        copy.withUTF8 { bytes in
+            var run = 0
+            for (i, b) in bytes.enumerated() {
+                let escaped: UInt8
+                switch b {
+                case UInt8(ascii: "\\"): escaped = UInt8(ascii: "\\")
+                case UInt8(ascii: "\n"): escaped = UInt8(ascii: "n")
+                case UInt8(ascii: "\""): escaped = UInt8(ascii: "\"")
+                default: continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
+                out.append(UInt8(ascii: "\\"))
+                out.append(escaped)
+                run = i + 1
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
         out.append(UInt8(ascii: "\""))
     }

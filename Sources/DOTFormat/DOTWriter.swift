@@ -3,48 +3,21 @@ import DeployModel
 /// Writes an `OperatorGraph` as DOT text: deterministic (byte-identical for equal graphs), one
 /// node or edge per line, every ID and value quoted so that libcgraph reads back exactly the
 /// same strings.
+///
+/// A large graph is rendered on two cores: each renders half of the nodes and half of the
+/// edges, and the pieces are written one after another.
 public struct DOTWriter: Sendable {
+    /// Graphs with fewer nodes are rendered on one thread.
+    public static let parallelThreshold = 20_000
+
     public init() {}
 
     public func write(_ graph: OperatorGraph) throws(DOTWriteError) -> [UInt8] {
+        let parts = try writeParts(graph)
+        if parts.count == 1 { return parts[0] }
         var out: [UInt8] = []
-        out.reserveCapacity(graph.nodes.count * 320 + graph.edges.count * 48 + 1024)
-        out.append(contentsOf: "digraph ".utf8)
-        try DOTQuoting.appendQuoted(graph.name, to: &out)
-        out.append(contentsOf: " {\n".utf8)
-
-        var graphAttributes = graph.attributes
-        if let gpus = graph.gpus { graphAttributes[DOTSchema.gpus] = String(gpus) }
-        if !graphAttributes.isEmpty {
-            out.append(contentsOf: "  graph [".utf8)
-            try appendAttributes(graphAttributes.sorted { $0.key < $1.key }, to: &out)
-            out.append(contentsOf: "];\n".utf8)
-        }
-
-        // A million nodes have a few dozen distinct shapes: format each once.
-        var shapeText: [Shape: [UInt8]] = [:]
-        for node in graph.nodes {
-            out.append(contentsOf: "  ".utf8)
-            try DOTQuoting.appendQuoted(node.name, to: &out)
-            out.append(contentsOf: " [".utf8)
-            try appendNodeAttributes(node, shapeText: &shapeText, to: &out)
-            out.append(contentsOf: "];\n".utf8)
-        }
-
-        let edges = graph.normalized().edges
-        for edge in edges {
-            out.append(contentsOf: "  ".utf8)
-            try DOTQuoting.appendQuoted(graph.nodes[edge.from].name, to: &out)
-            out.append(contentsOf: " -> ".utf8)
-            try DOTQuoting.appendQuoted(graph.nodes[edge.to].name, to: &out)
-            if let operand = edge.operand {
-                out.append(contentsOf: " [operand=".utf8)
-                out.append(contentsOf: String(operand).utf8)
-                out.append(UInt8(ascii: "]"))
-            }
-            out.append(contentsOf: ";\n".utf8)
-        }
-        out.append(contentsOf: "}\n".utf8)
+        out.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for part in parts { out.append(contentsOf: part) }
         return out
     }
 
@@ -52,51 +25,59 @@ public struct DOTWriter: Sendable {
         String(decoding: try write(graph), as: UTF8.self)
     }
 
-    private func appendNodeAttributes(_ node: OperatorNode, shapeText: inout [Shape: [UInt8]], to out: inout [UInt8]) throws(DOTWriteError)
-    {
-        var first = true
-        func put(_ key: String, _ value: String) throws(DOTWriteError) {
-            if !first { out.append(contentsOf: ", ".utf8) }
-            first = false
-            try appendKey(key, to: &out)
-            out.append(UInt8(ascii: "="))
-            try DOTQuoting.appendQuoted(value, to: &out)
+    /// The DOT text as consecutive pieces (their concatenation is `write(graph)`).
+    public func writeParts(_ graph: OperatorGraph) throws(DOTWriteError) -> [[UInt8]] {
+        var head: [UInt8] = []
+        head.append(contentsOf: "digraph ".utf8)
+        try DOTQuoting.appendQuoted(graph.name, to: &head)
+        head.append(contentsOf: " {\n".utf8)
+        var graphAttributes = graph.attributes
+        if let gpus = graph.gpus { graphAttributes[DOTSchema.gpus] = String(gpus) }
+        if !graphAttributes.isEmpty {
+            head.append(contentsOf: "  graph [".utf8)
+            for (i, pair) in graphAttributes.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { head.append(contentsOf: ", ".utf8) }
+                try Self.appendKey(pair.key, to: &head)
+                head.append(UInt8(ascii: "="))
+                try DOTQuoting.appendQuoted(pair.value, to: &head)
+            }
+            head.append(contentsOf: "];\n".utf8)
         }
-        try put(DOTSchema.op, node.op.rawValue)
-        if let gpu = node.gpu { try put(DOTSchema.gpu, String(gpu)) }
-        if !node.group.isEmpty { try put(DOTSchema.group, GPUList.format(node.group)) }
-        let shape: [UInt8]
-        if let known = shapeText[node.out] {
-            shape = known
-        } else {
-            shape = Array(node.out.description.utf8)
-            shapeText[node.out] = shape
+        let tail = Array("}\n".utf8)
+        let edges = graph.normalized().edges
+        let nodeCount = graph.nodes.count
+        if nodeCount < Self.parallelThreshold {
+            var renderer = Renderer(graph: graph)
+            var body = head
+            try renderer.appendNodes(0..<nodeCount, to: &body)
+            try renderer.appendEdges(edges, 0..<edges.count, to: &body)
+            body.append(contentsOf: tail)
+            return [body]
         }
-        out.append(contentsOf: ", out=\"".utf8)
-        out.append(contentsOf: shape)
-        out.append(UInt8(ascii: "\""))
-        if let layer = node.layer { try put(DOTSchema.layer, String(layer)) }
-        if let block = node.block { try put(DOTSchema.block, block) }
-        for (key, value) in node.attributes.sorted(by: { $0.key < $1.key })
-        where !DOTSchema.coreNodeAttributes.contains(key) {
-            try put(key, value)
+        let nodeSplit = nodeCount / 2
+        let edgeSplit = edges.count / 2
+        @Sendable func render(_ nodes: Range<Int>, _ edgeRange: Range<Int>) -> Result<([UInt8], [UInt8]), DOTWriteError> {
+            var renderer = Renderer(graph: graph)
+            var nodeText: [UInt8] = []
+            var edgeText: [UInt8] = []
+            nodeText.reserveCapacity(nodes.count * 400)
+            edgeText.reserveCapacity(edgeRange.count * 48)
+            do {
+                try renderer.appendNodes(nodes, to: &nodeText)
+                try renderer.appendEdges(edges, edgeRange, to: &edgeText)
+            } catch {
+                return .failure(error)
+            }
+            return .success((nodeText, edgeText))
         }
-        if let label = node.label {
-            out.append(contentsOf: ", label=".utf8)
-            DOTQuoting.appendLabel(label, to: &out)
-        }
+        let (first, second) = concurrently(
+            { render(0..<nodeSplit, 0..<edgeSplit) }, { render(nodeSplit..<nodeCount, edgeSplit..<edges.count) })
+        let (firstNodes, firstEdges) = try first.get()
+        let (secondNodes, secondEdges) = try second.get()
+        return [head, firstNodes, secondNodes, firstEdges, secondEdges, tail]
     }
 
-    private func appendAttributes(_ pairs: [(key: String, value: String)], to out: inout [UInt8]) throws(DOTWriteError) {
-        for (i, pair) in pairs.enumerated() {
-            if i > 0 { out.append(contentsOf: ", ".utf8) }
-            try appendKey(pair.key, to: &out)
-            out.append(UInt8(ascii: "="))
-            try DOTQuoting.appendQuoted(pair.value, to: &out)
-        }
-    }
-
-    private func appendKey(_ key: String, to out: inout [UInt8]) throws(DOTWriteError) {
+    static func appendKey(_ key: String, to out: inout [UInt8]) throws(DOTWriteError) {
         if DOTWriter.isPlainID(key) {
             out.append(contentsOf: key.utf8)
         } else {
@@ -104,15 +85,145 @@ public struct DOTWriter: Sendable {
         }
     }
 
+    private static let keywords: Set<String> = ["node", "edge", "graph", "digraph", "subgraph", "strict"]
+
     /// An unquoted DOT ID: letters, digits and underscores, not starting with a digit,
     /// and not a keyword.
     static func isPlainID(_ text: String) -> Bool {
         guard let first = text.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
-        let keywords: Set<String> = ["node", "edge", "graph", "digraph", "subgraph", "strict"]
         guard !keywords.contains(text.lowercased()) else { return false }
         return text.utf8.allSatisfy { b in
             b == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b)
                 || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+        }
+    }
+
+    /// ", name=" for each of NodeAttributes' common names, by code.
+    fileprivate static let commonKeyPrefixes: [[UInt8]] = {
+        var prefixes: [[UInt8]] = [[]]
+        for name in NodeAttributes.commonNames {
+            var bytes = Array(", ".utf8)
+            try! appendKey(name, to: &bytes)
+            bytes.append(UInt8(ascii: "="))
+            prefixes.append(bytes)
+        }
+        return prefixes
+    }()
+}
+
+/// Renders nodes and edges of one graph; remembers the text of each distinct shape.
+private struct Renderer {
+    let graph: OperatorGraph
+    /// A million nodes have a few dozen distinct shapes: each is formatted once.
+    var shapeText: [Shape: [UInt8]] = [:]
+
+    init(graph: OperatorGraph) { self.graph = graph }
+
+    mutating func appendNodes(_ range: Range<Int>, to out: inout [UInt8]) throws(DOTWriteError) {
+        for index in range {
+            let node = graph.nodes[index]
+            out.append(contentsOf: "  ".utf8)
+            try appendQuoted(node.name, to: &out)
+            out.append(contentsOf: " [op=\"".utf8)
+            out.append(contentsOf: node.op.rawValue.utf8)
+            out.append(UInt8(ascii: "\""))
+            if let gpu = node.gpu {
+                out.append(contentsOf: ", gpu=\"".utf8)
+                appendDecimal(gpu, to: &out)
+                out.append(UInt8(ascii: "\""))
+            }
+            if !node.group.isEmpty {
+                out.append(contentsOf: ", group=".utf8)
+                try DOTQuoting.appendQuoted(GPUList.format(node.group), to: &out)
+            }
+            out.append(contentsOf: ", out=\"".utf8)
+            if let known = shapeText[node.out] {
+                out.append(contentsOf: known)
+            } else {
+                let text = Array(node.out.description.utf8)
+                shapeText[node.out] = text
+                out.append(contentsOf: text)
+            }
+            out.append(UInt8(ascii: "\""))
+            if let layer = node.layer {
+                out.append(contentsOf: ", layer=\"".utf8)
+                appendDecimal(layer, to: &out)
+                out.append(UInt8(ascii: "\""))
+            }
+            if let block = node.block {
+                out.append(contentsOf: ", block=".utf8)
+                try appendQuoted(block, to: &out)
+            }
+            var failure: DOTWriteError?
+            node.attributes.forEachRaw { code, name, value in
+                guard failure == nil else { return }
+                do throws(DOTWriteError) {
+                    if code > 0 {
+                        out.append(contentsOf: DOTWriter.commonKeyPrefixes[code])
+                    } else {
+                        let key = String(decoding: name, as: UTF8.self)
+                        // The core attributes are written from their fields above.
+                        if DOTSchema.coreNodeAttributes.contains(key) { return }
+                        out.append(contentsOf: ", ".utf8)
+                        try DOTWriter.appendKey(key, to: &out)
+                        out.append(UInt8(ascii: "="))
+                    }
+                    try DOTQuoting.appendQuoted(bytes: value, to: &out)
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
+            if let label = node.label {
+                out.append(contentsOf: ", label=".utf8)
+                DOTQuoting.appendLabel(label, to: &out)
+            }
+            out.append(contentsOf: "];\n".utf8)
+        }
+    }
+
+    func appendEdges(_ edges: [TensorEdge], _ range: Range<Int>, to out: inout [UInt8]) throws(DOTWriteError) {
+        for edge in edges[range] {
+            out.append(contentsOf: "  ".utf8)
+            try appendQuoted(graph.nodes[edge.from].name, to: &out)
+            out.append(contentsOf: " -> ".utf8)
+            try appendQuoted(graph.nodes[edge.to].name, to: &out)
+            if let operand = edge.operand {
+                out.append(contentsOf: " [operand=".utf8)
+                appendDecimal(operand, to: &out)
+                out.append(UInt8(ascii: "]"))
+            }
+            out.append(contentsOf: ";\n".utf8)
+        }
+    }
+
+    private func appendQuoted(_ text: String, to out: inout [UInt8]) throws(DOTWriteError) {
+        var text = text
+        let result = text.withUTF8 { bytes -> Result<Void, DOTWriteError> in
+            Result { () throws(DOTWriteError) in try DOTQuoting.appendQuoted(bytes: bytes, to: &out) }
+        }
+        try result.get()
+    }
+
+    private func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(contentsOf: String(value).utf8)
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        guard value < 10_000_000_000 else {
+            out.append(contentsOf: String(value).utf8)
+            return
+        }
+        var v = value
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[9 - count] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                count += 1
+            } while v > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(10 - count)...]))
         }
     }
 }

@@ -11,6 +11,39 @@ struct DAGBuilder {
     /// Where the nodes being added belong.
     var layer: Int?
     var block: String?
+    /// Every layer repeats the same few matmuls: their derivations are made once.
+    private var matmuls: [MatmulKey: MatmulFacts] = [:]
+
+    private struct MatmulKey: Hashable {
+        var eq: String
+        var a: Shape
+        var b: Shape
+        var weight: Bool
+    }
+
+    /// What a matmul's equation and operand shapes determine, with the text written for it.
+    private struct MatmulFacts {
+        var out: Shape
+        var args: GetTimeArguments
+        /// `eq`, `m`, `k`, `n` and, for a weight operand, `weight`.
+        var attributes: [String: String]
+        /// "in A x B\nout C\nGet_Time(m, k, n)" for the label.
+        var labelTail: String
+    }
+
+    private mutating func facts(eq: String, a: Shape, b: Shape, weight: Bool) throws -> MatmulFacts {
+        let key = MatmulKey(eq: eq, a: a, b: b, weight: weight)
+        if let known = matmuls[key] { return known }
+        let einsum = try Einsum(eq)
+        let out = try einsum.outputShape(a, b)
+        let args = try einsum.getTimeArguments(a, b)
+        var attributes = ["eq": eq, "m": args.m.description, "k": args.k.description, "n": args.n.description]
+        if weight { attributes["weight"] = b.description }
+        let operands = weight ? "\(a) x W\(b)" : "\(a) x \(b)"
+        let facts = MatmulFacts(out: out, args: args, attributes: attributes, labelTail: "in \(operands)\nout \(out)\n\(args)")
+        matmuls[key] = facts
+        return facts
+    }
 
     init(name: String, gpus: Int, attributes: [String: String]) {
         graph = OperatorGraph(name: name, gpus: gpus, attributes: attributes)
@@ -57,22 +90,18 @@ struct DAGBuilder {
         _ key: String, title: String, gpu: Int, eq: String, lhs: Int, rhs: Int? = nil, weight: Shape? = nil,
         weightName: String? = nil, weightPlace: Placement = .replicate, place: Placement? = nil
     ) throws -> Int {
-        let einsum = try Einsum(eq)
         let a = shape(lhs)
         guard let b = rhs.map(shape) ?? weight else { preconditionFailure("matmul needs a second operand") }
-        let out = try einsum.outputShape(a, b)
-        let args = try einsum.getTimeArguments(a, b)
-        var attributes = ["eq": eq, "m": args.m.description, "k": args.k.description, "n": args.n.description]
-        if let weight {
-            attributes["weight"] = weight.description
+        let facts = try facts(eq: eq, a: a, b: b, weight: rhs == nil)
+        var attributes = facts.attributes
+        if weight != nil {
             attributes["weight_logical"] = weightName ?? "\(prefix)w.\(key)"
             attributes["weight_place"] = weightPlace.description
         }
-        let operands = rhs != nil ? "\(a) x \(b)" : "\(a) x W\(b)"
         let node = graph.add(
             OperatorNode(
-                name: "\(prefix)\(key).gpu\(gpu)", op: .matmul, gpu: gpu, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(operands)\nout \(out)\n\(args)",
+                name: "\(prefix)\(key).gpu\(gpu)", op: .matmul, gpu: gpu, out: facts.out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\n\(facts.labelTail)",
                 attributes: placed(attributes, "\(prefix)\(key)", place)))
         graph.connect(lhs, node, operand: 0)
         if let rhs { graph.connect(rhs, node, operand: 1) }

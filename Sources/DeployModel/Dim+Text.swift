@@ -1,6 +1,7 @@
 extension Dim: CustomStringConvertible, LosslessStringConvertible {
     /// `1024`, `B`, `B*2048`, `seq_len/5`: symbols first, then the coefficient, as the seeds write them.
     public var description: String {
+        if symbols.isEmpty && denominator == 1 { return String(numerator) }
         var parts = symbols
         if numerator != 1 || parts.isEmpty {
             if numerator == -1 && !parts.isEmpty {

@@ -24,20 +24,45 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
 
     /// From pairs already sorted by name, each name once.
     public init(sortedPairs: [(key: String, value: String)]) {
-        var bytes: [UInt8] = []
-        for (key, value) in sortedPairs {
-            precondition(!key.utf8.contains(0) && !value.utf8.contains(0), "attribute names and values cannot hold NUL")
-            if let code = Self.codes[key] {
-                bytes.append(code)
-            } else {
-                if let first = key.utf8.first, first < 0x20 { bytes.append(Self.escape) }
-                bytes.append(contentsOf: key.utf8)
-                bytes.append(0)
-            }
-            bytes.append(contentsOf: value.utf8)
-            bytes.append(0)
+        guard !sortedPairs.isEmpty else {
+            packed = ""
+            return
         }
-        packed = String(decoding: bytes, as: UTF8.self)
+        var codes: [UInt8] = []
+        var total = 0
+        for (key, value) in sortedPairs {
+            let code = Self.codes[key] ?? 0
+            codes.append(code)
+            total += (code > 0 ? 1 : key.utf8.count + 2) + value.utf8.count + 1
+        }
+        packed = String(unsafeUninitializedCapacity: total) { buffer in
+            var i = 0
+            func put(_ text: String) {
+                for b in text.utf8 {
+                    precondition(b != 0, "attribute names and values cannot hold NUL")
+                    buffer[i] = b
+                    i += 1
+                }
+            }
+            for ((key, value), code) in zip(sortedPairs, codes) {
+                if code > 0 {
+                    buffer[i] = code
+                    i += 1
+                } else {
+                    if let first = key.utf8.first, first < 0x20 {
+                        buffer[i] = Self.escape
+                        i += 1
+                    }
+                    put(key)
+                    buffer[i] = 0
+                    i += 1
+                }
+                put(value)
+                buffer[i] = 0
+                i += 1
+            }
+            return i
+        }
     }
 
     public init(_ dictionary: [String: String]) {
@@ -96,6 +121,19 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         }
     }
 
+    /// Calls `body` with each attribute in order, without making strings: the name's position
+    /// in ``commonNames`` plus one (0 when the name is spelled out), the name's UTF-8 bytes
+    /// (empty for a common name) and the value's UTF-8 bytes. For writers.
+    public func forEachRaw(_ body: (Int, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        try walk { name, value in
+            switch name {
+            case .code(let c): try body(Int(c), UnsafeBufferPointer(start: nil, count: 0), value)
+            case .spelled(let bytes): try body(0, bytes, value)
+            }
+            return false
+        }
+    }
+
     public var description: String { pairs.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") }
 
     private enum Name {
@@ -111,9 +149,9 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
     }
 
     /// Calls `visit` with each name and value in order until it returns true.
-    private func walk(_ visit: (Name, UnsafeBufferPointer<UInt8>) -> Bool) {
+    private func walk(_ visit: (Name, UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows {
         guard !isEmpty else { return }
-        _ = packed.utf8.withContiguousStorageIfAvailable { text in
+        _ = try packed.utf8.withContiguousStorageIfAvailable { text in
             var i = 0
             let end = text.count
             func field(from start: Int) -> (UnsafeBufferPointer<UInt8>, next: Int) {
@@ -134,7 +172,7 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
                 }
                 let (value, next) = field(from: i)
                 i = next
-                if visit(name, value) { return }
+                if try visit(name, value) { return }
             }
         }
     }

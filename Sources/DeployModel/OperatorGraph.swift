@@ -52,8 +52,30 @@ public struct OperatorGraph: Hashable, Sendable {
     /// emits and libcgraph returns, so that a written and re-read graph compares equal.
     public func normalized() -> OperatorGraph {
         var copy = self
-        copy.edges.sort { ($0.from, $0.to, $0.operand ?? -1) < ($1.from, $1.to, $1.operand ?? -1) }
+        copy.edges = Self.sortedEdges(edges, nodeCount: nodes.count)
         return copy
+    }
+
+    /// Edges by producer (a counting sort: linear in the edge count), then by consumer and
+    /// operand within each producer's few edges.
+    static func sortedEdges(_ edges: [TensorEdge], nodeCount: Int) -> [TensorEdge] {
+        func before(_ a: TensorEdge, _ b: TensorEdge) -> Bool {
+            (a.from, a.to, a.operand ?? -1) < (b.from, b.to, b.operand ?? -1)
+        }
+        if zip(edges, edges.dropFirst()).allSatisfy({ !before($1, $0) }) { return edges }
+        var start = [Int](repeating: 0, count: nodeCount + 1)
+        for e in edges { start[e.from + 1] += 1 }
+        for i in 0..<nodeCount { start[i + 1] += start[i] }
+        var cursor = start
+        var sorted = edges
+        for e in edges {
+            sorted[cursor[e.from]] = e
+            cursor[e.from] += 1
+        }
+        for i in 0..<nodeCount where start[i + 1] - start[i] > 1 {
+            sorted[start[i]..<start[i + 1]].sort(by: before)
+        }
+        return sorted
     }
 
     public var adjacency: Adjacency { Adjacency(nodeCount: nodes.count, edges: edges) }

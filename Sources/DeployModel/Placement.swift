@@ -37,10 +37,22 @@ public struct Placement: Hashable, Sendable, CustomStringConvertible {
     public var isReplicate: Bool { shards.isEmpty && partial == nil }
 
     public var description: String {
-        var terms = shards.keys.sorted().map { "S\($0):\(shards[$0]!.index)/\(shards[$0]!.parts)" }
-        if let partial { terms.append("P:\(partial.index)/\(partial.parts)") }
-        if let copies { terms.append("C:\(copies)") }
-        return terms.isEmpty ? "R" : terms.joined(separator: ",")
+        if shards.isEmpty && partial == nil && copies == nil { return "R" }
+        var text = ""
+        func term(_ prefix: String, _ part: Part) {
+            if !text.isEmpty { text += "," }
+            text += prefix
+            text += String(part.index)
+            text += "/"
+            text += String(part.parts)
+        }
+        for dim in shards.keys.sorted() { term("S" + String(dim) + ":", shards[dim]!) }
+        if let partial { term("P:", partial) }
+        if let copies {
+            if !text.isEmpty { text += "," }
+            text += "C:" + String(copies)
+        }
+        return text
     }
 
     /// Parses `R` or comma-separated `S<dim>:<i>/<n>` and `P:<i>/<n>` terms.

@@ -14,7 +14,14 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
     }
 
     public var description: String {
-        "[" + dims.map(\.description).joined(separator: ",") + "]"
+        var text = "["
+        text.reserveCapacity(8 * dims.count + 2)
+        for (i, d) in dims.enumerated() {
+            if i > 0 { text.append(",") }
+            text.append(d.description)
+        }
+        text.append("]")
+        return text
     }
 
     /// The number of elements: the product of the dimensions.
