@@ -61,7 +61,9 @@ extension DeployDag {
 /// Labels are read only when `keepLabels` (diagrams draw them; numbers do not need them).
 func loadGraph(file: String, bindings: [String: Int64], keepLabels: Bool = true) throws -> OperatorGraph {
     // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
-    let loaded = try LoadedDAG.load(file, keepLabels: keepLabels)
+    let progress = ProgressLine.standardError()
+    defer { progress.finish() }
+    let loaded = try LoadedDAG.load(file, keepLabels: keepLabels, progress: progress)
     let graph = try loaded.requireGraph()
     do {
         return try graph.binding(bindings)

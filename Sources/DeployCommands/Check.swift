@@ -42,12 +42,15 @@ extension DeployDag {
         func run() throws {
             var reports: [CheckReport] = []
             var unreadable: [String] = []
+            let progress = ProgressLine.standardError()
+            defer { progress.finish() }
             for file in files {
                 do {
-                    let loaded = try LoadedDAG.load(file, limitMB: maxInputMb, keepLabels: false)
+                    let loaded = try LoadedDAG.load(file, limitMB: maxInputMb, keepLabels: false, progress: progress)
                     if let decoded = loaded.decoded {
                         let clock = ContinuousClock()
                         let start = clock.now
+                        progress.show("checking \(file): \(decoded.graph.nodes.count) nodes")
                         reports.append(Checker(gpus: gpus).check(decoded, earlier: loaded.readFindings))
                         if timings {
                             for (phase, seconds) in loaded.timings + [("rules", (clock.now - start).seconds)] {
@@ -64,6 +67,7 @@ extension DeployDag {
                     printError("deploydag: \(error)")
                 }
             }
+            progress.finish()
             switch format {
             case .text: printText(reports)
             case .json: try printJSON(reports, unreadable: unreadable)

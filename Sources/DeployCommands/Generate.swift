@@ -29,9 +29,14 @@ extension DeployDag {
         func run() throws {
             let clock = ContinuousClock()
             let start = clock.now
+            let progress = ProgressLine.standardError()
+            defer { progress.finish() }
+            progress.show("building the DAG")
             let graph = try view.apply(to: source.build().graph)
             let built = clock.now
+            progress.show("writing \(graph.nodes.count) nodes as DOT")
             let bytes = try DOTWriter().write(graph)
+            progress.finish()
             if timings {
                 let written = clock.now
                 printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")

@@ -21,7 +21,9 @@ struct LoadedDAG {
 
     /// Reads `path`. Throws only when the file cannot be read at all (exit 2 territory).
     /// A file over `limitMB`, or one libcgraph could not parse, yields findings and no graph.
-    static func load(_ path: String, limitMB: Int = defaultLimitMB, keepLabels: Bool = true) throws -> LoadedDAG {
+    static func load(
+        _ path: String, limitMB: Int = defaultLimitMB, keepLabels: Bool = true, progress: ProgressLine? = nil
+    ) throws -> LoadedDAG {
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limitMB * 1_000_000 {
             return LoadedDAG(
                 path: path, decoded: nil,
@@ -34,7 +36,9 @@ struct LoadedDAG {
         try checkReadable(path)
         let clock = ContinuousClock()
         let start = clock.now
-        guard let result = DOTReader.decode(path: path, keepLabels: keepLabels) else {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+        guard let result = DOTReader.decode(path: path, keepLabels: keepLabels, progress: progress?.reading(path, size: size))
+        else {
             throw CommandError.io("cannot read \(path): permission denied or unreadable")
         }
         var loaded = LoadedDAG(path: path, decoded: result.decoded, readFindings: result.findings)

@@ -51,11 +51,16 @@ public enum DOTReader {
     /// Reads the file at `path` through libcgraph and decodes it node by node while the parsed
     /// graph is open: neither the file's bytes nor a copy of its strings are held.
     /// Returns nil when the file cannot be opened.
-    public static func decode(path: String, file: String? = nil, keepLabels: Bool = true) -> DOTDecodeResult? {
+    ///
+    /// - Parameter progress: called on this thread with the bytes libcgraph has read so far, as
+    ///   it reads them (every 64 KB or so), and with "decoding" once the parse is done.
+    public static func decode(
+        path: String, file: String? = nil, keepLabels: Bool = true, progress: ((ReadProgress) -> Void)? = nil
+    ) -> DOTDecodeResult? {
         guard let stream = fopen(path, "r") else { return nil }
         defer { fclose(stream) }
         let lines = SourceLines(loading: { FileManager.default.contents(atPath: path).map { [UInt8]($0) } })
-        return decode(stream: stream, file: file ?? path, lines: lines, keepLabels: keepLabels)
+        return decode(stream: stream, file: file ?? path, lines: lines, keepLabels: keepLabels, progress: progress)
     }
 
     /// As `decode(path:)`, from bytes in memory.
@@ -68,13 +73,15 @@ public enum DOTReader {
     }
 
     private static func decode(
-        stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, keepLabels: Bool
+        stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, keepLabels: Bool,
+        progress: ((ReadProgress) -> Void)? = nil
     ) -> DOTDecodeResult {
         let clock = ContinuousClock()
         let start = clock.now
         var parsed = start
         var walked = start
-        let (decoded, findings) = parse(stream, file: file, lines: lines) { graph -> DecodedGraph in
+        let (decoded, findings) = parse(stream, file: file, lines: lines, progress: progress) { graph -> DecodedGraph in
+            progress?(.decoding(nodes: Int(agnnodes(graph))))
             parsed = clock.now
             defer { walked = clock.now }
             return walk(graph, file: file, lines: lines, keepLabels: keepLabels)
@@ -114,10 +121,12 @@ public enum DOTReader {
     /// Parses one graph from `stream` under the lock, hands it to `body` while it is open, then
     /// frees it; looks for a second graph; turns cgraph's messages into findings.
     private static func parse<T>(
-        _ stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines,
+        _ stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, progress: ((ReadProgress) -> Void)? = nil,
         _ body: (UnsafeMutablePointer<Agraph_t>) -> T
     ) -> (T?, [Finding]) {
         let ((value, secondGraphSeen), pieces) = Graphviz.withLock { () -> (T?, Bool) in
+            CountingIO.start(progress)
+            defer { CountingIO.stop() }
             aglexbad()  // drop whatever an earlier stream left in the lexer's buffer
             agreadline(1)  // cgraph counts newlines from this value
             guard let graph = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) else { return (nil, false) }
@@ -388,6 +397,52 @@ struct Unchecked<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
+/// How far reading a file has got.
+public enum ReadProgress: Sendable, Equatable {
+    /// libcgraph has read this many bytes of the file.
+    case parsing(bytes: Int)
+    /// The parse is done; its nodes are being decoded.
+    case decoding(nodes: Int)
+}
+
+/// cgraph's default input discipline, counting the bytes it reads for a progress report. The
+/// state is global like cgraph's own and used only under the Graphviz lock.
+enum CountingIO {
+    nonisolated(unsafe) private static var report: ((ReadProgress) -> Void)?
+    nonisolated(unsafe) private static var bytes = 0
+    nonisolated(unsafe) private static var reported = 0
+
+    static func start(_ progress: ((ReadProgress) -> Void)?) {
+        report = progress
+        bytes = 0
+        reported = 0
+    }
+
+    static func stop() { report = nil }
+
+    static func counted(_ count: Int32) -> Int32 {
+        guard count > 0, let report else { return count }
+        bytes += Int(count)
+        if bytes - reported >= 1 << 16 {
+            reported = bytes
+            report(.parsing(bytes: bytes))
+        }
+        return count
+    }
+
+    nonisolated(unsafe) static let discipline: UnsafeMutablePointer<Agiodisc_t> = {
+        let io = UnsafeMutablePointer<Agiodisc_t>.allocate(capacity: 1)
+        let standard = deploydag_default_io_disc().pointee
+        io.initialize(
+            to: Agiodisc_t(
+                afread: { channel, buffer, size in
+                    CountingIO.counted(deploydag_default_io_disc().pointee.afread(channel, buffer, size))
+                },
+                putstr: standard.putstr, flush: standard.flush))
+        return io
+    }()
+}
+
 /// libcgraph's memory discipline backed by ``GraphArena``: one arena per graph, released whole
 /// when the graph is closed.
 enum ArenaDiscipline {
@@ -402,7 +457,7 @@ enum ArenaDiscipline {
                 close: { state in graph_arena_close(OpaquePointer(state)) }))
         let discipline = UnsafeMutablePointer<Agdisc_t>.allocate(capacity: 1)
         discipline.initialize(
-            to: Agdisc_t(mem: memory, id: deploydag_default_id_disc(), io: deploydag_default_io_disc()))
+            to: Agdisc_t(mem: memory, id: deploydag_default_id_disc(), io: CountingIO.discipline))
         return discipline
     }()
 }

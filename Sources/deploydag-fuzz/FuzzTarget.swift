@@ -4,11 +4,19 @@ import GraphvizBridge
 
 /// One fuzz input: read it as DOT through libcgraph, decode it, check it. Any crash, hang or leak
 /// here is a bug; findings are the expected outcome for bad input.
+///
+/// It is read twice, by the one-pass reader the commands use and by the copy-then-decode path,
+/// and the two must agree: a difference stops the run like a crash does.
 func checkOneInput(_ bytes: [UInt8]) {
-    let result = DOTReader.read(bytes: bytes, file: "fuzz.dot")
-    guard let document = result.document else { return }
-    let decoded = GraphDecoder().decode(document, lines: result.lines, file: "fuzz.dot")
-    _ = Checker().check(decoded, earlier: result.findings)
+    let direct = DOTReader.decode(bytes: bytes, file: "fuzz.dot")
+    let copied = DOTReader.read(bytes: bytes, file: "fuzz.dot")
+    precondition(direct.findings == copied.findings, "the two readers disagree on syntax findings")
+    if let decoded = direct.decoded {
+        let viaDocument = GraphDecoder().decode(copied.document!, lines: copied.lines, file: "fuzz.dot")
+        precondition(decoded.graph == viaDocument.graph, "the two readers decode different graphs")
+        precondition(decoded.findings == viaDocument.findings, "the two readers disagree on schema findings")
+        _ = Checker().check(decoded, earlier: direct.findings)
+    }
 }
 
 #if DEPLOYDAG_FUZZ
