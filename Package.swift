@@ -70,7 +70,9 @@ let package = Package(
         .testTarget(name: "DOTFormatTests", dependencies: ["DOTFormat", "DeployModel"]),
         .testTarget(
             name: "GraphvizBridgeTests",
-            dependencies: ["GraphvizBridge", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel", "DeployTestSupport"]
+            dependencies: [
+                "GraphvizBridge", "GraphArena", "DOTFormat", "DeployBuilders", "DeploySpecs", "DeployModel", "DeployTestSupport",
+            ]
         ),
         .testTarget(
             name: "DeployCheckerTests",

@@ -8,9 +8,9 @@ import DeployModel
 /// edges, and the pieces are written one after another.
 public struct DOTWriter: Sendable {
     /// Graphs with fewer nodes are rendered on one thread.
-    public static let parallelThreshold = 20_000
+    public var parallelThreshold: Int
 
-    public init() {}
+    public init(parallelThreshold: Int = 20_000) { self.parallelThreshold = parallelThreshold }
 
     public func write(_ graph: OperatorGraph) throws(DOTWriteError) -> [UInt8] {
         let parts = try writeParts(graph)
@@ -46,7 +46,7 @@ public struct DOTWriter: Sendable {
         let tail = Array("}\n".utf8)
         let edges = graph.normalized().edges
         let nodeCount = graph.nodes.count
-        if nodeCount < Self.parallelThreshold {
+        if nodeCount < parallelThreshold {
             var renderer = Renderer(graph: graph)
             var body = head
             try renderer.appendNodes(0..<nodeCount, to: &body)

@@ -30,6 +30,15 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
         #expect(try DOTWriter().writeString(back.graph) == text)
     }
 
+    @Test(arguments: presetNames)
+    func twoCoreWritingGivesTheSameBytes(name: String) throws {
+        let graph = try DeploymentBuilder().build(presetDeployment(name))
+        let sequential = try DOTWriter(parallelThreshold: .max).write(graph)
+        let parallel = try DOTWriter(parallelThreshold: 1).writeParts(graph)
+        #expect(parallel.count == 6)
+        #expect(Array(parallel.joined()) == sequential)
+    }
+
     @Test func awkwardNamesAndValuesRoundTrip() throws {
         var g = OperatorGraph(name: "name with \"quotes\" and \\ slashes", gpus: 1, attributes: ["note": "a\\\\\"b", "empty-ish": " "])
         let names = ["1a", "node", "x->y", "semi;colon", "brace{", "back\\slash", "two\\\\", "ends with \\", "ünï", "new\nline"]
@@ -40,7 +49,9 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
             if let previous { g.connect(previous, n) }
             previous = n
         }
-        let (decoded, result) = readBack(try DOTWriter().writeString(g))
+        let text = try DOTWriter().writeString(g)
+        #expect(try DOTWriter(parallelThreshold: 1).writeString(g) == text)
+        let (decoded, result) = readBack(text)
         #expect(result.findings.isEmpty, "\(result.findings.map(\.formatted))")
         let back = try #require(decoded?.graph)
         #expect(back == g.normalized())
