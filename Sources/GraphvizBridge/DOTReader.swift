@@ -127,7 +127,7 @@ public enum DOTReader {
         let ((value, secondGraphSeen), pieces) = Graphviz.withLock { () -> (T?, Bool) in
             CountingIO.start(progress)
             defer { CountingIO.stop() }
-            aglexbad()  // drop whatever an earlier stream left in the lexer's buffer
+            Graphviz.resetLexer()
             agreadline(1)  // cgraph counts newlines from this value
             guard let graph = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) else { return (nil, false) }
             let value = body(graph)

@@ -1,5 +1,6 @@
 internal import CGraphviz
 import DeployModel
+import Glibc
 import Synchronization
 
 /// cgraph and gvc keep global state (the lexer, the error buffer, the plugin context), so every
@@ -29,6 +30,43 @@ enum Graphviz {
             }
             let result = try body()
             return (result, messages)
+        }
+    }
+
+    /// Puts cgraph's lexer back where a new file starts. Flushing its buffer (`aglexbad`) is not
+    /// enough: a file that ends inside a quoted string, an HTML string or a comment leaves the
+    /// lexer in that state, and the next file would be read from inside it (found by fuzzing:
+    /// after a file holding only `"`, a valid graph failed to parse). The state is not
+    /// reachable from outside, so this probes it: a tiny graph parses only from the start state;
+    /// until it does, text that ends each other state is fed (`"`, `*/`, then `>` for nested
+    /// HTML strings). Must run under the lock; the probes' messages are dropped.
+    static func resetLexer() {
+        func parse(_ text: String) -> Bool {
+            var bytes = Array(text.utf8)
+            return bytes.withUnsafeMutableBytes { buffer in
+                guard let stream = fmemopen(buffer.baseAddress, buffer.count, "r") else { return false }
+                defer { fclose(stream) }
+                aglexbad()
+                guard let graph = agread(UnsafeMutableRawPointer(stream), nil) else { return false }
+                agclose(graph)
+                return true
+            }
+        }
+        func atStart() -> Bool { parse("digraph{}") }
+        defer {
+            aglexbad()
+            messages = []
+            _ = agreseterrors()
+        }
+        if atStart() { return }
+        for ending in ["\"", "*/"] {
+            _ = parse(ending)
+            if atStart() { return }
+        }
+        let closers = String(repeating: ">", count: 1 << 16)
+        for _ in 0..<1024 {
+            _ = parse(closers)
+            if atStart() { return }
         }
     }
 

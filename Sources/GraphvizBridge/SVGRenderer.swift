@@ -25,6 +25,7 @@ public enum SVGRenderer {
         let (result, pieces) = Graphviz.withLock { () -> Result<[UInt8], Failure> in
             if context == nil { context = gvContext() }
             guard let gvc = context else { return .failure(.layout(["gvContext() failed"])) }
+            Graphviz.resetLexer()
             guard let graph = dot.withCString({ agmemread($0) }) else {
                 return .failure(.parse([]))
             }

@@ -10,7 +10,9 @@ import GraphvizBridge
 func checkOneInput(_ bytes: [UInt8]) {
     let direct = DOTReader.decode(bytes: bytes, file: "fuzz.dot")
     let copied = DOTReader.read(bytes: bytes, file: "fuzz.dot")
-    precondition(direct.findings == copied.findings, "the two readers disagree on syntax findings")
+    precondition(
+        direct.findings == copied.findings,
+        "the two readers disagree on syntax findings: \(direct.findings.map(\.formatted)) vs \(copied.findings.map(\.formatted))")
     if let decoded = direct.decoded {
         let viaDocument = GraphDecoder().decode(copied.document!, lines: copied.lines, file: "fuzz.dot")
         precondition(decoded.graph == viaDocument.graph, "the two readers decode different graphs")

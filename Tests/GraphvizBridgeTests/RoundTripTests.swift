@@ -123,6 +123,22 @@ func expectSameDecoding(_ text: String, _ comment: Comment? = nil) {
 }
 
 @Suite struct ReaderTests {
+    /// A file that ends inside a string, an HTML string or a comment must not change how the
+    /// next file is read (the lexer's state is reset between files).
+    @Test(arguments: [
+        "\"", "digraph g { a [label=\"open", "<", "digraph g { a [label=<<<b>x", "/*", "digraph { /* never closed",
+        String(repeating: "<", count: 70_000),
+    ])
+    func aFileEndingInsideAStringLeavesNoTrace(garbage: String) {
+        let valid = "digraph g { a [op=input, gpu=0, out=\"[2]\"]; b [op=output, gpu=0, out=\"[2]\"]; a -> b }"
+        let first = DOTReader.decode(bytes: Array(garbage.utf8), file: "bad.dot")
+        let again = DOTReader.decode(bytes: Array(garbage.utf8), file: "bad.dot")
+        #expect(first.findings == again.findings)
+        let after = DOTReader.decode(bytes: Array(valid.utf8), file: "ok.dot")
+        #expect(after.findings.isEmpty, "\(after.findings.map(\.formatted))")
+        #expect(after.decoded?.graph.nodes.count == 2)
+    }
+
     @Test func syntaxErrorCarriesItsLine() {
         let (_, result) = readBack("digraph g {\n  a -> b;\n  b [op=\n}\n", file: "cut.dot")
         #expect(result.document == nil)
