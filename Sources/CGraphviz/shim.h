@@ -10,6 +10,20 @@
 // file, say) is read as the start of the next one.
 extern void aglexbad(void);
 
+// The attribute dictionaries cgraph keeps on each graph, as a record named "_AG_datadict"
+// (struct Agdatadict_s in cgraph's private cghdr.h, unchanged since cgraph began).
+typedef struct {
+    Agrec_t h;
+    struct {
+        Dict_t *n, *e, *g;
+    } dict;
+} deploydag_datadict_t;
+
+// The graph's node, edge and graph attribute dictionaries, or NULLs when it has none.
+static inline deploydag_datadict_t *deploydag_datadict(Agraph_t *g) {
+    return (deploydag_datadict_t *)aggetrec(g, "_AG_datadict", 0);
+}
+
 // Swift cannot call C macros; these wrap the ones deploydag needs.
 
 static inline Agnode_t *deploydag_agtail(Agedge_t *e) { return agtail(e); }

@@ -131,11 +131,11 @@ public enum DOTReader {
             agreadline(1)  // cgraph counts newlines from this value
             guard let graph = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) else { return (nil, false) }
             let value = body(graph)
-            agclose(graph)
+            ArenaDiscipline.close(graph)
             // gvNextInputGraph reads further graphs from the same stream; so does this.
             var second = false
             if agerrors() == 0, let next = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) {
-                agclose(next)
+                ArenaDiscipline.close(next)
                 second = true
             }
             aglexbad()
@@ -210,20 +210,38 @@ public enum DOTReader {
             return string(pointer)
         }
 
-        func symbols(_ kind: Int32) -> [(name: String, symbol: UnsafeMutablePointer<Agsym_t>)] {
-            var result: [(String, UnsafeMutablePointer<Agsym_t>)] = []
+        /// The declared attributes of `kind`, by name. Names that are not valid UTF-8 can
+        /// become equal once converted; such attributes form one group, whose value is the
+        /// first non-empty one (found by fuzzing: otherwise one of them was lost).
+        func symbols(_ kind: Int32) -> [(name: String, symbols: [UnsafeMutablePointer<Agsym_t>])] {
+            var result: [(name: String, symbols: [UnsafeMutablePointer<Agsym_t>])] = []
+            var position: [String: Int] = [:]
             var sym = agnxtattr(graph, kind, nil)
             while let s = sym {
-                result.append((String(cString: s.pointee.name), s))
+                let name = String(cString: s.pointee.name)
+                if let i = position[name] {
+                    result[i].symbols.append(s)
+                } else {
+                    position[name] = result.count
+                    result.append((name, [s]))
+                }
                 sym = agnxtattr(graph, kind, s)
             }
             return result
         }
 
+        /// The object's value for a group of attributes: the first non-empty one, nil if none.
+        mutating func value(of object: UnsafeMutableRawPointer, _ group: [UnsafeMutablePointer<Agsym_t>]) -> String? {
+            for symbol in group {
+                if let text = value(agxget(object, symbol)) { return text }
+            }
+            return nil
+        }
+
         mutating func graphAttributes() -> [String: String] {
             var attributes: [String: String] = [:]
-            for (name, symbol) in symbols(deploydag_agkind_graph()) {
-                if let value = value(agxget(graph, symbol)) { attributes[name] = value }
+            for (name, group) in symbols(deploydag_agkind_graph()) {
+                if let value = value(of: UnsafeMutableRawPointer(graph), group) { attributes[name] = value }
             }
             return attributes
         }
@@ -274,7 +292,7 @@ public enum DOTReader {
     ) -> DecodedGraph {
         var strings = GraphStrings(graph)
         let nodeSymbols = strings.symbols(deploydag_agkind_node())
-        let operandSymbol = strings.symbols(deploydag_agkind_edge()).first { $0.name == DOTSchema.operand }?.symbol
+        let operandSymbols = strings.symbols(deploydag_agkind_edge()).first { $0.name == DOTSchema.operand }?.symbols
         var pointers: [UnsafeMutablePointer<Agnode_t>] = []
         var names: [String] = []
         pointers.reserveCapacity(Int(agnnodes(graph)))
@@ -290,7 +308,7 @@ public enum DOTReader {
             graphAttributes: strings.graphAttributes(), file: file)
         let prototype = NodeDecoder(nodeColumns: nodeSymbols.map(\.name), file: file, lines: lines, keepLabels: keepLabels)
         // Labels are unique to each node: when they are not kept, they are not even converted.
-        let read = Unchecked(nodeSymbols.map { keepLabels || $0.name != DOTSchema.label ? $0.symbol : nil })
+        let read = Unchecked(nodeSymbols.map { keepLabels || $0.name != DOTSchema.label ? $0.symbols : nil })
         let count = pointers.count
         let split = count / 2
         let shared = Unchecked((graph: graph, nodes: pointers, names: names))
@@ -310,7 +328,9 @@ public enum DOTReader {
                 var findings: [Finding] = []
                 for i in range {
                     let n = shared.value.nodes[i]
-                    for (c, symbol) in read.value.enumerated() { values[c] = symbol.flatMap { strings.value(agxget(n, $0)) } }
+                    for (c, group) in read.value.enumerated() {
+                        values[c] = group.flatMap { strings.value(of: UnsafeMutableRawPointer(n), $0) }
+                    }
                     let (node, problems) = decoder.decode(name: shared.value.names[i], values: values)
                     (out.value.baseAddress! + i).initialize(to: node)
                     flags.value[i] = !problems.isEmpty
@@ -329,7 +349,7 @@ public enum DOTReader {
                     for n in pointers {
                         var edge = agfstout(graph, n)
                         while let e = edge {
-                            let operand = operandSymbol.flatMap { strings.value(agxget(e, $0)) }
+                            let operand = operandSymbols.flatMap { strings.value(of: UnsafeMutableRawPointer(e), $0) }
                             let (decoded, bad) = decoder.edge(
                                 tail: index(deploydag_agtail(e)), head: index(deploydag_aghead(e)), operand: operand)
                             if let bad { badOperands.append((edges.count, bad)) }
@@ -366,7 +386,9 @@ public enum DOTReader {
         var node = agfstnode(graph)
         while let n = node {
             names.append(String(cString: agnameof(n)))
-            for (i, (_, s)) in nodeSymbols.enumerated() { columns[i].append(strings.string(agxget(n, s))) }
+            for (i, (_, group)) in nodeSymbols.enumerated() {
+                columns[i].append(strings.value(of: UnsafeMutableRawPointer(n), group) ?? "")
+            }
             node = agnxtnode(graph, n)
         }
         let index = NodeIndex(graph)
@@ -377,7 +399,9 @@ public enum DOTReader {
             var edge = agfstout(graph, n)
             while let e = edge {
                 edges.append(DOTDocument.Edge(tail: index(deploydag_agtail(e)), head: index(deploydag_aghead(e))))
-                for (i, (_, s)) in edgeSymbols.enumerated() { edgeColumns[i].append(strings.string(agxget(e, s))) }
+                for (i, (_, group)) in edgeSymbols.enumerated() {
+                    edgeColumns[i].append(strings.value(of: UnsafeMutableRawPointer(e), group) ?? "")
+                }
                 edge = agnxtout(graph, e)
             }
             node = agnxtnode(graph, n)
@@ -445,7 +469,62 @@ enum CountingIO {
 
 /// libcgraph's memory discipline backed by ``GraphArena``: one arena per graph, released whole
 /// when the graph is closed.
+///
+/// With a memory discipline that can close, cgraph frees a graph by closing its arena instead
+/// of deleting node by node. But cdt allocates each dictionary's header with malloc, outside
+/// the arena, and that path never closes the dictionaries, so their headers would leak (found by
+/// fuzzing with LeakSanitizer: about 70 bytes a dictionary, nine or more a graph, also when
+/// cgraph itself drops a graph after a syntax error). So the identifier discipline's `open`,
+/// which cgraph calls with each new root graph, records the graph by its arena; the arena's
+/// `close` gathers the graph's dictionary headers, releases the arena and frees them.
+/// All of this runs under the Graphviz lock, like every cgraph call.
 enum ArenaDiscipline {
+    /// Open root graphs by their arena.
+    nonisolated(unsafe) private static var graphs: [UnsafeMutableRawPointer: UnsafeMutablePointer<Agraph_t>] = [:]
+
+    static func close(_ graph: UnsafeMutablePointer<Agraph_t>) { agclose(graph) }
+
+    /// The malloc'd headers of every dictionary of `graph` and its subgraphs.
+    private static func dictionaryHeaders(_ graph: UnsafeMutablePointer<Agraph_t>) -> Set<UnsafeMutableRawPointer> {
+        var headers = Set<UnsafeMutableRawPointer>()
+        func add(_ dictionary: UnsafeMutablePointer<Dict_t>?) {
+            if let dictionary { headers.insert(UnsafeMutableRawPointer(dictionary)) }
+        }
+        var pending = [graph]
+        while let g = pending.popLast() {
+            for d in [g.pointee.n_seq, g.pointee.n_id, g.pointee.e_seq, g.pointee.e_id, g.pointee.g_dict] { add(d) }
+            if let data = deploydag_datadict(g) {
+                add(data.pointee.dict.n)
+                add(data.pointee.dict.e)
+                add(data.pointee.dict.g)
+            }
+            var sub = agfstsubg(g)
+            while let s = sub {
+                pending.append(s)
+                sub = agnxtsubg(s)
+            }
+        }
+        let shared = graph.pointee.clos.pointee
+        add(shared.strdict)
+        for d in [shared.lookup_by_name.0, shared.lookup_by_name.1, shared.lookup_by_name.2] { add(d) }
+        for d in [shared.lookup_by_id.0, shared.lookup_by_id.1, shared.lookup_by_id.2] { add(d) }
+        return headers
+    }
+
+    private static func closeArena(_ state: UnsafeMutableRawPointer?) {
+        guard let state else { return }
+        let headers = graphs.removeValue(forKey: state).map(dictionaryHeaders) ?? []
+        graph_arena_close(OpaquePointer(state))
+        for header in headers { free(header) }
+    }
+
+    private static func opened(_ graph: UnsafeMutablePointer<Agraph_t>?, _ discipline: UnsafeMutablePointer<Agdisc_t>?)
+        -> UnsafeMutableRawPointer?
+    {
+        if let graph, let arena = graph.pointee.clos.pointee.state.mem { graphs[arena] = graph }
+        return deploydag_default_id_disc().pointee.open(graph, discipline)
+    }
+
     nonisolated(unsafe) static let shared: UnsafeMutablePointer<Agdisc_t> = {
         let memory = UnsafeMutablePointer<Agmemdisc_t>.allocate(capacity: 1)
         memory.initialize(
@@ -454,10 +533,12 @@ enum ArenaDiscipline {
                 alloc: { state, size in graph_arena_alloc(OpaquePointer(state), size) },
                 resize: { state, block, old, new in graph_arena_resize(OpaquePointer(state), block, old, new) },
                 free: { state, block in graph_arena_free(OpaquePointer(state), block) },
-                close: { state in graph_arena_close(OpaquePointer(state)) }))
+                close: { state in ArenaDiscipline.closeArena(state) }))
+        let identifiers = UnsafeMutablePointer<Agiddisc_t>.allocate(capacity: 1)
+        identifiers.initialize(to: deploydag_default_id_disc().pointee)
+        identifiers.pointee.open = { graph, discipline in ArenaDiscipline.opened(graph, discipline) }
         let discipline = UnsafeMutablePointer<Agdisc_t>.allocate(capacity: 1)
-        discipline.initialize(
-            to: Agdisc_t(mem: memory, id: deploydag_default_id_disc(), io: CountingIO.discipline))
+        discipline.initialize(to: Agdisc_t(mem: memory, id: identifiers, io: CountingIO.discipline))
         return discipline
     }()
 }

@@ -100,6 +100,17 @@ func expectSameDecoding(_ text: String, _ comment: Comment? = nil) {
         expectSameDecoding(text, Comment(rawValue: text))
     }
 
+    @Test func attributeNamesThatAreNotUTF8KeepEveryValue() throws {
+        // Two attributes whose names differ only in an invalid byte read as the same name.
+        var bytes = Array("digraph g { a [op=input, gpu=0, out=\"[2]\", x".utf8) + [0xA0] + Array("=1]; ".utf8)
+        bytes += Array("b [op=output, gpu=0, out=\"[2]\", x".utf8) + [0xB0] + Array("=2]; a -> b }".utf8)
+        let direct = try #require(DOTReader.decode(bytes: bytes).decoded)
+        let copied = DOTReader.read(bytes: bytes)
+        let document = try #require(copied.document)
+        #expect(direct.graph == GraphDecoder().decode(document).graph)
+        #expect(direct.graph.nodes.map { $0.attributes["x\u{FFFD}"] } == ["1", "2"])
+    }
+
     @Test func linesAreScannedOnlyWhenAFindingNeedsOne() throws {
         let text = try DOTWriter().writeString(DeploymentBuilder().build(presetDeployment("tp8-pp2-dense-4l")))
         let clean = try #require(DOTReader.decode(bytes: Array(text.utf8)).decoded)
