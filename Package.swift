@@ -55,7 +55,7 @@ let package = Package(
         ),
         .executableTarget(name: "deploydag", dependencies: ["DeployCommands"]),
         // The fuzz target over reading and checking (docs/fuzzing.md); built plainly, it replays inputs.
-        .executableTarget(name: "deploydag-fuzz", dependencies: ["DOTFormat", "DeployChecker", "GraphvizBridge"]),
+        .executableTarget(name: "deploydag-fuzz", dependencies: ["DOTFormat", "DeployChecker", "DeployModel", "GraphvizBridge"]),
 
         // Helpers shared by the test targets (not part of any product).
         .target(name: "DeployTestSupport", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),

@@ -35,5 +35,6 @@ static inline int deploydag_agkind_graph(void) { return AGRAPH; }
 static inline unsigned long deploydag_agseq(void *obj) { return AGSEQ(obj); }
 static inline Agiddisc_t *deploydag_default_id_disc(void) { return &AgIdDisc; }
 static inline Agiodisc_t *deploydag_default_io_disc(void) { return &AgIoDisc; }
+static inline Agmemdisc_t *deploydag_default_mem_disc(void) { return &AgMemDisc; }
 
 #endif

@@ -112,11 +112,13 @@ public struct GraphHeader: Sendable {
                 Finding(.schema, file: file, line: 1, "the graph is undirected; a deploydag DAG is a 'digraph' with '->' edges"))
         }
         if let text = attributes.removeValue(forKey: DOTSchema.gpus) {
-            if let value = Int(text.trimmingASCIISpaces()), value > 0 {
+            if let value = Int(text.trimmingASCIISpaces()), value > 0, value <= GPUList.maximum {
                 gpus = value
             } else {
                 findings.append(
-                    Finding(.schema, file: file, line: 1, "graph attribute 'gpus' must be a positive integer, got '\(text)'"))
+                    Finding(
+                        .schema, file: file, line: 1,
+                        "graph attribute 'gpus' must be a positive integer of at most \(GPUList.maximum), got '\(text)'"))
             }
         }
         graph = OperatorGraph(name: name, gpus: gpus, attributes: attributes)

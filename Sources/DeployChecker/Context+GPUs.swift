@@ -27,8 +27,14 @@ extension Context {
                 report(.schema, line: 1, "graph attribute 'covers' must list GPU ids such as 0-7 or 0,1,2; got '\(covers)'")
             }
         }
-        for gpu in required where !used[gpu] {
-            report(.gpuCoverage, line: 1, "GPU \(gpu) runs no compute node, but it is one of \(scope)")
+        let idle = required.filter { !used[$0] }
+        if idle.count <= 8 {
+            for gpu in idle { report(.gpuCoverage, line: 1, "GPU \(gpu) runs no compute node, but it is one of \(scope)") }
+        } else {
+            // One finding, not thousands, when a graph claims far more GPUs than it uses.
+            report(
+                .gpuCoverage, line: 1,
+                "\(idle.count) GPUs run no compute node (\(GPUList.compact(idle))), but they are among \(scope)")
         }
     }
 

@@ -34,7 +34,9 @@ extension DeployDag {
         var maxInputMb: Int = LoadedDAG.defaultLimitMB
 
         func validate() throws {
-            if let gpus, gpus <= 0 { throw ValidationError("--gpus must be a positive integer, got \(gpus)") }
+            if let gpus, gpus <= 0 || gpus > GPUList.maximum {
+                throw ValidationError("--gpus must be a positive integer of at most \(GPUList.maximum), got \(gpus)")
+            }
             if files.isEmpty { throw ValidationError("name at least one DOT file to check") }
             if maxInputMb <= 0 { throw ValidationError("--max-input-mb must be positive, got \(maxInputMb)") }
         }

@@ -1,17 +1,22 @@
 /// GPU id lists as DOT attributes write them: `0,1,2,3`; ranges such as `8-15` are also read.
 public enum GPUList {
-    /// Parses `0,1,2,3` or `0-3,8`; nil when any piece is not a non-negative integer or range.
+    /// The most GPUs a deployment, a group or a list may name: far beyond any cluster, and small
+    /// enough that per-GPU tables stay cheap whatever a file claims.
+    public static let maximum = 1 << 20
+
+    /// Parses `0,1,2,3` or `0-3,8`; nil when any piece is not a non-negative integer or range,
+    /// or the list names more than `maximum` GPUs.
     public static func parse<S: StringProtocol>(_ text: S) -> [Int]? {
         var result: [Int] = []
         for piece in text.split(separator: ",") {
             let item = piece.trimmingASCIISpaces()
             if let dash = item.dropFirst().firstIndex(of: "-") {
                 guard let lo = Int(item[..<dash]), let hi = Int(item[item.index(after: dash)...]),
-                    lo >= 0, hi >= lo, hi - lo < 1_000_000
+                    lo >= 0, hi >= lo, hi - lo < maximum - result.count
                 else { return nil }
                 result.append(contentsOf: lo...hi)
             } else {
-                guard let id = Int(item), id >= 0 else { return nil }
+                guard let id = Int(item), id >= 0, result.count < maximum else { return nil }
                 result.append(id)
             }
         }

@@ -40,8 +40,9 @@ public enum DOTReader {
         if isBlank(bytes) { return DOTReadResult(document: nil, lines: lines, findings: [emptyFinding(file)]) }
         let clock = ContinuousClock()
         let start = clock.now
+        let arena = bytes.withUnsafeBytes(ArenaDiscipline.suits)
         let (document, findings) = withStream(bytes: bytes) { stream in
-            parse(stream, file: file, lines: lines) { graph in copy(graph) }
+            parse(stream, file: file, lines: lines, arena: arena) { graph in copy(graph) }
         }
         var result = DOTReadResult(document: document, lines: lines, findings: findings)
         result.parseSeconds = (clock.now - start).seconds
@@ -60,27 +61,31 @@ public enum DOTReader {
         guard let stream = fopen(path, "r") else { return nil }
         defer { fclose(stream) }
         let lines = SourceLines(loading: { FileManager.default.contents(atPath: path).map { [UInt8]($0) } })
-        return decode(stream: stream, file: file ?? path, lines: lines, keepLabels: keepLabels, progress: progress)
+        return decode(
+            stream: stream, file: file ?? path, lines: lines, keepLabels: keepLabels,
+            arena: ArenaDiscipline.suits(path: path), progress: progress)
     }
 
     /// As `decode(path:)`, from bytes in memory.
     public static func decode(bytes: [UInt8], file: String? = nil, keepLabels: Bool = true) -> DOTDecodeResult {
         let lines = SourceLines(loading: { bytes })
         if isBlank(bytes) { return DOTDecodeResult(decoded: nil, findings: [emptyFinding(file)]) }
+        let arena = bytes.withUnsafeBytes(ArenaDiscipline.suits)
         return withStream(bytes: bytes) { stream in
-            decode(stream: stream, file: file, lines: lines, keepLabels: keepLabels)
+            decode(stream: stream, file: file, lines: lines, keepLabels: keepLabels, arena: arena)
         }
     }
 
     private static func decode(
-        stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, keepLabels: Bool,
+        stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, keepLabels: Bool, arena: Bool,
         progress: ((ReadProgress) -> Void)? = nil
     ) -> DOTDecodeResult {
         let clock = ContinuousClock()
         let start = clock.now
         var parsed = start
         var walked = start
-        let (decoded, findings) = parse(stream, file: file, lines: lines, progress: progress) { graph -> DecodedGraph in
+        let (decoded, findings) = parse(stream, file: file, lines: lines, arena: arena, progress: progress) {
+            graph -> DecodedGraph in
             progress?(.decoding(nodes: Int(agnnodes(graph))))
             parsed = clock.now
             defer { walked = clock.now }
@@ -121,21 +126,22 @@ public enum DOTReader {
     /// Parses one graph from `stream` under the lock, hands it to `body` while it is open, then
     /// frees it; looks for a second graph; turns cgraph's messages into findings.
     private static func parse<T>(
-        _ stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, progress: ((ReadProgress) -> Void)? = nil,
-        _ body: (UnsafeMutablePointer<Agraph_t>) -> T
+        _ stream: UnsafeMutablePointer<FILE>, file: String?, lines: SourceLines, arena: Bool,
+        progress: ((ReadProgress) -> Void)? = nil, _ body: (UnsafeMutablePointer<Agraph_t>) -> T
     ) -> (T?, [Finding]) {
+        let discipline = arena ? ArenaDiscipline.shared : ArenaDiscipline.plain
         let ((value, secondGraphSeen), pieces) = Graphviz.withLock { () -> (T?, Bool) in
             CountingIO.start(progress)
             defer { CountingIO.stop() }
             Graphviz.resetLexer()
             agreadline(1)  // cgraph counts newlines from this value
-            guard let graph = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) else { return (nil, false) }
+            guard let graph = agread(UnsafeMutableRawPointer(stream), discipline) else { return (nil, false) }
             let value = body(graph)
-            ArenaDiscipline.close(graph)
+            agclose(graph)
             // gvNextInputGraph reads further graphs from the same stream; so does this.
             var second = false
-            if agerrors() == 0, let next = agread(UnsafeMutableRawPointer(stream), ArenaDiscipline.shared) {
-                ArenaDiscipline.close(next)
+            if agerrors() == 0, let next = agread(UnsafeMutableRawPointer(stream), discipline) {
+                agclose(next)
                 second = true
             }
             aglexbad()
@@ -477,12 +483,41 @@ enum CountingIO {
 /// cgraph itself drops a graph after a syntax error). So the identifier discipline's `open`,
 /// which cgraph calls with each new root graph, records the graph by its arena; the arena's
 /// `close` gathers the graph's dictionary headers, releases the arena and frees them.
+///
+/// Subgraphs are another matter: cdt keeps their members through holders it allocates with
+/// malloc or through cgraph's discipline depending on a global that cgraph sets and clears as
+/// it goes, and frees them the same way, so the two allocators get mixed (found by fuzzing: a
+/// crash, and leaks). A file that can hold a subgraph, one with more than one `{`, is therefore
+/// read with cgraph's default discipline; deploydag's DAGs have none.
 /// All of this runs under the Graphviz lock, like every cgraph call.
 enum ArenaDiscipline {
     /// Open root graphs by their arena.
     nonisolated(unsafe) private static var graphs: [UnsafeMutableRawPointer: UnsafeMutablePointer<Agraph_t>] = [:]
 
-    static func close(_ graph: UnsafeMutablePointer<Agraph_t>) { agclose(graph) }
+    /// Whether text can be read with the arena: it has at most one `{`, so no subgraph.
+    static func suits(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let first = bytes.firstIndex(of: UInt8(ascii: "{")) else { return true }
+        return !bytes[(first + 1)...].contains(UInt8(ascii: "{"))
+    }
+
+    /// As `suits(_:)` for a file, read in blocks; false if it cannot be read.
+    static func suits(path: String) -> Bool {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { block.deallocate() }
+        var braces = 0
+        while true {
+            let count = Glibc.read(fd, block.baseAddress, block.count)
+            if count < 0 { return false }
+            if count == 0 { return true }
+            for byte in UnsafeRawBufferPointer(rebasing: block[..<count]) where byte == UInt8(ascii: "{") {
+                braces += 1
+                if braces > 1 { return false }
+            }
+        }
+    }
 
     /// The malloc'd headers of every dictionary of `graph` and its subgraphs.
     private static func dictionaryHeaders(_ graph: UnsafeMutablePointer<Agraph_t>) -> Set<UnsafeMutableRawPointer> {
@@ -524,6 +559,14 @@ enum ArenaDiscipline {
         if let graph, let arena = graph.pointee.clos.pointee.state.mem { graphs[arena] = graph }
         return deploydag_default_id_disc().pointee.open(graph, discipline)
     }
+
+    /// cgraph's default memory and identifiers, with the byte-counting input.
+    nonisolated(unsafe) static let plain: UnsafeMutablePointer<Agdisc_t> = {
+        let discipline = UnsafeMutablePointer<Agdisc_t>.allocate(capacity: 1)
+        discipline.initialize(
+            to: Agdisc_t(mem: deploydag_default_mem_disc(), id: deploydag_default_id_disc(), io: CountingIO.discipline))
+        return discipline
+    }()
 
     nonisolated(unsafe) static let shared: UnsafeMutablePointer<Agdisc_t> = {
         let memory = UnsafeMutablePointer<Agmemdisc_t>.allocate(capacity: 1)

@@ -1,5 +1,6 @@
 import DOTFormat
 import DeployChecker
+import DeployModel
 import GraphvizBridge
 
 /// One fuzz input: read it as DOT through libcgraph, decode it, check it. Any crash, hang or leak
@@ -35,6 +36,7 @@ func checkOneInput(_ bytes: [UInt8]) {
     public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
         var count = argc
         var vector = argv
+        Parallelism.isEnabled = false
         return LLVMFuzzerRunDriver(&count, &vector) { data, size in
             guard let data else { return 0 }
             checkOneInput(Array(UnsafeBufferPointer(start: data, count: size)))

@@ -29,6 +29,16 @@ import Testing
             Array(valid.replacingOccurrences(of: "gpu=0, out=\"[4]\"];\n  b", with: "gpu=\"0.5\", out=\"[4]\"];\n  b").utf8),
             "'gpu' must be a non-negative integer"
         ),
+        (
+            "a GPU count beyond any cluster",
+            Array(valid.replacingOccurrences(of: "gpus=1", with: "gpus=99999999999999").utf8),
+            "'gpus' must be a positive integer of at most 1048576"
+        ),
+        (
+            "a group spanning billions of GPUs",
+            Array("digraph g { a [op=all_reduce, group=\"0-999999,0-999999\", out=\"[4]\"] }".utf8),
+            "'group' must be comma-separated GPU ids"
+        ),
         ("duplicate edge", Array(valid.replacingOccurrences(of: "a -> b;", with: "a -> b;\n  a -> b;").utf8), "error[duplicate-edge]"),
         ("self-loop", Array(valid.replacingOccurrences(of: "a -> b;", with: "a -> b;\n  b -> b;").utf8), "error[cycle]"),
         ("10 MB attribute", Array(("digraph g { a [note=\"" + String(repeating: "x", count: 10_000_000) + "\"] }").utf8), "error[syntax]"),
@@ -58,7 +68,7 @@ import Testing
     @Test func inputSizeLimit() throws {
         let dir = try scratchDirectory()
         let file = dir.appendingPathComponent("big.dot")
-        try Data(Self.cases[11].1).write(to: file)
+        try Data(try #require(Self.cases.first { $0.0 == "10 MB attribute" }).1).write(to: file)
         let r = try CLI.run(["check", "--max-input-mb", "1", file.path])
         #expect(r.status == 1 && r.stdout.contains("error[input-size]") && r.stdout.contains("--max-input-mb"))
     }
