@@ -100,10 +100,13 @@ extension Analysis {
     public var memory: [GPUMemory] {
         var weights: [Int: Double] = [:]
         let bytes = elementBytes
+        var weightElements: [String: Double?] = [:]
         for node in graph.nodes where node.op == .matmul {
             guard let gpu = node.gpu, node.attributes["micro_batch"].map({ $0 == "0" }) ?? true,
-                let w = node.attributes["weight"].flatMap({ try? Shape.parse($0) })?.elementCountValue
+                let text = node.attributes["weight"]
             else { continue }
+            if weightElements[text] == nil { weightElements[text] = (try? Shape.parse(text))?.elementCountValue }
+            guard let w = weightElements[text] ?? nil else { continue }
             weights[gpu, default: 0] += w * bytes
         }
         let adjacency = graph.adjacency

@@ -22,6 +22,18 @@ extension Dim: CustomStringConvertible, LosslessStringConvertible {
 
     /// Parses `[factor]('*' factor)*('/' integer)?` where a factor is an integer or a symbol.
     public static func parse<S: StringProtocol>(_ text: S) throws(DimError) -> Dim {
+        // Most dimensions are plain positive integers: read those directly.
+        var value: Int64 = 0
+        var digits = 0
+        for byte in text.utf8 {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 18 else {
+                digits = -1
+                break
+            }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        if digits > 0 && value > 0 { return Dim(value) }
         let trimmed = text.trimmingASCIISpaces()
         guard !trimmed.isEmpty else { throw .malformed(String(text)) }
         var body = Substring(trimmed)

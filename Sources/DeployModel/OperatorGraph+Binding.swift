@@ -2,10 +2,14 @@ extension OperatorGraph {
     /// The symbols any shape or matmul argument of the graph names.
     public var symbols: Set<String> {
         var result = Set<String>()
+        var seen = Set<String>()
         for node in nodes {
-            for d in node.out.dims { result.formUnion(d.symbols) }
+            for d in node.out.dims where !d.symbols.isEmpty { result.formUnion(d.symbols) }
+            guard node.op == .matmul else { continue }
             for key in ["m", "k", "n"] {
-                if let d = node.attributes[key].flatMap(Dim.init) { result.formUnion(d.symbols) }
+                // A million matmuls state a few dozen distinct arguments: each is read once.
+                guard let text = node.attributes[key], seen.insert(text).inserted else { continue }
+                if let d = Dim(text) { result.formUnion(d.symbols) }
             }
         }
         return result
