@@ -35,17 +35,22 @@ extension DeployDag {
             let graph = try view.apply(to: source.build().graph)
             let built = clock.now
             progress.show("writing \(graph.nodes.count) nodes as DOT")
-            let bytes = try DOTWriter().write(graph)
+            let parts = try DOTWriter().writeParts(graph)
             progress.finish()
             if timings {
                 let written = clock.now
+                let megabytes = parts.reduce(0) { $0 + $1.count } / 1_000_000
                 printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
-                printError("write \(bytes.count / 1_000_000) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
+                printError("write \(megabytes) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
             }
+            let saving = clock.now
             if let output {
-                try OutputFile.write(bytes, to: output)
+                try OutputFile.write(parts: parts, to: output)
             } else {
-                writeStandardOutput(bytes)
+                for part in parts { writeStandardOutput(part) }
+            }
+            if timings {
+                printError("save to \(output ?? "standard output"): \(String(format: "%.3f", (clock.now - saving).seconds)) s")
             }
         }
     }

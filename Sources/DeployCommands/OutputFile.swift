@@ -13,6 +13,11 @@ import Foundation
 /// not supported, a named temporary file is used instead and removed on SIGINT or SIGTERM.
 enum OutputFile {
     static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(parts: [bytes], to: path)
+    }
+
+    /// Writes the concatenation of `parts` (a large DOT file rendered in pieces, say).
+    static func write(parts bytes: [[UInt8]], to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
@@ -42,6 +47,10 @@ enum OutputFile {
         try write(Array(text.utf8), to: path)
     }
 
+    private static func writeAll(_ fd: Int32, _ parts: [[UInt8]], path: String) throws {
+        for part in parts { try writeAll(fd, part, path: path) }
+    }
+
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
@@ -64,7 +73,7 @@ enum OutputFile {
         }
     }
 
-    private static func writeNamed(_ bytes: [UInt8], temporary: String, path: String) throws {
+    private static func writeNamed(_ bytes: [[UInt8]], temporary: String, path: String) throws {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CommandError.io("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         PendingTemporaries.add(temporary)
