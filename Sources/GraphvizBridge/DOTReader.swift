@@ -253,6 +253,20 @@ public enum DOTReader {
         }
     }
 
+    /// An object's name. cgraph names anonymous objects, and any whose name starts with `%`,
+    /// `%N` from a counter shared by every graph the process reads, so the same file would read
+    /// differently after other files (found by fuzzing): an anonymous graph is named "", an
+    /// anonymous node `%` and its position in the file.
+    private static func name(of graph: UnsafeMutablePointer<Agraph_t>) -> String {
+        let text = String(cString: agnameof(graph))
+        return text.hasPrefix("%") ? "" : text
+    }
+
+    private static func name(of node: UnsafeMutablePointer<Agnode_t>) -> String {
+        let text = String(cString: agnameof(node))
+        return text.hasPrefix("%") ? "%\(deploydag_agseq(node))" : text
+    }
+
     /// Node indices by cgraph's creation sequence: a parse creates nodes with sequence numbers
     /// 1, 2, 3, ... in the order agfstnode walks them, so the index is the number less one. A
     /// graph where that does not hold falls back to a table.
@@ -306,11 +320,11 @@ public enum DOTReader {
         var node = agfstnode(graph)
         while let n = node {
             pointers.append(n)
-            names.append(String(cString: agnameof(n)))
+            names.append(name(of: n))
             node = agnxtnode(graph, n)
         }
         let header = GraphHeader(
-            name: String(cString: agnameof(graph)), isDirected: agisdirected(graph) != 0,
+            name: name(of: graph), isDirected: agisdirected(graph) != 0,
             graphAttributes: strings.graphAttributes(), file: file)
         let prototype = NodeDecoder(nodeColumns: nodeSymbols.map(\.name), file: file, lines: lines, keepLabels: keepLabels)
         // Labels are unique to each node: when they are not kept, they are not even converted.
@@ -377,7 +391,7 @@ public enum DOTReader {
     private static func copy(_ graph: UnsafeMutablePointer<Agraph_t>) -> DOTDocument {
         var strings = GraphStrings(graph)
         var document = DOTDocument(
-            name: String(cString: agnameof(graph)),
+            name: name(of: graph),
             isDirected: agisdirected(graph) != 0,
             isStrict: agisstrict(graph) != 0)
         document.graphAttributes = strings.graphAttributes()
@@ -391,7 +405,7 @@ public enum DOTReader {
         for i in columns.indices { columns[i].reserveCapacity(count) }
         var node = agfstnode(graph)
         while let n = node {
-            names.append(String(cString: agnameof(n)))
+            names.append(name(of: n))
             for (i, (_, group)) in nodeSymbols.enumerated() {
                 columns[i].append(strings.value(of: UnsafeMutableRawPointer(n), group) ?? "")
             }

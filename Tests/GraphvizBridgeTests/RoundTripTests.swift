@@ -111,6 +111,16 @@ func expectSameDecoding(_ text: String, _ comment: Comment? = nil) {
         #expect(direct.graph.nodes.map { $0.attributes["x\u{FFFD}"] } == ["1", "2"])
     }
 
+    @Test func anonymousNamesDoNotDependOnEarlierFiles() throws {
+        let text = "digraph { \"%x\" [op=input, gpu=0, out=\"[2]\"]; b [op=output, gpu=0, out=\"[2]\"]; \"%x\" -> b }"
+        let first = try #require(DOTReader.decode(bytes: Array(text.utf8)).decoded)
+        _ = DOTReader.read(bytes: Array("digraph { c -> d } ".utf8))  // anonymous objects elsewhere
+        let again = try #require(DOTReader.decode(bytes: Array(text.utf8)).decoded)
+        #expect(first.graph == again.graph)
+        #expect(first.graph.name == "")
+        #expect(first.graph.nodes.map(\.name) == ["%1", "b"])
+    }
+
     @Test func linesAreScannedOnlyWhenAFindingNeedsOne() throws {
         let text = try DOTWriter().writeString(DeploymentBuilder().build(presetDeployment("tp8-pp2-dense-4l")))
         let clean = try #require(DOTReader.decode(bytes: Array(text.utf8)).decoded)
