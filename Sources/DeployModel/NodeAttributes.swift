@@ -38,10 +38,11 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         packed = String(unsafeUninitializedCapacity: total) { buffer in
             var i = 0
             func put(_ text: String) {
-                for b in text.utf8 {
-                    precondition(b != 0, "attribute names and values cannot hold NUL")
-                    buffer[i] = b
-                    i += 1
+                var text = text
+                text.withUTF8 { bytes in
+                    precondition(!bytes.contains(0), "attribute names and values cannot hold NUL")
+                    if let source = bytes.baseAddress { (buffer.baseAddress! + i).initialize(from: source, count: bytes.count) }
+                    i += bytes.count
                 }
             }
             for ((key, value), code) in zip(sortedPairs, codes) {
