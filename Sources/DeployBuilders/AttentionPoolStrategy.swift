@@ -43,9 +43,8 @@ struct AttentionPoolStrategy {
         let (model, phase) = (deployment.model, deployment.phase)
         var b = DAGBuilder(deployment: deployment)
         let activation = DAGBuilder.activation(model, phase)
-        var x = base.map { b.input(gpu: $0, shape: activation) }
-        for layer in 0..<model.layers {
-            b.layer = layer
+        let inputs = base.map { b.input(gpu: $0, shape: activation) }
+        let x = try b.layers(model.layers, from: inputs) { [self] b, _, x in
             b.block = "attention"
             let attention: [Int]
             switch phase {
@@ -55,7 +54,7 @@ struct AttentionPoolStrategy {
             let residual = base.enumerated().map { i, gpu in
                 b.add("residual1", title: "residual add 1", gpu: gpu, x[i], attention[i], place: .replicate)
             }
-            x = try b.feedForward(model: model, phase: phase, gpus: base, x: residual)
+            return try b.feedForward(model: model, phase: phase, gpus: base, x: residual)
         }
         b.layer = nil
         b.block = nil

@@ -57,7 +57,7 @@ extension DAGBuilder {
             OperatorNode(
                 name: "\(prefix)\(key)", op: .allToAll, group: group, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title)\nall-to-all · GPUs \(GPUList.compact(group))\n\(shape(inputs[0])) → \(out)",
-                attributes: ["split_dim": String(splitDim), "concat_dim": String(concatDim)]))
+                attributes: NodeAttributes(pairs: [("split_dim", String(splitDim)), ("concat_dim", String(concatDim))])))
         for input in inputs { graph.connect(input, node) }
         return node
     }
@@ -69,8 +69,8 @@ extension DAGBuilder {
         _ key: String, title: String, gpu: Int, shape out: Shape, range: Range<Int64>? = nil, place: Placement? = nil,
         logical: String? = nil
     ) -> Int {
-        var attributes = ["cache": "\(prefix)\(key)"]
-        if let range { attributes["range"] = "\(range.lowerBound):\(range.upperBound)" }
+        var attributes = [(key: "cache", value: "\(prefix)\(key)")]
+        if let range { attributes.append(("range", "\(range.lowerBound):\(range.upperBound)")) }
         return graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .kvCache, gpu: gpu, out: out, layer: layer, block: block,
@@ -99,16 +99,16 @@ extension DAGBuilder {
         let capacity = try MoERouting.capacity(
             tokens: count, topK: moe.topK, experts: moe.experts, capacityFactor: moe.capacityFactor)
         let out: Shape = [try Dim(moe.experts).multiplied(by: replicas), capacity, x.dims.last!]
-        var attributes = ["experts": String(moe.experts), "capacity": capacity.description]
-        if replicas > 1 { attributes["replicas"] = String(replicas) }
-        if moe.capacityFactor != Dim(1) { attributes["capacity_factor"] = moe.capacityFactor.description }
+        var attributes = [(key: "experts", value: String(moe.experts)), ("capacity", capacity.description)]
+        if replicas > 1 { attributes.append(("replicas", String(replicas))) }
+        if moe.capacityFactor != Dim(1) { attributes.append(("capacity_factor", moe.capacityFactor.description)) }
         let copies = replicas > 1 ? " x \(replicas) tensor-parallel copies" : ""
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .dispatch, gpu: gpu, out: out, layer: layer, block: block,
                 label:
                     "\(titlePrefix)dispatch to \(moe.experts) experts\(copies) · GPU \(gpu)\nin \(x), routing \(r)\nout \(out): \(capacity) tokens per expert",
-                attributes: attributes))
+                attributes: NodeAttributes(pairs: attributes)))
         graph.connect(tokens, node, operand: 0)
         graph.connect(routing, node, operand: 1)
         return node
@@ -120,9 +120,9 @@ extension DAGBuilder {
     ) -> Int {
         let r = shape(routing)
         let out = Shape(Array(r.dims.dropLast()) + [shape(buffers).dims.last!])
-        var attributes = ["experts": String(moe.experts)]
-        if replicas > 1 { attributes["replicas"] = String(replicas) }
-        if moe.capacityFactor != Dim(1) { attributes["capacity_factor"] = moe.capacityFactor.description }
+        var attributes = [(key: "experts", value: String(moe.experts))]
+        if replicas > 1 { attributes.append(("replicas", String(replicas))) }
+        if moe.capacityFactor != Dim(1) { attributes.append(("capacity_factor", moe.capacityFactor.description)) }
         let sum = replicas > 1 ? "sum \(replicas) partial copies, " : ""
         let node = graph.add(
             OperatorNode(

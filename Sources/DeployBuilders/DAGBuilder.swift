@@ -26,7 +26,7 @@ struct DAGBuilder {
         var out: Shape
         var args: GetTimeArguments
         /// `eq`, `m`, `k`, `n` and, for a weight operand, `weight`.
-        var attributes: [String: String]
+        var attributes: [(key: String, value: String)]
         /// "in A x B\nout C\nGet_Time(m, k, n)" for the label.
         var labelTail: String
     }
@@ -37,8 +37,8 @@ struct DAGBuilder {
         let einsum = try Einsum(eq)
         let out = try einsum.outputShape(a, b)
         let args = try einsum.getTimeArguments(a, b)
-        var attributes = ["eq": eq, "m": args.m.description, "k": args.k.description, "n": args.n.description]
-        if weight { attributes["weight"] = b.description }
+        var attributes = [(key: "eq", value: eq), ("m", args.m.description), ("k", args.k.description), ("n", args.n.description)]
+        if weight { attributes.append(("weight", b.description)) }
         let operands = weight ? "\(a) x W\(b)" : "\(a) x \(b)"
         let facts = MatmulFacts(out: out, args: args, attributes: attributes, labelTail: "in \(operands)\nout \(out)\n\(args)")
         matmuls[key] = facts
@@ -56,12 +56,13 @@ struct DAGBuilder {
     var titlePrefix: String { layer.map { "L\($0) " } ?? "" }
 
     /// The placement attributes of a node: the logical tensor it is part of and which part.
-    func placed(_ attributes: [String: String], _ logical: String, _ place: Placement?) -> [String: String] {
-        guard let place else { return attributes }
-        var a = attributes
-        a["logical"] = logical
-        a["place"] = place.description
-        return a
+    func placed(_ attributes: KeyValuePairs<String, String>, _ logical: String, _ place: Placement?) -> NodeAttributes {
+        placed(attributes.map { (key: $0.key, value: $0.value) }, logical, place)
+    }
+
+    func placed(_ attributes: [(key: String, value: String)], _ logical: String, _ place: Placement?) -> NodeAttributes {
+        guard let place else { return NodeAttributes(pairs: attributes) }
+        return NodeAttributes(pairs: attributes + [("logical", logical), ("place", place.description)])
     }
 
     /// The logical tensor a node's output is part of (a communication node keeps its input's).
@@ -95,8 +96,8 @@ struct DAGBuilder {
         let facts = try facts(eq: eq, a: a, b: b, weight: rhs == nil)
         var attributes = facts.attributes
         if weight != nil {
-            attributes["weight_logical"] = weightName ?? "\(prefix)w.\(key)"
-            attributes["weight_place"] = weightPlace.description
+            attributes.append(("weight_logical", weightName ?? "\(prefix)w.\(key)"))
+            attributes.append(("weight_place", weightPlace.description))
         }
         let node = graph.add(
             OperatorNode(
@@ -110,7 +111,8 @@ struct DAGBuilder {
 
     /// An operator whose output has its input's shape (norms, softmax, activations).
     mutating func unary(
-        _ op: Operator, _ key: String, title: String, gpu: Int, input: Int, attributes: [String: String] = [:], place: Placement? = nil
+        _ op: Operator, _ key: String, title: String, gpu: Int, input: Int, attributes: KeyValuePairs<String, String> = [:],
+        place: Placement? = nil
     ) -> Int {
         let out = shape(input)
         let node = graph.add(

@@ -30,11 +30,10 @@ struct SeparationStrategy {
         let (model, phase) = (deployment.model, deployment.phase)
         var b = DAGBuilder(deployment: deployment)
         let activation = DAGBuilder.activation(model, phase)
-        var x = attention.map { b.input(gpu: $0, shape: activation) }
-        for layer in 0..<model.layers {
-            b.layer = layer
+        let inputs = attention.map { b.input(gpu: $0, shape: activation) }
+        let x = try b.layers(model.layers, from: inputs) { [self] b, _, x in
             let attended = try b.headParallelAttention(model: model, phase: phase, gpus: attention, x: x)
-            x = try separatedExperts(&b, x: attended)
+            return try separatedExperts(&b, x: attended)
         }
         b.layer = nil
         b.block = nil

@@ -35,13 +35,12 @@ struct HelixStrategy {
         let gpus = Array(0..<(groups * segments))
         var b = DAGBuilder(deployment: deployment)
         let activation = DAGBuilder.activation(model, phase)
-        var x = gpus.map { b.input(gpu: $0, shape: activation) }
-        for layer in 0..<model.layers {
-            b.layer = layer
+        let inputs = gpus.map { b.input(gpu: $0, shape: activation) }
+        let (groups, segments, perSegment) = (groups, segments, deployment.helixSoftmax == .perSegment)
+        let x = try b.layers(model.layers, from: inputs) { b, _, x in
             let attended = try b.helixAttention(
-                model: model, phase: phase, groups: groups, segments: segments, perSegmentSoftmax: deployment.helixSoftmax == .perSegment,
-                x: x)
-            x = try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
+                model: model, phase: phase, groups: groups, segments: segments, perSegmentSoftmax: perSegment, x: x)
+            return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
         }
         b.layer = nil
         b.block = nil
@@ -76,28 +75,31 @@ struct TensorPipelineStrategy {
         let (model, phase) = (deployment.model, deployment.phase)
         let layersPerStage = model.layers / pp
         var b = DAGBuilder(deployment: deployment)
-        var stageGPUs = Array(0..<tp)
+        let tp = tp
+        let stageGPUs: @Sendable (Int) -> [Int] = { layer in
+            let stage = layersPerStage > 0 ? layer / layersPerStage : 0
+            return Array((stage * tp)..<((stage + 1) * tp))
+        }
         let activation = DAGBuilder.activation(model, phase)
-        var x = stageGPUs.map { b.input(gpu: $0, shape: activation) }
-        for layer in 0..<model.layers {
-            b.layer = layer
-            let stage = layer / layersPerStage
-            let gpus = Array((stage * tp)..<((stage + 1) * tp))
-            if gpus != stageGPUs {
+        let inputs = stageGPUs(0).map { b.input(gpu: $0, shape: activation) }
+        let x = try b.layers(model.layers, from: inputs) { b, layer, x in
+            var x = x
+            let gpus = stageGPUs(layer)
+            if layer > 0, case let previous = stageGPUs(layer - 1), previous != gpus {
                 b.block = "pipeline"
-                x = zip(stageGPUs, gpus).enumerated().map { i, pair in
+                let stage = layer / layersPerStage
+                x = zip(previous, gpus).enumerated().map { i, pair in
                     b.sendRecv(
                         "pipeline_send.gpu\(pair.0)_to_gpu\(pair.1)", title: "stage \(stage - 1) → \(stage)",
                         from: pair.0, to: pair.1, input: x[i])
                 }
-                stageGPUs = gpus
             }
             let attended = try b.headParallelAttention(model: model, phase: phase, gpus: gpus, x: x)
-            x = try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
+            return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
         }
         b.layer = nil
         b.block = nil
-        for (rank, gpu) in stageGPUs.enumerated() { _ = b.output(gpu: gpu, from: x[rank]) }
+        for (rank, gpu) in stageGPUs(max(model.layers - 1, 0)).enumerated() { _ = b.output(gpu: gpu, from: x[rank]) }
         return b.graph
     }
 }

@@ -66,6 +66,36 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         }
     }
 
+    /// From pairs in any order; when a name occurs more than once the last value counts. For
+    /// builders: a handful of pairs sorted in place costs less than hashing them into a dictionary.
+    public init(pairs: [(key: String, value: String)]) {
+        if pairs.count < 2 {
+            self.init(sortedPairs: pairs)
+            return
+        }
+        var sorted = true
+        for i in 1..<pairs.count where !(pairs[i - 1].key < pairs[i].key) {
+            sorted = false
+            break
+        }
+        if sorted {
+            self.init(sortedPairs: pairs)
+            return
+        }
+        // Ties broken by position, so that of equal names the last in `pairs` ends last.
+        let order = pairs.indices.sorted { pairs[$0].key < pairs[$1].key || (pairs[$0].key == pairs[$1].key && $0 < $1) }
+        var unique: [(key: String, value: String)] = []
+        unique.reserveCapacity(order.count)
+        for pair in order.lazy.map({ pairs[$0] }) {
+            if let last = unique.last, last.key == pair.key {
+                unique[unique.count - 1] = pair
+            } else {
+                unique.append(pair)
+            }
+        }
+        self.init(sortedPairs: unique)
+    }
+
     public init(_ dictionary: [String: String]) {
         self.init(sortedPairs: dictionary.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
     }

@@ -35,6 +35,10 @@ public struct OperatorGraph: Hashable, Sendable {
         return nodes.count - 1
     }
 
+    public mutating func append(contentsOf newNodes: ArraySlice<OperatorNode>) {
+        nodes.append(contentsOf: newNodes)
+    }
+
     public mutating func append(contentsOf newNodes: [OperatorNode]) {
         nodes.append(contentsOf: newNodes)
     }
