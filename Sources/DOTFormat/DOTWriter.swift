@@ -1,11 +1,14 @@
 import DeployModel
+import Dispatch
 
 /// Writes an `OperatorGraph` as DOT text: deterministic (byte-identical for equal graphs), one
 /// node or edge per line, every ID and value quoted so that libcgraph reads back exactly the
 /// same strings.
 ///
 /// A large graph is rendered on two cores: each renders half of the nodes and half of the
-/// edges, and the pieces are written one after another.
+/// edges, and the pieces are written one after another. `stream` renders in small pieces on
+/// every core while the previous pieces are handed on, so that a file is written as it is
+/// rendered and the text is never whole in memory.
 public struct DOTWriter: Sendable {
     /// Graphs with fewer nodes are rendered on one thread.
     public var parallelThreshold: Int
@@ -27,22 +30,7 @@ public struct DOTWriter: Sendable {
 
     /// The DOT text as consecutive pieces (their concatenation is `write(graph)`).
     public func writeParts(_ graph: OperatorGraph) throws(DOTWriteError) -> [[UInt8]] {
-        var head: [UInt8] = []
-        head.append(contentsOf: "digraph ".utf8)
-        try DOTQuoting.appendQuoted(graph.name, to: &head)
-        head.append(contentsOf: " {\n".utf8)
-        var graphAttributes = graph.attributes
-        if let gpus = graph.gpus { graphAttributes[DOTSchema.gpus] = String(gpus) }
-        if !graphAttributes.isEmpty {
-            head.append(contentsOf: "  graph [".utf8)
-            for (i, pair) in graphAttributes.sorted(by: { $0.key < $1.key }).enumerated() {
-                if i > 0 { head.append(contentsOf: ", ".utf8) }
-                try Self.appendKey(pair.key, to: &head)
-                head.append(UInt8(ascii: "="))
-                try DOTQuoting.appendQuoted(pair.value, to: &head)
-            }
-            head.append(contentsOf: "];\n".utf8)
-        }
+        let head = try headText(graph)
         let tail = Array("}\n".utf8)
         let edges = graph.normalized().edges
         let nodeCount = graph.nodes.count
@@ -75,6 +63,71 @@ public struct DOTWriter: Sendable {
         let (firstNodes, firstEdges) = try first.get()
         let (secondNodes, secondEdges) = try second.get()
         return [head, firstNodes, secondNodes, firstEdges, secondEdges, tail]
+    }
+
+    /// Renders the DOT text and hands it to `emit` in consecutive pieces (their concatenation is
+    /// `write(graph)`), `pieceNodes` nodes or twice as many edges a piece. Graphs of at least
+    /// `parallelThreshold` nodes are rendered on every core, a round of one piece per core at a
+    /// time, while the thread that called hands on the round before: two rounds are in memory
+    /// at most. An error thrown by `emit` stops the rendering and is rethrown.
+    public func stream(_ graph: OperatorGraph, pieceNodes: Int = 8192, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(pieceNodes > 0)
+        let head = try headText(graph)
+        try head.withUnsafeBytes(emit)
+        let edges = graph.normalized().edges
+        var pieces: [StreamPiece] = stride(from: 0, to: graph.nodes.count, by: pieceNodes).map {
+            .nodes($0..<min($0 + pieceNodes, graph.nodes.count))
+        }
+        pieces += stride(from: 0, to: edges.count, by: 2 * pieceNodes).map { .edges($0..<min($0 + 2 * pieceNodes, edges.count)) }
+        let workers = graph.nodes.count < parallelThreshold ? 1 : Parallelism.cores
+        let slots = StreamSlots(graph: graph, edges: edges, workers: workers)
+        if workers == 1 {
+            for piece in pieces {
+                try slots.render(piece, round: 0, worker: 0)
+                try slots.emit(round: 0, worker: 0, emit)
+            }
+        } else {
+            let rounds = stride(from: 0, to: pieces.count, by: workers).map { Array(pieces[$0..<min($0 + workers, pieces.count)]) }
+            @Sendable func render(_ round: Int) {
+                DispatchQueue.concurrentPerform(iterations: rounds[round].count) { worker in
+                    slots.capture(round % 2, worker) { try slots.render(rounds[round][worker], round: round % 2, worker: worker) }
+                }
+            }
+            if !rounds.isEmpty { render(0) }
+            let group = DispatchGroup()
+            for round in rounds.indices {
+                try slots.rethrow(round % 2)
+                if round + 1 < rounds.count { DispatchQueue.global(qos: .userInitiated).async(group: group) { render(round + 1) } }
+                do {
+                    for worker in rounds[round].indices { try slots.emit(round: round % 2, worker: worker, emit) }
+                } catch {
+                    group.wait()
+                    throw error
+                }
+                group.wait()
+            }
+        }
+        try Array("}\n".utf8).withUnsafeBytes(emit)
+    }
+
+    private func headText(_ graph: OperatorGraph) throws(DOTWriteError) -> [UInt8] {
+        var head: [UInt8] = []
+        head.append(contentsOf: "digraph ".utf8)
+        try DOTQuoting.appendQuoted(graph.name, to: &head)
+        head.append(contentsOf: " {\n".utf8)
+        var graphAttributes = graph.attributes
+        if let gpus = graph.gpus { graphAttributes[DOTSchema.gpus] = String(gpus) }
+        if !graphAttributes.isEmpty {
+            head.append(contentsOf: "  graph [".utf8)
+            for (i, pair) in graphAttributes.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { head.append(contentsOf: ", ".utf8) }
+                try Self.appendKey(pair.key, to: &head)
+                head.append(UInt8(ascii: "="))
+                try DOTQuoting.appendQuoted(pair.value, to: &head)
+            }
+            head.append(contentsOf: "];\n".utf8)
+        }
+        return head
     }
 
     static func appendKey(_ key: String, to out: inout [UInt8]) throws(DOTWriteError) {
@@ -112,6 +165,62 @@ public struct DOTWriter: Sendable {
 }
 
 /// Renders nodes and edges of one graph; remembers the text of each distinct shape.
+/// A run of nodes or edges rendered as one piece by `DOTWriter.stream`.
+private enum StreamPiece: Sendable {
+    case nodes(Range<Int>)
+    case edges(Range<Int>)
+}
+
+/// `DOTWriter.stream`'s buffers: two rounds of one buffer per worker, and each worker's
+/// renderer (with its cache of shape text). A worker touches only its own buffer and renderer
+/// of the round being rendered; the caller reads the other round's buffers after the group
+/// that rendered them has been waited for.
+private final class StreamSlots: @unchecked Sendable {
+    let edges: [TensorEdge]
+    private var renderers: [Renderer]
+    private var buffers: [[[UInt8]]]
+    private var failures: [(any Error)?]
+
+    init(graph: OperatorGraph, edges: [TensorEdge], workers: Int) {
+        self.edges = edges
+        renderers = Array(repeating: Renderer(graph: graph), count: workers)
+        buffers = Array(repeating: Array(repeating: [], count: workers), count: 2)
+        failures = [nil, nil]
+    }
+
+    func render(_ piece: StreamPiece, round: Int, worker: Int) throws {
+        buffers[round][worker].removeAll(keepingCapacity: true)
+        switch piece {
+        case .nodes(let range): try renderers[worker].appendNodes(range, to: &buffers[round][worker])
+        case .edges(let range): try renderers[worker].appendEdges(edges, range, to: &buffers[round][worker])
+        }
+    }
+
+    func emit(round: Int, worker: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try buffers[round][worker].withUnsafeBytes(emit)
+    }
+
+    private let lock = DispatchSemaphore(value: 1)
+
+    /// Runs `body`, keeping the first error of the round.
+    func capture(_ round: Int, _ worker: Int, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            lock.wait()
+            if failures[round] == nil { failures[round] = error }
+            lock.signal()
+        }
+    }
+
+    func rethrow(_ round: Int) throws {
+        lock.wait()
+        let failure = failures[round]
+        lock.signal()
+        if let failure { throw failure }
+    }
+}
+
 private struct Renderer {
     let graph: OperatorGraph
     /// A million nodes have a few dozen distinct shapes: each is formatted once.

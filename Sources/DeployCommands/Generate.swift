@@ -34,23 +34,36 @@ extension DeployDag {
             progress.show("building the DAG")
             let graph = try view.apply(to: source.build().graph)
             let built = clock.now
-            progress.show("writing \(graph.nodes.count) nodes as DOT")
-            let parts = try DOTWriter().writeParts(graph)
-            progress.finish()
-            if timings {
-                let written = clock.now
-                let megabytes = parts.reduce(0) { $0 + $1.count } / 1_000_000
-                printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
-                printError("write \(megabytes) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
-            }
-            let saving = clock.now
             if let output {
-                try OutputFile.write(parts: parts, to: output)
+                // Rendered on every core while the file is written: the text is never whole in memory.
+                progress.show("writing \(graph.nodes.count) nodes as DOT to \(output)")
+                var bytes = 0
+                try OutputFile.write(to: output) { emit in
+                    try DOTWriter().stream(graph) { piece in
+                        try emit(piece)
+                        bytes += piece.count
+                    }
+                }
+                progress.finish()
+                if timings {
+                    printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
+                    printError(
+                        "write \(bytes / 1_000_000) MB of DOT to \(output), rendering and saving: \(String(format: "%.3f", (clock.now - built).seconds)) s"
+                    )
+                }
             } else {
+                // Rendered whole before any of it is written: an error leaves standard output empty.
+                progress.show("writing \(graph.nodes.count) nodes as DOT")
+                let parts = try DOTWriter().writeParts(graph)
+                progress.finish()
+                let written = clock.now
                 for part in parts { writeStandardOutput(part) }
-            }
-            if timings {
-                printError("save to \(output ?? "standard output"): \(String(format: "%.3f", (clock.now - saving).seconds)) s")
+                if timings {
+                    let megabytes = parts.reduce(0) { $0 + $1.count } / 1_000_000
+                    printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
+                    printError("write \(megabytes) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
+                    printError("save to standard output: \(String(format: "%.3f", (clock.now - written).seconds)) s")
+                }
             }
         }
     }

@@ -39,6 +39,42 @@ func readBack(_ text: String, file: String = "t.dot") -> (DecodedGraph?, DOTRead
         #expect(Array(parallel.joined()) == sequential)
     }
 
+    @Test(arguments: presetNames)
+    func streamingGivesTheSameBytes(name: String) throws {
+        let graph = try DeploymentBuilder().build(presetDeployment(name, layers: 2))
+        let whole = try DOTWriter(parallelThreshold: .max).write(graph)
+        for writer in [DOTWriter(parallelThreshold: .max), DOTWriter(parallelThreshold: 1)] {
+            for pieceNodes in [1, 7, 8192] {
+                var streamed: [UInt8] = []
+                var pieces = 0
+                try writer.stream(graph, pieceNodes: pieceNodes) { piece in
+                    streamed.append(contentsOf: piece)
+                    pieces += 1
+                }
+                #expect(streamed == whole, "\(name), \(pieceNodes) nodes a piece")
+                // The head, the node and edge pieces, the closing brace.
+                let nodePieces = (graph.nodes.count + pieceNodes - 1) / pieceNodes
+                let edgePieces = (graph.edges.count + 2 * pieceNodes - 1) / (2 * pieceNodes)
+                #expect(pieces == 2 + nodePieces + edgePieces)
+            }
+        }
+    }
+
+    @Test func streamingStopsAtTheFirstErrorFromEmit() throws {
+        struct Full: Error {}
+        let graph = try DeploymentBuilder().build(presetDeployment("tp8-pp2-dense-4l"))
+        for writer in [DOTWriter(parallelThreshold: .max), DOTWriter(parallelThreshold: 1)] {
+            var calls = 0
+            #expect(throws: Full.self) {
+                try writer.stream(graph, pieceNodes: 16) { _ in
+                    calls += 1
+                    if calls == 5 { throw Full() }
+                }
+            }
+            #expect(calls == 5)
+        }
+    }
+
     @Test func awkwardNamesAndValuesRoundTrip() throws {
         var g = OperatorGraph(name: "name with \"quotes\" and \\ slashes", gpus: 1, attributes: ["note": "a\\\\\"b", "empty-ish": " "])
         let names = ["1a", "node", "x->y", "semi;colon", "brace{", "back\\slash", "two\\\\", "ends with \\", "ünï", "new\nline"]
