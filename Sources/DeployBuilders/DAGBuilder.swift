@@ -9,7 +9,15 @@ import DeployModel
 struct DAGBuilder {
     var graph: OperatorGraph
     /// Where the nodes being added belong.
-    var layer: Int?
+    var layer: Int? {
+        didSet {
+            prefix = layer.map { "L\($0)." } ?? ""
+            titlePrefix = layer.map { "L\($0) " } ?? ""
+        }
+    }
+    /// `L<layer>.` for names, `L<layer> ` for titles: made once per layer.
+    private(set) var prefix = ""
+    private(set) var titlePrefix = ""
     var block: String?
     /// Every layer repeats the same few matmuls: their derivations are made once.
     private var matmuls: [MatmulKey: MatmulFacts] = [:]
@@ -50,10 +58,6 @@ struct DAGBuilder {
     }
 
     func shape(_ node: Int) -> Shape { graph.nodes[node].out }
-
-    var prefix: String { layer.map { "L\($0)." } ?? "" }
-
-    var titlePrefix: String { layer.map { "L\($0) " } ?? "" }
 
     /// The placement attributes of a node: the logical tensor it is part of and which part.
     func placed(_ attributes: KeyValuePairs<String, String>, _ logical: String, _ place: Placement?) -> NodeAttributes {
@@ -115,10 +119,11 @@ struct DAGBuilder {
         place: Placement? = nil
     ) -> Int {
         let out = shape(input)
+        let text = out.description
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: op, gpu: gpu, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)",
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(text)\nout \(text)",
                 attributes: placed(attributes, "\(prefix)\(key)", place)))
         graph.connect(input, node)
         return node
@@ -127,10 +132,11 @@ struct DAGBuilder {
     mutating func add(_ key: String, title: String, gpu: Int, _ a: Int, _ b: Int, place: Placement? = nil) -> Int {
         let out = shape(a)
         precondition(out == shape(b), "add of unequal shapes \(out) and \(shape(b))")
+        let text = out.description
         let node = graph.add(
             OperatorNode(
                 name: "\(prefix)\(key).gpu\(gpu)", op: .add, gpu: gpu, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out) + \(out)\nout \(out)",
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(text) + \(text)\nout \(text)",
                 attributes: placed([:], "\(prefix)\(key)", place)))
         graph.connect(a, node)
         graph.connect(b, node)

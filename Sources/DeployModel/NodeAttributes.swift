@@ -20,6 +20,14 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         uniqueKeysWithValues: commonNames.enumerated().map { ($0.element, UInt8($0.offset + 1)) })
     private static let escape: UInt8 = 0x1F
 
+    /// The one-byte code of a common name, 0 for any other: compared as short strings rather
+    /// than hashed, since a million-node build asks this several million times.
+    private static func code(of name: String) -> UInt8 {
+        guard name.utf8.count <= 15 else { return 0 }
+        for (i, common) in commonNames.enumerated() where common == name { return UInt8(i + 1) }
+        return 0
+    }
+
     public init() { packed = "" }
 
     /// From pairs already sorted by name, each name once.
@@ -31,7 +39,7 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         var codes: [UInt8] = []
         var total = 0
         for (key, value) in sortedPairs {
-            let code = Self.codes[key] ?? 0
+            let code = Self.code(of: key)
             codes.append(code)
             total += (code > 0 ? 1 : key.utf8.count + 2) + value.utf8.count + 1
         }

@@ -38,6 +38,9 @@ public struct Placement: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         if shards.isEmpty && partial == nil && copies == nil { return "R" }
+        if shards.count == 1, partial == nil, copies == nil, let (dim, part) = shards.first {
+            return "S\(dim):\(part.index)/\(part.parts)"
+        }
         var text = ""
         func term(_ prefix: String, _ part: Part) {
             if !text.isEmpty { text += "," }
