@@ -54,7 +54,7 @@ func checkOneInput(_ bytes: [UInt8]) {
             var count = 0
             for path in CommandLine.arguments.dropFirst() {
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
                 let files =
                     isDirectory.boolValue
                     ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
