@@ -80,32 +80,31 @@ public struct DOTWriter: Sendable {
         }
         pieces += stride(from: 0, to: edges.count, by: 2 * pieceNodes).map { .edges($0..<min($0 + 2 * pieceNodes, edges.count)) }
         let workers = graph.nodes.count < parallelThreshold ? 1 : Parallelism.cores
-        let slots = StreamSlots(graph: graph, edges: edges, workers: workers)
+        let slots = StreamSlots(graph: graph, edges: edges, pieces: pieces, workers: workers)
         if workers == 1 {
-            for piece in pieces {
-                try slots.render(piece, round: 0, worker: 0)
-                try slots.emit(round: 0, worker: 0, emit)
+            for index in pieces.indices {
+                try slots.render(index)
+                try slots.emit(index, emit)
             }
         } else {
-            let rounds = stride(from: 0, to: pieces.count, by: workers).map { Array(pieces[$0..<min($0 + workers, pieces.count)]) }
-            @Sendable func render(_ round: Int) {
-                DispatchQueue.concurrentPerform(iterations: rounds[round].count) { worker in
-                    slots.capture(round % 2, worker) { try slots.render(rounds[round][worker], round: round % 2, worker: worker) }
-                }
-            }
-            if !rounds.isEmpty { render(0) }
+            // Worker w renders pieces w, w + workers, ... each into the next of its buffers, as
+            // long as one is free; this thread hands the pieces on in order and frees their buffers.
             let group = DispatchGroup()
-            for round in rounds.indices {
-                try slots.rethrow(round % 2)
-                if round + 1 < rounds.count { DispatchQueue.global(qos: .userInitiated).async(group: group) { render(round + 1) } }
-                do {
-                    for worker in rounds[round].indices { try slots.emit(round: round % 2, worker: worker, emit) }
-                } catch {
-                    group.wait()
-                    throw error
-                }
-                group.wait()
+            for worker in 0..<workers {
+                DispatchQueue.global(qos: .userInitiated).async(group: group) { slots.work(worker) }
             }
+            do {
+                for index in pieces.indices {
+                    try slots.awaitPiece(index)
+                    try slots.emit(index, emit)
+                    slots.release(index)
+                }
+            } catch {
+                slots.cancel()
+                group.wait()
+                throw error
+            }
+            group.wait()
         }
         try Array("}\n".utf8).withUnsafeBytes(emit)
     }
@@ -171,53 +170,99 @@ private enum StreamPiece: Sendable {
     case edges(Range<Int>)
 }
 
-/// `DOTWriter.stream`'s buffers: two rounds of one buffer per worker, and each worker's
-/// renderer (with its cache of shape text). A worker touches only its own buffer and renderer
-/// of the round being rendered; the caller reads the other round's buffers after the group
-/// that rendered them has been waited for.
+/// `DOTWriter.stream`'s workers and buffers. Piece `i` is rendered by worker `i % workers`
+/// into that worker's buffer `(i / workers) % depth`; a worker waits for a free buffer, the
+/// caller for a rendered piece. A worker touches only its own renderer and the buffer it
+/// holds; the caller reads a buffer only between its worker's signal and its own release.
 private final class StreamSlots: @unchecked Sendable {
+    static let depth = 3
     let edges: [TensorEdge]
+    let pieces: [StreamPiece]
+    let workers: Int
     private var renderers: [Renderer]
-    private var buffers: [[[UInt8]]]
+    private var buffers: [[UInt8]]
     private var failures: [(any Error)?]
+    private let rendered: [DispatchSemaphore]
+    private let free: [DispatchSemaphore]
+    private let cancelled = ManagedAtomicFlag()
 
-    init(graph: OperatorGraph, edges: [TensorEdge], workers: Int) {
+    init(graph: OperatorGraph, edges: [TensorEdge], pieces: [StreamPiece], workers: Int) {
         self.edges = edges
+        self.pieces = pieces
+        self.workers = workers
         renderers = Array(repeating: Renderer(graph: graph), count: workers)
-        buffers = Array(repeating: Array(repeating: [], count: workers), count: 2)
-        failures = [nil, nil]
-    }
-
-    func render(_ piece: StreamPiece, round: Int, worker: Int) throws {
-        buffers[round][worker].removeAll(keepingCapacity: true)
-        switch piece {
-        case .nodes(let range): try renderers[worker].appendNodes(range, to: &buffers[round][worker])
-        case .edges(let range): try renderers[worker].appendEdges(edges, range, to: &buffers[round][worker])
+        buffers = Array(repeating: [], count: workers * Self.depth)
+        failures = Array(repeating: nil, count: workers * Self.depth)
+        rendered = (0..<workers).map { _ in DispatchSemaphore(value: 0) }
+        // Made at 0 and signalled: libdispatch traps when a semaphore is freed below the value
+        // it was made with, as these are when a run stops early.
+        free = (0..<workers).map { _ in
+            let semaphore = DispatchSemaphore(value: 0)
+            for _ in 0..<Self.depth { semaphore.signal() }
+            return semaphore
         }
     }
 
-    func emit(round: Int, worker: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try buffers[round][worker].withUnsafeBytes(emit)
+    private func slot(_ index: Int) -> Int { (index % workers) * Self.depth + (index / workers) % Self.depth }
+
+    func render(_ index: Int) throws {
+        let slot = slot(index)
+        let worker = index % workers
+        buffers[slot].removeAll(keepingCapacity: true)
+        switch pieces[index] {
+        case .nodes(let range): try renderers[worker].appendNodes(range, to: &buffers[slot])
+        case .edges(let range): try renderers[worker].appendEdges(edges, range, to: &buffers[slot])
+        }
     }
 
+    /// The loop of worker `worker`, on its own thread.
+    func work(_ worker: Int) {
+        for index in stride(from: worker, to: pieces.count, by: workers) {
+            free[worker].wait()
+            if cancelled.isSet { return }
+            do {
+                try render(index)
+                failures[slot(index)] = nil
+            } catch {
+                failures[slot(index)] = error
+            }
+            rendered[worker].signal()
+        }
+    }
+
+    func awaitPiece(_ index: Int) throws {
+        rendered[index % workers].wait()
+        if let failure = failures[slot(index)] { throw failure }
+    }
+
+    func emit(_ index: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try buffers[slot(index)].withUnsafeBytes(emit)
+    }
+
+    func release(_ index: Int) { free[index % workers].signal() }
+
+    /// Stops the workers: each returns at its next piece.
+    func cancel() {
+        cancelled.set()
+        for semaphore in free { semaphore.signal() }
+    }
+}
+
+/// A flag one thread sets and others read, under a lock.
+private final class ManagedAtomicFlag: @unchecked Sendable {
+    private var value = false
     private let lock = DispatchSemaphore(value: 1)
 
-    /// Runs `body`, keeping the first error of the round.
-    func capture(_ round: Int, _ worker: Int, _ body: () throws -> Void) {
-        do {
-            try body()
-        } catch {
-            lock.wait()
-            if failures[round] == nil { failures[round] = error }
-            lock.signal()
-        }
+    var isSet: Bool {
+        lock.wait()
+        defer { lock.signal() }
+        return value
     }
 
-    func rethrow(_ round: Int) throws {
+    func set() {
         lock.wait()
-        let failure = failures[round]
+        value = true
         lock.signal()
-        if let failure { throw failure }
     }
 }
 

@@ -61,12 +61,19 @@ struct DAGBuilder {
 
     /// The placement attributes of a node: the logical tensor it is part of and which part.
     func placed(_ attributes: KeyValuePairs<String, String>, _ logical: String, _ place: Placement?) -> NodeAttributes {
-        placed(attributes.map { (key: $0.key, value: $0.value) }, logical, place)
+        var pairs: [(key: String, value: String)] = []
+        pairs.reserveCapacity(attributes.count + 2)
+        for pair in attributes { pairs.append((pair.key, pair.value)) }
+        return placed(pairs, logical, place)
     }
 
     func placed(_ attributes: [(key: String, value: String)], _ logical: String, _ place: Placement?) -> NodeAttributes {
         guard let place else { return NodeAttributes(pairs: attributes) }
-        return NodeAttributes(pairs: attributes + [("logical", logical), ("place", place.description)])
+        var pairs = attributes
+        pairs.reserveCapacity(attributes.count + 2)
+        pairs.append(("logical", logical))
+        pairs.append(("place", place.description))
+        return NodeAttributes(pairs: pairs)
     }
 
     /// The logical tensor a node's output is part of (a communication node keeps its input's).
@@ -99,6 +106,7 @@ struct DAGBuilder {
         guard let b = rhs.map(shape) ?? weight else { preconditionFailure("matmul needs a second operand") }
         let facts = try facts(eq: eq, a: a, b: b, weight: rhs == nil)
         var attributes = facts.attributes
+        attributes.reserveCapacity(attributes.count + 4)
         if weight != nil {
             attributes.append(("weight_logical", weightName ?? "\(prefix)w.\(key)"))
             attributes.append(("weight_place", weightPlace.description))

@@ -10,38 +10,92 @@
 public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     private var packed: String
 
-    /// The attribute names deploydag's builders write, each stored as one byte.
+    /// The attribute names deploydag's builders write, each stored as one byte. In name order, so
+    /// that codes sort as their names do.
     public static let commonNames = [
-        "eq", "weight", "m", "k", "n", "dim", "parts", "split_dim", "concat_dim", "scale", "index", "experts",
-        "capacity", "replicas", "capacity_factor", "logical", "place", "weight_logical", "weight_place", "micro_batch",
-        "cache", "range",
+        "cache", "capacity", "capacity_factor", "concat_dim", "dim", "eq", "experts", "index", "k", "logical", "m",
+        "micro_batch", "n", "parts", "place", "range", "replicas", "scale", "split_dim", "weight", "weight_logical",
+        "weight_place",
     ]
-    private static let codes: [String: UInt8] = Dictionary(
-        uniqueKeysWithValues: commonNames.enumerated().map { ($0.element, UInt8($0.offset + 1)) })
     private static let escape: UInt8 = 0x1F
 
-    /// The one-byte code of a common name, 0 for any other: compared as short strings rather
-    /// than hashed, since a million-node build asks this several million times.
-    private static func code(of name: String) -> UInt8 {
-        guard name.utf8.count <= 15 else { return 0 }
-        for (i, common) in commonNames.enumerated() where common == name { return UInt8(i + 1) }
-        return 0
+    /// Common names by a hash of their length and first and last bytes, one slot each (checked
+    /// when the table is made): finding a name's code is one comparison, not a hash of the name.
+    private static let codeTable: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for (i, name) in commonNames.enumerated() {
+            let slot = tableSlot(name)!
+            precondition(table[slot] == 0, "two common attribute names share a slot")
+            table[slot] = UInt8(i + 1)
+        }
+        return table
+    }()
+
+    private static func tableSlot(_ name: String) -> Int? {
+        let utf8 = name.utf8
+        guard utf8.count <= 15, let first = utf8.first, let last = utf8.last else { return nil }
+        return (utf8.count &* 2 &+ Int(first) &* 8 &+ Int(last)) & 255
+    }
+
+    /// The one-byte code of a common name, 0 for any other.
+    static func code(of name: String) -> UInt8 {
+        guard let slot = tableSlot(name) else { return 0 }
+        let code = codeTable[slot]
+        return code > 0 && commonNames[Int(code) - 1] == name ? code : 0
     }
 
     public init() { packed = "" }
 
     /// From pairs already sorted by name, each name once.
     public init(sortedPairs: [(key: String, value: String)]) {
-        guard !sortedPairs.isEmpty else {
+        self = withUnsafeTemporaryAllocation(of: (code: UInt8, index: Int).self, capacity: Swift.max(sortedPairs.count, 1)) { order in
+            for (i, pair) in sortedPairs.enumerated() { order[i] = (Self.code(of: pair.key), i) }
+            return NodeAttributes(packing: UnsafeMutableBufferPointer(rebasing: order[..<sortedPairs.count]), from: sortedPairs)
+        }
+    }
+
+    /// From pairs in any order; when a name occurs more than once the last value counts. For
+    /// builders: their few pairs are ordered in place (common names by code) and packed, with
+    /// no dictionary and no intermediate array.
+    public init(pairs: [(key: String, value: String)]) {
+        let count = pairs.count
+        self = withUnsafeTemporaryAllocation(of: (code: UInt8, index: Int).self, capacity: Swift.max(count, 1)) { order in
+            for (i, pair) in pairs.enumerated() { order[i] = (Self.code(of: pair.key), i) }
+            func before(_ a: (code: UInt8, index: Int), _ b: (code: UInt8, index: Int)) -> Bool {
+                if a.code > 0 && b.code > 0 { return a.code != b.code ? a.code < b.code : a.index < b.index }
+                let (x, y) = (pairs[a.index].key, pairs[b.index].key)
+                return x != y ? x < y : a.index < b.index
+            }
+            // Insertion sort: a node has a handful of attributes.
+            for i in 1..<Swift.max(count, 1) {
+                let item = order[i]
+                var j = i
+                while j > 0 && before(item, order[j - 1]) {
+                    order[j] = order[j - 1]
+                    j -= 1
+                }
+                order[j] = item
+            }
+            // Of equal names the last (in `pairs`) is kept: it sorts last.
+            var kept = 0
+            for i in 0..<count {
+                if i + 1 < count && pairs[order[i].index].key == pairs[order[i + 1].index].key { continue }
+                order[kept] = order[i]
+                kept += 1
+            }
+            return NodeAttributes(packing: UnsafeMutableBufferPointer(rebasing: order[..<kept]), from: pairs)
+        }
+    }
+
+    /// Packs `pairs[order[i].index]` in the given order, each with its code.
+    private init(packing order: UnsafeMutableBufferPointer<(code: UInt8, index: Int)>, from pairs: [(key: String, value: String)]) {
+        var total = 0
+        for (code, index) in order {
+            total += (code > 0 ? 1 : pairs[index].key.utf8.count + 2) + pairs[index].value.utf8.count + 1
+        }
+        guard total > 0 else {
             packed = ""
             return
-        }
-        var codes: [UInt8] = []
-        var total = 0
-        for (key, value) in sortedPairs {
-            let code = Self.code(of: key)
-            codes.append(code)
-            total += (code > 0 ? 1 : key.utf8.count + 2) + value.utf8.count + 1
         }
         packed = String(unsafeUninitializedCapacity: total) { buffer in
             var i = 0
@@ -53,7 +107,8 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
                     i += bytes.count
                 }
             }
-            for ((key, value), code) in zip(sortedPairs, codes) {
+            for (code, index) in order {
+                let (key, value) = pairs[index]
                 if code > 0 {
                     buffer[i] = code
                     i += 1
@@ -72,36 +127,6 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
             }
             return i
         }
-    }
-
-    /// From pairs in any order; when a name occurs more than once the last value counts. For
-    /// builders: a handful of pairs sorted in place costs less than hashing them into a dictionary.
-    public init(pairs: [(key: String, value: String)]) {
-        if pairs.count < 2 {
-            self.init(sortedPairs: pairs)
-            return
-        }
-        var sorted = true
-        for i in 1..<pairs.count where !(pairs[i - 1].key < pairs[i].key) {
-            sorted = false
-            break
-        }
-        if sorted {
-            self.init(sortedPairs: pairs)
-            return
-        }
-        // Ties broken by position, so that of equal names the last in `pairs` ends last.
-        let order = pairs.indices.sorted { pairs[$0].key < pairs[$1].key || (pairs[$0].key == pairs[$1].key && $0 < $1) }
-        var unique: [(key: String, value: String)] = []
-        unique.reserveCapacity(order.count)
-        for pair in order.lazy.map({ pairs[$0] }) {
-            if let last = unique.last, last.key == pair.key {
-                unique[unique.count - 1] = pair
-            } else {
-                unique.append(pair)
-            }
-        }
-        self.init(sortedPairs: unique)
     }
 
     public init(_ dictionary: [String: String]) {
@@ -137,7 +162,7 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
     public subscript(key: String) -> String? {
         get {
             var found: String?
-            if let code = Self.codes[key] {
+            if case let code = Self.code(of: key), code > 0 {
                 walk { name, value in
                     guard case .code(let c) = name, c == code else { return false }
                     found = String(decoding: value, as: UTF8.self)

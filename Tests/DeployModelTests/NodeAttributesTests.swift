@@ -38,5 +38,31 @@ import Testing
         #expect("\(coded)" == "weight_logical=1")
         #expect("\(spelled)" == "custom_name_one=1")
         #expect(NodeAttributes.commonNames.count < 0x1F)
+        // Codes sort as names do: packed attributes are in name order either way.
+        #expect(NodeAttributes.commonNames == NodeAttributes.commonNames.sorted())
+        for name in NodeAttributes.commonNames {
+            #expect(NodeAttributes(pairs: [(name, "v")]).pairs.map(\.key) == [name])
+            #expect(NodeAttributes(pairs: [(name, "v")]) == NodeAttributes([name: "v"]))
+        }
+    }
+
+    @Test(arguments: samples)
+    func pairsInAnyOrderPackAsTheDictionaryDoes(_ dictionary: [String: String]) {
+        let sorted = dictionary.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            let shuffled = sorted.shuffled(using: &generator)
+            #expect(NodeAttributes(pairs: shuffled) == NodeAttributes(dictionary))
+            #expect(NodeAttributes(pairs: shuffled.reversed()) == NodeAttributes(sortedPairs: sorted))
+        }
+    }
+
+    @Test func ofRepeatedNamesTheLastCounts() {
+        let a = NodeAttributes(pairs: [("place", "R"), ("zz", "1"), ("eq", "x"), ("place", "S0:1/2"), ("zz", "2"), ("a b", "3")])
+        #expect(a.pairs.map(\.key) == ["a b", "eq", "place", "zz"])
+        #expect(a["place"] == "S0:1/2" && a["zz"] == "2")
+        // Names that look common but are not: same length and ends as a common one.
+        let b = NodeAttributes(pairs: [("eg", "1"), ("mm", "2"), ("plaee", "3")])
+        #expect(b.dictionary == ["eg": "1", "mm": "2", "plaee": "3"])
     }
 }
