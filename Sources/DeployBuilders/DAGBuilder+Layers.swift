@@ -65,7 +65,15 @@ extension DAGBuilder {
         var x = x
         for layer in range {
             self.layer = layer
+            let (nodes, edges) = (graph.nodes.count, graph.edges.count)
             x = try body(&self, layer, x)
+            if layer == range.lowerBound && range.count > 1 {
+                // Layers repeat: room for the rest at once, rather than growing (and copying) as they come.
+                let rest = range.count - 1
+                graph.reserveCapacity(
+                    nodes: graph.nodes.count + (graph.nodes.count - nodes) * rest + 64,
+                    edges: graph.edges.count + (graph.edges.count - edges) * rest + 64)
+            }
         }
         return x
     }
@@ -106,6 +114,8 @@ extension DAGBuilder {
         func map(_ node: Int) -> Int? { node >= piece.firstOwn ? node + offset : standFor[node] }
         let edges = piece.graph.edges.filter { $0.to >= piece.firstOwn }
         guard edges.allSatisfy({ map($0.from) != nil }), piece.outputs.allSatisfy({ map($0) != nil }) else { return nil }
+        graph.reserveCapacity(
+            nodes: graph.nodes.count + piece.graph.nodes.count - piece.firstOwn, edges: graph.edges.count + edges.count)
         graph.append(contentsOf: piece.graph.nodes[piece.firstOwn...])
         for edge in edges { graph.connect(map(edge.from)!, map(edge.to)!, operand: edge.operand) }
         return piece.outputs.map { map($0)! }
