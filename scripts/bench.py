@@ -126,8 +126,9 @@ if split:
     lines += [f"`generate --timings` at {big['nodes']} nodes, in a separate run: building {split['build']:.2f} s, rendering and",
               f"saving {split['write']:.2f} s. Both run on every core already.", ""]
 if not big["gen_rate"] >= 150:
-    lines += [f"generate is below its target ({big['gen_rate']:.1f} MB/s): what is left is CPU time per node (the",
-              "strings of names, labels and attributes made, copied and escaped), not waiting for the disk or for a lock.", ""]
+    lines += [f"generate is below its target ({big['gen_rate']:.1f} MB/s). It does not wait for the disk; what is left is",
+              "CPU time per node (the strings of names, labels and attributes made, copied and escaped) and the parts",
+              "that run on one thread (joining the pieces, handing the text to the kernel).", ""]
 if os.environ.get("BENCH_WRITE", "1") == "1":
     if os.environ.get("BENCH_FROM_JSON") != "1":
         json.dump({"date": when, "rows": rows, "generate_split": split}, open(saved, "w"), indent=1)
