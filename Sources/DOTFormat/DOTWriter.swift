@@ -179,9 +179,10 @@ private final class StreamSlots: @unchecked Sendable {
     let edges: [TensorEdge]
     let pieces: [StreamPiece]
     let workers: Int
-    private var renderers: [Renderer]
-    private var buffers: [[UInt8]]
-    private var failures: [(any Error)?]
+    /// One per worker and one per buffer, each an object of its own: threads never write to a
+    /// shared array (which copy-on-write could copy under another thread).
+    private let renderers: [WorkerRenderer]
+    private let buffers: [PieceBuffer]
     private let rendered: [DispatchSemaphore]
     private let free: [DispatchSemaphore]
     private let cancelled = ManagedAtomicFlag()
@@ -190,9 +191,8 @@ private final class StreamSlots: @unchecked Sendable {
         self.edges = edges
         self.pieces = pieces
         self.workers = workers
-        renderers = Array(repeating: Renderer(graph: graph), count: workers)
-        buffers = Array(repeating: [], count: workers * Self.depth)
-        failures = Array(repeating: nil, count: workers * Self.depth)
+        renderers = (0..<workers).map { _ in WorkerRenderer(Renderer(graph: graph)) }
+        buffers = (0..<workers * Self.depth).map { _ in PieceBuffer() }
         rendered = (0..<workers).map { _ in DispatchSemaphore(value: 0) }
         // Made at 0 and signalled: libdispatch traps when a semaphore is freed below the value
         // it was made with, as these are when a run stops early.
@@ -206,12 +206,12 @@ private final class StreamSlots: @unchecked Sendable {
     private func slot(_ index: Int) -> Int { (index % workers) * Self.depth + (index / workers) % Self.depth }
 
     func render(_ index: Int) throws {
-        let slot = slot(index)
-        let worker = index % workers
-        buffers[slot].removeAll(keepingCapacity: true)
+        let buffer = buffers[slot(index)]
+        let renderer = renderers[index % workers]
+        buffer.bytes.removeAll(keepingCapacity: true)
         switch pieces[index] {
-        case .nodes(let range): try renderers[worker].appendNodes(range, to: &buffers[slot])
-        case .edges(let range): try renderers[worker].appendEdges(edges, range, to: &buffers[slot])
+        case .nodes(let range): try renderer.renderer.appendNodes(range, to: &buffer.bytes)
+        case .edges(let range): try renderer.renderer.appendEdges(edges, range, to: &buffer.bytes)
         }
     }
 
@@ -222,9 +222,9 @@ private final class StreamSlots: @unchecked Sendable {
             if cancelled.isSet { return }
             do {
                 try render(index)
-                failures[slot(index)] = nil
+                buffers[slot(index)].failure = nil
             } catch {
-                failures[slot(index)] = error
+                buffers[slot(index)].failure = error
             }
             rendered[worker].signal()
         }
@@ -232,11 +232,11 @@ private final class StreamSlots: @unchecked Sendable {
 
     func awaitPiece(_ index: Int) throws {
         rendered[index % workers].wait()
-        if let failure = failures[slot(index)] { throw failure }
+        if let failure = buffers[slot(index)].failure { throw failure }
     }
 
     func emit(_ index: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try buffers[slot(index)].withUnsafeBytes(emit)
+        try buffers[slot(index)].bytes.withUnsafeBytes(emit)
     }
 
     func release(_ index: Int) { free[index % workers].signal() }
@@ -246,6 +246,18 @@ private final class StreamSlots: @unchecked Sendable {
         cancelled.set()
         for semaphore in free { semaphore.signal() }
     }
+}
+
+/// A worker's renderer, kept across its pieces (with its cache of shape text).
+private final class WorkerRenderer {
+    var renderer: Renderer
+    init(_ renderer: Renderer) { self.renderer = renderer }
+}
+
+/// A piece's text, or why it could not be rendered.
+private final class PieceBuffer {
+    var bytes: [UInt8] = []
+    var failure: (any Error)?
 }
 
 /// A flag one thread sets and others read, under a lock.

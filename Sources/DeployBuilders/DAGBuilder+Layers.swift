@@ -68,11 +68,13 @@ extension DAGBuilder {
             let (nodes, edges) = (graph.nodes.count, graph.edges.count)
             x = try body(&self, layer, x)
             if layer == range.lowerBound && range.count > 1 {
-                // Layers repeat: room for the rest at once, rather than growing (and copying) as they come.
+                // Layers repeat: room for the rest at once, rather than growing (and copying) as they
+                // come, with a sixteenth more for what only some layers add (sends between stages).
                 let rest = range.count - 1
+                let (moreNodes, moreEdges) = ((graph.nodes.count - nodes) * rest, (graph.edges.count - edges) * rest)
                 graph.reserveCapacity(
-                    nodes: graph.nodes.count + (graph.nodes.count - nodes) * rest + 64,
-                    edges: graph.edges.count + (graph.edges.count - edges) * rest + 64)
+                    nodes: graph.nodes.count + moreNodes + moreNodes / 16 + 64,
+                    edges: graph.edges.count + moreEdges + moreEdges / 16 + 64)
             }
         }
         return x
