@@ -67,9 +67,9 @@ public struct DOTWriter: Sendable {
 
     /// Renders the DOT text and hands it to `emit` in consecutive pieces (their concatenation is
     /// `write(graph)`), `pieceNodes` nodes or twice as many edges a piece. Graphs of at least
-    /// `parallelThreshold` nodes are rendered on every core, a round of one piece per core at a
-    /// time, while the thread that called hands on the round before: two rounds are in memory
-    /// at most. An error thrown by `emit` stops the rendering and is rethrown.
+    /// `parallelThreshold` nodes are rendered by one worker per core, each keeping up to
+    /// `StreamSlots.depth` pieces ahead, while the thread that called hands them on in order.
+    /// An error thrown by `emit` stops the rendering and is rethrown.
     public func stream(_ graph: OperatorGraph, pieceNodes: Int = 8192, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(pieceNodes > 0)
         let head = try headText(graph)
@@ -163,7 +163,6 @@ public struct DOTWriter: Sendable {
     }()
 }
 
-/// Renders nodes and edges of one graph; remembers the text of each distinct shape.
 /// A run of nodes or edges rendered as one piece by `DOTWriter.stream`.
 private enum StreamPiece: Sendable {
     case nodes(Range<Int>)
@@ -278,6 +277,7 @@ private final class ManagedAtomicFlag: @unchecked Sendable {
     }
 }
 
+/// Renders nodes and edges of one graph; remembers the text of each distinct shape.
 private struct Renderer {
     let graph: OperatorGraph
     /// A million nodes have a few dozen distinct shapes: each is formatted once.
