@@ -5,10 +5,9 @@ import Dispatch
 /// node or edge per line, every ID and value quoted so that libcgraph reads back exactly the
 /// same strings.
 ///
-/// A large graph is rendered on two cores: each renders half of the nodes and half of the
-/// edges, and the pieces are written one after another. `stream` renders in small pieces on
-/// every core while the previous pieces are handed on, so that a file is written as it is
-/// rendered and the text is never whole in memory.
+/// A large graph is rendered in small pieces on every core while the pieces before are handed
+/// on in order (`stream`), so that a file is written as it is rendered and the text is never
+/// whole in memory; `write` collects the pieces.
 public struct DOTWriter: Sendable {
     /// Graphs with fewer nodes are rendered on one thread.
     public var parallelThreshold: Int
@@ -16,53 +15,19 @@ public struct DOTWriter: Sendable {
     public init(parallelThreshold: Int = 20_000) { self.parallelThreshold = parallelThreshold }
 
     public func write(_ graph: OperatorGraph) throws(DOTWriteError) -> [UInt8] {
-        let parts = try writeParts(graph)
-        if parts.count == 1 { return parts[0] }
         var out: [UInt8] = []
-        out.reserveCapacity(parts.reduce(0) { $0 + $1.count })
-        for part in parts { out.append(contentsOf: part) }
+        do {
+            try stream(graph) { out.append(contentsOf: $0) }
+        } catch let error as DOTWriteError {
+            throw error
+        } catch {
+            preconditionFailure("appending to an array threw \(error)")
+        }
         return out
     }
 
     public func writeString(_ graph: OperatorGraph) throws(DOTWriteError) -> String {
         String(decoding: try write(graph), as: UTF8.self)
-    }
-
-    /// The DOT text as consecutive pieces (their concatenation is `write(graph)`).
-    public func writeParts(_ graph: OperatorGraph) throws(DOTWriteError) -> [[UInt8]] {
-        let head = try headText(graph)
-        let tail = Array("}\n".utf8)
-        let edges = graph.normalized().edges
-        let nodeCount = graph.nodes.count
-        if nodeCount < parallelThreshold {
-            var renderer = Renderer(graph: graph)
-            var body = head
-            try renderer.appendNodes(0..<nodeCount, to: &body)
-            try renderer.appendEdges(edges, 0..<edges.count, to: &body)
-            body.append(contentsOf: tail)
-            return [body]
-        }
-        let nodeSplit = nodeCount / 2
-        let edgeSplit = edges.count / 2
-        @Sendable func render(_ nodes: Range<Int>, _ edgeRange: Range<Int>) -> Result<([UInt8], [UInt8]), DOTWriteError> {
-            var renderer = Renderer(graph: graph)
-            var nodeText: [UInt8] = []
-            var edgeText: [UInt8] = []
-            nodeText.reserveCapacity(nodes.count * 400)
-            edgeText.reserveCapacity(edgeRange.count * 48)
-            do {
-                try renderer.appendNodes(nodes, to: &nodeText)
-                try renderer.appendEdges(edges, edgeRange, to: &edgeText)
-            } catch {
-                return .failure(error)
-            }
-            return .success((nodeText, edgeText))
-        }
-        let (first, second) = concurrently(
-            { render(0..<nodeSplit, 0..<edgeSplit) }, { render(nodeSplit..<nodeCount, edgeSplit..<edges.count) })
-        let (firstNodes, firstEdges) = try first.get()
-        let (secondNodes, secondEdges) = try second.get()
-        return [head, firstNodes, secondNodes, firstEdges, secondEdges, tail]
     }
 
     /// Renders the DOT text and hands it to `emit` in consecutive pieces (their concatenation is
@@ -150,16 +115,18 @@ public struct DOTWriter: Sendable {
         }
     }
 
-    /// ", name=" for each of NodeAttributes' common names, by code.
-    fileprivate static let commonKeyPrefixes: [[UInt8]] = {
-        var prefixes: [[UInt8]] = [[]]
+    /// ", name=" for each of NodeAttributes' common names, one after another: code `c`'s text is
+    /// `bytes[starts[c - 1]..<starts[c]]`.
+    fileprivate static let commonKeyPrefixes: (bytes: [UInt8], starts: [Int]) = {
+        var bytes: [UInt8] = []
+        var starts = [0]
         for name in NodeAttributes.commonNames {
-            var bytes = Array(", ".utf8)
+            bytes.append(contentsOf: ", ".utf8)
             try! appendKey(name, to: &bytes)
             bytes.append(UInt8(ascii: "="))
-            prefixes.append(bytes)
+            starts.append(bytes.count)
         }
-        return prefixes
+        return (bytes, starts)
     }()
 }
 
@@ -207,7 +174,7 @@ private final class StreamSlots: @unchecked Sendable {
     func render(_ index: Int) throws {
         let buffer = buffers[slot(index)]
         let renderer = renderers[index % workers]
-        buffer.bytes.removeAll(keepingCapacity: true)
+        buffer.bytes.removeAll()
         switch pieces[index] {
         case .nodes(let range): try renderer.renderer.appendNodes(range, to: &buffer.bytes)
         case .edges(let range): try renderer.renderer.appendEdges(edges, range, to: &buffer.bytes)
@@ -235,7 +202,7 @@ private final class StreamSlots: @unchecked Sendable {
     }
 
     func emit(_ index: Int, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try buffers[slot(index)].bytes.withUnsafeBytes(emit)
+        try emit(buffers[slot(index)].bytes.bytes)
     }
 
     func release(_ index: Int) { free[index % workers].signal() }
@@ -255,8 +222,9 @@ private final class WorkerRenderer {
 
 /// A piece's text, or why it could not be rendered.
 private final class PieceBuffer {
-    var bytes: [UInt8] = []
+    var bytes = ByteSink(capacity: 1 << 16)
     var failure: (any Error)?
+    deinit { bytes.deallocate() }
 }
 
 /// A flag one thread sets and others read, under a lock.
@@ -282,114 +250,192 @@ private struct Renderer {
     let graph: OperatorGraph
     /// A million nodes have a few dozen distinct shapes: each is formatted once.
     var shapeText: [Shape: [UInt8]] = [:]
+    /// The last shape looked up and its text: consecutive nodes often share a shape.
+    var lastShape: Shape?
+    var lastShapeText: [UInt8] = []
 
     init(graph: OperatorGraph) { self.graph = graph }
 
-    mutating func appendNodes(_ range: Range<Int>, to out: inout [UInt8]) throws(DOTWriteError) {
-        for index in range {
-            let node = graph.nodes[index]
-            out.append(contentsOf: "  ".utf8)
-            try appendQuoted(node.name, to: &out)
-            out.append(contentsOf: " [op=\"".utf8)
-            out.append(contentsOf: node.op.rawValue.utf8)
-            out.append(UInt8(ascii: "\""))
-            if let gpu = node.gpu {
-                out.append(contentsOf: ", gpu=\"".utf8)
-                appendDecimal(gpu, to: &out)
-                out.append(UInt8(ascii: "\""))
-            }
-            if !node.group.isEmpty {
-                out.append(contentsOf: ", group=".utf8)
-                try DOTQuoting.appendQuoted(GPUList.format(node.group), to: &out)
-            }
-            out.append(contentsOf: ", out=\"".utf8)
-            if let known = shapeText[node.out] {
-                out.append(contentsOf: known)
-            } else {
-                let text = Array(node.out.description.utf8)
-                shapeText[node.out] = text
-                out.append(contentsOf: text)
-            }
-            out.append(UInt8(ascii: "\""))
-            if let layer = node.layer {
-                out.append(contentsOf: ", layer=\"".utf8)
-                appendDecimal(layer, to: &out)
-                out.append(UInt8(ascii: "\""))
-            }
-            if let block = node.block {
-                out.append(contentsOf: ", block=".utf8)
-                try appendQuoted(block, to: &out)
-            }
-            var failure: DOTWriteError?
-            node.attributes.forEachRaw { code, name, value in
-                guard failure == nil else { return }
-                do throws(DOTWriteError) {
-                    if code > 0 {
-                        out.append(contentsOf: DOTWriter.commonKeyPrefixes[code])
-                    } else {
-                        let key = String(decoding: name, as: UTF8.self)
-                        // The core attributes are written from their fields above.
-                        if DOTSchema.coreNodeAttributes.contains(key) { return }
-                        out.append(contentsOf: ", ".utf8)
-                        try DOTWriter.appendKey(key, to: &out)
-                        out.append(UInt8(ascii: "="))
+    mutating func appendNodes(_ range: Range<Int>, to out: inout ByteSink) throws(DOTWriteError) {
+        let nodes = graph.nodes
+        let prefixes = DOTWriter.commonKeyPrefixes
+        let result = nodes.withUnsafeBufferPointer { nodes in
+            prefixes.bytes.withUnsafeBufferPointer { prefixBytes in
+                Result { () throws(DOTWriteError) in
+                    for index in range {
+                        try appendNode(nodes.baseAddress! + index, prefixBytes, prefixes.starts, to: &out)
                     }
-                    try DOTQuoting.appendQuoted(bytes: value, to: &out)
-                } catch {
-                    failure = error
                 }
             }
-            if let failure { throw failure }
-            if let label = node.label {
-                out.append(contentsOf: ", label=".utf8)
-                DOTQuoting.appendLabel(label, to: &out)
-            }
-            out.append(contentsOf: "];\n".utf8)
-        }
-    }
-
-    func appendEdges(_ edges: [TensorEdge], _ range: Range<Int>, to out: inout [UInt8]) throws(DOTWriteError) {
-        for edge in edges[range] {
-            out.append(contentsOf: "  ".utf8)
-            try appendQuoted(graph.nodes[edge.from].name, to: &out)
-            out.append(contentsOf: " -> ".utf8)
-            try appendQuoted(graph.nodes[edge.to].name, to: &out)
-            if let operand = edge.operand {
-                out.append(contentsOf: " [operand=".utf8)
-                appendDecimal(operand, to: &out)
-                out.append(UInt8(ascii: "]"))
-            }
-            out.append(contentsOf: ";\n".utf8)
-        }
-    }
-
-    private func appendQuoted(_ text: String, to out: inout [UInt8]) throws(DOTWriteError) {
-        var text = text
-        let result = text.withUTF8 { bytes -> Result<Void, DOTWriteError> in
-            Result { () throws(DOTWriteError) in try DOTQuoting.appendQuoted(bytes: bytes, to: &out) }
         }
         try result.get()
     }
 
-    private func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 {
-            out.append(contentsOf: String(value).utf8)
+    private mutating func appendNode(
+        _ node: UnsafePointer<OperatorNode>, _ prefixBytes: UnsafeBufferPointer<UInt8>, _ prefixStarts: [Int],
+        to out: inout ByteSink
+    ) throws(DOTWriteError) {
+        out.append("  ")
+        try Self.appendQuoted(node.pointee.name, to: &out)
+        out.append(" [op=\"")
+        out.append(utf8: node.pointee.op.rawValue)
+        out.append(UInt8(ascii: "\""))
+        if let gpu = node.pointee.gpu {
+            out.append(", gpu=\"")
+            out.appendDecimal(gpu)
+            out.append(UInt8(ascii: "\""))
+        }
+        if !node.pointee.group.isEmpty {
+            // GPUList.format: decimals and commas, nothing to escape.
+            out.append(", group=\"")
+            for (i, gpu) in node.pointee.group.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.appendDecimal(gpu)
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(", out=\"")
+        appendShape(node.pointee.out, to: &out)
+        out.append(UInt8(ascii: "\""))
+        if let layer = node.pointee.layer {
+            out.append(", layer=\"")
+            out.appendDecimal(layer)
+            out.append(UInt8(ascii: "\""))
+        }
+        if let block = node.pointee.block {
+            out.append(", block=")
+            try Self.appendQuoted(block, to: &out)
+        }
+        let failure = node.pointee.attributes.withRawAttributes { cursor -> DOTWriteError? in
+            while let (code, name, value) = cursor.next() {
+                if code > 0 {
+                    out.append(UnsafeBufferPointer(rebasing: prefixBytes[prefixStarts[code - 1]..<prefixStarts[code]]))
+                } else {
+                    let key = String(decoding: name, as: UTF8.self)
+                    // The core attributes are written from their fields above.
+                    if DOTSchema.coreNodeAttributes.contains(key) { continue }
+                    var bytes: [UInt8] = Array(", ".utf8)
+                    do throws(DOTWriteError) {
+                        try DOTWriter.appendKey(key, to: &bytes)
+                    } catch {
+                        return error
+                    }
+                    bytes.append(UInt8(ascii: "="))
+                    out.append(bytes)
+                }
+                do throws(DOTWriteError) {
+                    try Self.appendQuoted(bytes: value, to: &out)
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+        if let failure { throw failure }
+        if let label = node.pointee.label {
+            out.append(", label=")
+            Self.appendLabel(label, to: &out)
+        }
+        out.append("];\n")
+    }
+
+    private mutating func appendShape(_ shape: Shape, to out: inout ByteSink) {
+        if shape != lastShape {
+            if let known = shapeText[shape] {
+                lastShapeText = known
+            } else {
+                lastShapeText = Array(shape.description.utf8)
+                shapeText[shape] = lastShapeText
+            }
+            lastShape = shape
+        }
+        out.append(lastShapeText)
+    }
+
+    func appendEdges(_ edges: [TensorEdge], _ range: Range<Int>, to out: inout ByteSink) throws(DOTWriteError) {
+        let result = graph.nodes.withUnsafeBufferPointer { nodes in
+            edges.withUnsafeBufferPointer { edges in
+                Result { () throws(DOTWriteError) in
+                    for index in range {
+                        let edge = edges[index]
+                        out.append("  ")
+                        try Self.appendQuoted(nodes[edge.from].name, to: &out)
+                        out.append(" -> ")
+                        try Self.appendQuoted(nodes[edge.to].name, to: &out)
+                        if let operand = edge.operand {
+                            out.append(" [operand=")
+                            out.appendDecimal(operand)
+                            out.append(UInt8(ascii: "]"))
+                        }
+                        out.append(";\n")
+                    }
+                }
+            }
+        }
+        try result.get()
+    }
+
+    private static func appendQuoted(_ text: String, to out: inout ByteSink) throws(DOTWriteError) {
+        let result = text.utf8.withContiguousStorageIfAvailable { bytes in
+            Result { () throws(DOTWriteError) in try appendQuoted(bytes: bytes, to: &out) }
+        }
+        if let result {
+            try result.get()
+        } else {
+            try appendQuoted(bytes: Array(text.utf8), to: &out)
+        }
+    }
+
+    private static func appendQuoted(bytes: [UInt8], to out: inout ByteSink) throws(DOTWriteError) {
+        let result = bytes.withUnsafeBufferPointer { bytes in
+            Result { () throws(DOTWriteError) in try appendQuoted(bytes: bytes, to: &out) }
+        }
+        try result.get()
+    }
+
+    /// `DOTQuoting.appendQuoted(bytes:to:)` into the sink: text with nothing to escape (every
+    /// name and value deploydag writes) is copied as it is.
+    private static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout ByteSink) throws(DOTWriteError) {
+        let needsCare = bytes.contains { b in
+            b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")
+        }
+        if needsCare {
+            var quoted: [UInt8] = []
+            try DOTQuoting.appendQuoted(bytes: bytes, to: &quoted)
+            out.append(quoted)
             return
         }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        guard value < 10_000_000_000 else {
-            out.append(contentsOf: String(value).utf8)
-            return
+        out.reserve(bytes.count + 2)
+        out.append(UInt8(ascii: "\""))
+        out.append(bytes)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `DOTQuoting.appendLabel` into the sink.
+    private static func appendLabel(_ text: String, to out: inout ByteSink) {
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            out.append(UInt8(ascii: "\""))
+            var run = 0
+            for i in 0..<bytes.count {
+                let escaped: UInt8
+                switch bytes[i] {
+                case UInt8(ascii: "\\"): escaped = UInt8(ascii: "\\")
+                case UInt8(ascii: "\n"): escaped = UInt8(ascii: "n")
+                case UInt8(ascii: "\""): escaped = UInt8(ascii: "\"")
+                default: continue
+                }
+                out.append(UnsafeBufferPointer(rebasing: bytes[run..<i]))
+                out.append(UInt8(ascii: "\\"))
+                out.append(escaped)
+                run = i + 1
+            }
+            out.append(UnsafeBufferPointer(rebasing: bytes[run...]))
+            out.append(UInt8(ascii: "\""))
         }
-        var v = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[9 - count] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-                count += 1
-            } while v > 0
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(10 - count)...]))
+        if done == nil {
+            var label: [UInt8] = []
+            DOTQuoting.appendLabel(text, to: &label)
+            out.append(label)
         }
     }
 }

@@ -54,12 +54,12 @@ extension DeployDag {
             } else {
                 // Rendered whole before any of it is written: an error leaves standard output empty.
                 progress.show("writing \(graph.nodes.count) nodes as DOT")
-                let parts = try DOTWriter().writeParts(graph)
+                let text = try DOTWriter().write(graph)
                 progress.finish()
                 let written = clock.now
-                for part in parts { writeStandardOutput(part) }
+                writeStandardOutput(text)
                 if timings {
-                    let megabytes = parts.reduce(0) { $0 + $1.count } / 1_000_000
+                    let megabytes = text.count / 1_000_000
                     printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
                     printError("write \(megabytes) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
                     printError("save to standard output: \(String(format: "%.3f", (clock.now - written).seconds)) s")

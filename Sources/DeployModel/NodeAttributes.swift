@@ -17,7 +17,8 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         "micro_batch", "n", "parts", "place", "range", "replicas", "scale", "split_dim", "weight", "weight_logical",
         "weight_place",
     ]
-    private static let escape: UInt8 = 0x1F
+    /// Marks a spelled-out name that starts with a byte below 0x20 (codes are below it).
+    @usableFromInline static var escape: UInt8 { 0x1F }
 
     /// Common names by a hash of their length and first and last bytes, one slot each (checked
     /// when the table is made): finding a name's code is one comparison, not a hash of the name.
@@ -185,16 +186,62 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         }
     }
 
+    /// Calls `body` with a cursor over the attributes in order, without making strings. For
+    /// writers: see ``RawCursor``.
+    public func withRawAttributes<R>(_ body: (inout RawCursor) throws -> R) rethrows -> R {
+        if isEmpty {
+            var cursor = RawCursor(UnsafeBufferPointer(start: nil, count: 0))
+            return try body(&cursor)
+        }
+        var packed = packed
+        return try packed.withUTF8 { text in
+            var cursor = RawCursor(text)
+            return try body(&cursor)
+        }
+    }
+
     /// Calls `body` with each attribute in order, without making strings: the name's position
     /// in ``commonNames`` plus one (0 when the name is spelled out), the name's UTF-8 bytes
-    /// (empty for a common name) and the value's UTF-8 bytes. For writers.
+    /// (empty for a common name) and the value's UTF-8 bytes.
     public func forEachRaw(_ body: (Int, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
-        try walk { name, value in
-            switch name {
-            case .code(let c): try body(Int(c), UnsafeBufferPointer(start: nil, count: 0), value)
-            case .spelled(let bytes): try body(0, bytes, value)
+        try withRawAttributes { cursor in
+            while let attribute = cursor.next() { try body(attribute.code, attribute.name, attribute.value) }
+        }
+    }
+
+    /// Reads the packed attributes one at a time; valid only inside ``withRawAttributes(_:)``.
+    public struct RawCursor {
+        @usableFromInline let text: UnsafeBufferPointer<UInt8>
+        @usableFromInline var position = 0
+
+        @usableFromInline init(_ text: UnsafeBufferPointer<UInt8>) { self.text = text }
+
+        /// The next attribute: its name's code (position in ``commonNames`` plus one, 0 when the
+        /// name is spelled out), the spelled name's UTF-8 bytes (empty for a common name) and the
+        /// value's UTF-8 bytes; nil after the last.
+        @inlinable
+        public mutating func next() -> (code: Int, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>)? {
+            guard position < text.count else { return nil }
+            let first = text[position]
+            var code = 0
+            var name = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+            if first >= 1 && first < NodeAttributes.escape {
+                code = Int(first)
+                position += 1
+            } else {
+                name = field(from: first == NodeAttributes.escape ? position + 1 : position)
             }
-            return false
+            let value = field(from: position)
+            return (code, name, value)
+        }
+
+        /// The bytes from `start` to the next NUL; moves past that NUL.
+        @inlinable
+        mutating func field(from start: Int) -> UnsafeBufferPointer<UInt8> {
+            var stop = start
+            while stop < text.count && text[stop] != 0 { stop += 1 }
+            position = stop + 1
+            return UnsafeBufferPointer(rebasing: text[start..<stop])
         }
     }
 
@@ -214,29 +261,9 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
 
     /// Calls `visit` with each name and value in order until it returns true.
     private func walk(_ visit: (Name, UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows {
-        guard !isEmpty else { return }
-        _ = try packed.utf8.withContiguousStorageIfAvailable { text in
-            var i = 0
-            let end = text.count
-            func field(from start: Int) -> (UnsafeBufferPointer<UInt8>, next: Int) {
-                var stop = start
-                while stop < end && text[stop] != 0 { stop += 1 }
-                return (UnsafeBufferPointer(rebasing: text[start..<stop]), stop + 1)
-            }
-            while i < end {
-                let first = text[i]
-                let name: Name
-                if first >= 1 && first < Self.escape {
-                    name = .code(first)
-                    i += 1
-                } else {
-                    let (bytes, next) = field(from: first == Self.escape ? i + 1 : i)
-                    name = .spelled(bytes)
-                    i = next
-                }
-                let (value, next) = field(from: i)
-                i = next
-                if try visit(name, value) { return }
+        try withRawAttributes { cursor in
+            while let attribute = cursor.next() {
+                if try visit(attribute.code > 0 ? .code(UInt8(attribute.code)) : .spelled(attribute.name), attribute.value) { return }
             }
         }
     }

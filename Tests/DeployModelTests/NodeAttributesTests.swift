@@ -21,6 +21,23 @@ import Testing
         #expect(attributes["e"] == nil && attributes["eqq"] == nil)
     }
 
+    @Test(arguments: samples)
+    func theRawCursorReadsWhatPairsDo(_ dictionary: [String: String]) {
+        let attributes = NodeAttributes(dictionary)
+        var read: [(key: String, value: String)] = []
+        attributes.withRawAttributes { cursor in
+            while let (code, name, value) = cursor.next() {
+                #expect(code == 0 ? true : name.isEmpty)
+                let key = code > 0 ? NodeAttributes.commonNames[code - 1] : String(decoding: name, as: UTF8.self)
+                read.append((key, String(decoding: value, as: UTF8.self)))
+            }
+            #expect(cursor.next() == nil)
+        }
+        #expect(read.map(\.key) == attributes.pairs.map(\.key))
+        #expect(read.map(\.value) == attributes.pairs.map(\.value))
+        #expect(read.count == dictionary.count)
+    }
+
     @Test func settingAndRemovingKeepsOneCanonicalForm() {
         var a: NodeAttributes = ["place": "R", "eq": "x"]
         a["logical"] = "L1.q"
