@@ -37,7 +37,8 @@ extension DAGBuilder {
         }
         var outputs: [Int]
         do {
-            outputs = try serialLayers(bounds[0]..<bounds[1], from: x, body)
+            // Room for every piece at once: the pieces are appended without growing the graph.
+            outputs = try serialLayers(bounds[0]..<bounds[1], from: x, reservingFor: count, body)
         } catch {
             group.wait()
             throw error
@@ -45,11 +46,11 @@ extension DAGBuilder {
         group.wait()
         for piece in 1..<pieces {
             let built = try results.take(piece).get()
-            if let joined = append(built, replacing: outputs) {
-                outputs = joined
-            } else {
-                return try serialLayers(bounds[piece]..<count, from: outputs, body)
-            }
+            let joined = append(built, replacing: outputs)
+            // The piece's own copy is freed on another thread, not on the way to the output.
+            DispatchQueue.global(qos: .utility).async { withExtendedLifetime(built) {} }
+            guard let joined else { return try serialLayers(bounds[piece]..<count, from: outputs, body) }
+            outputs = joined
         }
         return outputs
     }
@@ -59,18 +60,21 @@ extension DAGBuilder {
         return max(1, min(Parallelism.cores, layers / minimumLayersPerPiece))
     }
 
+    /// Builds `range` in this builder, reserving room after the first layer for `reservingFor`
+    /// layers in all (the range's by default).
     private mutating func serialLayers(
-        _ range: Range<Int>, from x: [Int], _ body: (inout DAGBuilder, Int, [Int]) throws -> [Int]
+        _ range: Range<Int>, from x: [Int], reservingFor layerCount: Int? = nil, _ body: (inout DAGBuilder, Int, [Int]) throws -> [Int]
     ) throws -> [Int] {
         var x = x
+        let layerCount = layerCount ?? range.count
         for layer in range {
             self.layer = layer
             let (nodes, edges) = (graph.nodes.count, graph.edges.count)
             x = try body(&self, layer, x)
-            if layer == range.lowerBound && range.count > 1 {
+            if layer == range.lowerBound && layerCount > 1 {
                 // Layers repeat: room for the rest at once, rather than growing (and copying) as they
                 // come, with a sixteenth more for what only some layers add (sends between stages).
-                let rest = range.count - 1
+                let rest = layerCount - 1
                 let (moreNodes, moreEdges) = ((graph.nodes.count - nodes) * rest, (graph.edges.count - edges) * rest)
                 graph.reserveCapacity(
                     nodes: graph.nodes.count + moreNodes + moreNodes / 16 + 64,
@@ -137,9 +141,12 @@ private final class PieceResults: @unchecked Sendable {
         lock.signal()
     }
 
+    /// The result of piece `index`, no longer held here.
     func take(_ index: Int) -> Result<DAGBuilder.Piece, any Error> {
         lock.wait()
         defer { lock.signal() }
-        return results[index]!
+        let result = results[index]!
+        results[index] = nil
+        return result
     }
 }
