@@ -31,7 +31,7 @@ extension DeployDag {
     /// The process entry point. Exit statuses: 0 clean, 1 findings or a failed operation,
     /// 2 bad usage (argument-parser's 64 is mapped to 2) or unreadable input.
     public static func runAsMain(_ arguments: [String]? = nil) -> Never {
-        ExitReclaimed.enable()
+        ExitReclaimed.process.enable()
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

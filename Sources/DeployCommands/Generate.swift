@@ -33,7 +33,7 @@ extension DeployDag {
             defer { progress.finish() }
             progress.show("building the DAG")
             let graph = try view.apply(to: source.build().graph)
-            defer { ExitReclaimed.keep(graph) }
+            defer { ExitReclaimed.process.keep(graph) }
             let built = clock.now
             if let output {
                 // Rendered on every core while the file is written: the text is never whole in memory.

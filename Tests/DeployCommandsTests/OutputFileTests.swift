@@ -42,3 +42,31 @@ import Testing
         #expect(!produced)
     }
 }
+
+/// Large values left for the process's exit: only where the process ends with the command.
+@Suite struct ExitReclaimedTests {
+    final class Payload: Sendable {}
+
+    @Test func keptOnlyWhenEnabled() {
+        let off = ExitReclaimed()
+        weak var freed: Payload?
+        do {
+            let payload = Payload()
+            freed = payload
+            off.keep(payload)
+        }
+        #expect(freed == nil)
+        #expect(off.keptCount == 0)
+
+        let on = ExitReclaimed()
+        on.enable()
+        weak var kept: Payload?
+        do {
+            let payload = Payload()
+            kept = payload
+            on.keep(payload)
+        }
+        #expect(kept != nil)
+        #expect(on.keptCount == 1)
+    }
+}
