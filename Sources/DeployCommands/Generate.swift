@@ -55,12 +55,14 @@ extension DeployDag {
             } else {
                 // Rendered whole before any of it is written: an error leaves standard output empty.
                 progress.show("writing \(graph.nodes.count) nodes as DOT")
-                let text = try DOTWriter().write(graph)
+                // Kept as the pieces it is rendered in: no one array of the whole text, no copy of it.
+                var pieces: [[UInt8]] = []
+                try DOTWriter().stream(graph) { pieces.append(Array($0)) }
                 progress.finish()
                 let written = clock.now
-                writeStandardOutput(text)
+                for piece in pieces { writeStandardOutput(piece) }
                 if timings {
-                    let megabytes = text.count / 1_000_000
+                    let megabytes = pieces.reduce(0) { $0 + $1.count } / 1_000_000
                     printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
                     printError("write \(megabytes) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
                     printError("save to standard output: \(String(format: "%.3f", (clock.now - written).seconds)) s")
