@@ -144,12 +144,14 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
 
     /// The attributes as (name, value) pairs, sorted by name.
     public var pairs: [(key: String, value: String)] {
-        var result: [(key: String, value: String)] = []
-        walk { key, value in
-            result.append((key.name, String(decoding: value, as: UTF8.self)))
-            return false
+        withRawAttributes { cursor in
+            var result: [(key: String, value: String)] = []
+            while let (code, name, value) = cursor.next() {
+                let key = code > 0 ? Self.commonNames[code - 1] : String(decoding: name, as: UTF8.self)
+                result.append((key, String(decoding: value, as: UTF8.self)))
+            }
+            return result
         }
-        return result
     }
 
     public var keys: [String] { pairs.map(\.key) }
@@ -162,22 +164,11 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
 
     public subscript(key: String) -> String? {
         get {
-            var found: String?
-            if case let code = Self.code(of: key), code > 0 {
-                walk { name, value in
-                    guard case .code(let c) = name, c == code else { return false }
-                    found = String(decoding: value, as: UTF8.self)
-                    return true
-                }
-            } else {
-                let wanted = Array(key.utf8)
-                walk { name, value in
-                    guard case .spelled(let bytes) = name, bytes.elementsEqual(wanted) else { return false }
-                    found = String(decoding: value, as: UTF8.self)
-                    return true
-                }
-            }
-            return found
+            // A common name is only ever stored as its code, any other only spelled out.
+            let wantedCode = Int(Self.code(of: key))
+            if wantedCode > 0 { return firstValue { code, _ in code == wantedCode } }
+            let wanted = Array(key.utf8)
+            return firstValue { code, name in code == 0 && name.elementsEqual(wanted) }
         }
         set {
             var all = dictionary
@@ -197,15 +188,6 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         return try packed.withUTF8 { text in
             var cursor = RawCursor(text)
             return try body(&cursor)
-        }
-    }
-
-    /// Calls `body` with each attribute in order, without making strings: the name's position
-    /// in ``commonNames`` plus one (0 when the name is spelled out), the name's UTF-8 bytes
-    /// (empty for a common name) and the value's UTF-8 bytes.
-    public func forEachRaw(_ body: (Int, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
-        try withRawAttributes { cursor in
-            while let attribute = cursor.next() { try body(attribute.code, attribute.name, attribute.value) }
         }
     }
 
@@ -245,26 +227,15 @@ public struct NodeAttributes: Hashable, Sendable, Sequence, ExpressibleByDiction
         }
     }
 
+    /// The value of the first attribute whose code and spelled name `matches` accepts.
+    private func firstValue(_ matches: (Int, UnsafeBufferPointer<UInt8>) -> Bool) -> String? {
+        withRawAttributes { cursor in
+            while let (code, name, value) = cursor.next() {
+                if matches(code, name) { return String(decoding: value, as: UTF8.self) }
+            }
+            return nil
+        }
+    }
+
     public var description: String { pairs.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") }
-
-    private enum Name {
-        case code(UInt8)
-        case spelled(UnsafeBufferPointer<UInt8>)
-
-        var name: String {
-            switch self {
-            case .code(let c): NodeAttributes.commonNames[Int(c) - 1]
-            case .spelled(let bytes): String(decoding: bytes, as: UTF8.self)
-            }
-        }
-    }
-
-    /// Calls `visit` with each name and value in order until it returns true.
-    private func walk(_ visit: (Name, UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows {
-        try withRawAttributes { cursor in
-            while let attribute = cursor.next() {
-                if try visit(attribute.code > 0 ? .code(UInt8(attribute.code)) : .spelled(attribute.name), attribute.value) { return }
-            }
-        }
-    }
 }
