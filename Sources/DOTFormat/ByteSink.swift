@@ -2,7 +2,7 @@
 /// with no copy-on-write check and no reference counting per append (a million-node graph
 /// makes tens of millions of appends). A value type over memory it does not free by itself:
 /// its owner calls `deallocate()` once, after the last use of every copy.
-struct ByteSink {
+struct ByteSink: DOTTextOutput {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
     private(set) var capacity: Int
@@ -45,7 +45,7 @@ struct ByteSink {
     }
 
     @inline(__always)
-    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
         reserve(bytes.count)
         (base + count).initialize(from: source, count: bytes.count)
@@ -55,18 +55,11 @@ struct ByteSink {
     /// A literal: its bytes are in the binary, so this is a copy with no ARC.
     @inline(__always)
     mutating func append(_ text: StaticString) {
-        append(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     mutating func append(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { append($0) }
-    }
-
-    /// `text`'s UTF-8 bytes, read in place (no copy of a native string).
-    mutating func append(utf8 text: String) {
-        if text.utf8.withContiguousStorageIfAvailable({ append($0) }) == nil {
-            append(Array(text.utf8))
-        }
+        bytes.withUnsafeBufferPointer { append(contentsOf: $0) }
     }
 
     /// A decimal integer, without making a string.

@@ -8,9 +8,25 @@
 public enum DOTQuoting {
     /// Appends `text` as a DOT ID or value that libcgraph reads back as exactly `text`.
     public static func appendQuoted(_ text: String, to out: inout [UInt8]) throws(DOTWriteError) {
+        try appendQuoted(text, into: &out)
+    }
+
+    /// As `appendQuoted(_:to:)`, from UTF-8 bytes: text with nothing to escape (every name and
+    /// value deploydag writes) is copied as it is.
+    public static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) throws(DOTWriteError) {
+        try appendQuoted(bytes: bytes, into: &out)
+    }
+
+    /// Appends a label: newlines become graphviz's `\n` and backslashes `\\`, which the
+    /// decoder turns back (graphviz renders `\n`, `\l`, `\r` as line breaks).
+    public static func appendLabel(_ text: String, to out: inout [UInt8]) {
+        appendLabel(text, into: &out)
+    }
+
+    static func appendQuoted<Out: DOTTextOutput>(_ text: String, into out: inout Out) throws(DOTWriteError) {
         if isSafePlain(text) {
             out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: text.utf8)
+            out.append(bytesOf: text)
             out.append(UInt8(ascii: "\""))
             return
         }
@@ -30,25 +46,23 @@ public enum DOTQuoting {
         if previousBackslash { representable = false }
         if representable {
             out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: bytes)
+            bytes.withUnsafeBufferPointer { out.append(contentsOf: $0) }
             out.append(UInt8(ascii: "\""))
         } else if anglesBalance(text) {
             out.append(UInt8(ascii: "<"))
-            out.append(contentsOf: text.utf8)
+            out.append(bytesOf: text)
             out.append(UInt8(ascii: ">"))
         } else {
             throw .unrepresentable(text)
         }
     }
 
-    /// As `appendQuoted(_:to:)`, from UTF-8 bytes: text with nothing to escape (every name and
-    /// value deploydag writes) is copied as it is.
-    public static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) throws(DOTWriteError) {
+    static func appendQuoted<Out: DOTTextOutput>(bytes: UnsafeBufferPointer<UInt8>, into out: inout Out) throws(DOTWriteError) {
         let needsCare = bytes.contains { b in
             b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")
         }
         if needsCare {
-            try appendQuoted(String(decoding: bytes, as: UTF8.self), to: &out)
+            try appendQuoted(String(decoding: bytes, as: UTF8.self), into: &out)
             return
         }
         out.append(UInt8(ascii: "\""))
@@ -56,9 +70,7 @@ public enum DOTQuoting {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// Appends a label: newlines become graphviz's `\n` and backslashes `\\`, which the
-    /// decoder turns back (graphviz renders `\n`, `\l`, `\r` as line breaks).
-    public static func appendLabel(_ text: String, to out: inout [UInt8]) {
+    static func appendLabel<Out: DOTTextOutput>(_ text: String, into out: inout Out) {
         out.append(UInt8(ascii: "\""))
         var copy = text
         copy.withUTF8 { bytes in
@@ -134,3 +146,20 @@ public enum DOTWriteError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Where quoted DOT text is appended: a byte array, or the DOT writer's `ByteSink`.
+protocol DOTTextOutput {
+    mutating func append(_ byte: UInt8)
+    mutating func append(contentsOf bytes: UnsafeBufferPointer<UInt8>)
+}
+
+extension DOTTextOutput {
+    /// `text`'s UTF-8 bytes, read in place (no copy of a native string).
+    mutating func append(bytesOf text: String) {
+        if text.utf8.withContiguousStorageIfAvailable({ append(contentsOf: $0) }) == nil {
+            Array(text.utf8).withUnsafeBufferPointer { append(contentsOf: $0) }
+        }
+    }
+}
+
+extension Array: DOTTextOutput where Element == UInt8 {}

@@ -278,7 +278,7 @@ private struct Renderer {
         out.append("  ")
         try Self.appendQuoted(node.pointee.name, to: &out)
         out.append(" [op=\"")
-        out.append(utf8: node.pointee.op.rawValue)
+        out.append(bytesOf: node.pointee.op.rawValue)
         out.append(UInt8(ascii: "\""))
         if let gpu = node.pointee.gpu {
             out.append(", gpu=\"")
@@ -309,7 +309,7 @@ private struct Renderer {
         let failure = node.pointee.attributes.withRawAttributes { cursor -> DOTWriteError? in
             while let (code, name, value) = cursor.next() {
                 if code > 0 {
-                    out.append(UnsafeBufferPointer(rebasing: prefixBytes[prefixStarts[code - 1]..<prefixStarts[code]]))
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixBytes[prefixStarts[code - 1]..<prefixStarts[code]]))
                 } else {
                     let key = String(decoding: name, as: UTF8.self)
                     // The core attributes are written from their fields above.
@@ -324,7 +324,7 @@ private struct Renderer {
                     out.append(bytes)
                 }
                 do throws(DOTWriteError) {
-                    try Self.appendQuoted(bytes: value, to: &out)
+                    try DOTQuoting.appendQuoted(bytes: value, into: &out)
                 } catch {
                     return error
                 }
@@ -334,7 +334,7 @@ private struct Renderer {
         if let failure { throw failure }
         if let label = node.pointee.label {
             out.append(", label=")
-            Self.appendLabel(label, to: &out)
+            DOTQuoting.appendLabel(label, into: &out)
         }
         out.append("];\n")
     }
@@ -375,67 +375,15 @@ private struct Renderer {
         try result.get()
     }
 
+    /// A name or value, quoted from its UTF-8 bytes read in place (no copy of a native string).
     private static func appendQuoted(_ text: String, to out: inout ByteSink) throws(DOTWriteError) {
         let result = text.utf8.withContiguousStorageIfAvailable { bytes in
-            Result { () throws(DOTWriteError) in try appendQuoted(bytes: bytes, to: &out) }
+            Result { () throws(DOTWriteError) in try DOTQuoting.appendQuoted(bytes: bytes, into: &out) }
         }
         if let result {
             try result.get()
         } else {
-            try appendQuoted(bytes: Array(text.utf8), to: &out)
-        }
-    }
-
-    private static func appendQuoted(bytes: [UInt8], to out: inout ByteSink) throws(DOTWriteError) {
-        let result = bytes.withUnsafeBufferPointer { bytes in
-            Result { () throws(DOTWriteError) in try appendQuoted(bytes: bytes, to: &out) }
-        }
-        try result.get()
-    }
-
-    /// `DOTQuoting.appendQuoted(bytes:to:)` into the sink: text with nothing to escape (every
-    /// name and value deploydag writes) is copied as it is.
-    private static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout ByteSink) throws(DOTWriteError) {
-        let needsCare = bytes.contains { b in
-            b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")
-        }
-        if needsCare {
-            var quoted: [UInt8] = []
-            try DOTQuoting.appendQuoted(bytes: bytes, to: &quoted)
-            out.append(quoted)
-            return
-        }
-        out.reserve(bytes.count + 2)
-        out.append(UInt8(ascii: "\""))
-        out.append(bytes)
-        out.append(UInt8(ascii: "\""))
-    }
-
-    /// `DOTQuoting.appendLabel` into the sink.
-    private static func appendLabel(_ text: String, to out: inout ByteSink) {
-        let done: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
-            out.append(UInt8(ascii: "\""))
-            var run = 0
-            for i in 0..<bytes.count {
-                let escaped: UInt8
-                switch bytes[i] {
-                case UInt8(ascii: "\\"): escaped = UInt8(ascii: "\\")
-                case UInt8(ascii: "\n"): escaped = UInt8(ascii: "n")
-                case UInt8(ascii: "\""): escaped = UInt8(ascii: "\"")
-                default: continue
-                }
-                out.append(UnsafeBufferPointer(rebasing: bytes[run..<i]))
-                out.append(UInt8(ascii: "\\"))
-                out.append(escaped)
-                run = i + 1
-            }
-            out.append(UnsafeBufferPointer(rebasing: bytes[run...]))
-            out.append(UInt8(ascii: "\""))
-        }
-        if done == nil {
-            var label: [UInt8] = []
-            DOTQuoting.appendLabel(text, to: &label)
-            out.append(label)
+            try DOTQuoting.appendQuoted(text, into: &out)
         }
     }
 }
