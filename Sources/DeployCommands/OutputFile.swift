@@ -13,14 +13,7 @@ import Foundation
 /// not supported, a named temporary file is used instead and removed on SIGINT or SIGTERM.
 enum OutputFile {
     static func write(_ bytes: [UInt8], to path: String) throws {
-        try write(parts: [bytes], to: path)
-    }
-
-    /// Writes the concatenation of `parts` (a large DOT file rendered in pieces, say).
-    static func write(parts: [[UInt8]], to path: String) throws {
-        try write(to: path) { emit in
-            for part in parts { try part.withUnsafeBytes(emit) }
-        }
+        try write(to: path) { emit in try bytes.withUnsafeBytes(emit) }
     }
 
     /// Writes the bytes `produce` hands to `emit`, in order, as the file's content: a file can
