@@ -56,8 +56,6 @@ struct AttentionPoolStrategy {
             }
             return try b.feedForward(model: model, phase: phase, gpus: base, x: residual)
         }
-        b.layer = nil
-        b.block = nil
         for (i, gpu) in base.enumerated() { _ = b.output(gpu: gpu, from: x[i]) }
         return b.graph
     }

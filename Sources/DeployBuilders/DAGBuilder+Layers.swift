@@ -9,7 +9,8 @@ extension DAGBuilder {
     static let minimumLayersPerPiece = 16
 
     /// Builds layers `0..<count`, each by `body(&builder, layer, x)` where `x` holds the previous
-    /// layer's outputs (the nodes given as `x` for layer 0); returns the last layer's outputs.
+    /// layer's outputs (the nodes given as `x` for layer 0); returns the last layer's outputs,
+    /// with the builder back outside any layer and block for what follows the layers.
     ///
     /// Deep models are built in pieces on several cores. A piece starting at layer `l > 0` is
     /// built in a builder of its own that first rebuilds layer `l - 1` from stand-ins for that
@@ -22,6 +23,7 @@ extension DAGBuilder {
     mutating func layers(
         _ count: Int, from x: [Int], _ body: @escaping @Sendable (inout DAGBuilder, Int, [Int]) throws -> [Int]
     ) throws -> [Int] {
+        defer { (layer, block) = (nil, nil) }
         let pieces = Self.pieceCount(layers: count)
         guard pieces > 1 else { return try serialLayers(0..<count, from: x, body) }
         let bounds = (0...pieces).map { $0 * count / pieces }

@@ -35,8 +35,6 @@ struct SeparationStrategy {
             let attended = try b.headParallelAttention(model: model, phase: phase, gpus: attention, x: x)
             return try separatedExperts(&b, x: attended)
         }
-        b.layer = nil
-        b.block = nil
         for (i, gpu) in attention.enumerated() { _ = b.output(gpu: gpu, from: x[i]) }
         return b.graph
     }

@@ -42,8 +42,6 @@ struct HelixStrategy {
                 model: model, phase: phase, groups: groups, segments: segments, perSegmentSoftmax: perSegment, x: x)
             return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
         }
-        b.layer = nil
-        b.block = nil
         for gpu in gpus { _ = b.output(gpu: gpu, from: x[gpu]) }
         return b.graph
     }
@@ -97,8 +95,6 @@ struct TensorPipelineStrategy {
             let attended = try b.headParallelAttention(model: model, phase: phase, gpus: gpus, x: x)
             return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
         }
-        b.layer = nil
-        b.block = nil
         for (rank, gpu) in stageGPUs(max(model.layers - 1, 0)).enumerated() { _ = b.output(gpu: gpu, from: x[rank]) }
         return b.graph
     }
