@@ -36,6 +36,9 @@ import Testing
         #expect(read.map(\.key) == attributes.pairs.map(\.key))
         #expect(read.map(\.value) == attributes.pairs.map(\.value))
         #expect(read.count == dictionary.count)
+        // Against the dictionary itself, not only `pairs` (which reads through the cursor too).
+        #expect(read.map(\.key) == dictionary.keys.sorted())
+        #expect(read.allSatisfy { dictionary[$0.key] == $0.value })
     }
 
     @Test func settingAndRemovingKeepsOneCanonicalForm() {
