@@ -34,9 +34,16 @@ extension DeployDag {
             if (file == nil) == !source.isGiven {
                 throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
             }
+            for (flag, path) in [("--trace", trace), ("--gantt", gantt)] {
+                if let path, OutputFile.isStandardOutput(path) {
+                    throw ValidationError("\(flag) \(path): standard output already carries the analysis; name a file")
+                }
+            }
         }
 
         func run() throws {
+            let inputs = [file].compactMap { $0 } + source.inputFiles
+            try OutputFile.preflight(trace, gantt, inputs: inputs)
             let graph = try file.map { try loadGraph(file: $0, bindings: source.bindings(), keepLabels: false) } ?? source.build().graph
             let analysis: Analysis
             do {
@@ -50,8 +57,8 @@ extension DeployDag {
             case .text: print(report.text(listSlack: slack))
             case .json: print(try JSONOutput.encode(report.json))
             }
-            if let trace { try OutputFile.write(ChromeTrace.json(analysis), to: trace) }
-            if let gantt { try OutputFile.write(GanttChart.svg(analysis, title: "\(graph.name): schedule"), to: gantt) }
+            if let trace { try OutputFile.write(ChromeTrace.json(analysis), to: trace, inputs: inputs) }
+            if let gantt { try OutputFile.write(GanttChart.svg(analysis, title: "\(graph.name): schedule"), to: gantt, inputs: inputs) }
             if report.findings.contains(where: { $0.severity == .error }) { throw ExitCode.failure }
         }
     }

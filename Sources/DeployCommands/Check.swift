@@ -62,7 +62,7 @@ extension DeployDag {
                             }
                         }
                     } else {
-                        reports.append(CheckReport(file: file, findings: loaded.readFindings, nodeCount: 0, edgeCount: 0))
+                        reports.append(CheckReport(file: loaded.path, findings: loaded.readFindings, nodeCount: 0, edgeCount: 0))
                     }
                 } catch {
                     unreadable.append(file)

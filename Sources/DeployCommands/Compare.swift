@@ -60,7 +60,7 @@ extension DeployDag {
             let bindings = try parseBindings(bind)
             var rows: [Row] = []
             for item in deployments {
-                if FileManager.default.fileExists(atPath: item) || item.hasSuffix(".dot") {
+                if item == LoadedDAG.standardInputName || FileManager.default.fileExists(atPath: item) || item.hasSuffix(".dot") {
                     rows.append(try fileRow(item, options: options, bindings: bindings))
                 } else {
                     rows.append(try presetRow(item, options: options, bindings: bindings))

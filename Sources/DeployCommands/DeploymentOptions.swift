@@ -11,6 +11,9 @@ struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "A deployment spec file (YAML, docs/specs.md).")
     var spec: String?
 
+    /// The files this deployment is read from, which no output may replace.
+    var inputFiles: [String] { [spec].compactMap { $0 } }
+
     @Option(name: .long, help: "Number of transformer layers.")
     var layers: Int?
 

@@ -13,7 +13,9 @@ extension DeployDag {
 
         @OptionGroup var source: DeploymentOptions
 
-        @Option(name: .shortAndLong, help: "Write the DOT here (atomically) instead of to standard output.")
+        @Option(
+            name: .shortAndLong,
+            help: "Write the DOT here (atomically; through a link to its target; '-' for standard output, the default).")
         var output: String?
 
         @Option(name: .long, help: "Which part to write: full, layer:N, layer:N:BLOCK (attention, mlp, moe, pipeline) or gpu:G.")
@@ -27,6 +29,7 @@ extension DeployDag {
         }
 
         func run() throws {
+            try OutputFile.preflight(output, inputs: source.inputFiles)
             let clock = ContinuousClock()
             let start = clock.now
             let progress = ProgressLine.standardError()
@@ -35,11 +38,11 @@ extension DeployDag {
             let graph = try view.apply(to: source.build().graph)
             defer { ExitReclaimed.process.keep(graph) }
             let built = clock.now
-            if let output {
+            if let output, !OutputFile.isStandardOutput(output) {
                 // Rendered on every core while the file is written: the text is never whole in memory.
                 progress.show("writing \(graph.nodes.count) nodes as DOT to \(output)")
                 var bytes = 0
-                try OutputFile.write(to: output) { emit in
+                try OutputFile.write(to: output, inputs: source.inputFiles) { emit in
                     try DOTWriter().stream(graph) { piece in
                         try emit(piece)
                         bytes += piece.count

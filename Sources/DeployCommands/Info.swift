@@ -20,7 +20,7 @@ extension DeployDag {
             let summary = DAGSummary(try loaded.requireGraph())
             switch format {
             case .json: print(try JSONOutput.encode(summary))
-            case .text: print(summary.text(file: file))
+            case .text: print(summary.text(file: loaded.path))
             }
         }
     }

@@ -13,8 +13,15 @@ extension DeployDag {
         @Argument(help: "The DOT file.")
         var file: String
 
-        @Option(name: .shortAndLong, help: "The SVG file to write (atomically).")
-        var output: String
+        @Option(
+            name: .shortAndLong,
+            help: "Where to write the drawing (atomically; '-' for standard output, the default). Its extension picks the format.")
+        var output: String = OutputFile.standardOutputName
+
+        @Option(
+            name: .long,
+            help: "svg (default), png, pdf, json (graphviz's layout) or dot (the styled diagram); must agree with -o's extension.")
+        var format: DrawingFormat?
 
         @Option(name: .long, help: "The diagram's title (default: the graph's name and its view).")
         var title: String?
@@ -37,7 +44,13 @@ extension DeployDag {
         /// Beyond this many nodes dot's layout grows out of reach (about 60 s at 5,000 nodes).
         static let largeLayout = 2500
 
+        func validate() throws {
+            _ = try DrawingFormat.choose(output: output, format: format)
+        }
+
         func run() throws {
+            let drawing = try DrawingFormat.choose(output: output, format: format)
+            try OutputFile.preflight(output, diagramDot, inputs: [file])
             // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
             let loaded = try LoadedDAG.load(file)
             var graph = try view.apply(to: loaded.requireGraph())
@@ -62,22 +75,49 @@ extension DeployDag {
             } else {
                 dot = try Diagram(title: heading, criticalPath: analysis?.criticalPath ?? []).dot(for: graph)
             }
-            if let diagramDot { try OutputFile.write(dot, to: diagramDot) }
+            if let diagramDot { try OutputFile.write(dot, to: diagramDot, inputs: [file]) }
+            if drawing == .dot { return try OutputFile.write(dot, to: output, inputs: [file]) }
             // Graphviz lays the same diagram out differently from run to run; an SVG already
             // drawn from this exact diagram is kept rather than replaced by an equivalent one.
-            if !force, let existing = try? String(contentsOfFile: output, encoding: .utf8),
+            if drawing == .svg, !force, case .regular(let path, existing: _?) = try OutputFile.Destination.resolve(output, inputs: [file]),
+                let existing = try? String(contentsOfFile: path, encoding: .utf8),
                 DiagramFingerprint.read(svg: existing) == DiagramFingerprint.hash(dot)
             {
                 return
             }
-            let svg: [UInt8]
+            var rendered: [UInt8]
             do {
-                svg = try SVGRenderer.render(dot: dot)
+                rendered = try SVGRenderer.render(dot: dot, format: drawing.rawValue)
             } catch {
                 printError("deploydag: \(file): \(error)")
                 throw ExitCode.failure
             }
-            try OutputFile.write(DiagramFingerprint.stamp(svg: svg, diagram: dot), to: output)
+            if drawing == .svg { rendered = DiagramFingerprint.stamp(svg: rendered, diagram: dot) }
+            try OutputFile.write(rendered, to: output, inputs: [file])
         }
+    }
+}
+
+/// What `render` writes: a libgvc output format, or the styled diagram's DOT.
+enum DrawingFormat: String, ExpressibleByArgument, CaseIterable {
+    case svg, png, pdf, json, dot
+
+    /// The format `-o`'s extension names, or `--format`; refuses a disagreement and an extension
+    /// that names no format. A path without an extension, and standard output, default to SVG.
+    static func choose(output: String, format: DrawingFormat?) throws -> DrawingFormat {
+        let name = output.split(separator: "/").last.map(String.init) ?? output
+        let dot = name.lastIndex(of: ".").flatMap { $0 == name.startIndex ? nil : $0 }
+        guard output != OutputFile.standardOutputName, let dot else { return format ?? .svg }
+        let ext = name[name.index(after: dot)...].lowercased()
+        guard let byExtension = ext == "gv" ? .dot : DrawingFormat(rawValue: ext) else {
+            if let format { return format }
+            throw ValidationError(
+                "-o \(output): the extension .\(ext) names no format render writes; use one of \(allCases.map { ".\($0.rawValue)" }.joined(separator: ", ")) or give --format"
+            )
+        }
+        if let format, format != byExtension {
+            throw ValidationError("-o \(output) names \(byExtension.rawValue) but --format says \(format.rawValue); make them agree")
+        }
+        return byExtension
     }
 }

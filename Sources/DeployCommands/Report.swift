@@ -32,7 +32,9 @@ extension DeployDag {
             let bindings = try parseBindings(bind)
             var spec: DeploymentSpec?
             let graph: OperatorGraph
-            if FileManager.default.fileExists(atPath: deployment) || deployment.hasSuffix(".dot") {
+            if deployment == LoadedDAG.standardInputName || FileManager.default.fileExists(atPath: deployment)
+                || deployment.hasSuffix(".dot")
+            {
                 graph = try loadGraph(file: deployment, bindings: bindings)
             } else {
                 let s = try loadPreset(deployment)
@@ -42,14 +44,32 @@ extension DeployDag {
                 graph = try s.build(d)
                 spec = s
             }
-            let directory = output ?? "report-\(graph.name)"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let directory = try Self.directory(output ?? "report-\(OutputFile.safeComponent(graph.name))")
             let analysis = try Analysis(graph: graph, options: options)
             let check = Checker().check(GraphDecoder.reading(graph))
             var document = ReviewDocument(graph: graph, analysis: analysis, check: check, spec: spec, options: options, bindings: bindings)
+            document.inputs = [deployment]
             try document.writeDiagrams(into: directory)
-            try OutputFile.write(document.markdown(), to: directory + "/report.md")
+            try OutputFile.write(document.markdown(), to: directory + "/report.md", inputs: document.inputs)
             print("wrote \(directory)/report.md with \(document.diagrams.count) diagrams")
+        }
+
+        /// The directory to write into, created when missing, without trailing slashes.
+        static func directory(_ path: String) throws -> String {
+            if path == OutputFile.standardOutputName {
+                throw ValidationError("-o -: report writes a directory (report.md and its SVGs); name one")
+            }
+            var directory = path
+            while directory.count > 1 && directory.hasSuffix("/") { directory.removeLast() }
+            if let status = FileStatus(following: directory), !status.isDirectory {
+                throw CommandError.io("cannot write the report into \(directory): it is not a directory")
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw CommandError.io("cannot create the directory \(directory): \(error.localizedDescription)")
+            }
+            return directory
         }
     }
 }
@@ -73,6 +93,8 @@ struct ReviewDocument {
     let options: AnalysisOptions
     let bindings: [String: Int64]
     var diagrams: [(file: String, caption: String)] = []
+    /// The files the report was made from, which none of its outputs may replace.
+    var inputs: [String] = []
 
     init(
         graph: OperatorGraph, analysis: Analysis, check: CheckReport, spec: DeploymentSpec?, options: AnalysisOptions,
@@ -98,7 +120,7 @@ struct ReviewDocument {
             try write(dot, "layer\(layer).svg", "Layer \(layer), every operator on its GPU.", directory)
         }
         let svg = GanttChart.svg(analysis, title: "\(graph.name): schedule")
-        try OutputFile.write(svg, to: directory + "/timeline.svg")
+        try OutputFile.write(svg, to: directory + "/timeline.svg", inputs: inputs)
         diagrams.append(("timeline.svg", "Schedule: each GPU's compute (upper lane) and communication (lower lane)."))
     }
 
@@ -110,7 +132,7 @@ struct ReviewDocument {
             diagrams.append((file, caption))
             return
         }
-        try OutputFile.write(DiagramFingerprint.stamp(svg: SVGRenderer.render(dot: dot), diagram: dot), to: path)
+        try OutputFile.write(DiagramFingerprint.stamp(svg: SVGRenderer.render(dot: dot), diagram: dot), to: path, inputs: inputs)
         diagrams.append((file, caption))
     }
 

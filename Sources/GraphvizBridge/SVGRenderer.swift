@@ -1,18 +1,19 @@
 internal import CGraphviz
 
-/// Lays out DOT text with graphviz's `dot` engine and renders SVG, through libgvc
+/// Lays out DOT text with graphviz's `dot` engine and renders it, SVG by default, through libgvc
 /// (`gvLayout`, `gvRenderData`), in process.
 public enum SVGRenderer {
     public enum Failure: Error, CustomStringConvertible, Sendable {
         case parse([String])
         case layout([String])
-        case render([String])
+        case render(format: String, [String])
 
         public var description: String {
             switch self {
             case .parse(let m): "graphviz could not read the diagram: " + m.joined(separator: "; ")
             case .layout(let m): "graphviz layout failed: " + m.joined(separator: "; ")
-            case .render(let m): "graphviz could not render SVG: " + m.joined(separator: "; ")
+            case .render(let format, let m):
+                "graphviz could not render \(format)" + (m.isEmpty ? "" : ": " + m.joined(separator: "; "))
             }
         }
     }
@@ -20,8 +21,9 @@ public enum SVGRenderer {
     /// One gvc context for the process: creating it loads graphviz's plugins.
     nonisolated(unsafe) private static var context: OpaquePointer?
 
-    /// Renders `dot` (one graph) to SVG bytes with the given layout engine.
-    public static func render(dot: String, engine: String = "dot") throws(Failure) -> [UInt8] {
+    /// Renders `dot` (one graph) with the given layout engine to `format`, a libgvc output
+    /// format (`svg`, or `png` and `pdf` through the cairo plugin, `json`).
+    public static func render(dot: String, engine: String = "dot", format: String = "svg") throws(Failure) -> [UInt8] {
         let (result, pieces) = Graphviz.withLock { () -> Result<[UInt8], Failure> in
             if context == nil { context = gvContext() }
             guard let gvc = context else { return .failure(.layout(["gvContext() failed"])) }
@@ -34,8 +36,8 @@ public enum SVGRenderer {
             defer { gvFreeLayout(gvc, graph) }
             var buffer: UnsafeMutablePointer<CChar>?
             var length: UInt32 = 0
-            guard gvRenderData(gvc, graph, "svg", &buffer, &length) == 0, let buffer else {
-                return .failure(.render([]))
+            guard gvRenderData(gvc, graph, format, &buffer, &length) == 0, let buffer else {
+                return .failure(.render(format: format, []))
             }
             defer { gvFreeRenderData(buffer) }
             let bytes = UnsafeRawBufferPointer(start: buffer, count: Int(length))
@@ -46,7 +48,7 @@ public enum SVGRenderer {
         case .success(let svg): return svg
         case .failure(.parse): throw .parse(messages)
         case .failure(.layout(let m)): throw .layout(m + messages)
-        case .failure(.render): throw .render(messages)
+        case .failure(.render(let format, _)): throw .render(format: format, messages)
         }
     }
 }

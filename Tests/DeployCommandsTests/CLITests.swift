@@ -25,7 +25,8 @@ struct CLI {
         return root.appendingPathComponent(".build/debug/deploydag")
     }()
 
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    /// Runs the binary; `input`, when given, arrives on its standard input through a pipe.
+    static func run(_ arguments: [String], in directory: URL? = nil, input: Data? = nil) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -34,7 +35,19 @@ struct CLI {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let inPipe = input.map { _ in Pipe() }
+        if let inPipe { process.standardInput = inPipe }
         try process.run()
+        if let inPipe, let input {
+            // Fed from another thread, so that a large input cannot block on a full output pipe;
+            // a command that stops reading early must not kill the tests with SIGPIPE.
+            signal(SIGPIPE, SIG_IGN)
+            let writer = inPipe.fileHandleForWriting
+            Thread.detachNewThread {
+                try? writer.write(contentsOf: input)
+                try? writer.close()
+            }
+        }
         let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
         let stderrData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
