@@ -39,6 +39,23 @@ public enum DOTSchema {
     public static let capacity = "capacity"
     public static let replicas = "replicas"
     public static let capacityFactor = "capacity_factor"
+    /// rope: the base of the rotation frequencies, the position of the first token along the
+    /// sequence (dim 1), and how many leading dimensions of each head rotate (all by default).
+    public static let theta = "theta"
+    public static let offset = "offset"
+    public static let rotaryDim = "rotary_dim"
+    /// softmax and attention: a causal mask (`true`), a sliding window of keys, and the position
+    /// of the first query among the keys (decode: the cached tokens before it).
+    public static let causal = "causal"
+    public static let window = "window"
+    public static let queryOffset = "q_offset"
+    /// narrow: the first index along `dim` (negative counts from the end) and how many.
+    public static let start = "start"
+    public static let length = "length"
+    /// matmul: a bias vector is added (its logical tensor is the weight's, suffixed `.bias`).
+    public static let bias = "bias"
+    /// input: `tokens` for token ids (shape [batch, seq]) rather than activations.
+    public static let data = "data"
 
     /// The core attributes, written first in this order; any others follow sorted by name.
     static let coreNodeAttributes: Set<String> = [op, gpu, group, out, layer, block, label]

@@ -94,21 +94,14 @@ extension Analysis {
         return order.map { counts[$0]! > 1 ? "\($0) x \(counts[$0]!)" : $0 }.joined(separator: " + ")
     }
 
-    /// Weights per GPU (matmul `weight` operands; with micro-batches, counted once) and the peak
-    /// of live activations: a tensor lives on the GPUs that hold it from its producer's start
-    /// until its last consumer finishes.
+    /// Weights per GPU (each distinct slice of a logical weight a GPU's nodes read, held once:
+    /// matmuls, norms, embeddings; micro-batches share them) and the peak of live activations:
+    /// a tensor lives on the GPUs that hold it from its producer's start until its last
+    /// consumer finishes.
     public var memory: [GPUMemory] {
         var weights: [Int: Double] = [:]
         let bytes = elementBytes
-        var weightElements: [String: Double?] = [:]
-        for node in graph.nodes where node.op == .matmul {
-            guard let gpu = node.gpu, node.attributes["micro_batch"].map({ $0 == "0" }) ?? true,
-                let text = node.attributes["weight"]
-            else { continue }
-            if weightElements[text] == nil { weightElements[text] = (try? Shape.parse(text))?.elementCountValue }
-            guard let w = weightElements[text] ?? nil else { continue }
-            weights[gpu, default: 0] += w * bytes
-        }
+        for (gpu, slices) in graph.weightSlicesByGPU() { weights[gpu] = slices.reduce(0) { $0 + $1.elements } * bytes }
         let adjacency = graph.adjacency
         var events: [Int: [(time: Double, delta: Double)]] = [:]
         for (v, node) in graph.nodes.enumerated() where node.op != .output {

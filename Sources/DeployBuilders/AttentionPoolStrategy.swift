@@ -22,6 +22,7 @@ struct AttentionPoolStrategy {
 
     init(deployment: Deployment, base: [Int], pool: [Int]) throws(SpecError) {
         let model = deployment.model
+        try requireClassic(model, strategy: "attention_pool")
         if model.moe == nil {
             try requireDivisible(model.ffn, by: base.count, key: "ffn", "the MLP is split over \(base.count) base GPUs")
         }
@@ -103,9 +104,11 @@ struct AttentionPoolStrategy {
             let scores = try b.matmul(
                 "qk", title: "Q·Kᵀ (block \(j + 1) against the whole sequence)", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q[j], rhs: keys,
                 place: Placement(shards: [2: queries]))
-            let probabilities = b.unary(
-                .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: scores,
-                attributes: ["scale": DAGBuilder.scale(model.headDim)], place: Placement(shards: [2: queries]))
+            // Block j's queries start j blocks into the prompt: the causal mask counts from there.
+            let rowOffset = (try? model.seq.divided(by: p).multiplied(by: j)) ?? Dim(0)
+            let probabilities = b.maskedSoftmax(
+                "softmax", title: "softmax(scores / √\(model.headDim)\(model.causal ? ", causal" : ""))", gpu: gpu, input: scores,
+                attributes: DAGBuilder.softmaxAttributes(model, .prefill, rowOffset: rowOffset), place: Placement(shards: [2: queries]))
             let context = try b.matmul(
                 "av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values,
                 place: Placement(shards: [1: queries]))

@@ -97,10 +97,11 @@ struct DAGBuilder {
     }
 
     /// A matmul `eq` of `lhs` with either a second activation `rhs` or a weight of shape `weight`:
-    /// the slice `weightPlace` of the logical weight `weightName` (default `L<layer>.w.<key>`).
+    /// the slice `weightPlace` of the logical weight `weightName` (default `L<layer>.w.<key>`),
+    /// plus, with `bias`, the matching slice of the logical bias `<weightName>.bias`.
     mutating func matmul(
         _ key: String, title: String, gpu: Int, eq: String, lhs: Int, rhs: Int? = nil, weight: Shape? = nil,
-        weightName: String? = nil, weightPlace: Placement = .replicate, place: Placement? = nil
+        weightName: String? = nil, weightPlace: Placement = .replicate, place: Placement? = nil, bias: Bool = false
     ) throws -> Int {
         let a = shape(lhs)
         guard let b = rhs.map(shape) ?? weight else { preconditionFailure("matmul needs a second operand") }
@@ -110,6 +111,7 @@ struct DAGBuilder {
         if weight != nil {
             attributes.append(("weight_logical", weightName ?? "\(prefix)w.\(key)"))
             attributes.append(("weight_place", weightPlace.description))
+            if bias { attributes.append(("bias", "true")) }
         }
         let node = graph.add(
             OperatorNode(

@@ -15,6 +15,7 @@ struct SeparationStrategy {
 
     init(deployment: Deployment, attention: [Int], experts: [Int]) throws(SpecError) {
         let model = deployment.model
+        try requireClassic(model, strategy: "ma_separation")
         guard let moe = model.moe else {
             throw SpecError(key: "experts", "is missing: attention/MoE separation needs a mixture-of-experts model")
         }

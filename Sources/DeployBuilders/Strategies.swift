@@ -22,6 +22,7 @@ struct HelixStrategy {
         let p = groups * segments
         try requireDivisible(model.heads, by: groups, key: "heads", "\(model.heads) heads into \(groups) head groups")
         try requireDivisible(model.headDim, by: segments, key: "head_dim", "each head's \(model.headDim) dims into \(segments) segments")
+        try requireClassic(model, strategy: "helix")
         if model.moe == nil { try requireDivisible(model.ffn, by: p, key: "ffn", "the MLP is column-parallel over \(p) GPUs") }
         try validateExperts(model.moe, over: p, key: "the Helix grid")
         if model.moe != nil { try requireTokensSplit(deployment, into: p) }
@@ -60,6 +61,15 @@ struct TensorPipelineStrategy {
     init(deployment: Deployment, tp: Int, pp: Int) throws(SpecError) {
         let model = deployment.model
         try requireDivisible(model.heads, by: tp, key: "heads", "tensor parallelism of \(tp) gives each GPU whole heads")
+        guard model.kvHeads % tp == 0 || tp % model.kvHeads == 0 else {
+            throw SpecError(
+                key: "kv_heads",
+                "is \(model.kvHeads), which neither divides nor is divisible by tp \(tp): each GPU holds whole K/V heads, or one K/V head shared by tp / kv_heads GPUs"
+            )
+        }
+        if model.parallelResidual && model.moe != nil {
+            throw SpecError(key: "parallel_residual", "is built for dense MLPs; a mixture of experts after a parallel residual is not")
+        }
         if model.moe == nil { try requireDivisible(model.ffn, by: tp, key: "ffn", "the MLP is split over \(tp) GPUs per stage") }
         try requireDivisible(model.layers, by: pp, key: "layers", "the layers split evenly into \(pp) pipeline stages")
         try validateExperts(model.moe, over: tp, key: "a pipeline stage")
@@ -78,8 +88,7 @@ struct TensorPipelineStrategy {
             let stage = layersPerStage > 0 ? layer / layersPerStage : 0
             return Array((stage * tp)..<((stage + 1) * tp))
         }
-        let activation = DAGBuilder.activation(model, phase)
-        let inputs = stageGPUs(0).map { b.input(gpu: $0, shape: activation) }
+        let inputs = try b.modelInputs(model: model, phase: phase, gpus: stageGPUs(0))
         let x = try b.layers(model.layers, from: inputs) { b, layer, x in
             var x = x
             let gpus = stageGPUs(layer)
@@ -92,10 +101,11 @@ struct TensorPipelineStrategy {
                         from: pair.0, to: pair.1, input: x[i])
                 }
             }
+            if !model.isClassic { return try b.decoderLayer(model: model, phase: phase, gpus: gpus, x: x) }
             let attended = try b.headParallelAttention(model: model, phase: phase, gpus: gpus, x: x)
             return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
         }
-        for (rank, gpu) in stageGPUs(max(model.layers - 1, 0)).enumerated() { _ = b.output(gpu: gpu, from: x[rank]) }
+        try b.modelOutputs(model: model, phase: phase, gpus: stageGPUs(max(model.layers - 1, 0)), x: x)
         return b.graph
     }
 }
@@ -106,5 +116,25 @@ func requireTokensSplit(_ deployment: Deployment, into p: Int) throws(SpecError)
         try requireSplittable(deployment.model.batch, into: p, key: "batch", "one token per sequence is shared among \(p) GPUs")
     } else {
         try requireSplittable(deployment.model.seq, into: p, key: "seq", "the tokens are shared among \(p) GPUs")
+    }
+}
+
+/// The strategies written for the seeds' classic block (multi-head, LayerNorm, plain GELU MLP,
+/// materialized non-causal attention, no embedding or head) refuse a model that uses more,
+/// naming the first key they cannot build, rather than building something else.
+func requireClassic(_ model: TransformerModel, strategy: String) throws(SpecError) {
+    let unsupported: [(String, Bool)] = [
+        ("attention", model.attention != .materialized), ("kv_heads", model.kvHeads != model.heads),
+        ("norm", model.norm != .layernorm), ("mlp", model.mlp != .plain), ("activation", model.activation != .gelu),
+        ("rope", model.rope != nil), ("sliding_window", model.slidingWindow != nil),
+        ("vocab", model.vocab != nil), ("parallel_residual", model.parallelResidual), ("qkv_bias", model.qkvBias),
+        ("kv_cache_dtype", model.kvCacheDtype != nil), ("shared_expert_ffn", model.moe?.sharedExpertFFN != nil),
+    ]
+    if let (key, _) = unsupported.first(where: { $0.1 }) {
+        let why =
+            key == "attention" && strategy == "helix"
+            ? "Helix sums partial scores before the softmax, so it needs attention: materialized"
+            : "the \(strategy) builder covers the seeds' classic block (multi-head, LayerNorm, GELU MLP, materialized attention, causal or not, no embedding or head); build this model with kind: tp_pp"
+        throw SpecError(key: key, "cannot be used here: \(why)")
     }
 }

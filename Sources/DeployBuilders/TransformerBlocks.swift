@@ -61,9 +61,9 @@ extension DAGBuilder {
             let values = try withCache(v, "v", gpu: gpu, phase: phase)
             let scores = try matmul(
                 "qk", title: "Q·Kᵀ scores", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys, place: Placement(shards: [1: mine]))
-            let probabilities = unary(
-                .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: scores,
-                attributes: ["scale": Self.scale(model.headDim)], place: Placement(shards: [1: mine]))
+            let probabilities = maskedSoftmax(
+                "softmax", title: "softmax(scores / √\(model.headDim)\(model.causal ? ", causal" : ""))", gpu: gpu, input: scores,
+                attributes: Self.softmaxAttributes(model, phase), place: Placement(shards: [1: mine]))
             let context = try matmul(
                 "av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values, place: headShard)
             partials.append(
@@ -129,9 +129,9 @@ extension DAGBuilder {
         var probabilities: [Int] = []
         for gpu in gpus {
             probabilities.append(
-                unary(
-                    .softmax, "softmax", title: "softmax(scores / √\(model.headDim))", gpu: gpu, input: reducedScores[gpu],
-                    attributes: ["scale": Self.scale(model.headDim)],
+                maskedSoftmax(
+                    "softmax", title: "softmax(scores / √\(model.headDim)\(model.causal ? ", causal" : ""))", gpu: gpu,
+                    input: reducedScores[gpu], attributes: Self.softmaxAttributes(model, phase),
                     place: Placement(shards: [1: .init(gpu / segments, of: groups)], copies: segments)))
         }
         return try helixContext(model: model, groups: groups, segments: segments, x: x, v: v, probabilities: probabilities)
@@ -205,16 +205,35 @@ extension DAGBuilder {
     /// Expert `id`'s weights are the logical `L<layer>.w.expert<id>.fc1` and `.fc2`; slice
     /// `slice` of `slices` takes a column block of FC1 and the matching row block of FC2.
     mutating func expert(
-        _ name: String, title: String, id: Int, moe: MixtureOfExperts, hidden: Int, slice: Int = 0, slices: Int, gpu: Int, tokens: Int
+        _ name: String, title: String, id: Int, moe: MixtureOfExperts, hidden: Int, slice: Int = 0, slices: Int, gpu: Int, tokens: Int,
+        mlp: MLPKind = .plain, activation: Activation = .gelu
     ) throws -> Int {
         let width = moe.expertFFN / slices
         let sliced = slices > 1 ? " (\(width) of \(moe.expertFFN), partial sum)" : ""
         let part = Placement.Part(slice, of: slices)
+        if mlp == .gated {
+            let columns = slices > 1 ? Placement(shards: [1: part]) : .replicate
+            let gate = try matmul(
+                "\(name).gate", title: "\(title) gate proj\(slices > 1 ? " (column-parallel)" : "")", gpu: gpu, eq: "ech,hf->ecf",
+                lhs: tokens, weight: [Dim(hidden), Dim(width)], weightName: "\(prefix)w.expert\(id).gate", weightPlace: columns)
+            let up = try matmul(
+                "\(name).up", title: "\(title) up proj\(slices > 1 ? " (column-parallel)" : "")", gpu: gpu, eq: "ech,hf->ecf",
+                lhs: tokens, weight: [Dim(hidden), Dim(width)], weightName: "\(prefix)w.expert\(id).up", weightPlace: columns)
+            let act = unary(activation.op, "\(name).act", title: "\(title) \(activation.title)", gpu: gpu, input: gate)
+            let gated = mul("\(name).gated", title: "\(title) \(activation.title)(gate) ⊙ up", gpu: gpu, act, up)
+            return try matmul(
+                "\(name).down", title: "\(title) down proj\(sliced)", gpu: gpu, eq: "ecf,fh->ech", lhs: gated,
+                weight: [Dim(width), Dim(hidden)], weightName: "\(prefix)w.expert\(id).down",
+                weightPlace: slices > 1 ? Placement(shards: [0: part]) : .replicate)
+        }
         let fc1 = try matmul(
             "\(name).fc1", title: "\(title) FC1\(slices > 1 ? " (column-parallel)" : "")", gpu: gpu, eq: "ech,hf->ecf",
             lhs: tokens, weight: [Dim(hidden), Dim(width)], weightName: "\(prefix)w.expert\(id).fc1",
             weightPlace: slices > 1 ? Placement(shards: [1: part]) : .replicate)
-        let act = unary(.gelu, "\(name).gelu", title: "\(title) GELU", gpu: gpu, input: fc1)
+        let act =
+            activation == .gelu
+            ? unary(.gelu, "\(name).gelu", title: "\(title) GELU", gpu: gpu, input: fc1)
+            : unary(activation.op, "\(name).act", title: "\(title) \(activation.title)", gpu: gpu, input: fc1)
         return try matmul(
             "\(name).fc2", title: "\(title) FC2\(sliced)", gpu: gpu, eq: "ecf,fh->ech", lhs: act, weight: [Dim(width), Dim(hidden)],
             weightName: "\(prefix)w.expert\(id).fc2", weightPlace: slices > 1 ? Placement(shards: [0: part]) : .replicate)
@@ -236,7 +255,7 @@ extension DAGBuilder {
         var buffers: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
             let tokens = Placement(shards: [tokenDim: .init(rank, of: p)])
-            let ln = unary(.layernorm, "ln2", title: "LayerNorm 2", gpu: gpu, input: x[rank], place: .replicate)
+            let ln = norm(model, "ln2", title: "2", gpu: gpu, input: x[rank], place: .replicate)
             let mine = try split(
                 "tokens", title: "this GPU's 1/\(p) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: p, index: rank, place: tokens
             )
@@ -264,7 +283,7 @@ extension DAGBuilder {
                 outputs.append(
                     try expert(
                         name, title: title, id: e, moe: moe, hidden: model.hidden, slice: global % replicas, slices: replicas, gpu: gpu,
-                        tokens: tokens))
+                        tokens: tokens, mlp: model.mlp, activation: model.activation))
             }
             results.append(
                 slots > 1 ? try concat("experts_out", title: "local experts' outputs", gpu: gpu, inputs: outputs, dim: 0) : outputs[0])
@@ -299,6 +318,19 @@ extension DAGBuilder {
     }
 
     static func scale(_ headDim: Int) -> String { String(1.0 / Double(headDim).squareRoot()) }
+
+    /// A softmax's `scale` and, for a causal model, its mask: `causal`, the window, and where
+    /// the first query sits among the keys (`rowOffset` queries into the prompt, or after the
+    /// cache in decode).
+    static func softmaxAttributes(_ model: TransformerModel, _ phase: Phase, rowOffset: Dim = Dim(0)) -> [(key: String, value: String)] {
+        var attributes: [(key: String, value: String)] = [("scale", scale(model.headDim))]
+        guard model.causal else { return attributes }
+        attributes.append(("causal", "true"))
+        if let window = model.slidingWindow { attributes.append(("window", String(window))) }
+        let offset = (try? queryOffset(phase) + rowOffset) ?? rowOffset
+        if offset != Dim(0) { attributes.append(("q_offset", offset.description)) }
+        return attributes
+    }
 
     /// The activations `[batch, query tokens, hidden]` entering the first layer.
     static func activation(_ model: TransformerModel, _ phase: Phase) -> Shape {

@@ -15,10 +15,36 @@ public struct TransformerModel: Hashable, Sendable {
     public var dtype: DataType
     /// Present for a mixture-of-experts model: its MLP is a set of experts with a router.
     public var moe: MixtureOfExperts?
+    /// Key/value heads (grouped-query attention; multi-query when 1): each group of
+    /// `heads / kvHeads` query heads reads one shared K/V head.
+    public var kvHeads: Int
+    public var norm: Norm = .layernorm
+    public var mlp: MLPKind = .plain
+    public var activation: Activation = .gelu
+    /// Rotary position embedding on Q and K; nil for none.
+    public var rope: RotaryEmbedding?
+    /// Each query sees only the keys at or before its own position. (Spec files default to
+    /// causal, fused attention, as decoder models are; a value made in code defaults to the
+    /// seeds' classic block.)
+    public var causal: Bool = false
+    /// Each query sees at most this many keys, its own included (Mistral's sliding window).
+    public var slidingWindow: Int?
+    public var attention: AttentionForm = .materialized
+    /// The vocabulary: when present the DAG has the token embedding, the final norm and the LM
+    /// head, and norms carry their weights, so the graph holds the whole model's parameters.
+    public var vocab: Int?
+    /// The LM head reuses the embedding matrix.
+    public var tiedEmbeddings = false
+    /// GPT-J / Falcon: attention and MLP read the same normed input, and their sum is added once.
+    public var parallelResidual = false
+    /// Qwen2: the Q, K and V projections add a bias.
+    public var qkvBias = false
+    /// The K/V cache's number format, when it differs from `dtype`.
+    public var kvCacheDtype: DataType?
 
     public init(
         layers: Int, batch: Dim, seq: Dim, hidden: Int, heads: Int, headDim: Int, ffn: Int,
-        dtype: DataType = .bf16, moe: MixtureOfExperts? = nil
+        dtype: DataType = .bf16, moe: MixtureOfExperts? = nil, kvHeads: Int? = nil
     ) {
         self.layers = layers
         self.batch = batch
@@ -29,6 +55,14 @@ public struct TransformerModel: Hashable, Sendable {
         self.ffn = ffn
         self.dtype = dtype
         self.moe = moe
+        self.kvHeads = kvHeads ?? heads
+    }
+
+    /// Whether any of today's vocabulary is used beyond the seeds' classic block.
+    var isClassic: Bool {
+        kvHeads == heads && norm == .layernorm && mlp == .plain && activation == .gelu && rope == nil
+            && slidingWindow == nil && attention == .materialized && vocab == nil && !parallelResidual && !qkvBias
+            && kvCacheDtype == nil
     }
 
     /// Checks the model's own consistency: positive sizes, heads x head_dim = hidden.
@@ -45,6 +79,33 @@ public struct TransformerModel: Hashable, Sendable {
             throw SpecError(key: "hidden", "must equal heads x head_dim = \(heads) x \(headDim) = \(heads * headDim), got \(hidden)")
         }
         if let moe { try moe.validate() }
+        guard kvHeads > 0, heads % kvHeads == 0 else {
+            throw SpecError(key: "kv_heads", "must divide heads (\(heads)) so that each K/V head serves a whole group, got \(kvHeads)")
+        }
+        if let window = slidingWindow, window <= 0 {
+            throw SpecError(key: "sliding_window", "must be a positive number of tokens, got \(window)")
+        }
+        if slidingWindow != nil && !causal {
+            throw SpecError(key: "sliding_window", "needs causal attention: the window is the keys just before each query")
+        }
+        if let vocab, vocab <= 0 { throw SpecError(key: "vocab", "must be a positive integer, got \(vocab)") }
+        if tiedEmbeddings && vocab == nil { throw SpecError(key: "tie_embeddings", "needs a vocabulary ('vocab')") }
+        if let rope {
+            guard rope.theta > 0 else { throw SpecError(key: "rope_theta", "must be positive, got \(rope.theta)") }
+            let dims = rope.rotaryDim ?? headDim
+            guard dims > 0, dims <= headDim, dims % 2 == 0 else {
+                throw SpecError(key: "rotary_dim", "must be an even number of dimensions of at most head_dim (\(headDim)), got \(dims)")
+            }
+        }
+        if attention == .materialized && kvHeads != heads {
+            throw SpecError(
+                key: "attention",
+                "materialized attention is built for multi-head attention only (kv_heads = heads); grouped-query attention (kv_heads \(kvHeads) of \(heads)) needs attention: fused"
+            )
+        }
+        if let shared = moe?.sharedExpertFFN, shared <= 0 {
+            throw SpecError(key: "shared_expert_ffn", "must be a positive integer, got \(shared)")
+        }
     }
 
     /// Graph attributes describing the model.
@@ -54,6 +115,25 @@ public struct TransformerModel: Hashable, Sendable {
             "seq": seq.description, "hidden": String(hidden), "heads": String(heads), "head_dim": String(headDim),
             "dtype": dtype.rawValue,
         ]
+        if causal { a["causal"] = "true" }
+        if !isClassic {
+            a["kv_heads"] = String(kvHeads)
+            a["norm"] = norm.rawValue
+            a["mlp"] = mlp.rawValue
+            a["activation"] = activation.rawValue
+            a["attention"] = attention.rawValue
+            if let rope {
+                a["rope_theta"] = Self.number(rope.theta)
+                if let dims = rope.rotaryDim { a["rotary_dim"] = String(dims) }
+            }
+            if let slidingWindow { a["sliding_window"] = String(slidingWindow) }
+            if let vocab { a["vocab"] = String(vocab) }
+            if tiedEmbeddings { a["tie_embeddings"] = "true" }
+            if parallelResidual { a["parallel_residual"] = "true" }
+            if qkvBias { a["qkv_bias"] = "true" }
+            if let kvCacheDtype { a["kv_cache_dtype"] = kvCacheDtype.rawValue }
+            if let shared = moe?.sharedExpertFFN { a["shared_expert_ffn"] = String(shared) }
+        }
         if let moe {
             a["experts"] = String(moe.experts)
             a["top_k"] = String(moe.topK)
@@ -66,6 +146,59 @@ public struct TransformerModel: Hashable, Sendable {
     }
 }
 
+extension TransformerModel {
+    /// A number as written in specs and graph attributes: `10000`, not `10000.0`.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// How many query heads share one K/V head.
+    public var queriesPerKV: Int { heads / kvHeads }
+}
+
+public enum Norm: String, Hashable, Sendable, CaseIterable {
+    case layernorm, rmsnorm
+
+    var op: Operator { self == .layernorm ? .layernorm : .rmsnorm }
+    var title: String { self == .layernorm ? "LayerNorm" : "RMSNorm" }
+}
+
+/// `plain`: FC1, activation, FC2. `gated` (SwiGLU, GeGLU): act(gate(x)) * up(x), then down.
+public enum MLPKind: String, Hashable, Sendable, CaseIterable {
+    case plain, gated
+}
+
+public enum Activation: String, Hashable, Sendable, CaseIterable {
+    case gelu, silu, relu
+
+    var op: Operator {
+        switch self {
+        case .gelu: .gelu
+        case .silu: .silu
+        case .relu: .relu
+        }
+    }
+    var title: String { rawValue == "gelu" ? "GELU" : rawValue == "silu" ? "SiLU" : "ReLU" }
+}
+
+/// `fused`: one FlashAttention-style node per GPU; `materialized`: Q·Kᵀ, softmax, ·V as three
+/// nodes, the score matrix written out (what Helix's score all-reduce needs).
+public enum AttentionForm: String, Hashable, Sendable, CaseIterable {
+    case fused, materialized
+}
+
+/// Rotary position embedding: pairs of dimensions rotated by position x theta^(-2i/dims)
+/// (the rotate-half layout of GPT-NeoX and Llama), over the first `rotaryDim` of each head.
+public struct RotaryEmbedding: Hashable, Sendable {
+    public var theta: Double
+    public var rotaryDim: Int?
+
+    public init(theta: Double = 10000, rotaryDim: Int? = nil) {
+        self.theta = theta
+        self.rotaryDim = rotaryDim
+    }
+}
+
 /// A mixture-of-experts MLP: `experts` experts of inner width `expertFFN`, each token routed to
 /// `topK` of them.
 public struct MixtureOfExperts: Hashable, Sendable {
@@ -74,6 +207,8 @@ public struct MixtureOfExperts: Hashable, Sendable {
     public var expertFFN: Int
     /// Each expert's buffer holds `tokens x topK / experts x capacityFactor` tokens.
     public var capacityFactor: Dim
+    /// A dense expert every token goes through besides the routed ones (Qwen-MoE, DeepSeek).
+    public var sharedExpertFFN: Int?
 
     public init(experts: Int, topK: Int = 2, expertFFN: Int, capacityFactor: Dim = Dim(1)) {
         self.experts = experts
@@ -96,9 +231,12 @@ public struct MixtureOfExperts: Hashable, Sendable {
 
 public enum DataType: String, Hashable, Sendable, CaseIterable {
     case bf16, fp16, fp32
+    /// FP8 E4M3, for weights and matmuls (Hopper and later tensor cores).
+    case fp8
 
     public var bytes: Int {
         switch self {
+        case .fp8: 1
         case .bf16, .fp16: 2
         case .fp32: 4
         }

@@ -60,7 +60,78 @@ extension Context {
         switch node.op {
         case .input, .kvCache, .dispatch, .combine, .allToAll, .reduceScatter:
             return
-        case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .topk, .output:
+        case .rope:
+            guard let input = inputs.first else { return }
+            // A rotation is linear, so a partial sum may be rotated term by term; but it pairs
+            // dimensions i and i + d/2 of each head, which a split head dimension separates.
+            if let last = node.out.rank > 0 ? node.out.rank - 1 : nil, let shard = input.shards[last] {
+                report(
+                    .partialNonlinear, node: v,
+                    "rope rotates dimension pairs (i, i + d/2) of each head, but its input holds only part \(shard.index) of \(shard.parts) of the head dimension"
+                )
+                return
+            }
+            expected = input
+        case .mul:
+            guard inputs.count == 2 else { return }
+            if inputs[0].partial != nil && inputs[1].partial != nil {
+                report(.partialNonlinear, node: v, "mul of two partial sums: the cross terms are missing; reduce one operand first")
+                return
+            }
+            let (a, b) = (inputs[0], inputs[1])
+            if Placement(shards: a.shards) != Placement(shards: b.shards) {
+                report(.shardCoverage, node: v, "mul of different parts: \(a) ⊙ \(b)")
+                return
+            }
+            expected = Placement(shards: a.shards, partial: a.partial ?? b.partial)
+        case .attention:
+            guard inputs.count == 3 else { return }
+            let ordered = zip(edges, inputs).sorted { (graph.edges[$0.0].operand ?? 0) < (graph.edges[$1.0].operand ?? 0) }.map(\.1)
+            let (q, k, val) = (ordered[0], ordered[1], ordered[2])
+            if let partial = [q, k, val].first(where: { $0.partial != nil }) {
+                report(
+                    .partialNonlinear, node: v,
+                    "attention of a partial sum (\(partial)): the softmax inside it is nonlinear; all-reduce the projection first")
+                return
+            }
+            if let shard = q.shards[3] ?? k.shards[3] {
+                report(
+                    .partialNonlinear, node: v,
+                    "attention over part \(shard.index) of \(shard.parts) of the head dimension gives partial scores, which a fused softmax cannot sum; split heads, not head_dim (or use materialized attention with an all-reduce of the scores)"
+                )
+                return
+            }
+            if k != val || k.shards[1] != nil {
+                report(
+                    .shardCoverage, node: v,
+                    "attention needs every key and value of its heads: K is \(k), V is \(val); gather the sequence first")
+                return
+            }
+            if let kv = k.shards[2] {
+                guard let qs = q.shards[2], qs.parts % kv.parts == 0, qs.index / (qs.parts / kv.parts) == kv.index else {
+                    report(
+                        .shardCoverage, node: v,
+                        "attention's query heads (\(q)) are not the ones K/V heads part \(kv.index) of \(kv.parts) serve")
+                    return
+                }
+            }
+            expected = Placement(shards: q.shards)
+        case .embedding:
+            guard let input = inputs.first else { return }
+            guard let w = memo.placement(node.attributes["weight_place"] ?? "R") else { return }
+            if w.shards.keys.contains(where: { $0 != 0 }) {
+                report(.shardCoverage, node: v, "an embedding's table may be split by rows (S0) only, got \(w)")
+                return
+            }
+            expected = Placement(shards: input.shards, partial: w.shards[0])
+        case .narrow:
+            guard let input = inputs.first, let dim = node.attributes["dim"].flatMap(Int.init) else { return }
+            if input.shards[dim] != nil {
+                report(.shardCoverage, node: v, "narrow along dim \(dim) of a tensor split along it (\(input)): gather it first")
+                return
+            }
+            expected = input
+        case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .relu, .topk, .output:
             guard let input = inputs.first else { return }
             if let partial = input.partial {
                 let source = graph.edges[edges[0]].from

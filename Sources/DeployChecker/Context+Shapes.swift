@@ -30,8 +30,74 @@ extension Context {
             case .dispatch, .combine:
                 guard expectInputs(v, inputs.count, exactly: 2) else { continue }
                 checkRouting(v, edges: edges)
-            case .output, .softmax, .layernorm, .rmsnorm, .gelu, .silu, .sendRecv:
+            case .mul:
+                guard expectInputs(v, inputs.count, exactly: 2) else { continue }
+                for (i, shape) in inputs.enumerated() where shape != node.out {
+                    report(
+                        .shape, node: v,
+                        "mul is elementwise and needs equal shapes: input from \(producerName(edges[i])) is \(shape), but out is \(node.out)"
+                    )
+                }
+            case .attention:
+                checkAttention(v, edges: edges)
+            case .embedding:
                 guard expectInputs(v, inputs.count, exactly: 1) else { continue }
+                guard let text = node.attributes[DOTSchema.weight], let weight = try? memo.shape(text).get(), weight.rank == 2 else {
+                    report(.shape, node: v, "an embedding needs its table as 'weight' of shape [rows, hidden]")
+                    continue
+                }
+                let expected = Shape(inputs[0].dims + [weight[1]])
+                if expected != node.out {
+                    report(
+                        .shape, node: v, "embedding of ids \(inputs[0]) in a table \(weight) gives \(expected), but out is \(node.out)")
+                }
+            case .narrow:
+                guard expectInputs(v, inputs.count, exactly: 1), let dim = integer(node, DOTSchema.dim), checkRank(v, inputs[0], dim),
+                    let start = integer(node, DOTSchema.start), let length = integer(node, DOTSchema.length)
+                else {
+                    if graph.nodes[v].attributes[DOTSchema.start] == nil || graph.nodes[v].attributes[DOTSchema.length] == nil {
+                        report(.shape, node: v, "narrow needs integer 'dim', 'start' and 'length'")
+                    }
+                    continue
+                }
+                if let size = inputs[0][dim].intValue,
+                    length <= 0
+                        || (start >= 0
+                            ? Int64(start) + Int64(length) > size : Int64(-start) > size || Int64(start) + size + Int64(length) > size)
+                {
+                    report(.shape, node: v, "narrow of \(length) from \(start) along dim \(dim) does not fit in \(inputs[0])")
+                    continue
+                }
+                var expected = inputs[0]
+                expected[dim] = Dim(Int64(length))
+                if expected != node.out {
+                    report(
+                        .shape, node: v, "narrow to \(length) along dim \(dim) of \(inputs[0]) gives \(expected), but out is \(node.out)")
+                }
+            case .rope:
+                guard expectInputs(v, inputs.count, exactly: 1) else { continue }
+                if inputs[0] != node.out {
+                    report(.shape, node: v, "rope keeps its input's shape: input is \(inputs[0]), but out is \(node.out)")
+                }
+                let headDim = node.out.dims.last?.intValue
+                if node.attributes[DOTSchema.theta].flatMap(Double.init).map({ $0 > 0 }) != true {
+                    report(.shape, node: v, "rope needs a positive 'theta' (the base of its frequencies, such as 10000)")
+                }
+                if let dims = node.attributes[DOTSchema.rotaryDim].map({ Int($0) }) {
+                    if dims == nil || dims! <= 0 || dims! % 2 != 0 || headDim.map({ Int64(dims!) > $0 }) == true {
+                        report(.shape, node: v, "rotary_dim must be an even number of dimensions within the head (\(node.out))")
+                    }
+                } else if let headDim, headDim % 2 != 0 {
+                    report(.shape, node: v, "rope rotates pairs of dimensions, but the head has \(headDim)")
+                }
+            case .output, .softmax, .layernorm, .rmsnorm, .gelu, .silu, .relu, .sendRecv:
+                guard expectInputs(v, inputs.count, exactly: 1) else { continue }
+                if node.op == .layernorm || node.op == .rmsnorm, let text = node.attributes[DOTSchema.weight] {
+                    if let weight = try? memo.shape(text).get(), weight.rank == 1, weight[0] == inputs[0].dims.last {
+                    } else {
+                        report(.shape, node: v, "a norm's weight is one gain per entry of the last dimension of \(inputs[0]), got \(text)")
+                    }
+                }
                 if inputs[0] != node.out {
                     report(
                         .shape, node: v,
@@ -115,6 +181,43 @@ extension Context {
             let expected = Shape(tokenDims + [hidden])
             if expected != node.out {
                 report(.shape, node: v, "combine of \(first) back into tokens \(routing) gives \(expected), but out is \(node.out)")
+            }
+        }
+    }
+
+    /// attention: Q `[b, q, heads, d]` (operand 0), K and V `[b, kv, kv_heads, d]` (1 and 2);
+    /// the heads a multiple of the K/V heads; the output shaped like Q.
+    private mutating func checkAttention(_ v: Int, edges: [Int]) {
+        let node = graph.nodes[v]
+        guard expectInputs(v, edges.count, exactly: 3) else { return }
+        let operands = edges.map { graph.edges[$0].operand }
+        guard Set(operands.compactMap { $0 }) == [0, 1, 2] else {
+            report(.shape, node: v, "attention's edges must say which operand each is: operand=0 (Q), 1 (K), 2 (V)")
+            return
+        }
+        let ordered = edges.sorted { graph.edges[$0].operand! < graph.edges[$1].operand! }
+        let (q, k, val) = (
+            graph.nodes[graph.edges[ordered[0]].from].out, graph.nodes[graph.edges[ordered[1]].from].out,
+            graph.nodes[graph.edges[ordered[2]].from].out
+        )
+        guard q.rank == 4, k.rank == 4, val.rank == 4 else {
+            report(
+                .shape, node: v,
+                "attention takes Q [batch, queries, heads, head_dim] and K, V [batch, keys, kv_heads, head_dim]; got \(q), \(k), \(val)")
+            return
+        }
+        if k != val { report(.shape, node: v, "attention's K \(k) and V \(val) must have one shape") }
+        if q[0] != k[0] || q[3] != k[3] {
+            report(.shape, node: v, "attention's Q \(q) and K \(k) must agree in batch (dim 0) and head_dim (dim 3)")
+        }
+        if let n = q[2].intValue, let kv = k[2].intValue, kv == 0 || n % kv != 0 {
+            report(.shape, node: v, "attention's \(n) query heads do not split into groups over \(kv) K/V heads")
+        }
+        if q != node.out { report(.shape, node: v, "attention gives the shape of its Q \(q), but out is \(node.out)") }
+        if let text = node.attributes[DOTSchema.scale], let scale = Double(text), let d = q[3].intValue, d > 0 {
+            let expected = 1 / Double(d).squareRoot()
+            if abs(scale - expected) > 1e-6 * expected {
+                report(.shape, node: v, "scale \(text) is not 1/√\(d) = \(expected) for heads of \(d) dimensions")
             }
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeployBuilders
 import DeployModel
 import DeploySpecs
+import Foundation
 
 /// Which deployment a command works on: a preset or a spec file, and what the user changes.
 struct DeploymentOptions: ParsableArguments {
@@ -11,8 +12,20 @@ struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "A deployment spec file (YAML, docs/specs.md).")
     var spec: String?
 
+    @Option(name: .long, help: "A Hugging Face config.json: its model, on the strategy --strategy/--tp/--pp give.")
+    var hfConfig: String?
+
+    @Option(name: .long, help: "With --hf-config: the strategy kind (tp_pp, the default).")
+    var strategy: String?
+
+    @Option(name: .long, help: "With --hf-config: the tensor-parallel degree (default 1).")
+    var tp: Int?
+
+    @Option(name: .long, help: "With --hf-config: the pipeline stages (default 1).")
+    var pp: Int?
+
     /// The files this deployment is read from, which no output may replace.
-    var inputFiles: [String] { [spec].compactMap { $0 } }
+    var inputFiles: [String] { [spec, hfConfig].compactMap { $0 } }
 
     @Option(name: .long, help: "Number of transformer layers.")
     var layers: Int?
@@ -55,15 +68,26 @@ struct DeploymentOptions: ParsableArguments {
     }
 
     /// Whether a deployment was named at all (commands that also take a DOT file ask this).
-    var isGiven: Bool { preset != nil || spec != nil }
+    var isGiven: Bool { preset != nil || spec != nil || hfConfig != nil }
 
     enum PhaseName: String, ExpressibleByArgument, CaseIterable {
         case prefill, decode
     }
 
     func validate() throws {
-        if preset != nil && spec != nil {
-            throw ValidationError("name a deployment with one of --preset NAME or --spec FILE, not both")
+        if [preset, spec, hfConfig].compactMap({ $0 }).count > 1 {
+            throw ValidationError("name a deployment with one of --preset NAME, --spec FILE or --hf-config FILE")
+        }
+        if hfConfig == nil, let flag = [("--strategy", strategy != nil), ("--tp", tp != nil), ("--pp", pp != nil)].first(where: \.1) {
+            throw ValidationError("\(flag.0) applies to --hf-config (a spec or preset names its own strategy)")
+        }
+        if let strategy, strategy != "tp_pp" {
+            throw ValidationError("--strategy \(strategy): a Hugging Face model is built with tp_pp (tensor x pipeline parallel)")
+        }
+        for (flag, value) in [("--tp", tp), ("--pp", pp)] {
+            if let value, value <= 0 || value > 4096 {
+                throw ValidationError("\(flag) must be a positive integer of at most 4096, got \(value)")
+            }
         }
         if let layers, layers <= 0 { throw ValidationError("--layers must be a positive integer, got \(layers)") }
         for (flag, value) in [("--batch", batch), ("--seq", seq)] {
@@ -86,10 +110,23 @@ struct DeploymentOptions: ParsableArguments {
 
     func bindings() throws -> [String: Int64] { try parseBindings(bind) }
 
-    /// The spec named by --preset or --spec.
+    /// The spec named by --preset or --spec, or made from --hf-config.
     func loadSpec() throws -> DeploymentSpec {
         if let spec { return try SpecParser.parse(file: spec) }
-        guard let name = preset else { throw ValidationError("name a deployment with --preset NAME or --spec FILE") }
+        if let hfConfig {
+            var model = try HuggingFaceConfig.model(file: hfConfig)
+            // A prompt of 2048 tokens for one sequence unless --batch and --seq say otherwise.
+            model.batch = Dim(1)
+            model.seq = Dim(2048)
+            let name = URL(fileURLWithPath: hfConfig).deletingPathExtension().lastPathComponent
+            let (t, p) = (tp ?? 1, pp ?? 1)
+            let deployment = Deployment(name: "\(name)-tp\(t)-pp\(p)", model: model, strategy: .tensorPipeline(tp: t, pp: p))
+            return DeploymentSpec(
+                name: deployment.name, summary: "\(name) from \(hfConfig), TP \(t) x PP \(p)", deployment: deployment, file: hfConfig)
+        }
+        guard let name = preset else {
+            throw ValidationError("name a deployment with --preset NAME, --spec FILE or --hf-config FILE")
+        }
         return try loadPreset(name)
     }
 

@@ -40,6 +40,10 @@ struct DAGSummary: Encodable {
     var acyclic: Bool
     var longestPathNodes: Int?
     var longestPath: [String]?
+    /// Elements of the distinct logical weights the graph names (`weight_logical`), each whole.
+    var parameters: Double
+    /// Nodes with a weight but no `weight_logical`, left out of `parameters`.
+    var unnamedWeights: Int
 
     init(_ graph: OperatorGraph) {
         name = graph.name
@@ -65,6 +69,20 @@ struct DAGSummary: Encodable {
         acyclic = path != nil
         longestPathNodes = path?.count
         longestPath = path?.map { graph.nodes[$0].name }
+        let count = graph.parameterCount
+        parameters = count.total
+        unnamedWeights = count.unnamed
+    }
+
+    /// `68.98B (68,976,648,192)`.
+    static func parameterText(_ count: Double) -> String {
+        let exact = Int64(count)
+        let grouped = String(exact).reversed().enumerated().reduce(into: "") { text, item in
+            if item.offset > 0 && item.offset % 3 == 0 { text.append(",") }
+            text.append(item.element)
+        }
+        let short = count >= 1e9 ? String(format: "%.2fB", count / 1e9) : count >= 1e6 ? String(format: "%.2fM", count / 1e6) : grouped
+        return "\(short) (\(String(grouped.reversed())))"
     }
 
     func text(file: String) -> String {
@@ -75,6 +93,11 @@ struct DAGSummary: Encodable {
             "  GPUs: \(gpus.map(String.init) ?? "not declared") declared, compute on \(GPUList.compact(gpusUsed).isEmpty ? "none" : GPUList.compact(gpusUsed))"
         )
         if !layers.isEmpty { lines.append("  layers: \(GPUList.compact(layers))") }
+        if parameters > 0 || unnamedWeights > 0 {
+            var line = "  parameters: \(Self.parameterText(parameters)) in the logical weights the graph names"
+            if unnamedWeights > 0 { line += "; \(unnamedWeights) node weights without weight_logical are not counted" }
+            lines.append(line)
+        }
         lines.append("  nodes by operator:")
         for op in Operator.allCases where nodesByOp[op.rawValue] != nil {
             lines.append("    \(op.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(nodesByOp[op.rawValue]!)")

@@ -68,6 +68,13 @@ enum ScaledDeployment {
         d.model.headDim = max(2 * segments, 4)
         d.model.hidden = d.model.heads * d.model.headDim
         d.model.ffn = 64
+        // A vocabulary every tensor-parallel degree up to 64 splits, a window shorter than the
+        // prompt (so the mask bites), a partial rotation that stays partial.
+        if d.model.vocab != nil { d.model.vocab = 128 }
+        if d.model.slidingWindow != nil { d.model.slidingWindow = 5 }
+        if let dims = d.model.rope?.rotaryDim, dims < original.model.headDim {
+            d.model.rope?.rotaryDim = max(2, d.model.headDim / 2 / 2 * 2)
+        }
         if var moe = d.model.moe {
             moe.expertFFN = 32
             // Room for every token in every expert's buffer: nothing dropped, as in the reference.
@@ -85,6 +92,8 @@ enum ScaledDeployment {
                     if let context { candidate.phase = .decode(context: Dim(context)) }
                     if (try? DeploymentBuilder().build(candidate)) != nil {
                         var summary = "batch \(batch), seq \(seq), hidden \(d.model.hidden) = \(d.model.heads) heads x \(d.model.headDim)"
+                        if d.model.kvHeads != d.model.heads { summary += " (\(d.model.kvHeads) K/V heads)" }
+                        if let vocab = d.model.vocab { summary += ", vocab \(vocab)" }
                         summary += d.model.moe.map { ", \($0.experts) experts of \($0.expertFFN)" } ?? ", MLP \(d.model.ffn)"
                         if let context { summary += ", context \(context)" }
                         return (candidate, summary)

@@ -6,6 +6,11 @@ public enum Operator: String, CaseIterable, Sendable, Hashable, Comparable {
     case kvCache = "kv_cache"
     // Compute.
     case matmul, softmax, layernorm, rmsnorm, add, gelu, silu, concat, split
+    // Today's decoder vocabulary: rotary position embedding on Q and K, an elementwise product
+    // (the gate of SwiGLU / GeGLU), ReLU, fused attention (FlashAttention: Q, K, V in, the
+    // output out, no score matrix), the token-embedding lookup, and a slice along one dimension
+    // (the last token of each sequence before the LM head).
+    case rope, mul, relu, attention, embedding, narrow
     // Mixture-of-experts routing: top-k selection of experts per token, the permutation of
     // tokens into per-expert buffers, and the gate-weighted sum back into token order.
     case topk, dispatch, combine
@@ -21,10 +26,10 @@ public enum Operator: String, CaseIterable, Sendable, Hashable, Comparable {
     public var kind: Kind {
         switch self {
         case .input, .output, .kvCache: .boundary
-        case .matmul: .matmul
+        case .matmul, .attention, .embedding: .matmul
         case .softmax, .layernorm, .rmsnorm: .normalization
-        case .add, .gelu, .silu: .elementwise
-        case .concat, .split: .layout
+        case .add, .gelu, .silu, .rope, .mul, .relu: .elementwise
+        case .concat, .split, .narrow: .layout
         case .topk, .dispatch, .combine: .routing
         case .allReduce, .allGather, .reduceScatter, .allToAll, .sendRecv: .communication
         }

@@ -40,6 +40,17 @@ public struct DeploymentSpec: Sendable {
     }
 }
 
+extension DeploymentSpec {
+    /// A deployment made without a spec file (`--hf-config`): `file` is where its model came from.
+    public init(name: String, summary: String, deployment: Deployment, file: String) {
+        self.name = name
+        self.summary = summary
+        self.deployment = deployment
+        self.file = file
+        keyLines = [:]
+    }
+}
+
 /// A spec that cannot be read or describes no buildable deployment: where, which key, and why.
 public struct SpecFileError: Error, Equatable, Sendable, CustomStringConvertible {
     public var file: String
@@ -60,7 +71,9 @@ public struct SpecFileError: Error, Equatable, Sendable, CustomStringConvertible
 public enum SpecParser {
     static let modelKeys: Set<String> = [
         "layers", "batch", "seq", "hidden", "heads", "head_dim", "ffn", "dtype", "experts", "expert_ffn", "top_k", "capacity_factor",
-        "kind",
+        "kind", "kv_heads", "num_key_value_heads", "norm", "mlp", "activation", "rope", "rope_theta", "rotary_dim", "causal",
+        "sliding_window", "attention", "vocab", "tie_embeddings", "parallel_residual", "qkv_bias", "kv_cache_dtype",
+        "experts_per_token", "num_experts_per_tok", "shared_expert_ffn", "hf_config",
     ]
     static let strategyKeys: [String: Set<String>] = [
         "helix": ["kind", "head_groups", "segments"],
@@ -183,8 +196,14 @@ struct Reader {
         let summary = top["summary"]?.string ?? name
         guard let modelNode = top["model"] else { throw fail("model", root, "is missing") }
         guard let strategyNode = top["strategy"] else { throw fail("strategy", root, "is missing") }
-        let model = try readModel(modelNode)
+        var model = try readModel(modelNode)
         let (strategy, cluster) = try readStrategy(strategyNode)
+        // Helix, the attention pool and attention/MoE separation write attention out as Q·Kᵀ,
+        // softmax and ·V (Helix needs the scores to sum them): materialized unless stated.
+        if keyLines["model.attention"] == nil, case .tensorPipeline = strategy {
+        } else if keyLines["model.attention"] == nil {
+            model.attention = .materialized
+        }
         var phase = Phase.prefill
         if let phaseNode = top["phase"] {
             switch phaseNode.string {
@@ -217,14 +236,11 @@ struct Reader {
 
     mutating func readModel(_ node: Node) throws(SpecFileError) -> TransformerModel {
         let m = try entries(node, path: "model", allowed: SpecParser.modelKeys)
-        var dtype = DataType.bf16
-        if let text = m["dtype"]?.string {
-            guard let parsed = DataType(rawValue: text) else {
-                throw fail(
-                    "dtype", m["dtype"], "must be one of \(DataType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
-            }
-            dtype = parsed
+        if let configNode = m["hf_config"] {
+            return try readHuggingFace(configNode, m)
         }
+        var dtype = DataType.bf16
+        if m["dtype"] != nil { dtype = try choice(m, "dtype", DataType.self) }
         var moe: MixtureOfExperts?
         if m["experts"] != nil || m["kind"]?.string == "moe" {
             var factor = Dim(1)
@@ -235,15 +251,137 @@ struct Reader {
                 factor = parsed
             }
             moe = MixtureOfExperts(
-                experts: try integer(m, "experts"), topK: try integer(m, "top_k", default: 2),
+                experts: try integer(m, "experts"), topK: try expertsPerToken(m) ?? 2,
                 expertFFN: try integer(m, "expert_ffn"), capacityFactor: factor)
+            if m["shared_expert_ffn"] != nil { moe!.sharedExpertFFN = try integer(m, "shared_expert_ffn") }
         } else if let kind = m["kind"], kind.string != "dense" {
             throw fail("kind", kind, "must be dense or moe, got '\(kind.string ?? "?")'")
         }
-        return TransformerModel(
+        for key in ["top_k", "experts_per_token", "num_experts_per_tok", "capacity_factor", "expert_ffn", "shared_expert_ffn"]
+        where moe == nil && m[key] != nil {
+            throw fail(key, m[key], "applies to a mixture-of-experts model (give 'experts')")
+        }
+        let heads = try integer(m, "heads")
+        var model = TransformerModel(
             layers: try integer(m, "layers"), batch: try dimension(m, "batch"), seq: try dimension(m, "seq"),
-            hidden: try integer(m, "hidden"), heads: try integer(m, "heads"), headDim: try integer(m, "head_dim"),
-            ffn: moe == nil ? try integer(m, "ffn") : try integer(m, "ffn", default: moe!.expertFFN), dtype: dtype, moe: moe)
+            hidden: try integer(m, "hidden"), heads: heads, headDim: try integer(m, "head_dim"),
+            ffn: moe == nil ? try integer(m, "ffn") : try integer(m, "ffn", default: moe!.expertFFN), dtype: dtype, moe: moe,
+            kvHeads: try kvHeads(m))
+        // A spec describes a decoder model: causal, fused attention unless it says otherwise.
+        model.causal = true
+        model.attention = .fused
+        try applyVocabulary(m, to: &model)
+        return model
+    }
+
+    /// `kv_heads`, also spelled `num_key_value_heads` as in Hugging Face configs.
+    func kvHeads(_ m: [String: Node]) throws(SpecFileError) -> Int? {
+        if m["kv_heads"] != nil && m["num_key_value_heads"] != nil {
+            throw fail("num_key_value_heads", m["num_key_value_heads"], "repeats kv_heads; give one of them")
+        }
+        if m["kv_heads"] != nil { return try integer(m, "kv_heads") }
+        if m["num_key_value_heads"] != nil { return try integer(m, "num_key_value_heads") }
+        return nil
+    }
+
+    /// `top_k`, also spelled `experts_per_token` and `num_experts_per_tok`.
+    func expertsPerToken(_ m: [String: Node]) throws(SpecFileError) -> Int? {
+        let given = ["top_k", "experts_per_token", "num_experts_per_tok"].filter { m[$0] != nil }
+        if given.count > 1 { throw fail(given[1], m[given[1]], "repeats \(given[0]); give one of them") }
+        return try given.first.map { (key: String) throws(SpecFileError) -> Int in try integer(m, key) }
+    }
+
+    /// One of an enumeration's raw values.
+    func choice<T: RawRepresentable & CaseIterable>(_ m: [String: Node], _ key: String, _: T.Type) throws(SpecFileError) -> T
+    where T.RawValue == String {
+        let node = m[key]
+        guard let text = node?.string, let value = T(rawValue: text) else {
+            throw fail(
+                key, node, "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(node?.string ?? "?")'")
+        }
+        return value
+    }
+
+    func boolean(_ m: [String: Node], _ key: String) throws(SpecFileError) -> Bool? {
+        guard let node = m[key] else { return nil }
+        guard let value = node.bool else { throw fail(key, node, "must be true or false, got '\(node.string ?? "?")'") }
+        return value
+    }
+
+    /// The keys of today's decoder vocabulary, applied over what `model` already says.
+    func applyVocabulary(_ m: [String: Node], to model: inout TransformerModel) throws(SpecFileError) {
+        if m["norm"] != nil { model.norm = try choice(m, "norm", Norm.self) }
+        if m["mlp"] != nil { model.mlp = try choice(m, "mlp", MLPKind.self) }
+        if let node = m["activation"] {
+            // swiglu and geglu name the gated MLP and its activation at once.
+            switch node.string {
+            case "swiglu":
+                (model.mlp, model.activation) = (.gated, .silu)
+                if m["mlp"]?.string == "plain" { throw fail("activation", node, "swiglu is a gated MLP, but mlp says plain") }
+            case "geglu":
+                (model.mlp, model.activation) = (.gated, .gelu)
+                if m["mlp"]?.string == "plain" { throw fail("activation", node, "geglu is a gated MLP, but mlp says plain") }
+            default:
+                guard let text = node.string, let value = Activation(rawValue: text) else {
+                    throw fail("activation", node, "must be one of gelu, silu, relu, swiglu, geglu, got '\(node.string ?? "?")'")
+                }
+                model.activation = value
+            }
+        }
+        if let node = m["rope"] {
+            if let on = node.bool {
+                model.rope = on ? (model.rope ?? RotaryEmbedding()) : nil
+            } else {
+                throw fail("rope", node, "must be true or false (give rope_theta and rotary_dim beside it)")
+            }
+        }
+        for key in ["rope_theta", "rotary_dim"] where m[key] != nil {
+            if model.rope == nil {
+                guard m["rope"] == nil else { throw fail(key, m[key], "needs rope: true") }
+                model.rope = RotaryEmbedding()
+            }
+        }
+        if let node = m["rope_theta"] {
+            guard let theta = node.float, theta > 0 else { throw fail("rope_theta", node, "must be a positive number such as 10000") }
+            model.rope?.theta = theta
+        }
+        if m["rotary_dim"] != nil { model.rope?.rotaryDim = try integer(m, "rotary_dim") }
+        if let causal = try boolean(m, "causal") { model.causal = causal }
+        if m["sliding_window"] != nil { model.slidingWindow = try integer(m, "sliding_window") }
+        if m["attention"] != nil { model.attention = try choice(m, "attention", AttentionForm.self) }
+        if m["vocab"] != nil { model.vocab = try integer(m, "vocab") }
+        if let tied = try boolean(m, "tie_embeddings") { model.tiedEmbeddings = tied }
+        if let parallel = try boolean(m, "parallel_residual") { model.parallelResidual = parallel }
+        if let bias = try boolean(m, "qkv_bias") { model.qkvBias = bias }
+        if m["kv_cache_dtype"] != nil { model.kvCacheDtype = try choice(m, "kv_cache_dtype", DataType.self) }
+    }
+
+    /// `hf_config: FILE` (relative to the spec): the model a Hugging Face config.json describes,
+    /// with `batch` and `seq` from the spec and any other key given beside it taking precedence.
+    mutating func readHuggingFace(_ node: Node, _ m: [String: Node]) throws(SpecFileError) -> TransformerModel {
+        guard let path = node.string, !path.isEmpty else { throw fail("hf_config", node, "must name a config.json file") }
+        let resolved = path.hasPrefix("/") ? path : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
+        var model = try HuggingFaceConfig.model(file: resolved)
+        for key in ["hidden", "heads", "head_dim", "ffn", "experts", "expert_ffn", "kind"] where m[key] != nil {
+            throw fail(key, m[key], "comes from hf_config; a different value would describe another model")
+        }
+        model.batch = try dimension(m, "batch")
+        model.seq = try dimension(m, "seq")
+        if m["layers"] != nil { model.layers = try integer(m, "layers") }
+        if m["dtype"] != nil { model.dtype = try choice(m, "dtype", DataType.self) }
+        if let k = try kvHeads(m) { model.kvHeads = k }
+        if var moe = model.moe {
+            if let k = try expertsPerToken(m) { moe.topK = k }
+            if let node = m["capacity_factor"] {
+                guard let text = node.string, let parsed = MoERouting.parseFactor(text) else {
+                    throw fail("capacity_factor", node, "must be a positive number such as 1.0 or 1.25")
+                }
+                moe.capacityFactor = parsed
+            }
+            model.moe = moe
+        }
+        try applyVocabulary(m, to: &model)
+        return model
     }
 
     mutating func readStrategy(_ node: Node) throws(SpecFileError) -> (Strategy, Int?) {

@@ -53,12 +53,16 @@ struct Interpreter {
         switch node.op {
         case .input:
             let queries = model.context == nil ? model.seq : 1
+            if a["data"] == "tokens" {
+                guard let vocab = model.vocab else { throw VerifyError("\(node.name): token ids need the graph's 'vocab'") }
+                return data.tokens("tokens", shape: [model.batch, queries], vocab: vocab).part(place(node))
+            }
             return data.tensor("x", shape: [model.batch, queries, model.hidden]).part(place(node))
         case .kvCache:
             guard let name = a["cache"], let context = model.context else {
                 throw VerifyError("\(node.name): a kv_cache needs 'cache' and a decode context")
             }
-            var t = data.tensor(name, shape: [model.batch, context - 1, model.heads, model.headDim])
+            var t = data.tensor(name, shape: [model.batch, context - 1, model.kvHeads, model.headDim])
             var p = place(node)
             if let range = a["range"]?.split(separator: ":").compactMap({ Int($0) }), range.count == 2 {
                 t = t.slice(dim: 1, range[0], range[1])
@@ -69,20 +73,57 @@ struct Interpreter {
             return inputs[0]
         case .matmul:
             guard let eq = a["eq"], let einsum = try? Einsum(eq) else { throw VerifyError("\(node.name): no usable 'eq'") }
-            if let weightText = a["weight"], let shape = try? Shape.parse(weightText), let name = a["weight_logical"] {
-                let slice = place(node, "weight_place")
-                var logical = shape.dims.map { Int($0.intValue ?? 0) }
-                for (d, part) in slice.shards { logical[d] *= part.parts }
-                return Kernels.einsum(einsum, inputs[0], data.weight(name, shape: logical).part(slice))
+            if let (name, logical, slice) = try weight(node) {
+                let product = Kernels.einsum(einsum, inputs[0], data.weight(name, shape: logical).part(slice))
+                guard a["bias"] == "true" else { return product }
+                return try addBias(node, einsum: einsum, product, weight: name, logical: logical, slice: slice)
             }
             guard inputs.count == 2 else { throw VerifyError("\(node.name): a matmul without a weight takes two inputs") }
             return Kernels.einsum(einsum, inputs[0], inputs[1])
         case .softmax:
-            return Kernels.softmax(inputs[0], scale: a["scale"].flatMap(Double.init) ?? 1)
-        case .layernorm: return Kernels.layerNorm(inputs[0])
-        case .rmsnorm: return Kernels.rmsNorm(inputs[0])
+            return Kernels.maskedSoftmax(
+                inputs[0], scale: a["scale"].flatMap(Double.init) ?? 1, causal: a["causal"] == "true",
+                window: a["window"] == nil ? nil : try integer(node, "window", default: 0),
+                queryOffset: try integer(node, "q_offset", default: 0))
+        case .layernorm, .rmsnorm:
+            let normed = node.op == .layernorm ? Kernels.layerNorm(inputs[0]) : Kernels.rmsNorm(inputs[0])
+            guard let (name, logical, slice) = try weight(node) else { return normed }
+            let gain = data.weight(name, shape: logical).part(slice)
+            guard gain.count == normed.shape.last else {
+                throw VerifyError("\(node.name): the norm's weight has \(gain.count) entries for rows of \(normed.shape.last ?? 0)")
+            }
+            return Kernels.scaled(normed, by: gain)
         case .gelu: return Kernels.gelu(inputs[0])
         case .silu: return Kernels.silu(inputs[0])
+        case .relu: return Kernels.relu(inputs[0])
+        case .mul:
+            guard inputs.count == 2, inputs[0].shape == inputs[1].shape else {
+                throw VerifyError("\(node.name): mul takes two equal shapes")
+            }
+            return Kernels.mul(inputs[0], inputs[1])
+        case .rope:
+            guard let theta = a["theta"].flatMap(Double.init), theta > 0 else {
+                throw VerifyError("\(node.name): rope needs a positive 'theta'")
+            }
+            return Kernels.rope(
+                inputs[0], theta: theta, offset: try integer(node, "offset", default: 0),
+                rotaryDim: a["rotary_dim"] == nil ? nil : try integer(node, "rotary_dim", default: 0))
+        case .attention:
+            guard inputs.count == 3 else { throw VerifyError("\(node.name): attention takes Q, K and V") }
+            return Kernels.attention(
+                inputs[0], inputs[1], inputs[2], scale: a["scale"].flatMap(Double.init) ?? 1, causal: a["causal"] == "true",
+                window: a["window"] == nil ? nil : try integer(node, "window", default: 0),
+                queryOffset: try integer(node, "q_offset", default: 0))
+        case .embedding:
+            guard let (name, logical, slice) = try weight(node) else { throw VerifyError("\(node.name): an embedding needs its 'weight'") }
+            let first = slice.shards[0].map { $0.index * (logical[0] / $0.parts) } ?? 0
+            return Kernels.embedding(inputs[0], data.weight(name, shape: logical).part(slice), first: first)
+        case .narrow:
+            let dim = try integer(node, "dim", default: 0)
+            let size = inputs[0].shape[dim]
+            var start = try integer(node, "start", default: 0)
+            if start < 0 { start += size }
+            return inputs[0].slice(dim: dim, start, start + (try integer(node, "length", default: 1)))
         case .add: return inputs.dropFirst().reduce(inputs[0], +)
         case .concat:
             return Tensor.concat(inputs, dim: Int(a["dim"] ?? "0") ?? 0)
@@ -103,6 +144,45 @@ struct Interpreter {
         case .allReduce, .allGather, .reduceScatter, .allToAll, .sendRecv:
             throw VerifyError("unreachable")
         }
+    }
+
+    private func integer(_ node: OperatorNode, _ key: String, default value: Int) throws(VerifyError) -> Int {
+        guard let text = node.attributes[key] else { return value }
+        guard let n = Int(text.trimmingASCIISpaces()) else { throw VerifyError("\(node.name): '\(key)' must be an integer, got '\(text)'") }
+        return n
+    }
+
+    /// The logical weight a node slices: its name, whole shape and the slice it takes.
+    private func weight(_ node: OperatorNode) throws(VerifyError) -> (String, [Int], Placement)? {
+        guard let text = node.attributes["weight"], let name = node.attributes["weight_logical"] else { return nil }
+        guard let shape = try? Shape.parse(text), let dims = Optional(shape.dims.compactMap(\.intValue)), dims.count == shape.rank else {
+            throw VerifyError("\(node.name): its weight \(text) must have concrete dimensions")
+        }
+        let slice = place(node, "weight_place")
+        var logical = dims.map { Int($0) }
+        for (d, part) in slice.shards {
+            guard d < logical.count else {
+                throw VerifyError("\(node.name): weight_place shards dim \(d) of a rank-\(logical.count) weight")
+            }
+            logical[d] *= part.parts
+        }
+        return (name, logical, slice)
+    }
+
+    /// A matmul's product plus the slice of the weight's bias: the bias spans the weight's
+    /// dimensions that reach the output, which must be the output's last ones.
+    private func addBias(_ node: OperatorNode, einsum: Einsum, _ product: Tensor, weight: String, logical: [Int], slice: Placement)
+        throws(VerifyError) -> Tensor
+    {
+        let kept = einsum.rhs.enumerated().filter { einsum.result.contains($0.element) }
+        let letters = kept.map { $0.element }
+        guard Array(einsum.result.suffix(kept.count)) == letters else {
+            throw VerifyError("\(node.name): a bias must span the output's last dimensions (\(String(einsum.result)))")
+        }
+        var biasPlace = Placement()
+        for (i, entry) in kept.enumerated() { biasPlace.shards[i] = slice.shards[entry.offset] }
+        let bias = data.weight(weight + ".bias", shape: kept.map { logical[$0.offset] }).part(biasPlace)
+        return Tensor(shape: product.shape, data: product.data.enumerated().map { $0.element + bias.data[$0.offset % bias.count] })
     }
 
     /// Inputs in group order (each member's own), outputs per member.

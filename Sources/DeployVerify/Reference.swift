@@ -1,6 +1,9 @@
 import DeployModel
 
-/// The unpartitioned transformer, layer by layer, on the same named data as the DAG.
+/// The unpartitioned transformer, layer by layer, on the same named data as the DAG. It is
+/// written from the model's description alone: attention as scores, a masked softmax and a
+/// weighted sum with each K/V head repeated for its query heads (where the DAG may use one
+/// fused kernel), positions counted from the model's own prompt and cache.
 struct Reference {
     let model: ReferenceModel
     let data: DataSource
@@ -8,26 +11,79 @@ struct Reference {
     func run() -> Tensor {
         let m = model
         let queries = m.context == nil ? m.seq : 1
-        var x = data.tensor("x", shape: [m.batch, queries, m.hidden])
-        let (h, heads, d) = (m.hidden, m.heads, m.headDim)
+        let (h, heads, kvHeads, d) = (m.hidden, m.heads, m.kvHeads, m.headDim)
+        // Position of the first query: after the cached tokens in decode.
+        let firstPosition = m.context.map { $0 - 1 } ?? 0
+        var x: Tensor
+        if let vocab = m.vocab {
+            let ids = data.tokens("tokens", shape: [m.batch, queries], vocab: vocab)
+            x = Kernels.embedding(ids, data.weight("w.embed", shape: [vocab, h]), first: 0)
+        } else {
+            x = data.tensor("x", shape: [m.batch, queries, m.hidden])
+        }
+        func normed(_ t: Tensor, _ name: String) -> Tensor {
+            let n = m.norm == "rmsnorm" ? Kernels.rmsNorm(t) : Kernels.layerNorm(t)
+            return m.vocab == nil ? n : Kernels.scaled(n, by: data.weight(name, shape: [h]))
+        }
+        func act(_ t: Tensor) -> Tensor {
+            switch m.activation {
+            case "silu": Kernels.silu(t)
+            case "relu": Kernels.relu(t)
+            default: Kernels.gelu(t)
+            }
+        }
+        /// The MLP on `[tokens..., h]` with weights `<prefix>gate/up/down` or `<prefix>fc1/fc2`.
+        func mlp(_ input: Tensor, _ prefix: String, width f: Int, _ letters: (String, String)) -> Tensor {
+            let up = try! Einsum(letters.0)
+            let down = try! Einsum(letters.1)
+            if m.gated {
+                let gate = Kernels.einsum(up, input, data.weight(prefix + "gate", shape: [h, f]))
+                let upped = Kernels.einsum(up, input, data.weight(prefix + "up", shape: [h, f]))
+                return Kernels.einsum(down, Kernels.mul(act(gate), upped), data.weight(prefix + "down", shape: [f, h]))
+            }
+            let inner = act(Kernels.einsum(up, input, data.weight(prefix + "fc1", shape: [h, f])))
+            return Kernels.einsum(down, inner, data.weight(prefix + "fc2", shape: [f, h]))
+        }
+        let projection = try! Einsum("bsh,hnd->bsnd")
+        func project(_ input: Tensor, _ name: String, heads n: Int) -> Tensor {
+            var out = Kernels.einsum(projection, input, data.weight(name, shape: [h, n, d]))
+            if m.qkvBias {
+                let bias = data.weight(name + ".bias", shape: [n, d])
+                out = Tensor(shape: out.shape, data: out.data.enumerated().map { $0.element + bias.data[$0.offset % bias.count] })
+            }
+            return out
+        }
         for layer in 0..<m.layers {
             let p = "L\(layer)."
-            let ln1 = Kernels.layerNorm(x)
-            let projection = try! Einsum("bsh,hnd->bsnd")
-            var q = Kernels.einsum(projection, ln1, data.weight(p + "w.q", shape: [h, heads, d]))
-            var k = Kernels.einsum(projection, ln1, data.weight(p + "w.k", shape: [h, heads, d]))
-            var v = Kernels.einsum(projection, ln1, data.weight(p + "w.v", shape: [h, heads, d]))
+            let ln1 = normed(x, p + "w.ln1")
+            var q = project(ln1, p + "w.q", heads: heads)
+            var k = project(ln1, p + "w.k", heads: kvHeads)
+            var v = project(ln1, p + "w.v", heads: kvHeads)
+            if let theta = m.ropeTheta {
+                q = Kernels.rope(q, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim)
+                k = Kernels.rope(k, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim)
+            }
             if let context = m.context {
-                let cached = [m.batch, context - 1, heads, d]
+                let cached = [m.batch, context - 1, kvHeads, d]
                 k = Tensor.concat([data.tensor(p + "k_cache", shape: cached), k], dim: 1)
                 v = Tensor.concat([data.tensor(p + "v_cache", shape: cached), v], dim: 1)
             }
+            // Each query head reads its group's K/V head: repeat them to one per query head.
+            if kvHeads != heads {
+                k = Self.repeatHeads(k, times: heads / kvHeads)
+                v = Self.repeatHeads(v, times: heads / kvHeads)
+            }
             let scores = Kernels.einsum(try! Einsum("bqnd,bknd->bnqk"), q, k)
-            let probabilities = Kernels.softmax(scores, scale: 1 / Double(d).squareRoot())
-            q = Kernels.einsum(try! Einsum("bnqk,bknd->bqnd"), probabilities, v)
-            let attention = Kernels.einsum(try! Einsum("bsnd,ndh->bsh"), q, data.weight(p + "w.o_proj", shape: [heads, d, h]))
+            let probabilities = Kernels.maskedSoftmax(
+                scores, scale: 1 / Double(d).squareRoot(), causal: m.causal, window: m.slidingWindow, queryOffset: firstPosition)
+            let context = Kernels.einsum(try! Einsum("bnqk,bknd->bqnd"), probabilities, v)
+            let attention = Kernels.einsum(try! Einsum("bsnd,ndh->bsh"), context, data.weight(p + "w.o_proj", shape: [heads, d, h]))
+            if m.parallelResidual, let f = m.ffn {
+                x = x + attention + mlp(ln1, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"))
+                continue
+            }
             x = x + attention
-            let ln2 = Kernels.layerNorm(x)
+            let ln2 = normed(x, p + "w.ln2")
             if let experts = m.experts, let topK = m.topK, let width = m.expertFFN {
                 let logits = Kernels.einsum(try! Einsum("bsh,he->bse"), ln2, data.weight(p + "w.router", shape: [h, experts]))
                 let routing = Kernels.topK(logits, k: topK)
@@ -36,19 +92,31 @@ struct Reference {
                 var outputs: [Tensor] = []
                 for e in 0..<experts {
                     let mine = buffers.slice(dim: 0, e, e + 1)
-                    let up = Kernels.gelu(
-                        Kernels.einsum(try! Einsum("ech,hf->ecf"), mine, data.weight(p + "w.expert\(e).fc1", shape: [h, width])))
-                    outputs.append(Kernels.einsum(try! Einsum("ecf,fh->ech"), up, data.weight(p + "w.expert\(e).fc2", shape: [width, h])))
+                    outputs.append(mlp(mine, p + "w.expert\(e).", width: width, ("ech,hf->ecf", "ecf,fh->ech")))
                 }
                 x =
                     x
                     + Kernels.combine(
                         Tensor.concat(outputs, dim: 0), routing, experts: experts, replicas: 1, tokenShape: [m.batch, queries])
             } else if let f = m.ffn {
-                let up = Kernels.gelu(Kernels.einsum(try! Einsum("bsh,hf->bsf"), ln2, data.weight(p + "w.fc1", shape: [h, f])))
-                x = x + Kernels.einsum(try! Einsum("bsf,fh->bsh"), up, data.weight(p + "w.fc2", shape: [f, h]))
+                x = x + mlp(ln2, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"))
             }
         }
-        return x
+        guard let vocab = m.vocab else { return x }
+        var last = normed(x, "w.final_norm")
+        if m.context == nil { last = last.slice(dim: 1, queries - 1, queries) }
+        let head = data.weight(m.tiedEmbeddings ? "w.embed" : "w.lm_head", shape: [vocab, h])
+        return Kernels.einsum(try! Einsum("bsh,vh->bsv"), last, head)
+    }
+
+    /// `[b, s, kv, d]` with each head repeated `times` times in place: `[b, s, kv x times, d]`.
+    static func repeatHeads(_ t: Tensor, times: Int) -> Tensor {
+        let d = t.shape[3]
+        var out: [Double] = []
+        out.reserveCapacity(t.count * times)
+        for base in stride(from: 0, to: t.count, by: d) {
+            for _ in 0..<times { out.append(contentsOf: t.data[base..<(base + d)]) }
+        }
+        return Tensor(shape: [t.shape[0], t.shape[1], t.shape[2] * times, d], data: out)
     }
 }

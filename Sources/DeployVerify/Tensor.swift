@@ -180,6 +180,112 @@ enum Kernels {
         Tensor(shape: t.shape, data: t.data.map { $0 / (1 + (-$0).exp()) })
     }
 
+    static func relu(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, data: t.data.map { max($0, 0) }) }
+
+    static func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape)
+        return Tensor(shape: a.shape, data: zip(a.data, b.data).map(*))
+    }
+
+    /// Each row along the last dimension times `weight` (a norm's gain).
+    static func scaled(_ t: Tensor, by weight: Tensor) -> Tensor {
+        precondition(weight.count == t.shape.last)
+        return t.mapRows { row in zip(row, weight.data).map(*) }
+    }
+
+    /// Rotary position embedding in the rotate-half layout: for `i < r/2`, dimensions `i` and
+    /// `i + r/2` of each head rotate by `position x theta^(-2i/r)`; the position of index `s`
+    /// along dim 1 is `offset + s`; dimensions from `r` on are left alone.
+    static func rope(_ t: Tensor, theta: Double, offset: Int, rotaryDim: Int?) -> Tensor {
+        let d = t.shape.last!
+        let r = rotaryDim ?? d
+        let half = r / 2
+        let inner = t.shape[2...].reduce(1, *)
+        let seq = t.shape[1]
+        var out = t.data
+        for base in stride(from: 0, to: t.count, by: d) {
+            let position = Double(offset + (base / inner) % seq)
+            for i in 0..<half {
+                let angle = position * Foundation.pow(theta, -2 * Double(i) / Double(r))
+                let (c, sn) = (Foundation.cos(angle), Foundation.sin(angle))
+                let (x1, x2) = (t.data[base + i], t.data[base + i + half])
+                out[base + i] = x1 * c - x2 * sn
+                out[base + i + half] = x2 * c + x1 * sn
+            }
+        }
+        return Tensor(shape: t.shape, data: out)
+    }
+
+    /// Whether key `j` is visible to the query at position `position` (its index plus the
+    /// query offset).
+    static func visible(_ j: Int, to position: Int, causal: Bool, window: Int?) -> Bool {
+        if causal && j > position { return false }
+        if let window, j <= position - window { return false }
+        return true
+    }
+
+    /// A softmax over the last dimension (keys) of scores `[..., q, k]`, masked: query row `i`
+    /// (dim -2) sees the keys `visible` to position `i + queryOffset`.
+    static func maskedSoftmax(_ t: Tensor, scale: Double, causal: Bool, window: Int?, queryOffset: Int) -> Tensor {
+        guard causal || window != nil else { return softmax(t, scale: scale) }
+        let (queries, keys) = (t.shape[t.shape.count - 2], t.shape[t.shape.count - 1])
+        var out = [Double](repeating: 0, count: t.count)
+        for rowStart in stride(from: 0, to: t.count, by: keys) {
+            let position = (rowStart / keys) % queries + queryOffset
+            let allowed = (0..<keys).filter { visible($0, to: position, causal: causal, window: window) }
+            guard let m = allowed.map({ t.data[rowStart + $0] * scale }).max() else { continue }
+            let e = allowed.map { (t.data[rowStart + $0] * scale - m).exp() }
+            let sum = e.reduce(0, +)
+            for (j, w) in zip(allowed, e) { out[rowStart + j] = w / sum }
+        }
+        return Tensor(shape: t.shape, data: out)
+    }
+
+    /// Fused attention computed directly, query by query: `q` `[b, sq, n, d]`, `k` and `v`
+    /// `[b, sk, nkv, d]`; query head `h` reads K/V head `h / (n / nkv)`.
+    static func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Double, causal: Bool, window: Int?, queryOffset: Int) -> Tensor {
+        let (b, sq, n, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let (sk, nkv) = (k.shape[1], k.shape[2])
+        let group = n / nkv
+        var out = [Double](repeating: 0, count: q.count)
+        for bi in 0..<b {
+            for i in 0..<sq {
+                for h in 0..<n {
+                    let kvh = h / group
+                    let qBase = ((bi * sq + i) * n + h) * d
+                    var scores: [(Int, Double)] = []
+                    for j in 0..<sk where visible(j, to: i + queryOffset, causal: causal, window: window) {
+                        let kBase = ((bi * sk + j) * nkv + kvh) * d
+                        var dot = 0.0
+                        for x in 0..<d { dot += q.data[qBase + x] * k.data[kBase + x] }
+                        scores.append((j, dot * scale))
+                    }
+                    guard let m = scores.map(\.1).max() else { continue }
+                    let weights = scores.map { ($0.0, ($0.1 - m).exp()) }
+                    let sum = weights.reduce(0) { $0 + $1.1 }
+                    for (j, w) in weights {
+                        let vBase = ((bi * sk + j) * nkv + kvh) * d
+                        for x in 0..<d { out[qBase + x] += w / sum * v.data[vBase + x] }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: q.shape, data: out)
+    }
+
+    /// Rows of `table` `[rows, h]` for the ids in `ids`, where the table holds vocabulary rows
+    /// `first ..< first + rows`; ids outside it give zeros (a vocabulary-parallel lookup).
+    static func embedding(_ ids: Tensor, _ table: Tensor, first: Int) -> Tensor {
+        let (rows, h) = (table.shape[0], table.shape[1])
+        var out = [Double](repeating: 0, count: ids.count * h)
+        for (t, id) in ids.data.enumerated() {
+            let row = Int(id) - first
+            guard row >= 0 && row < rows else { continue }
+            for i in 0..<h { out[t * h + i] = table.data[row * h + i] }
+        }
+        return Tensor(shape: ids.shape + [h], data: out)
+    }
+
     /// The `k` largest logits of each row (ties to the lower expert), their gates a softmax
     /// over the chosen logits.
     static func topK(_ logits: Tensor, k: Int) -> Tensor {

@@ -15,6 +15,20 @@ public struct ReferenceModel: Sendable {
     public var expertFFN: Int?
     /// Decode: the tokens attended to (the cache holds `context - 1`).
     public var context: Int?
+    public var kvHeads: Int
+    /// `layernorm` or `rmsnorm`.
+    public var norm: String = "layernorm"
+    public var gated = false
+    /// `gelu`, `silu` or `relu`.
+    public var activation: String = "gelu"
+    public var ropeTheta: Double?
+    public var rotaryDim: Int?
+    public var causal = false
+    public var slidingWindow: Int?
+    public var vocab: Int?
+    public var tiedEmbeddings = false
+    public var parallelResidual = false
+    public var qkvBias = false
 
     /// Reads the model from the graph attributes deploydag's builders write.
     public init(graph: OperatorGraph) throws(VerifyError) {
@@ -41,6 +55,33 @@ public struct ReferenceModel: Sendable {
             ffn = try int("ffn")
         }
         context = graph.attributes["phase"] == "decode" ? try int("context") : nil
+        let a = graph.attributes
+        kvHeads = a["kv_heads"] == nil ? heads : try int("kv_heads")
+        guard heads % kvHeads == 0 else { throw VerifyError("graph attribute 'kv_heads' (\(kvHeads)) must divide 'heads' (\(heads))") }
+        func choice(_ key: String, _ allowed: [String], default value: String) throws(VerifyError) -> String {
+            guard let text = a[key] else { return value }
+            guard allowed.contains(text) else {
+                throw VerifyError("graph attribute '\(key)' is '\(text)'; expected \(allowed.joined(separator: " or "))")
+            }
+            return text
+        }
+        func flag(_ key: String) throws(VerifyError) -> Bool { try choice(key, ["true", "false"], default: "false") == "true" }
+        norm = try choice("norm", ["layernorm", "rmsnorm"], default: "layernorm")
+        gated = try choice("mlp", ["plain", "gated"], default: "plain") == "gated"
+        activation = try choice("activation", ["gelu", "silu", "relu"], default: "gelu")
+        if let text = a["rope_theta"] {
+            guard let theta = Double(text), theta > 0 else {
+                throw VerifyError("graph attribute 'rope_theta' must be positive, got '\(text)'")
+            }
+            ropeTheta = theta
+        }
+        rotaryDim = a["rotary_dim"] == nil ? nil : try int("rotary_dim")
+        causal = try flag("causal")
+        slidingWindow = a["sliding_window"] == nil ? nil : try int("sliding_window")
+        vocab = a["vocab"] == nil ? nil : try int("vocab")
+        tiedEmbeddings = try flag("tie_embeddings")
+        parallelResidual = try flag("parallel_residual")
+        qkvBias = try flag("qkv_bias")
     }
 }
 
@@ -68,10 +109,22 @@ struct DataSource {
         return Tensor(shape: shape, data: data)
     }
 
-    /// A weight scaled by 1/sqrt(its contraction), so activations stay of order one.
+    /// A weight scaled by 1/sqrt(its contraction), so activations stay of order one. A norm's
+    /// gain is drawn around 1, a bias small.
     func weight(_ name: String, shape: [Int]) -> Tensor {
+        if shape.count == 1 && !name.hasSuffix(".bias") {
+            let noise = tensor(name, shape: shape, scale: 0.5)
+            return Tensor(shape: shape, data: noise.data.map { 1 + $0 })
+        }
+        if name.hasSuffix(".bias") { return tensor(name, shape: shape, scale: 0.1) }
         let fanIn = name.hasSuffix("o_proj") ? shape[0] * shape[1] : shape[0]
         return tensor(name, shape: shape, scale: 1 / Double(fanIn).squareRoot())
+    }
+
+    /// Token ids in `0 ..< vocab`, drawn from the name like every other tensor.
+    func tokens(_ name: String, shape: [Int], vocab: Int) -> Tensor {
+        let uniform = tensor(name, shape: shape)
+        return Tensor(shape: shape, data: uniform.data.map { Double(min(Int(($0 + 1) / 2 * Double(vocab)), vocab - 1)) })
     }
 }
 

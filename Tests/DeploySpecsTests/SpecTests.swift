@@ -36,8 +36,9 @@ import Testing
         let all = try Presets.all()
         #expect(
             all.map(\.name) == [
-                "attention-pool-4l", "helix-dense-2l", "helix-dense-4l", "helix-moe-4l", "ma-separation-moe-4l", "tp8-pp2-001",
-                "tp8-pp2-dense-4l", "tp8-pp2-moe-4l",
+                "attention-pool-4l", "helix-dense-2l", "helix-dense-4l", "helix-moe-4l", "llama2-70b-tp8-pp2", "llama3-70b-tp8-pp2",
+                "llama3-8b-tp1", "ma-separation-moe-4l", "mixtral-8x7b-ep8", "qwen2-72b-tp8", "tp8-pp2-001", "tp8-pp2-dense-4l",
+                "tp8-pp2-moe-4l",
             ])
         for spec in all {
             #expect(spec.file.hasSuffix("/\(spec.name).yaml"))

@@ -1,0 +1,250 @@
+import DeployModel
+
+/// The blocks of today's decoder LLMs under Megatron tensor parallelism over a group of GPUs:
+/// grouped-query attention with rotary embeddings and a causal mask (fused or materialized),
+/// the gated MLP, RMSNorm, the parallel-residual layer, and the ends of the model (the token
+/// embedding, the final norm, the LM head). Each keeps the unpartitioned model's math
+/// (docs/strategies.md).
+extension DAGBuilder {
+    /// Part `index` of `parts` along `dim`; the whole tensor when there is one part.
+    static func shard(_ dim: Int, _ index: Int, of parts: Int, copies: Int = 1) -> Placement {
+        parts == 1 ? .replicate : Placement(shards: [dim: .init(index, of: parts)], copies: copies > 1 ? copies : nil)
+    }
+
+    /// Term `index` of a partial sum over `parts`; the whole tensor when there is one part.
+    static func partial(_ index: Int, of parts: Int) -> Placement {
+        parts == 1 ? .replicate : Placement(partial: .init(index, of: parts))
+    }
+
+    /// How `t` tensor-parallel ranks share the K/V heads: `parts` distinct shares, `local` heads
+    /// each; ranks `r * parts / t` hold share... (rank `r` holds share `r / (t / parts)`).
+    static func kvSharing(_ model: TransformerModel, tp t: Int) -> (parts: Int, local: Int) {
+        let parts = min(t, model.kvHeads)
+        return (parts, model.kvHeads / parts)
+    }
+
+    /// Where a decode step's query sits among the keys (the cached tokens before it); 0 in prefill.
+    static func queryOffset(_ phase: Phase) -> Dim {
+        if case .decode(let context) = phase { return context.intValue.map { Dim($0 - 1) } ?? Dim(0) }
+        return Dim(0)
+    }
+
+    /// One decoder layer on the tensor-parallel group `gpus` (`x[i]` replicated on `gpus[i]`).
+    mutating func decoderLayer(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int]) throws -> [Int] {
+        let t = gpus.count
+        if model.parallelResidual {
+            block = "attention"
+            let normed = gpus.enumerated().map { i, gpu in norm(model, "ln1", title: "1", gpu: gpu, input: x[i], place: .replicate) }
+            let attention = try attentionTerms(model: model, phase: phase, gpus: gpus, normed: normed)
+            block = "mlp"
+            let mlp = try mlpTerms(model: model, gpus: gpus, normed: normed)
+            let sums = gpus.enumerated().map { i, gpu in
+                add("parallel_sum", title: "attention + MLP", gpu: gpu, attention[i], mlp[i], place: Self.partial(i, of: t))
+            }
+            let reduced = reduce("layer_allreduce", title: "attention and MLP partial sums", gpus: gpus, sums)
+            return gpus.enumerated().map { i, gpu in
+                add("residual", title: "residual add", gpu: gpu, x[i], reduced[i], place: .replicate)
+            }
+        }
+        block = "attention"
+        let normed = gpus.enumerated().map { i, gpu in norm(model, "ln1", title: "1", gpu: gpu, input: x[i], place: .replicate) }
+        let attention = reduce(
+            "attn_allreduce", title: "output-projection partial sums", gpus: gpus,
+            try attentionTerms(model: model, phase: phase, gpus: gpus, normed: normed))
+        let attended = gpus.enumerated().map { i, gpu in
+            add("residual1", title: "residual add 1", gpu: gpu, x[i], attention[i], place: .replicate)
+        }
+        if let moe = model.moe {
+            return try expertParallelMoE(model: model, moe: moe, gpus: gpus, tokenDim: Self.tokenDim(phase), x: attended)
+        }
+        block = "mlp"
+        let normed2 = gpus.enumerated().map { i, gpu in
+            norm(model, "ln2", title: "2", gpu: gpu, input: attended[i], place: .replicate)
+        }
+        let mlp = reduce(
+            "mlp_allreduce", title: "down-projection partial sums", gpus: gpus, try mlpTerms(model: model, gpus: gpus, normed: normed2))
+        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, attended[i], mlp[i], place: .replicate)
+        }
+    }
+
+    /// The all-reduce of one partial term per GPU; with one GPU the term is already whole.
+    mutating func reduce(_ key: String, title: String, gpus: [Int], _ terms: [Int]) -> [Int] {
+        guard gpus.count > 1 else { return terms }
+        let node = allReduce(key, title: title, group: gpus, inputs: terms, place: .replicate)
+        return gpus.map { _ in node }
+    }
+
+    /// Attention on the normed input, whole query heads per GPU, up to the row-parallel output
+    /// projection: one partial term of the attention output per GPU.
+    mutating func attentionTerms(model: TransformerModel, phase: Phase, gpus: [Int], normed: [Int]) throws -> [Int] {
+        let t = gpus.count
+        let (h, d) = (model.hidden, model.headDim)
+        let qLocal = model.heads / t
+        let (kvParts, kvLocal) = Self.kvSharing(model, tp: t)
+        let offset = Self.queryOffset(phase)
+        var terms: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            let kvShare = rank / (t / kvParts)
+            let qHeads = t == 1 ? "all \(model.heads) heads" : "heads \(rank * qLocal)-\((rank + 1) * qLocal - 1)"
+            let kvHeads =
+                kvParts == 1 ? "all \(model.kvHeads) K/V heads" : "K/V heads \(kvShare * kvLocal)-\((kvShare + 1) * kvLocal - 1)"
+            let qPlace = Self.shard(2, rank, of: t)
+            let kvPlace = Self.shard(2, kvShare, of: kvParts, copies: t / kvParts)
+            var q = try matmul(
+                "q", title: "Q proj (\(qHeads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: normed[rank],
+                weight: [Dim(h), Dim(qLocal), Dim(d)], weightPlace: Self.shard(1, rank, of: t), place: qPlace, bias: model.qkvBias)
+            var k = try matmul(
+                "k", title: "K proj (\(kvHeads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: normed[rank],
+                weight: [Dim(h), Dim(kvLocal), Dim(d)], weightPlace: Self.shard(1, kvShare, of: kvParts), place: kvPlace,
+                bias: model.qkvBias)
+            let v = try matmul(
+                "v", title: "V proj (\(kvHeads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: normed[rank],
+                weight: [Dim(h), Dim(kvLocal), Dim(d)], weightPlace: Self.shard(1, kvShare, of: kvParts), place: kvPlace,
+                bias: model.qkvBias)
+            if let rotary = model.rope {
+                q = rope("q_rope", title: "RoPE on Q", gpu: gpu, input: q, rope: rotary, offset: offset, place: qPlace)
+                k = rope("k_rope", title: "RoPE on K", gpu: gpu, input: k, rope: rotary, offset: offset, place: kvPlace)
+            }
+            let keys = try withCache(k, "k", gpu: gpu, phase: phase)
+            let values = try withCache(v, "v", gpu: gpu, phase: phase)
+            let context: Int
+            let scale = Self.scale(d)
+            switch model.attention {
+            case .fused:
+                context = fusedAttention(
+                    "attention", title: "attention (fused, \(model.heads / model.kvHeads) queries per K/V head)", gpu: gpu, q: q,
+                    k: keys, v: values, scale: scale, causal: model.causal, window: model.slidingWindow, queryOffset: offset,
+                    place: qPlace)
+            case .materialized:
+                let scoresPlace = Self.shard(1, rank, of: t)
+                let scores = try matmul(
+                    "qk", title: "Q·Kᵀ scores", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys, place: scoresPlace)
+                var mask: [(key: String, value: String)] = [("scale", scale)]
+                if model.causal { mask.append(("causal", "true")) }
+                if let window = model.slidingWindow { mask.append(("window", String(window))) }
+                if offset != Dim(0) { mask.append(("q_offset", offset.description)) }
+                let probabilities = maskedSoftmax(
+                    "softmax", title: "softmax(scores / √\(d)\(model.causal ? ", causal" : ""))", gpu: gpu, input: scores,
+                    attributes: mask, place: scoresPlace)
+                context = try matmul(
+                    "av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values, place: qPlace)
+            }
+            terms.append(
+                try matmul(
+                    "o_proj", title: t > 1 ? "output proj (row-parallel, partial sum)" : "output proj", gpu: gpu, eq: "bsnd,ndh->bsh",
+                    lhs: context, weight: [Dim(qLocal), Dim(d), Dim(h)], weightPlace: Self.shard(0, rank, of: t),
+                    place: Self.partial(rank, of: t)))
+        }
+        return terms
+    }
+
+    /// A softmax with its mask attributes (`scale`, `causal`, `window`, `q_offset`).
+    mutating func maskedSoftmax(
+        _ key: String, title: String, gpu: Int, input: Int, attributes: [(key: String, value: String)], place: Placement?
+    ) -> Int {
+        let out = shape(input)
+        let node = graph.add(
+            OperatorNode(
+                name: "\(prefix)\(key).gpu\(gpu)", op: .softmax, gpu: gpu, out: out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)",
+                attributes: placed(attributes, "\(prefix)\(key)", place)))
+        graph.connect(input, node)
+        return node
+    }
+
+    /// The MLP on the normed input, column- then row-parallel: one partial term per GPU.
+    /// Gated (SwiGLU, GeGLU): act(gate) * up, then down; plain: FC1, act, FC2.
+    mutating func mlpTerms(model: TransformerModel, gpus: [Int], normed: [Int]) throws -> [Int] {
+        let t = gpus.count
+        let (h, f) = (model.hidden, model.ffn)
+        let slice = f / t
+        let part = t > 1 ? " (column-parallel, \(slice) of \(f))" : ""
+        var terms: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            let columns = Self.shard(1, rank, of: t)
+            let sliced = Self.shard(2, rank, of: t)
+            let inner: Int
+            switch model.mlp {
+            case .gated:
+                let gate = try matmul(
+                    "gate", title: "gate proj\(part)", gpu: gpu, eq: "bsh,hf->bsf", lhs: normed[rank], weight: [Dim(h), Dim(slice)],
+                    weightPlace: columns, place: sliced)
+                let up = try matmul(
+                    "up", title: "up proj\(part)", gpu: gpu, eq: "bsh,hf->bsf", lhs: normed[rank], weight: [Dim(h), Dim(slice)],
+                    weightPlace: columns, place: sliced)
+                let act = unary(model.activation.op, "act", title: model.activation.title, gpu: gpu, input: gate, place: sliced)
+                inner = mul("gated", title: "\(model.activation.title)(gate) ⊙ up", gpu: gpu, act, up, place: sliced)
+            case .plain:
+                let fc1 = try matmul(
+                    "fc1", title: "FC1\(part)", gpu: gpu, eq: "bsh,hf->bsf", lhs: normed[rank], weight: [Dim(h), Dim(slice)],
+                    weightPlace: columns, place: sliced)
+                inner = unary(model.activation.op, "act", title: model.activation.title, gpu: gpu, input: fc1, place: sliced)
+            }
+            let downKey = model.mlp == .gated ? "down" : "fc2"
+            terms.append(
+                try matmul(
+                    downKey, title: "\(model.mlp == .gated ? "down proj" : "FC2")\(t > 1 ? " (row-parallel, partial sum)" : "")",
+                    gpu: gpu, eq: "bsf,fh->bsh", lhs: inner, weight: [Dim(slice), Dim(h)], weightPlace: Self.shard(0, rank, of: t),
+                    place: Self.partial(rank, of: t)))
+        }
+        return terms
+    }
+
+    /// The activations entering the first layer on `gpus`: for a model with a vocabulary, the
+    /// token ids looked up in the embedding (vocabulary-parallel: each GPU holds vocab / t rows,
+    /// and the partial lookups are all-reduced); otherwise the activations themselves.
+    mutating func modelInputs(model: TransformerModel, phase: Phase, gpus: [Int]) throws -> [Int] {
+        let activation = Self.activation(model, phase)
+        guard let vocab = model.vocab else { return gpus.map { input(gpu: $0, shape: activation) } }
+        let t = gpus.count
+        try requireDivisible(vocab, by: t, key: "vocab", "the embedding's rows split over the \(t) GPUs of the first stage")
+        block = "embedding"
+        defer { block = nil }
+        let tokens = Shape(Array(activation.dims.dropLast()))
+        var lookups: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            let ids = tokenInput(gpu: gpu, shape: tokens)
+            lookups.append(
+                embedding(
+                    "embed", title: t > 1 ? "embedding (rows \(rank * vocab / t)-\((rank + 1) * vocab / t - 1))" : "embedding",
+                    gpu: gpu, tokens: ids, rows: vocab / t, hidden: model.hidden, weightName: "w.embed",
+                    slice: Self.shard(0, rank, of: t), place: Self.partial(rank, of: t)))
+        }
+        return reduce("embed_allreduce", title: "embedding partial lookups", gpus: gpus, lookups)
+    }
+
+    /// The model's outputs on `gpus`: for a model with a vocabulary, the final norm and the LM
+    /// head (column-parallel over the vocabulary, the logits all-gathered for the sampler; in
+    /// prefill on the last token of each sequence only); otherwise the activations.
+    mutating func modelOutputs(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int]) throws {
+        guard let vocab = model.vocab else {
+            for (rank, gpu) in gpus.enumerated() { _ = output(gpu: gpu, from: x[rank]) }
+            return
+        }
+        let t = gpus.count
+        try requireDivisible(vocab, by: t, key: "vocab", "the LM head's columns split over the \(t) GPUs of the last stage")
+        block = "head"
+        defer { block = nil }
+        var logits: [Int] = []
+        for (rank, gpu) in gpus.enumerated() {
+            var last = norm(model, "final_norm", title: "(final)", gpu: gpu, input: x[rank], place: .replicate)
+            if case .prefill = phase {
+                last = narrow(
+                    "last_token", title: "last token of each sequence (only it is sampled)", gpu: gpu, input: last, dim: 1, start: -1,
+                    length: 1, place: .replicate)
+            }
+            logits.append(
+                try matmul(
+                    "lm_head", title: t > 1 ? "LM head (vocabulary-parallel, \(vocab / t) of \(vocab))" : "LM head", gpu: gpu,
+                    eq: "bsh,vh->bsv", lhs: last, weight: [Dim(vocab / t), Dim(model.hidden)],
+                    weightName: model.tiedEmbeddings ? "w.embed" : "w.lm_head", weightPlace: Self.shard(0, rank, of: t),
+                    place: Self.shard(2, rank, of: t)))
+        }
+        if t > 1 {
+            let gathered = try allGather(
+                "logits_all_gather", title: "logits for the sampler", group: gpus, inputs: logits, dim: 2, place: .replicate)
+            logits = gpus.map { _ in gathered }
+        }
+        for (rank, gpu) in gpus.enumerated() { _ = output(gpu: gpu, from: logits[rank]) }
+    }
+}

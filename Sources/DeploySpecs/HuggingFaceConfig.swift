@@ -1,0 +1,177 @@
+import DeployBuilders
+import DeployModel
+import Foundation
+
+/// Reads a Hugging Face `config.json` into the model it describes.
+///
+/// Every key is either used, known not to change the computation (token ids, initialisation,
+/// training-only settings), or refused by name: a config is never silently approximated.
+public enum HuggingFaceConfig {
+    /// The architectures read, by `model_type`.
+    public static let modelTypes: [String: String] = [
+        "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+    ]
+
+    /// Keys that do not change the operators, shapes or numbers of an inference step.
+    static let ignoredKeys: Set<String> = [
+        "_name_or_path", "architectures", "model_type", "transformers_version", "bos_token_id", "eos_token_id", "pad_token_id",
+        "initializer_range", "use_cache", "max_position_embeddings", "attention_dropout", "hidden_dropout", "pretraining_tp",
+        "max_window_layers", "router_aux_loss_coef", "output_router_logits", "router_jitter_noise", "use_sliding_window_cache",
+        "torch_dtype_comment", "quantization_config_comment", "tokenizer_class", "auto_map", "output_attentions",
+        "output_hidden_states", "return_dict", "is_decoder", "id2label", "label2id", "rms_norm_eps", "original_max_position_embeddings",
+    ]
+
+    /// Reads the file at `path`; messages name it and the key.
+    public static func model(file path: String) throws(SpecFileError) -> TransformerModel {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw SpecFileError(file: path, line: nil, key: nil, reason: "the Hugging Face config \(reason)")
+        }
+        return try model(json: data, file: path)
+    }
+
+    public static func model(json data: Data, file: String) throws(SpecFileError) -> TransformerModel {
+        func fail(_ key: String?, _ reason: String) -> SpecFileError {
+            SpecFileError(file: file, line: line(of: key, in: data), key: key, reason: reason)
+        }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw SpecFileError(file: file, line: nil, key: nil, reason: "not valid JSON: \(error.localizedDescription)")
+        }
+        guard let config = parsed as? [String: Any] else { throw fail(nil, "must be a JSON object of configuration keys") }
+        var used: Set<String> = []
+        func value(_ key: String) -> Any? {
+            used.insert(key)
+            guard let v = config[key], !(v is NSNull) else { return nil }
+            return v
+        }
+        func int(_ key: String) throws(SpecFileError) -> Int? {
+            guard let v = value(key) else { return nil }
+            guard let n = v as? NSNumber, !isBoolean(n), n.doubleValue == n.doubleValue.rounded(),
+                n.doubleValue > 0, n.doubleValue < 1e12
+            else { throw fail(key, "must be a positive integer, got \(v)") }
+            return n.intValue
+        }
+        func required(_ key: String) throws(SpecFileError) -> Int {
+            guard let n = try int(key) else { throw fail(key, "is missing") }
+            return n
+        }
+        func bool(_ key: String) throws(SpecFileError) -> Bool? {
+            guard let v = value(key) else { return nil }
+            guard let n = v as? NSNumber, isBoolean(n) else { throw fail(key, "must be true or false, got \(v)") }
+            return n.boolValue
+        }
+        func string(_ key: String) throws(SpecFileError) -> String? {
+            guard let v = value(key) else { return nil }
+            guard let s = v as? String else { throw fail(key, "must be a string, got \(v)") }
+            return s
+        }
+
+        guard let type = try string("model_type") else { throw fail("model_type", "is missing: say which architecture this is") }
+        guard let architecture = modelTypes[type] else {
+            throw fail(
+                "model_type",
+                "is '\(type)', which deploydag cannot represent; it reads \(modelTypes.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))"
+            )
+        }
+        if let names = config["architectures"] as? [String], let first = names.first, first != architecture {
+            throw fail("architectures", "names \(first), but model_type '\(type)' is \(architecture)")
+        }
+        let hidden = try required("hidden_size")
+        let heads = try required("num_attention_heads")
+        let layers = try required("num_hidden_layers")
+        let kvHeads = try int("num_key_value_heads") ?? heads
+        let headDim = try int("head_dim") ?? hidden / heads
+        guard headDim * heads == hidden else {
+            throw fail(
+                "head_dim",
+                "is \(headDim), but deploydag's attention projects hidden (\(hidden)) onto heads x head_dim = \(heads * headDim); a head_dim of its own is not represented"
+            )
+        }
+        guard hidden % heads == 0 else { throw fail("num_attention_heads", "must divide hidden_size (\(hidden)), got \(heads)") }
+        let ffn = try required("intermediate_size")
+        let vocab = try required("vocab_size")
+
+        var dtype = DataType.bf16
+        if let text = try string("torch_dtype") {
+            switch text {
+            case "bfloat16": dtype = .bf16
+            case "float16": dtype = .fp16
+            case "float32": dtype = .fp32
+            default: throw fail("torch_dtype", "is '\(text)'; expected bfloat16, float16 or float32")
+            }
+        }
+        let activation: Activation
+        switch try string("hidden_act") ?? "silu" {
+        case "silu", "swish": activation = .silu
+        case "gelu", "gelu_pytorch_tanh", "gelu_new": activation = .gelu
+        case "relu": activation = .relu
+        case let other: throw fail("hidden_act", "is '\(other)', which deploydag cannot represent; expected silu, gelu or relu")
+        }
+
+        var moe: MixtureOfExperts?
+        if type == "mixtral" {
+            let experts = try required("num_local_experts")
+            let topK = try int("num_experts_per_tok") ?? 2
+            moe = MixtureOfExperts(experts: experts, topK: topK, expertFFN: ffn)
+        }
+        var model = TransformerModel(
+            layers: layers, batch: Dim(1), seq: Dim(1), hidden: hidden, heads: heads, headDim: headDim, ffn: ffn, dtype: dtype, moe: moe,
+            kvHeads: kvHeads)
+        model.norm = .rmsnorm
+        model.mlp = .gated
+        model.activation = activation
+        model.causal = true
+        model.attention = .fused
+        model.vocab = vocab
+        model.tiedEmbeddings = try bool("tie_word_embeddings") ?? false
+        let theta: Double
+        if let v = value("rope_theta") {
+            guard let n = v as? NSNumber, !isBoolean(n), n.doubleValue > 0 else {
+                throw fail("rope_theta", "must be a positive number, got \(v)")
+            }
+            theta = n.doubleValue
+        } else {
+            theta = 10000
+        }
+        model.rope = RotaryEmbedding(theta: theta)
+        if value("rope_scaling") != nil {
+            throw fail("rope_scaling", "changes the rotary frequencies in a way deploydag does not represent; remove it or set it to null")
+        }
+        if type == "qwen2" {
+            model.qkvBias = true
+            let sliding = try bool("use_sliding_window") ?? false
+            used.insert("sliding_window")
+            if sliding { model.slidingWindow = try int("sliding_window") }
+        } else {
+            model.slidingWindow = try int("sliding_window")
+        }
+        if try bool("attention_bias") == true {
+            throw fail("attention_bias", "is true: biases on every attention projection are not represented (Qwen2's Q/K/V biases are)")
+        }
+        if try bool("mlp_bias") == true { throw fail("mlp_bias", "is true: MLP biases are not represented") }
+        for key in ["num_local_experts", "num_experts_per_tok"] where type != "mixtral" && config[key] != nil {
+            throw fail(key, "belongs to a mixture-of-experts architecture, but model_type is '\(type)'")
+        }
+        for key in config.keys.sorted() where !used.contains(key) && !ignoredKeys.contains(key) {
+            throw fail(key, "is not a key deploydag knows for \(architecture); it cannot say the key changes nothing, so it refuses it")
+        }
+        do {
+            try model.validate()
+        } catch {
+            throw fail(error.key, error.reason)
+        }
+        return model
+    }
+
+    /// JSON's true and false, which Foundation hands over as NSNumbers of type `c`.
+    static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+    /// The line of `"key":` in the JSON text, for messages.
+    static func line(of key: String?, in data: Data) -> Int? {
+        guard let key, let text = String(data: data, encoding: .utf8), let range = text.range(of: "\"\(key)\"") else { return nil }
+        return text[..<range.lowerBound].reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+    }
+}
