@@ -72,7 +72,7 @@ extension Analysis {
         for v in criticalPath {
             let s = costs[v].seconds
             switch graph.nodes[v].op {
-            case .matmul: result.matmul += s
+            case .matmul, .attention: result.matmul += s
             case let op where op.isCommunication: result.communication += s
             default: result.other += s
             }
@@ -81,17 +81,33 @@ extension Analysis {
     }
 
     /// The critical path's matmuls as the seeds write them: `Get_Time(m, k, n) x count + ...`,
-    /// grouped by arguments in order of first appearance, symbolic where the dimensions are.
+    /// grouped by arguments in order of first appearance, symbolic where the dimensions are;
+    /// fused attention as `Attention(...)` terms.
     public var getTimeExpression: String {
         var order: [String] = []
         var counts: [String: Int] = [:]
-        for v in criticalPath where graph.nodes[v].op == .matmul {
-            let a = graph.nodes[v].attributes
-            let term = "Get_Time(\(a["m"] ?? "?"), \(a["k"] ?? "?"), \(a["n"] ?? "?"))"
+        for v in criticalPath where graph.nodes[v].op == .matmul || graph.nodes[v].op == .attention {
+            let node = graph.nodes[v]
+            let a = node.attributes
+            let term =
+                node.op == .attention
+                ? Self.attentionTerm(
+                    node, keys: graph.adjacency.predecessors(of: v).lazy.map { self.graph.nodes[Int($0)].out }.first { $0 != node.out })
+                : "Get_Time(\(a["m"] ?? "?"), \(a["k"] ?? "?"), \(a["n"] ?? "?"))"
             if counts[term] == nil { order.append(term) }
             counts[term, default: 0] += 1
         }
         return order.map { counts[$0]! > 1 ? "\($0) x \(counts[$0]!)" : $0 }.joined(separator: " + ")
+    }
+
+    /// `Attention(b x heads, q, kv, d, causal)`: a fused attention node's arguments.
+    public static func attentionTerm(_ node: OperatorNode, keys: Shape?) -> String {
+        let q = node.out
+        guard q.rank == 4 else { return "Attention(?)" }
+        let kv = keys.map { $0.rank == 4 ? $0[1].description : "?" } ?? q[1].description
+        var mask = node.attributes["causal"] == "true" ? ", causal" : ""
+        if let window = node.attributes["window"] { mask += ", window \(window)" }
+        return "Attention(\(q[0])x\(q[2]), \(q[1]), \(kv), \(q[3])\(mask))"
     }
 
     /// Weights per GPU (each distinct slice of a logical weight a GPU's nodes read, held once:

@@ -33,6 +33,16 @@ public enum Format {
         return String(format: "%.0f B", value)
     }
 
+    /// FLOPs in GFLOP, TFLOP or PFLOP.
+    public static func flops(_ value: Double) -> String {
+        let magnitude = abs(value)
+        if magnitude >= 1e15 { return String(format: "%.2f PFLOP", value / 1e15) }
+        if magnitude >= 1e12 { return String(format: "%.2f TFLOP", value / 1e12) }
+        if magnitude >= 1e9 { return String(format: "%.2f GFLOP", value / 1e9) }
+        if magnitude >= 1e6 { return String(format: "%.2f MFLOP", value / 1e6) }
+        return String(format: "%.0f FLOP", value)
+    }
+
     /// Tokens per second, with K/M suffixes as the seeds write them.
     public static func rate(_ value: Double) -> String {
         if value >= 1e6 { return String(format: "%.3fM", value / 1e6) }

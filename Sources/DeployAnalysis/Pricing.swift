@@ -3,7 +3,8 @@ import DeployModel
 /// What one node costs.
 public struct NodeCost: Sendable, Hashable {
     public var seconds: Double
-    /// Matmul FLOPs (2mkn); other operators count 0.
+    /// Tensor-core FLOPs: matmuls (2mkn) and fused attention (4 x batch x heads x head_dim per
+    /// visible query-key pair); other operators count 0.
     public var flops: Double
     /// Bytes read and written in the GPU's memory.
     public var memoryBytes: Double
@@ -64,10 +65,15 @@ public struct Pricer: Sendable {
                 seconds = flops / (t * 1e12)
             }
             return NodeCost(seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
+        case .attention:
+            return fusedAttention(node, inputs: inputs, outBytes: outBytes)
         default:
-            // Memory-bound operators: read the inputs, write the output (a cache is only read).
+            // Memory-bound operators: read the inputs, write the output (a cache is only read;
+            // a slice reads only what it keeps).
             var bytes = outBytes
-            if node.op != .kvCache {
+            if node.op == .narrow {
+                bytes = 2 * outBytes
+            } else if node.op != .kvCache {
                 for shape in inputs {
                     guard let e = shape.elementCountValue else { return nil }
                     bytes += e * elementBytes
@@ -76,6 +82,61 @@ public struct Pricer: Sendable {
             guard let gpu = costModel.gpu else { return NodeCost(seconds: 0, flops: 0, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil) }
             return NodeCost(seconds: bytes / gpu.memoryBandwidth, flops: 0, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
         }
+    }
+
+    /// Fused attention (FlashAttention) is one kernel: its FLOPs are two products over the
+    /// visible query-key pairs of every head (QKᵀ and PV, 2 x 2 x head_dim each); its memory
+    /// traffic is Q, K, V and the output, the score matrix never leaving the chip. Priced at
+    /// the matmul roofline (the table model has no attention rows: it uses the roofline at the
+    /// tensor-core peak, and says so in docs/analysis.md).
+    private func fusedAttention(_ node: OperatorNode, inputs: [Shape], outBytes: Double) -> NodeCost? {
+        guard inputs.count == 3, let q = inputs.first(where: { $0 == node.out }) ?? inputs.first, q.rank == 4,
+            let b = q[0].doubleValue, let queries = q[1].doubleValue, let heads = q[2].doubleValue, let d = q[3].doubleValue
+        else { return nil }
+        let kv = inputs.filter { $0 != q }.first ?? inputs[1]
+        guard kv.rank == 4, let keys = kv[1].doubleValue else { return nil }
+        var bytes = outBytes
+        for shape in inputs {
+            guard let e = shape.elementCountValue else { return nil }
+            bytes += e * elementBytes
+        }
+        let a = node.attributes
+        let pairs = Self.visiblePairs(
+            queries: queries, keys: keys, offset: a["q_offset"].flatMap(Double.init) ?? 0, causal: a["causal"] == "true",
+            window: a["window"].flatMap(Double.init))
+        let flops = 4 * b * heads * d * pairs
+        let seconds: Double
+        switch costModel {
+        case .roofline(let gpu, let efficiency):
+            seconds = max(flops / (gpu.peakFLOPs * efficiency), bytes / gpu.memoryBandwidth)
+        case .table(_, let gpu):
+            seconds = max(flops / gpu.peakFLOPs, bytes / gpu.memoryBandwidth)
+        case .matmulFLOPs(let t):
+            seconds = flops / (t * 1e12)
+        }
+        return NodeCost(seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
+    }
+
+    /// The query-key pairs a mask lets through: query `i` (of `queries`) sits at position
+    /// `offset + i` and sees key `j` (of `keys`) when `j <= position` (causal) and
+    /// `j > position - window`. Summed in closed form over the pieces where the count is linear.
+    static func visiblePairs(queries: Double, keys: Double, offset: Double, causal: Bool, window: Double?) -> Double {
+        guard causal || window != nil else { return queries * keys }
+        let w = window ?? .infinity
+        let (first, end) = (offset, offset + queries)
+        let cuts = ([first, end] + [keys - 1, w - 1, keys - 1 + w].filter { $0 > first && $0 < end }).sorted()
+        var total = 0.0
+        for (a, b) in zip(cuts, cuts.dropFirst()) where b > a {
+            // On [a, b) the visible keys of position p are hi(p) - lo(p) + 1, linear in p.
+            let mid = (a + b - 1) / 2
+            let (hiSlope, hiBase): (Double, Double) = causal && mid < keys - 1 ? (1, 0) : (0, keys - 1)
+            let (loSlope, loBase): (Double, Double) = mid < w - 1 ? (0, 0) : (1, 1 - w)
+            let (slope, base) = (hiSlope - loSlope, hiBase - loBase + 1)
+            guard slope * mid + base > 0 else { continue }
+            let count = b - a
+            total += slope * (a + b - 1) * count / 2 + base * count
+        }
+        return total
     }
 
     /// Ring algorithms (domain facts): all-gather and reduce-scatter `(p-1) alpha + (p-1)/p V / B`,

@@ -24,9 +24,18 @@ extension Context {
             guard let place = places[v], place.partial != nil, let gpu = node.gpu else { continue }
             termHolders[TermKey(logical: logical(v), shards: Placement(shards: place.shards)), default: []].append(gpu)
         }
-        for v in order where places[v] != nil && isValid(v) {
+        for v in order where isValid(v) {
             let edges = incoming(v).map { Int($0) }.sorted { (graph.edges[$0].operand ?? 0) < (graph.edges[$1].operand ?? 0) }
             let inputs = edges.map { places[graph.edges[$0].from] }
+            if places[v] == nil {
+                // No stated place: derived from inputs that all have one, so a hand-written
+                // node between placed ones is checked too; otherwise left unknown.
+                guard !edges.isEmpty, !graph.nodes[v].op.isSource, inputs.allSatisfy({ $0 != nil }) else { continue }
+                let before = findings.count
+                let derived = derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: nil)
+                places[v] = findings.count > before ? nil : derived
+                continue
+            }
             guard inputs.allSatisfy({ $0 != nil }) else {
                 // Unknown inputs (after an error, or out of a routing region): a collective's or a
                 // combine's stated place starts propagation afresh; any other node's is not trusted.
@@ -54,14 +63,17 @@ extension Context {
         edges.compactMap { graph.nodes[graph.edges[$0].from].gpu }
     }
 
-    private mutating func derive(_ v: Int, edges: [Int], inputs: [Placement], stated: Placement) {
+    /// The placement `v` makes of its inputs, reporting what its operator forbids; compared with
+    /// `stated` when the node states one.
+    @discardableResult
+    private mutating func derive(_ v: Int, edges: [Int], inputs: [Placement], stated: Placement?) -> Placement? {
         let node = graph.nodes[v]
         var expected: Placement?
         switch node.op {
         case .input, .kvCache, .dispatch, .combine, .allToAll, .reduceScatter:
-            return
+            return nil
         case .rope:
-            guard let input = inputs.first else { return }
+            guard let input = inputs.first else { return nil }
             // A rotation is linear, so a partial sum may be rotated term by term; but it pairs
             // dimensions i and i + d/2 of each head, which a split head dimension separates.
             if let last = node.out.rank > 0 ? node.out.rank - 1 : nil, let shard = input.shards[last] {
@@ -69,70 +81,70 @@ extension Context {
                     .partialNonlinear, node: v,
                     "rope rotates dimension pairs (i, i + d/2) of each head, but its input holds only part \(shard.index) of \(shard.parts) of the head dimension"
                 )
-                return
+                return nil
             }
             expected = input
         case .mul:
-            guard inputs.count == 2 else { return }
+            guard inputs.count == 2 else { return nil }
             if inputs[0].partial != nil && inputs[1].partial != nil {
                 report(.partialNonlinear, node: v, "mul of two partial sums: the cross terms are missing; reduce one operand first")
-                return
+                return nil
             }
             let (a, b) = (inputs[0], inputs[1])
             if Placement(shards: a.shards) != Placement(shards: b.shards) {
                 report(.shardCoverage, node: v, "mul of different parts: \(a) ⊙ \(b)")
-                return
+                return nil
             }
             expected = Placement(shards: a.shards, partial: a.partial ?? b.partial)
         case .attention:
-            guard inputs.count == 3 else { return }
+            guard inputs.count == 3 else { return nil }
             let ordered = zip(edges, inputs).sorted { (graph.edges[$0.0].operand ?? 0) < (graph.edges[$1.0].operand ?? 0) }.map(\.1)
             let (q, k, val) = (ordered[0], ordered[1], ordered[2])
             if let partial = [q, k, val].first(where: { $0.partial != nil }) {
                 report(
                     .partialNonlinear, node: v,
                     "attention of a partial sum (\(partial)): the softmax inside it is nonlinear; all-reduce the projection first")
-                return
+                return nil
             }
             if let shard = q.shards[3] ?? k.shards[3] {
                 report(
                     .partialNonlinear, node: v,
                     "attention over part \(shard.index) of \(shard.parts) of the head dimension gives partial scores, which a fused softmax cannot sum; split heads, not head_dim (or use materialized attention with an all-reduce of the scores)"
                 )
-                return
+                return nil
             }
             if k != val || k.shards[1] != nil {
                 report(
                     .shardCoverage, node: v,
                     "attention needs every key and value of its heads: K is \(k), V is \(val); gather the sequence first")
-                return
+                return nil
             }
             if let kv = k.shards[2] {
                 guard let qs = q.shards[2], qs.parts % kv.parts == 0, qs.index / (qs.parts / kv.parts) == kv.index else {
                     report(
                         .shardCoverage, node: v,
                         "attention's query heads (\(q)) are not the ones K/V heads part \(kv.index) of \(kv.parts) serve")
-                    return
+                    return nil
                 }
             }
             expected = Placement(shards: q.shards)
         case .embedding:
-            guard let input = inputs.first else { return }
-            guard let w = memo.placement(node.attributes["weight_place"] ?? "R") else { return }
+            guard let input = inputs.first else { return nil }
+            guard let w = memo.placement(node.attributes["weight_place"] ?? "R") else { return nil }
             if w.shards.keys.contains(where: { $0 != 0 }) {
                 report(.shardCoverage, node: v, "an embedding's table may be split by rows (S0) only, got \(w)")
-                return
+                return nil
             }
             expected = Placement(shards: input.shards, partial: w.shards[0])
         case .narrow:
-            guard let input = inputs.first, let dim = node.attributes["dim"].flatMap(Int.init) else { return }
+            guard let input = inputs.first, let dim = node.attributes["dim"].flatMap(Int.init) else { return nil }
             if input.shards[dim] != nil {
                 report(.shardCoverage, node: v, "narrow along dim \(dim) of a tensor split along it (\(input)): gather it first")
-                return
+                return nil
             }
             expected = input
         case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .relu, .topk, .output:
-            guard let input = inputs.first else { return }
+            guard let input = inputs.first else { return nil }
             if let partial = input.partial {
                 let source = graph.edges[edges[0]].from
                 let holders = termHolders[TermKey(logical: logical(source), shards: Placement(shards: input.shards))] ?? []
@@ -147,7 +159,7 @@ extension Context {
                         ". A softmax of each segment's partial scores computes attention with \(heads * partial.parts) heads of \(headDim / partial.parts) dimensions, not the model's \(heads) heads of \(headDim): a different model"
                 }
                 report(.partialNonlinear, node: v, message)
-                return
+                return nil
             }
             let reducesLastDim = [.softmax, .layernorm, .rmsnorm, .topk].contains(node.op)
             if reducesLastDim, let last = node.out.rank > 0 ? node.out.rank - 1 : nil, let shard = input.shards[last] {
@@ -155,7 +167,7 @@ extension Context {
                     .partialNonlinear, node: v,
                     "\(node.op.rawValue) reduces over dim \(last), but its input holds only part \(shard.index) of \(shard.parts) of it; gather that dimension first"
                 )
-                return
+                return nil
             }
             expected = input
         case .add:
@@ -165,11 +177,11 @@ extension Context {
                     .partialAdd, node: v,
                     "add of a partial sum and something else (\(described)): a replicated term would be added once per partial term; all-reduce the partial sum first"
                 )
-                return
+                return nil
             }
             if Set(inputs).count > 1 {
                 report(.shardCoverage, node: v, "add of different parts: \(inputs.map(\.description).joined(separator: " + "))")
-                return
+                return nil
             }
             expected = inputs.first
         case .sendRecv:
@@ -178,12 +190,12 @@ extension Context {
             guard let input = inputs.first, let dim = node.attributes["dim"].flatMap(Int.init),
                 let parts = node.attributes["parts"].flatMap(Int.init), let index = node.attributes["index"].flatMap(Int.init),
                 index < parts
-            else { return }
+            else { return nil }
             expected = input.splitting(dim, .init(index, of: parts))
         case .concat:
-            guard let dim = node.attributes["dim"].flatMap(Int.init) else { return }
+            guard let dim = node.attributes["dim"].flatMap(Int.init) else { return nil }
             // Appending to a K/V cache: the cache's token range decides; take the stated place.
-            if edges.contains(where: { graph.nodes[graph.edges[$0].from].op == .kvCache }) { return }
+            if edges.contains(where: { graph.nodes[graph.edges[$0].from].op == .kvCache }) { return nil }
             let others = inputs.map { $0.gathering(dim) }
             let parts = inputs.compactMap { $0.shards[dim] }
             if Set(others).count == 1, parts.count == inputs.count,
@@ -197,16 +209,16 @@ extension Context {
                     .shardCoverage, node: v,
                     "concat along dim \(dim) of parts that do not make a whole, in order: \(inputs.map(\.description).joined(separator: ", "))"
                 )
-                return
+                return nil
             }
         case .matmul:
-            guard let result = deriveMatmul(v, edges: edges, inputs: inputs) else { return }
+            guard let result = deriveMatmul(v, edges: edges, inputs: inputs) else { return nil }
             expected = result
         case .allReduce:
-            guard let result = deriveReduction(v, edges: edges, inputs: inputs) else { return }
+            guard let result = deriveReduction(v, edges: edges, inputs: inputs) else { return nil }
             expected = result
         case .allGather:
-            guard let dim = node.attributes["dim"].flatMap(Int.init) else { return }
+            guard let dim = node.attributes["dim"].flatMap(Int.init) else { return nil }
             let p = node.group.count
             let gpus = producerGPUs(edges)
             for (k, input) in inputs.enumerated() {
@@ -216,14 +228,15 @@ extension Context {
                         .commVolume, node: v,
                         "all_gather along dim \(dim) over \(p) GPUs needs each member's part r of \(p) of that dim; the input from \(graph.nodes[graph.edges[edges[k]].from].name) is \(input)"
                     )
-                    return
+                    return nil
                 }
             }
             expected = inputs.first?.gathering(dim)
         }
-        guard let expected, expected != stated else { return }
+        guard let expected, let stated, expected != stated else { return expected }
         let rule: RuleID = node.op.isCommunication ? .commVolume : .shardCoverage
         report(rule, node: v, "\(node.op.rawValue) makes \(expected) of \(logical(v)) from its inputs, but the node states \(stated)")
+        return expected
     }
 
     /// Letters of the equation carry shards from the operands to the output; letters summed over

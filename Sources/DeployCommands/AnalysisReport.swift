@@ -31,6 +31,10 @@ struct AnalysisReport {
         let place = node.gpu.map { "GPU \($0)" } ?? "GPUs \(GPUList.compact(node.group))"
         let a = node.attributes
         if node.op == .matmul, let m = a["m"], let k = a["k"], let n = a["n"] { return ("Get_Time(\(m), \(k), \(n))", place) }
+        if node.op == .attention {
+            let keys = graph.adjacency.predecessors(of: v).lazy.map { graph.nodes[Int($0)].out }.first { $0 != node.out }
+            return ("\(Analysis.attentionTerm(node, keys: keys)): \(Format.flops(cost.flops)), \(Format.bytes(cost.memoryBytes))", place)
+        }
         if node.op.isCommunication {
             return ("\(Format.bytes(cost.sentBytesPerGPU)) sent per GPU over \(cost.link?.rawValue ?? "-")", place)
         }

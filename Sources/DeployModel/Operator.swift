@@ -26,10 +26,10 @@ public enum Operator: String, CaseIterable, Sendable, Hashable, Comparable {
     public var kind: Kind {
         switch self {
         case .input, .output, .kvCache: .boundary
-        case .matmul, .attention, .embedding: .matmul
+        case .matmul, .attention: .matmul
         case .softmax, .layernorm, .rmsnorm: .normalization
         case .add, .gelu, .silu, .rope, .mul, .relu: .elementwise
-        case .concat, .split, .narrow: .layout
+        case .concat, .split, .narrow, .embedding: .layout
         case .topk, .dispatch, .combine: .routing
         case .allReduce, .allGather, .reduceScatter, .allToAll, .sendRecv: .communication
         }

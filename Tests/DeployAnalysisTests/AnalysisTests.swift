@@ -231,3 +231,39 @@ func presetGraph(_ name: String, microBatches: Int = 1, phase: Phase? = nil) thr
         #expect(svg.hasPrefix("<?xml") && svg.hasSuffix("</svg>\n"))
     }
 }
+
+/// Fused attention is priced over the query-key pairs its mask lets through.
+@Suite struct FusedAttentionPricingTests {
+    static func bruteForce(queries: Int, keys: Int, offset: Int, causal: Bool, window: Int?) -> Double {
+        var pairs = 0
+        for i in 0..<queries {
+            let position = i + offset
+            for j in 0..<keys where (!causal || j <= position) && (window.map { j > position - $0 } ?? true) { pairs += 1 }
+        }
+        return Double(pairs)
+    }
+
+    @Test(
+        arguments: [
+            (64, 64, 0, true, nil), (64, 64, 0, false, nil), (1, 100, 99, true, nil), (1, 100, 99, true, 7), (50, 80, 30, true, 9),
+            (40, 40, 0, true, 3), (40, 40, 0, false, 5), (9, 200, 191, true, 300), (33, 33, 0, true, 33),
+        ] as [(Int, Int, Int, Bool, Int?)])
+    func visiblePairsInClosedFormCountEveryPair(_ q: Int, _ k: Int, _ offset: Int, _ causal: Bool, _ window: Int?) {
+        let closed = Pricer.visiblePairs(
+            queries: Double(q), keys: Double(k), offset: Double(offset), causal: causal, window: window.map(Double.init))
+        #expect(closed == Self.bruteForce(queries: q, keys: k, offset: offset, causal: causal, window: window))
+    }
+
+    @Test func causalPrefillCostsAboutHalfTheFullScores() throws {
+        var model = TransformerModel(layers: 1, batch: Dim(2), seq: Dim(4096), hidden: 4096, heads: 32, headDim: 128, ffn: 16384)
+        model.attention = .fused
+        model.causal = true
+        let graph = try DeploymentBuilder().build(Deployment(name: "t", model: model, strategy: .tensorPipeline(tp: 1, pp: 1)))
+        let analysis = try Analysis(graph: graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+        let i = try #require(graph.nodes.firstIndex { $0.op == .attention })
+        let full = 4.0 * 2 * 32 * 128 * 4096 * 4096
+        #expect(analysis.costs[i].flops == full * (4096 + 1) / (2 * 4096))
+        // Traffic is Q, K, V and the output: no score matrix.
+        #expect(analysis.costs[i].memoryBytes == 4 * 2 * 4096 * 4096 * 2)
+    }
+}

@@ -67,3 +67,30 @@ import Testing
         #expect(made == ["h.dot", "report-x_.._.._.._escaped"], "\(made)")
     }
 }
+
+/// A Hugging Face config.json through the command line, as a user would bring it.
+@Suite struct HuggingFaceCLITests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/hf")
+
+    @Test func aConfigBuildsChecksAndCountsItsParameters() throws {
+        let config = Self.fixtures.appendingPathComponent("gqa-8-kv.json").path
+        let dot = try CLI.run(["generate", "--hf-config", config, "--tp", "8", "--batch", "2", "--seq", "128"])
+        #expect(dot.status == 0, "\(dot.stderr)")
+        let checked = try CLI.run(["check", "-"], input: Data(dot.stdout.utf8))
+        #expect(checked.status == 0, "\(checked.stdout)")
+        let info = try CLI.run(["info", "-"], input: Data(dot.stdout.utf8))
+        // 2 layers of Llama-2-70B's shape plus its embedding and head: 2 x 855,654,400 + 524,288,000 + 8,192.
+        #expect(info.stdout.contains("parameters: 2.24B (2,235,604,992)"), "\(info.stdout)")
+    }
+
+    @Test(arguments: [
+        ("unknown-model-type.json", "'model_type' is 'gpt_neox'"), ("unknown-hidden-act.json", "'hidden_act' is 'quick_gelu'"),
+    ])
+    func anUnknownArchitectureOrActivationExitsTwoNamingIt(_ file: String, _ message: String) throws {
+        let r = try CLI.run(["generate", "--hf-config", Self.fixtures.appendingPathComponent(file).path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(r.stderr.contains("\(file):"), "\(r.stderr)")
+    }
+}

@@ -85,3 +85,57 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(Tensor.concat([a.part(dim: 1, index: 0, parts: 3), a.slice(dim: 1, 1, 3)], dim: 1).data == a.data)
     }
 }
+
+/// The real models' presets, scaled down as `verify --preset` does, against the independent
+/// reference (GQA, RoPE, causal masks, RMSNorm, SwiGLU, embeddings, the LM head).
+@Suite struct RealModelVerifyTests {
+    static func scaled(_ name: String, phase: Phase? = nil, window: Int? = nil) throws -> OperatorGraph {
+        var d = try Presets.named(name)!.deployment
+        d.model.batch = Dim(d.model.moe != nil && phase != nil ? 8 : 2)
+        d.model.seq = Dim(8)
+        if let phase { d.phase = phase }
+        d.model.headDim = 4
+        d.model.hidden = d.model.heads * 4
+        d.model.ffn = 16
+        d.model.layers = 2
+        d.model.vocab = 64
+        d.model.slidingWindow = window
+        if var moe = d.model.moe {
+            moe.expertFFN = 16
+            moe.capacityFactor = Dim(Int64(moe.experts))
+            d.model.moe = moe
+        }
+        return try DeploymentBuilder().build(d)
+    }
+
+    static let presets = ["llama3-8b-tp1", "llama2-70b-tp8-pp2", "mixtral-8x7b-ep8", "qwen2-72b-tp8"]
+
+    @Test(arguments: presets)
+    func prefillMatchesTheModel(name: String) throws {
+        let result = try Verifier.verify(try Self.scaled(name))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    @Test(arguments: presets)
+    func decodeMatchesTheModel(name: String) throws {
+        let result = try Verifier.verify(try Self.scaled(name, phase: .decode(context: Dim(12)), window: 5))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    /// The reference is not the DAG read back: a mask, a rotation or a tied head that differs
+    /// from what the graph says is found.
+    @Test func aDAGThatDropsTheCausalMaskDoesNotMatch() throws {
+        var graph = try Self.scaled("llama3-8b-tp1")
+        let i = try #require(graph.nodes.firstIndex { $0.op == .attention })
+        graph.updateNode(i) { $0.attributes["causal"] = "false" }
+        #expect(!(try Verifier.verify(graph)).passes)
+        var shifted = try Self.scaled("llama3-8b-tp1")
+        let r = try #require(shifted.nodes.firstIndex { $0.op == .rope })
+        shifted.updateNode(r) { $0.attributes["offset"] = "1" }
+        #expect(!(try Verifier.verify(shifted)).passes)
+        var tied = try Self.scaled("llama3-8b-tp1")
+        let h = try #require(tied.nodes.firstIndex { $0.name == "lm_head.gpu0" })
+        tied.updateNode(h) { $0.attributes["weight_logical"] = "w.embed" }
+        #expect(!(try Verifier.verify(tied)).passes)
+    }
+}

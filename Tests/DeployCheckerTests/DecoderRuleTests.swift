@@ -1,0 +1,89 @@
+import DeployModel
+import Testing
+
+/// Today's decoder operators, written by hand: each fault gets its rule and node.
+@Suite struct DecoderRuleTests {
+    static let scale = String(1 / Double(8).squareRoot())
+
+    /// Q `[2,8,4,8]` with 4 heads over K/V `[2,8,2,8]` with 2, one fused attention, on one GPU.
+    static func attentionDAG(q: String = "[2,8,4,8]", kv: String = "[2,8,2,8]", qPlace: String = "R", scale: String = scale) -> String {
+        """
+        digraph t {
+          graph [gpus=1];
+          q [op=input, gpu=0, out="\(q)", place="\(qPlace)", logical=q];
+          k [op=input, gpu=0, out="\(kv)", place="\(qPlace == "S3:0/2" ? "S3:0/2" : "R")", logical=k];
+          v [op=input, gpu=0, out="\(kv)", place="\(qPlace == "S3:0/2" ? "S3:0/2" : "R")", logical=v];
+          a [op=attention, gpu=0, out="\(q)", scale="\(scale)", causal=true];
+          o [op=output, gpu=0, out="\(q)"];
+          q -> a [operand=0]; k -> a [operand=1]; v -> a [operand=2]; a -> o;
+        }
+
+        """
+    }
+
+    @Test func groupedQueryAttentionChecksClean() {
+        let report = check(Self.attentionDAG())
+        #expect(report.findings.filter { $0.severity == .error }.isEmpty, "\(report.findings.map(\.formatted))")
+    }
+
+    @Test func headsThatDoNotGroupOverTheKVHeadsAreAShapeError() {
+        let report = check(Self.attentionDAG(kv: "[2,8,3,8]"))
+        #expect(report.findings.contains { $0.rule == .shape && $0.node == "a" && $0.message.contains("groups") })
+    }
+
+    @Test func aScaleForAnotherHeadSizeIsFound() {
+        let report = check(Self.attentionDAG(scale: String(1 / Double(16).squareRoot())))
+        #expect(report.findings.contains { $0.rule == .shape && $0.node == "a" && $0.message.contains("1/√8") })
+    }
+
+    @Test func attentionOfAPartialSumIsFound() {
+        let report = check(Self.attentionDAG(qPlace: "P:0/2"))
+        #expect(report.findings.contains { $0.rule == .partialNonlinear && $0.node == "a" })
+    }
+
+    @Test func attentionOverASplitHeadDimensionIsFound() {
+        let report = check(Self.attentionDAG(q: "[2,8,4,4]", kv: "[2,8,2,4]", qPlace: "S3:0/2", scale: "0.5"))
+        #expect(report.findings.contains { $0.rule == .partialNonlinear && $0.node == "a" && $0.message.contains("head dimension") })
+    }
+
+    static let pieces = """
+        digraph t {
+          graph [gpus=1];
+          x [op=input, gpu=0, out="[2,8,4,8]", place="S3:0/2", logical=x];
+          r [op=rope, gpu=0, out="[2,8,4,8]", theta=10000, offset=0];
+          p0 [op=input, gpu=0, out="[2,8,16]", place="P:0/2", logical=p];
+          p1 [op=input, gpu=0, out="[2,8,16]", place="P:0/2", logical=p2];
+          m [op=mul, gpu=0, out="[2,8,16]"];
+          ids [op=input, gpu=0, out="[2,8]", data=tokens];
+          e [op=embedding, gpu=0, out="[2,8,32]", weight="[100,16]"];
+          n [op=narrow, gpu=0, out="[2,1,16]", dim=1, start=8, length=1];
+          o1 [op=output, gpu=0, out="[2,8,4,8]"]; o2 [op=output, gpu=0, out="[2,8,16]"];
+          o3 [op=output, gpu=0, out="[2,8,32]"]; o4 [op=output, gpu=0, out="[2,1,16]"];
+          x -> r -> o1; p0 -> m [operand=0]; p1 -> m [operand=1]; m -> o2; ids -> e -> o3; m -> n -> o4;
+        }
+
+        """
+
+    @Test func theNewOperatorsFaultsAreNamed() {
+        let findings = check(Self.pieces).findings
+        #expect(findings.contains { $0.rule == .partialNonlinear && $0.node == "r" && $0.message.contains("pairs") })
+        #expect(findings.contains { $0.rule == .partialNonlinear && $0.node == "m" })
+        #expect(findings.contains { $0.rule == .shape && $0.node == "e" && $0.message.contains("[2,8,16]") })
+        #expect(findings.contains { $0.rule == .shape && $0.node == "n" && $0.message.contains("does not fit") })
+    }
+
+    @Test(arguments: ["llama3-8b-tp1", "llama2-70b-tp8-pp2", "mixtral-8x7b-ep8", "qwen2-72b-tp8"])
+    func realPresetsCheckClean(_ name: String) throws {
+        let text = try presetDOT(name, layers: 2)
+        let errors = check(text).findings.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    /// Llama-2-70B at TP 8: rank 1's K projection takes K/V head 2's weights, not its own.
+    @Test func aKVHeadServingTheWrongQueryHeadsIsFound() throws {
+        let text = try presetDOT("llama2-70b-tp8-pp2", layers: 2).editingNode(
+            "L0.k.gpu1", "weight_place=\"S1:1/8\"", "weight_place=\"S1:2/8\"")
+        let findings = check(text).findings
+        #expect(findings.contains { $0.severity == .error && $0.node == "L0.k.gpu1" }, "\(findings.prefix(3).map(\.formatted))")
+    }
+}
