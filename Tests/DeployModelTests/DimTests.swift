@@ -44,3 +44,25 @@ import Testing
         }
     }
 }
+
+@Suite struct DimOverflowTests {
+    @Test func int64MinIsAnOverflowNotATrap() {
+        #expect(throws: DimError.self) { try Dim.parse("-9223372036854775808") }
+        #expect(throws: DimError.self) { try Dim.parse("B*-9223372036854775808") }
+        #expect(throws: DimError.self) { try Dim(-4_611_686_018_427_387_904) * Dim(2) }
+    }
+
+    @Test func capacityRoundsUpNearTheTopOfInt64() throws {
+        #expect(try MoERouting.capacity(tokens: Dim(1), topK: Int(Int64.max), experts: 2, capacityFactor: Dim(1)) == Dim(Int64.max / 2 + 1))
+        #expect(try MoERouting.capacity(tokens: Dim(3), topK: 1, experts: 2, capacityFactor: Dim(1)) == Dim(2))
+        #expect(MoERouting.parseFactor("9223372036854775807.5") == nil)
+        #expect(MoERouting.parseFactor("1.25") == (try Dim(5).divided(by: 4)))
+    }
+
+    @Test func nestedPartsReportOverflow() {
+        let outer = Placement.Part(1, of: 1 << 62)
+        #expect(outer.refined(Placement.Part(1, of: 4)) == nil)
+        #expect(Placement.Part(1, of: 2).refined(Placement.Part(1, of: 4)) == Placement.Part(5, of: 8))
+        #expect(Placement(shards: [0: outer]).splitting(0, Placement.Part(0, of: 4)) == nil)
+    }
+}
