@@ -38,4 +38,47 @@ import Testing
         let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
         #expect(md.contains("4 errors"))
     }
+
+    /// A two-GPU MoE of one layer small enough to execute.
+    static let smallMoESpec = """
+        name: small-moe
+        summary: "a tiny MoE for verify"
+        model: {layers: 1, batch: 2, seq: 4, hidden: 8, heads: 2, head_dim: 4, experts: 2, expert_ffn: 8, top_k: 1, capacity_factor: 2}
+        strategy: {kind: tp_pp, tp: 2, pp: 1}
+
+        """
+
+    static let verifyEdits: [(String, String, String, String)] = [
+        ("huge shape", "\"L0.tokens.gpu0\"", "out=\"[2,2,8]\"", "out=\"[4294967296,4294967296]\""),
+        ("split index past its parts", "\"L0.tokens.gpu0\"", "index=\"0\"", "index=\"3\""),
+        ("split along a missing dimension", "\"L0.tokens.gpu0\"", "dim=\"1\"", "dim=\"7\""),
+        ("dispatch without experts", "\"L0.dispatch.gpu0\"", "experts=\"2\", ", ""),
+        ("dispatch with fewer experts than its router", "\"L0.dispatch.gpu0\"", "experts=\"2\"", "experts=\"1\""),
+        ("topk of more than the experts", "\"L0.topk.gpu0\"", "k=\"1\"", "k=\"3\""),
+    ]
+
+    /// verify executes only what check accepts: each edit is refused with exit 1, the finding
+    /// naming the node, and never a crash.
+    @Test(arguments: verifyEdits.indices)
+    func verifyRefusesWhatCheckRejects(index: Int) throws {
+        let (name, node, old, new) = Self.verifyEdits[index]
+        let dir = try scratchDirectory()
+        let spec = dir.appendingPathComponent("small.yaml").path
+        try Self.smallMoESpec.write(toFile: spec, atomically: true, encoding: .utf8)
+        let dot = dir.appendingPathComponent("small.dot").path
+        #expect(try CLI.run(["generate", "--spec", spec, "-o", dot]).status == 0)
+        let clean = try CLI.run(["verify", dot])
+        #expect(clean.status == 0 && clean.stdout.contains("matches the unpartitioned model"), "\(clean.stderr)")
+        var lines = try String(contentsOfFile: dot, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
+        let i = try #require(lines.firstIndex { $0.hasPrefix("  \(node) [") && $0.contains(old) })
+        lines[i] = lines[i].replacingOccurrences(of: old, with: new)
+        let edited = dir.appendingPathComponent("edited.dot").path
+        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["verify", edited])
+        #expect(r.status == 1, "\(name): \(r.status) \(r.stderr)")
+        #expect(
+            r.stderr.contains("(node \(node.dropFirst().dropLast()))")
+                && r.stderr.contains("verify executes only graphs that check accepts"), "\(name): \(r.stderr)")
+    }
 }
