@@ -33,12 +33,19 @@ extension DeployDag {
         @Option(name: .long, help: "Refuse files larger than this many MB (default 4096).")
         var maxInputMb: Int = LoadedDAG.defaultLimitMB
 
+        /// The largest `--max-input-mb`: a terabyte, far past what libcgraph can hold, and small
+        /// enough that the limit in bytes fits 64 bits.
+        static let maximumInputMB = 1_000_000
+
         func validate() throws {
             if let gpus, gpus <= 0 || gpus > GPUList.maximum {
                 throw ValidationError("--gpus must be a positive integer of at most \(GPUList.maximum), got \(gpus)")
             }
             if files.isEmpty { throw ValidationError("name at least one DOT file to check") }
-            if maxInputMb <= 0 { throw ValidationError("--max-input-mb must be positive, got \(maxInputMb)") }
+            if maxInputMb <= 0 || maxInputMb > Self.maximumInputMB {
+                throw ValidationError(
+                    "--max-input-mb must be a positive number of MB of at most \(Self.maximumInputMB) (1 TB), got \(maxInputMb)")
+            }
         }
 
         func run() throws {

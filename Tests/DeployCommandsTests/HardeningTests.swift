@@ -81,4 +81,51 @@ import Testing
             r.stderr.contains("(node \(node.dropFirst().dropLast()))")
                 && r.stderr.contains("verify executes only graphs that check accepts"), "\(name): \(r.stderr)")
     }
+
+    static let absurdNumbers: [([String], String)] = [
+        (["check", "--max-input-mb", "9300000000000", "x.dot"], "--max-input-mb must be a positive number of MB of at most 1000000"),
+        (
+            ["generate", "--preset", "helix-dense-2l", "--layers", "9223372036854775807"],
+            "--layers must be a positive integer of at most 1000000"
+        ),
+        (["generate", "--preset", "helix-dense-2l", "--layers", "10000000"], "--layers must be a positive integer of at most 1000000"),
+        (
+            ["generate", "--preset", "attention-pool-4l", "--pool-size", "9223372036854775807"],
+            "--pool-size must be a positive integer of at most"
+        ),
+        (
+            ["generate", "--preset", "tp8-pp2-dense-4l", "--micro-batches", "9223372036854775807"],
+            "--micro-batches must be a positive integer of at most 4096"
+        ),
+        (["verify", "--preset", "helix-dense-2l", "--layers", "100000000"], "--layers must be a positive integer of at most 1000000"),
+        (
+            ["generate", "--preset", "helix-dense-2l", "--layers", "10", "--max-nodes", "1000"],
+            "with 10 layers would have about 2332 nodes (230 a layer), over the budget of 1000; --max-nodes N raises it"
+        ),
+    ]
+
+    /// Command-line numbers past what deploydag can do are usage errors (exit 2) before any work:
+    /// they used to trap on overflow or abort allocating hundreds of GB.
+    @Test(arguments: absurdNumbers.indices)
+    func absurdCommandLineNumbersAreUsageErrors(index: Int) throws {
+        let (arguments, message) = Self.absurdNumbers[index]
+        let r = try CLI.run(arguments, in: try scratchDirectory())
+        #expect(r.status == 2 && r.stderr.contains(message), "\(arguments): \(r.status) \(r.stderr.prefix(400))")
+    }
+
+    /// A spec file's own layer count meets the same limit.
+    @Test func aSpecWithAbsurdLayersIsAUsageError() throws {
+        let dir = try scratchDirectory()
+        let spec = dir.appendingPathComponent("huge.yaml").path
+        try Self.smallMoESpec.replacingOccurrences(of: "layers: 1,", with: "layers: 9223372036854775807,")
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["generate", "--spec", spec])
+        #expect(r.status == 2 && r.stderr.contains("'layers' must be a positive integer of at most 1000000"), "\(r.stderr)")
+    }
+
+    /// The estimate is the builders' own count: 230 nodes a layer and 32 more for helix-dense-2l.
+    @Test func theNodeEstimateMatchesTheBuild() throws {
+        let r = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "10", "--max-nodes", "2332"])
+        #expect(r.status == 0 && r.stdout.components(separatedBy: " [op=").count - 1 == 2332, "\(r.stderr)")
+    }
 }
