@@ -57,10 +57,18 @@ extension DeployDag {
 extension GraphDecoder {
     /// A built graph as the checker sees a file: written as DOT and decoded, so the report's check
     /// is the one `deploydag check` gives.
+    /// When the written DOT cannot be read back, the graph itself is checked, without source
+    /// lines, and libcgraph's complaint is kept as a finding.
     static func reading(_ graph: OperatorGraph) -> DecodedGraph {
+        let file = "\(graph.name).dot"
         let text = (try? DOTWriter().write(graph)) ?? []
-        let result = DOTReader.read(bytes: text, file: "\(graph.name).dot")
-        return GraphDecoder().decode(result.document!, lines: result.lines, file: "\(graph.name).dot")
+        let result = DOTReader.read(bytes: text, file: file)
+        guard let document = result.document else {
+            return DecodedGraph(
+                graph: graph, invalidNodes: [Bool](repeating: false, count: graph.nodes.count), findings: result.findings, file: file,
+                lines: nil)
+        }
+        return GraphDecoder().decode(document, lines: result.lines, file: file)
     }
 }
 

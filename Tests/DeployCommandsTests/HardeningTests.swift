@@ -128,4 +128,58 @@ import Testing
         let r = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "10", "--max-nodes", "2332"])
         #expect(r.status == 0 && r.stdout.components(separatedBy: " [op=").count - 1 == 2332, "\(r.stderr)")
     }
+
+    /// report re-reads the DAG it checks as DOT; a group of 4,001 GPUs written out in full passed
+    /// libcgraph's 16,384-character string limit and the force-unwrapped document crashed it.
+    @Test func reportOfAGroupOfThousandsOfGPUs() throws {
+        let file = try write(
+            """
+            digraph g {
+              graph [gpus=4001];
+              a [op=input, gpu=0, out="[4]"];
+              r [op=all_reduce, group="0-4000", out="[4]"];
+              b [op=output, gpu=0, out="[4]"];
+              a -> r -> b;
+            }
+
+            """)
+        let dir = try scratchDirectory().appendingPathComponent("review").path
+        let r = try CLI.run(["report", file, "-o", dir])
+        #expect(r.status == 0, "\(r.stderr.prefix(600))")
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(md.contains("all_reduce over 4001 GPUs (0-4000) takes one input per GPU"))
+    }
+
+    /// Every node feeds every later one.
+    static func completeDAG(_ n: Int) -> String {
+        var text = "digraph c {\n  graph [gpus=1];\n"
+        for i in 0..<n { text += "  n\(i) [op=\(i == 0 ? "input" : i == n - 1 ? "output" : "add"), gpu=0, out=\"[4]\"];\n" }
+        for i in 0..<n { for j in (i + 1)..<n { text += "  n\(i) -> n\(j);\n" } }
+        return text + "}\n"
+    }
+
+    /// 45 nodes but 990 edges crossing 15,180 ranks: dot took minutes on such graphs, which
+    /// the node-count guard let through. Now the overview is drawn, and the message says why.
+    @Test func aDenseDAGIsDrawnAsItsOverview() throws {
+        let dir = try scratchDirectory()
+        let file = try write(Self.completeDAG(45))
+        let svg = dir.appendingPathComponent("c.svg").path
+        let r = try CLI.run(["render", file, "-o", svg, "--no-critical-path"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stderr.contains("45 nodes and 990 edges crossing 15180 ranks") && r.stderr.contains("--allow-large to insist"), "\(r.stderr)")
+        #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("</svg>"))
+    }
+
+    /// Thousands of parallel edges overflow libcdt's stack in the layout: refused even with
+    /// --allow-large; the overview draws one edge a pair.
+    @Test func parallelEdgesAreNeverLaidOut() throws {
+        let dir = try scratchDirectory()
+        var text = "digraph p {\n  graph [gpus=1];\n  a [op=input, gpu=0, out=\"[4]\"];\n  b [op=output, gpu=0, out=\"[4]\"];\n"
+        text += String(repeating: "  a -> b;\n", count: 1001) + "}\n"
+        let file = try write(text)
+        let svg = dir.appendingPathComponent("p.svg").path
+        let r = try CLI.run(["render", file, "-o", svg, "--allow-large"])
+        #expect(r.stderr.contains("1001 edges join a to b") && r.stderr.contains("--allow-large does not lift this limit"), "\(r.stderr)")
+    }
 }
