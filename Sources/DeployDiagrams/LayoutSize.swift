@@ -16,8 +16,9 @@ public struct LayoutSize: Sendable, Equatable {
 
     /// Past this many nodes and segments a layout takes minutes. Measured: the largest preset
     /// (1,912 nodes, 5,856 segments) 1 s; a complete DAG of 40 nodes (10,700) 9 s, of 60 nodes
-    /// (36,050) past 120 s; the preset DAGs have about three segments a node.
-    public static let largeLayout = 10_000
+    /// (36,050) past 120 s. The preset DAGs have about three segments a node, so this is the
+    /// 2,500-node guard it replaces for them.
+    public static let largeLayout = 8_000
     /// Past this many edges between one pair the layout may crash; never laid out.
     public static let parallelLimit = 1_000
 

@@ -182,4 +182,25 @@ import Testing
         let r = try CLI.run(["render", file, "-o", svg, "--allow-large"])
         #expect(r.stderr.contains("1001 edges join a to b") && r.stderr.contains("--allow-large does not lift this limit"), "\(r.stderr)")
     }
+
+    /// 30 edges from GPU 0 to GPU 1, each its own operand: 30 cross-gpu findings.
+    static let crossings =
+        "digraph p {\n  graph [gpus=2];\n  a [op=input, gpu=0, out=\"[4]\"];\n  b [op=output, gpu=1, out=\"[4]\"];\n"
+        + (0..<30).map { "  a -> b [operand=\($0)];\n" }.joined() + "}\n"
+
+    @Test func checkPrintsTwentyFindingsARuleByDefault() throws {
+        let file = try write(Self.crossings)
+        let r = try CLI.run(["check", file])
+        #expect(r.status == 1)
+        #expect(r.stdout.components(separatedBy: "error[cross-gpu]").count - 1 == 20)
+        #expect(r.stdout.contains("in.dot: ... and 10 more [cross-gpu] findings not printed (--max-findings N prints more, 0 all)"))
+        #expect(r.stdout.contains("in.dot: 31 errors, 0 warnings"))
+        let all = try CLI.run(["check", "--max-findings", "0", file])
+        #expect(all.stdout.components(separatedBy: "error[cross-gpu]").count - 1 == 30 && !all.stdout.contains("not printed"))
+        let five = try CLI.run(["check", "--max-findings", "5", file])
+        #expect(five.stdout.components(separatedBy: "error[cross-gpu]").count - 1 == 5 && five.stdout.contains("... and 25 more"))
+        let json = try CLI.run(["check", "--format", "json", file])
+        #expect(json.stdout.components(separatedBy: "\"cross-gpu\"").count - 1 == 30)
+        #expect(try CLI.run(["check", "--max-findings", "-1", file]).status == 2)
+    }
 }
