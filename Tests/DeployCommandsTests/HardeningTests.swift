@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 /// Hostile or absurd input, end to end: a finding or a usage error with exit 1 or 2, never a
 /// trap, a crash, a hang or an allocation the machine cannot make.
 @Suite struct HardeningTests {
@@ -202,5 +206,46 @@ import Testing
         let json = try CLI.run(["check", "--format", "json", file])
         #expect(json.stdout.components(separatedBy: "\"cross-gpu\"").count - 1 == 30)
         #expect(try CLI.run(["check", "--max-findings", "-1", file]).status == 2)
+    }
+
+    /// Names, attributes and the graph's name built to break out of Markdown, HTML and XML, and
+    /// to drive a terminal.
+    static let hostile =
+        "digraph \"<img src=x onerror=alert(1)>\" {\n  graph [gpus=1, model=\"dense`|</td><script>alert(2)</script>\"];\n"
+        + "  \"<script>alert(3)</script>\" [op=input, gpu=0, layer=0, out=\"[4]\"];\n"
+        + "  \"a`b|c\u{1B}[31m\u{01}\" [op=gelu, gpu=0, layer=0, out=\"[4]\"];\n"
+        + "  y [op=output, gpu=0, layer=0, out=\"[4]\"];\n  \"x\u{1B}[2J\" [op=input, gpu=0, out=\"[4]\"];\n"
+        + "  \"<script>alert(3)</script>\" -> \"a`b|c\u{1B}[31m\u{01}\" -> y;\n}\n"
+
+    @Test func reportEscapesByDestination() throws {
+        let file = try write(Self.hostile)
+        let dir = try scratchDirectory().appendingPathComponent("review").path
+        let r = try CLI.run(["report", file, "-o", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        // No raw HTML outside code spans, no control characters, and every table row keeps its cells.
+        #expect(md.hasPrefix("# &lt;img src=x onerror=alert(1)&gt;: design review"))
+        #expect(md.contains("| `model` | dense\\`\\|&lt;/td&gt;&lt;script&gt;alert(2)&lt;/script&gt; |"))
+        #expect(md.contains("| 1 | `<script>alert(3)</script>` | input |"))
+        #expect(md.contains("| 2 | ``a`b\\|c\\x1b[31m\\x01`` | gelu |"))
+        #expect(!md.contains("<img") && !md.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        for line in md.split(separator: "\n") where line.hasPrefix("| 2 |") || line.hasPrefix("| `model`") {
+            let cells = line.replacingOccurrences(of: "\\|", with: "").split(separator: "|", omittingEmptySubsequences: false)
+            #expect(cells.count == (line.hasPrefix("| 2") ? 8 : 4), "\(line)")
+        }
+        // The diagrams are well-formed XML although graphviz copies names into them as they are.
+        for svg in ["overview.svg", "layer0.svg", "timeline.svg"] {
+            #expect(throws: Never.self, "\(svg)") { _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg))) }
+        }
+        let rendered = try scratchDirectory().appendingPathComponent("h.svg").path
+        #expect(try CLI.run(["render", file, "-o", rendered]).status == 0)
+        #expect(throws: Never.self) { _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: rendered))) }
+    }
+
+    @Test func checkShowsControlCharactersAsEscapes() throws {
+        let r = try CLI.run(["check", try write(Self.hostile)])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("input 'x\\x1b[2J' on GPU 0 is on no path") && r.stdout.contains("(node x\\x1b[2J)"), "\(r.stdout)")
+        #expect(!r.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
     }
 }
