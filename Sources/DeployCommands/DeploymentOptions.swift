@@ -141,8 +141,11 @@ struct DeploymentOptions: ParsableArguments {
         guard deployment.microBatches <= maximumMicroBatches else {
             throw ValidationError("'micro_batches' must be at most \(maximumMicroBatches), got \(deployment.microBatches)")
         }
-        guard deployment.strategy.gpus.count <= GPUList.maximum else {
-            throw ValidationError("the strategy names \(deployment.strategy.gpus.count) GPUs, more than \(GPUList.maximum)")
+        let gpus = deployment.strategy.gpus
+        guard gpus.count <= GPUList.maximum, (gpus.max() ?? 0) < GPUList.maximum else {
+            throw ValidationError(
+                "the strategy names \(gpus.count) GPUs up to GPU \(gpus.max() ?? 0); deploydag handles \(GPUList.maximum), ids 0 to \(GPUList.maximum - 1)"
+            )
         }
         var samples: [(layers: Int, nodes: Int)] = []
         for candidate in 1...min(layers, 64) where samples.count < 2 {

@@ -24,9 +24,29 @@ public enum GPUList {
         return result.isEmpty ? nil : result
     }
 
-    /// `0,1,2,3`: the form the schema names for `group`.
+    /// Lists longer than this are written with ranges: a 4,096-GPU group in full would pass
+    /// libcgraph's 16,384-character limit on a string.
+    public static let plainLimit = 64
+
+    /// `0,1,2,3`: the form the schema names for `group`. A list of more than `plainLimit` GPUs
+    /// is written with ranges in its own order (`8-15,0-7`), which `parse` reads back as the
+    /// same list.
     public static func format(_ gpus: [Int]) -> String {
-        gpus.map(String.init).joined(separator: ",")
+        if gpus.count <= plainLimit { return gpus.map(String.init).joined(separator: ",") }
+        return orderedRuns(gpus).map { $0.lo == $0.hi ? "\($0.lo)" : "\($0.lo)-\($0.hi)" }.joined(separator: ",")
+    }
+
+    /// The list cut into ascending runs of consecutive ids, in order, repeats kept.
+    public static func orderedRuns(_ gpus: [Int]) -> [(lo: Int, hi: Int)] {
+        var runs: [(lo: Int, hi: Int)] = []
+        for gpu in gpus {
+            if let last = runs.last, gpu == last.hi + 1 {
+                runs[runs.count - 1].hi = gpu
+            } else {
+                runs.append((gpu, gpu))
+            }
+        }
+        return runs
     }
 
     /// `0-3,8`: compact, for labels and reports.

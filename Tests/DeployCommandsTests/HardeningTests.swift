@@ -248,4 +248,25 @@ import Testing
         #expect(r.stdout.contains("input 'x\\x1b[2J' on GPU 0 is on no path") && r.stdout.contains("(node x\\x1b[2J)"), "\(r.stdout)")
         #expect(!r.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
     }
+
+    /// 4,096 GPUs: 8 base GPUs and a pool of 4,088. Its groups used to be written in full, past
+    /// libcgraph's 16,384-character limit, so the file generate wrote could not be read.
+    @Test func aFourThousandGPUDeploymentReadsBack() throws {
+        let dir = try scratchDirectory()
+        let spec = dir.appendingPathComponent("pool.yaml").path
+        try """
+        name: pool-4096
+        summary: "an attention pool of 4,088 GPUs beside 8 base GPUs"
+        model: {layers: 1, batch: 8, seq: seq_len, hidden: 4096, heads: 32, head_dim: 128, ffn: 16384, dtype: bf16}
+        strategy: {kind: attention_pool, base_gpus: 0-7, pool_size: 4088, cluster_gpus: 4096}
+
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let dot = dir.appendingPathComponent("pool.dot").path
+        let generated = try CLI.run(["generate", "--spec", spec, "-o", dot])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let text = try String(contentsOfFile: dot, encoding: .utf8)
+        #expect(text.contains("group=\"8-4095\""))
+        let checked = try CLI.run(["check", dot])
+        #expect(checked.status == 0 && checked.stdout.contains("pool.dot: ok"), "\(checked.stdout.prefix(400))")
+    }
 }

@@ -66,3 +66,25 @@ import Testing
         #expect(Placement(shards: [0: outer]).splitting(0, Placement.Part(0, of: 4)) == nil)
     }
 }
+
+@Suite struct GPUListFormatTests {
+    @Test func shortListsStayPlain() {
+        #expect(GPUList.format([0, 1, 2, 3]) == "0,1,2,3")
+        #expect(GPUList.format(Array(0..<64)) == Array(0..<64).map(String.init).joined(separator: ","))
+    }
+
+    @Test func longListsUseRangesInTheirOwnOrder() {
+        #expect(GPUList.format(Array(0..<4096)) == "0-4095")
+        let mixed = Array(8..<12) + Array(0..<4) + [40] + Array(100..<160)
+        #expect(GPUList.format(mixed) == "8-11,0-3,40,100-159")
+        #expect(GPUList.parse(GPUList.format(mixed)) == mixed)
+        let strided = (0..<4096).filter { $0 % 8 < 4 }
+        #expect(GPUList.format(strided).hasPrefix("0-3,8-11,16-19"))
+        #expect(GPUList.parse(GPUList.format(strided)) == strided)
+    }
+
+    @Test func idsAndCountsAreBounded() {
+        #expect(GPUList.parse("0-65535")?.count == 65536)
+        #expect(GPUList.parse("0-65536") == nil && GPUList.parse("65536") == nil && GPUList.parse("0-65535,0") == nil)
+    }
+}
