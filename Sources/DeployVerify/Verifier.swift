@@ -121,13 +121,20 @@ public enum Verifier {
     /// Executes `graph` node by node on its GPUs' data and compares every output with the
     /// unpartitioned model on the same weights, inputs and caches.
     public static func verify(_ graph: OperatorGraph, seed: UInt64 = 1) throws(VerifyError) -> VerifyResult {
+        try verify(graph, seed: seed, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
+    }
+
+    /// `verify` under a budget of its own (the fuzz target executes inputs under a small one).
+    public static func verify(
+        _ graph: OperatorGraph, seed: UInt64 = 1, elementLimit: Double, multiplyAddLimit: Double
+    ) throws(VerifyError) -> VerifyResult {
         guard graph.attributes["micro_batches"] == nil else {
             throw VerifyError("verify executes one batch; generate the DAG without --micro-batches")
         }
         guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
         let model = try ReferenceModel(graph: graph)
         let shapes = try concreteShapes(graph)
-        try checkBudget(graph, shapes: shapes, model: model)
+        try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
         let data = DataSource(seed: seed)
         let reference = Reference(model: model, data: data).run()
         let values = try Interpreter(
@@ -179,7 +186,9 @@ public enum Verifier {
     /// reference's multiply-adds; the interpreter counts the graph's as it goes); refused over
     /// `elementLimit` or `multiplyAddLimit`. Counted in floating point, so that no count from a
     /// file can overflow.
-    static func checkBudget(_ graph: OperatorGraph, shapes: [[Int]], model: ReferenceModel) throws(VerifyError) {
+    static func checkBudget(
+        _ graph: OperatorGraph, shapes: [[Int]], model: ReferenceModel, elementLimit: Double, multiplyAddLimit: Double
+    ) throws(VerifyError) {
         func product(_ dims: [Int]) -> Double { dims.reduce(1.0) { $0 * Double($1) } }
         var elements = 0.0
         var largest: (Double, String) = (0, "")
