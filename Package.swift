@@ -54,8 +54,11 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "deploydag", dependencies: ["DeployCommands"]),
-        // The fuzz target over reading and checking (docs/fuzzing.md); built plainly, it replays inputs.
-        .executableTarget(name: "deploydag-fuzz", dependencies: ["DOTFormat", "DeployChecker", "DeployModel", "GraphvizBridge"]),
+        // The fuzz target over reading, checking, analysing and verifying (docs/fuzzing.md); built plainly, it replays inputs.
+        .executableTarget(
+            name: "deploydag-fuzz",
+            dependencies: ["DOTFormat", "DeployAnalysis", "DeployChecker", "DeployModel", "DeployVerify", "GraphvizBridge"]
+        ),
 
         // Helpers shared by the test targets (not part of any product).
         .target(name: "DeployTestSupport", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),

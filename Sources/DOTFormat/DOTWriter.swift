@@ -286,11 +286,23 @@ private struct Renderer {
             out.append(UInt8(ascii: "\""))
         }
         if !node.pointee.group.isEmpty {
-            // GPUList.format: decimals and commas, nothing to escape.
+            // GPUList.format: decimals, commas and dashes, nothing to escape.
             out.append(", group=\"")
-            for (i, gpu) in node.pointee.group.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                out.appendDecimal(gpu)
+            let group = node.pointee.group
+            if group.count <= GPUList.plainLimit {
+                for (i, gpu) in group.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    out.appendDecimal(gpu)
+                }
+            } else {
+                for (i, run) in GPUList.orderedRuns(group).enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    out.appendDecimal(run.lo)
+                    if run.hi != run.lo {
+                        out.append(UInt8(ascii: "-"))
+                        out.appendDecimal(run.hi)
+                    }
+                }
             }
             out.append(UInt8(ascii: "\""))
         }

@@ -188,16 +188,18 @@ public struct NodeDecoder: Sendable {
                         problems.append("a collective's 'group' needs at least two GPUs; got '\(text)'")
                     }
                 } else {
-                    problems.append("'group' must be comma-separated GPU ids such as 0,1,2,3; got '\(text)'")
+                    problems.append(
+                        "'group' must be comma-separated GPU ids such as 0,1,2,3 or ranges such as 0-7, ids below \(GPUList.maximum); got '\(text)'"
+                    )
                 }
             } else if opText != nil {
                 problems.append("missing 'group': a \(op.rawValue) node names the GPUs it spans, such as group=\"0,1,2,3\"")
             }
         } else if let text = attribute(gpuColumn) {
-            if let id = memo.integer(text), id >= 0 {
+            if let id = memo.integer(text), id >= 0, id < GPUList.maximum {
                 gpu = id
             } else {
-                problems.append("'gpu' must be a non-negative integer, got '\(text)'")
+                problems.append("'gpu' must be a non-negative integer below \(GPUList.maximum), got '\(text)'")
             }
         } else if opText != nil {
             problems.append("missing 'gpu': a \(op.rawValue) node names the GPU it runs on")

@@ -7,16 +7,29 @@ public struct CheckReport: Sendable {
     public var findings: [Finding]
     public var nodeCount: Int
     public var edgeCount: Int
+    /// Errors and warnings past `Checker.maximumFindings`, counted but not kept (each rule's
+    /// count is also a `note` finding).
+    public var omittedErrors: Int
+    public var omittedWarnings: Int
 
-    public init(file: String?, findings: [Finding], nodeCount: Int, edgeCount: Int) {
+    public init(file: String?, findings: [Finding], nodeCount: Int, edgeCount: Int, omittedErrors: Int = 0, omittedWarnings: Int = 0) {
         self.file = file
         self.findings = findings
         self.nodeCount = nodeCount
         self.edgeCount = edgeCount
+        self.omittedErrors = omittedErrors
+        self.omittedWarnings = omittedWarnings
     }
 
-    public var errorCount: Int { findings.count { $0.severity == .error } }
-    public var warningCount: Int { findings.count { $0.severity == .warning } }
+    public var errorCount: Int { findings.count { $0.severity == .error } + omittedErrors }
+    public var warningCount: Int { findings.count { $0.severity == .warning } + omittedWarnings }
+}
+
+/// A rule and severity whose findings were counted past the limit.
+struct OmittedKey: Hashable, Comparable {
+    var rule: RuleID
+    var severity: Severity
+    static func < (a: OmittedKey, b: OmittedKey) -> Bool { a.rule != b.rule ? a.rule < b.rule : a.severity < b.severity }
 }
 
 /// Applies deploydag's rules to a decoded DAG. It never stops at the first problem: every rule
@@ -24,6 +37,10 @@ public struct CheckReport: Sendable {
 public struct Checker: Sendable {
     /// The GPU count when the graph declares none and the user gives none.
     public static let defaultGPUCount = 16
+
+    /// The most findings one check keeps: a file of ten million repeated edges or bad nodes
+    /// would otherwise hold gigabytes of messages. Past it, each rule's findings are counted.
+    public static let maximumFindings = 100_000
 
     /// Overrides the graph's `gpus` attribute.
     public var gpus: Int?
@@ -37,7 +54,7 @@ public struct Checker: Sendable {
         // their findings go where running them in sequence would put them.
         var start = context
         start.findings = []
-        let (_, placementFindings) = concurrently(
+        let (_, (placementFindings, placementOmitted)) = concurrently(
             {
                 context.checkGPURange()
                 context.checkGPUCoverage()
@@ -48,19 +65,34 @@ public struct Checker: Sendable {
             { [start] in
                 var placements = start
                 placements.checkPlacements()
-                return placements.findings
+                return (placements.findings, placements.omitted)
             })
         context.findings += placementFindings
+        context.omitted.merge(placementOmitted, uniquingKeysWith: +)
         let order = context.checkCycle()
         context.checkDangling(acyclic: order != nil)
         if order != nil { context.checkMemory() }
-        let sorted = context.findings.enumerated().sorted { a, b in
+        var sorted = context.findings.enumerated().sorted { a, b in
             let la = a.element.line ?? 0
             let lb = b.element.line ?? 0
             return la != lb ? la < lb : a.offset < b.offset
         }.map(\.element)
+        var omitted = context.omitted
+        if sorted.count > Self.maximumFindings {
+            for f in sorted[Self.maximumFindings...] { omitted[OmittedKey(rule: f.rule, severity: f.severity), default: 0] += 1 }
+            sorted.removeSubrange(Self.maximumFindings...)
+        }
+        for (key, count) in omitted.sorted(by: { $0.key < $1.key }) {
+            sorted.append(
+                Finding(
+                    key.rule, .note, file: decoded.file,
+                    "\(count) more \(key.severity.rawValue)\(count == 1 ? "" : "s") of this rule were counted but not kept: a check keeps at most \(Self.maximumFindings) findings"
+                ))
+        }
         return CheckReport(
-            file: decoded.file, findings: sorted, nodeCount: decoded.graph.nodes.count, edgeCount: decoded.graph.edges.count)
+            file: decoded.file, findings: sorted, nodeCount: decoded.graph.nodes.count, edgeCount: decoded.graph.edges.count,
+            omittedErrors: omitted.filter { $0.key.severity == .error }.values.reduce(0, +),
+            omittedWarnings: omitted.filter { $0.key.severity == .warning }.values.reduce(0, +))
     }
 }
 
@@ -73,6 +105,8 @@ struct Context: Sendable {
     let incomingOffsets: [Int32]
     let incomingEdges: [Int32]
     var findings: [Finding] = []
+    /// Findings reported past `Checker.maximumFindings`, counted by rule.
+    var omitted: [OmittedKey: Int] = [:]
     /// The GPUs holding the terms of each partial sum (placement rules).
     var termHolders: [TermKey: [Int]] = [:]
     /// Parses of repeated attribute strings.
@@ -105,6 +139,10 @@ struct Context: Sendable {
     func isValid(_ node: Int) -> Bool { !decoded.invalidNodes[node] }
 
     mutating func report(_ rule: RuleID, node: Int? = nil, line: Int? = nil, _ message: String) {
+        guard findings.count < Checker.maximumFindings else {
+            omitted[OmittedKey(rule: rule, severity: .error), default: 0] += 1
+            return
+        }
         findings.append(
             Finding(
                 rule, file: decoded.file, line: line ?? node.flatMap { decoded.line(ofNode: $0) },

@@ -4,8 +4,15 @@ extension Context {
     /// `gpu-range`: every GPU id lies in 0..gpus-1.
     mutating func checkGPURange() {
         for (i, node) in graph.nodes.enumerated() where isValid(i) {
-            for gpu in node.gpus where gpu >= gpuCount {
-                report(.gpuRange, node: i, "GPU \(gpu) is outside 0..\(gpuCount - 1): the deployment has \(gpuCount) GPUs")
+            let outside = node.gpus.filter { $0 >= gpuCount }
+            if outside.count == 1 {
+                report(.gpuRange, node: i, "GPU \(outside[0]) is outside 0..\(gpuCount - 1): the deployment has \(gpuCount) GPUs")
+            } else if outside.count > 1 {
+                // One finding a node, not one a GPU of a group of thousands.
+                report(
+                    .gpuRange, node: i,
+                    "GPUs \(GPUList.compact(outside)) (\(outside.count) of them) are outside 0..\(gpuCount - 1): the deployment has \(gpuCount) GPUs"
+                )
             }
         }
     }

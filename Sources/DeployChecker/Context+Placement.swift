@@ -153,7 +153,8 @@ extension Context {
                 var message =
                     "\(node.op.rawValue) of a partial sum: its input \(graph.nodes[source].name) is term \(partial.index) of \(partial.parts) of \(logical(source)); all-reduce it over \(over) first"
                 if node.op == .softmax, let heads = graph.attributes["heads"].flatMap(Int.init),
-                    let headDim = graph.attributes["head_dim"].flatMap(Int.init), headDim % partial.parts == 0
+                    let headDim = graph.attributes["head_dim"].flatMap(Int.init), headDim % partial.parts == 0,
+                    !heads.multipliedReportingOverflow(by: partial.parts).overflow
                 {
                     message +=
                         ". A softmax of each segment's partial scores computes attention with \(heads * partial.parts) heads of \(headDim / partial.parts) dimensions, not the model's \(heads) heads of \(headDim): a different model"
@@ -189,9 +190,15 @@ extension Context {
         case .split:
             guard let input = inputs.first, let dim = node.attributes["dim"].flatMap(Int.init),
                 let parts = node.attributes["parts"].flatMap(Int.init), let index = node.attributes["index"].flatMap(Int.init),
-                index < parts
+                index >= 0, index < parts
             else { return nil }
-            expected = input.splitting(dim, .init(index, of: parts))
+            guard let split = input.splitting(dim, .init(index, of: parts)) else {
+                report(
+                    .shardCoverage, node: v,
+                    "split into \(parts) parts of \(input) makes more parts than a 64-bit count holds")
+                return nil
+            }
+            expected = split
         case .concat:
             guard let dim = node.attributes["dim"].flatMap(Int.init) else { return nil }
             // Appending to a K/V cache: the cache's token range decides; take the stated place.
@@ -287,7 +294,13 @@ extension Context {
         }
         if !contracted.isEmpty {
             var term = result.partial ?? Placement.Part(0, of: 1)
-            for part in contracted { term = term.refined(part) }
+            for part in contracted {
+                guard let refined = term.refined(part) else {
+                    report(.shardCoverage, node: v, "matmul \(eq): the partial sum's term count overflows 64 bits")
+                    return nil
+                }
+                term = refined
+            }
             result.partial = term
         }
         return result
@@ -346,7 +359,12 @@ extension Context {
                 if let partial = place.partial { counts[-1] = counts[-1].map { max($0, partial.parts) } ?? partial.parts }
             }
             let axes = counts.keys.sorted()
-            let total = axes.reduce(1) { $0 * counts[$1]! }
+            // Checked: part counts come from the file and their product can pass 2^63.
+            var total = 1
+            for axis in axes where total <= 1 << 16 {
+                let (product, overflow) = total.multipliedReportingOverflow(by: counts[axis]!)
+                total = overflow ? Int.max : product
+            }
             guard total <= 1 << 16 else { continue }
             var covered: [[Int]: [Int]] = [:]
             var consistent = true

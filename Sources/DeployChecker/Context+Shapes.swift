@@ -118,6 +118,12 @@ extension Context {
                 guard expectInputs(v, inputs.count, exactly: 1), let dim = integer(node, DOTSchema.dim),
                     let parts = integer(node, DOTSchema.parts), checkRank(v, inputs[0], dim)
                 else { continue }
+                if let text = node.attributes[DOTSchema.index] {
+                    guard let index = Int(text.trimmingASCIISpaces()), index >= 0, index < parts else {
+                        report(.shape, node: v, "split index '\(text)' must name one of its \(parts) parts, 0 to \(parts - 1)")
+                        continue
+                    }
+                }
                 var expected = inputs[0]
                 if let piece = try? inputs[0][dim].divided(by: parts) { expected[dim] = piece }
                 if expected != node.out {

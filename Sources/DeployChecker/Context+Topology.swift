@@ -48,19 +48,37 @@ extension Context {
 }
 
 extension Context {
-    /// `duplicate-edge`: an edge stated twice with the same operand.
+    /// `duplicate-edge`: an edge stated twice with the same operand. One finding a node pair
+    /// and operand, at its first repetition, however many times it repeats.
     mutating func checkDuplicateEdges() {
-        var seen: [TensorEdge: Int] = [:]
+        var seen: [TensorEdge: (first: Int, repeats: [Int], count: Int)] = [:]
+        var order: [TensorEdge] = []
         for (i, edge) in graph.edges.enumerated() {
-            if let first = seen[edge] {
-                let (u, v) = (graph.nodes[edge.from].name, graph.nodes[edge.to].name)
-                report(
-                    .duplicateEdge, node: edge.to, line: decoded.line(ofEdge: i),
-                    "the edge \(u) -> \(v) is stated again (first at line \(decoded.line(ofEdge: first).map(String.init) ?? "?")); a tensor used twice by one operator needs an operand attribute on each edge"
-                )
+            if var entry = seen[edge] {
+                if entry.count == 0 { order.append(edge) }
+                entry.count += 1
+                if entry.repeats.count < 4 { entry.repeats.append(i) }
+                seen[edge] = entry
             } else {
-                seen[edge] = i
+                seen[edge] = (i, [], 0)
             }
+        }
+        for edge in order {
+            let entry = seen[edge]!
+            let (u, v) = (graph.nodes[edge.from].name, graph.nodes[edge.to].name)
+            let first = decoded.line(ofEdge: entry.first).map(String.init) ?? "?"
+            let again: String
+            if entry.count == 1 {
+                again = "is stated again (first at line \(first))"
+            } else {
+                let lines = entry.repeats.compactMap { decoded.line(ofEdge: $0) }.map(String.init).joined(separator: ", ")
+                let more = entry.count > entry.repeats.count ? " and \(entry.count - entry.repeats.count) more" : ""
+                again = "is stated \(entry.count) more times (first at line \(first); again at lines \(lines)\(more))"
+            }
+            report(
+                .duplicateEdge, node: edge.to, line: decoded.line(ofEdge: entry.repeats[0]),
+                "the edge \(u) -> \(v) \(again); a tensor used twice by one operator needs an operand attribute on each edge"
+            )
         }
     }
 }

@@ -33,12 +33,29 @@ extension DeployDag {
         @Option(name: .long, help: "Refuse files larger than this many MB (default 4096).")
         var maxInputMb: Int = LoadedDAG.defaultLimitMB
 
+        @Option(
+            name: .long,
+            help:
+                "Print at most N findings of each rule per file, then one line with the count of the rest (default 20; 0 prints all). JSON carries every finding kept, at most \(Checker.maximumFindings) a file."
+        )
+        var maxFindings: Int = Self.defaultMaxFindings
+
+        static let defaultMaxFindings = 20
+
+        /// The largest `--max-input-mb`: a terabyte, far past what libcgraph can hold, and small
+        /// enough that the limit in bytes fits 64 bits.
+        static let maximumInputMB = 1_000_000
+
         func validate() throws {
             if let gpus, gpus <= 0 || gpus > GPUList.maximum {
                 throw ValidationError("--gpus must be a positive integer of at most \(GPUList.maximum), got \(gpus)")
             }
             if files.isEmpty { throw ValidationError("name at least one DOT file to check") }
-            if maxInputMb <= 0 { throw ValidationError("--max-input-mb must be positive, got \(maxInputMb)") }
+            if maxFindings < 0 { throw ValidationError("--max-findings must be 0 (print all) or a positive integer, got \(maxFindings)") }
+            if maxInputMb <= 0 || maxInputMb > Self.maximumInputMB {
+                throw ValidationError(
+                    "--max-input-mb must be a positive number of MB of at most \(Self.maximumInputMB) (1 TB), got \(maxInputMb)")
+            }
         }
 
         func run() throws {
@@ -80,8 +97,24 @@ extension DeployDag {
 
         private func printText(_ reports: [CheckReport]) {
             for report in reports {
-                for finding in report.findings { print(finding.formatted) }
                 let file = report.file ?? "-"
+                // The first N of each rule, in line order; then the count of the rest of each.
+                var printed: [RuleID: Int] = [:]
+                var hidden: [RuleID: Int] = [:]
+                for finding in report.findings {
+                    let n = printed[finding.rule, default: 0]
+                    if maxFindings == 0 || n < maxFindings {
+                        print(finding.formatted.terminalEscaped)
+                        printed[finding.rule] = n + 1
+                    } else {
+                        hidden[finding.rule, default: 0] += 1
+                    }
+                }
+                for (rule, n) in hidden.sorted(by: { $0.key < $1.key }) {
+                    print(
+                        "\(file): ... and \(n) more [\(rule.rawValue)] finding\(n == 1 ? "" : "s") not printed (--max-findings N prints more, 0 all)"
+                            .terminalEscaped)
+                }
                 if report.errorCount == 0 && report.warningCount == 0 {
                     print("\(file): ok (\(report.nodeCount) nodes, \(report.edgeCount) edges)")
                 } else {

@@ -58,6 +58,12 @@ struct DeploymentOptions: ParsableArguments {
     var microBatches: Int?
 
     @Option(
+        name: .long,
+        help: "Refuse, before building, a DAG estimated to have more nodes than this (default 2000000; memory grows about 1 KB a node)."
+    )
+    var maxNodes: Int = DeploymentOptions.defaultMaxNodes
+
+    @Option(
         name: .long, help: "Helix: exact (default) or per-segment, the seeds' softmax of each segment's partial scores (a different model)."
     )
     var helixSoftmax: HelixSoftmaxName?
@@ -74,6 +80,14 @@ struct DeploymentOptions: ParsableArguments {
         case prefill, decode
     }
 
+    /// The most layers a deployment may have: far beyond any model (the largest have about
+    /// 130), and small enough that the builders' layer arithmetic cannot overflow.
+    static let maximumLayers = 1_000_000
+    /// The most micro-batches: each is a chain of its own through every layer.
+    static let maximumMicroBatches = 4096
+    /// The node budget `--max-nodes` raises (docs/limits.md).
+    static let defaultMaxNodes = 2_000_000
+
     func validate() throws {
         if [preset, spec, hfConfig].compactMap({ $0 }).count > 1 {
             throw ValidationError("name a deployment with one of --preset NAME, --spec FILE or --hf-config FILE")
@@ -89,7 +103,10 @@ struct DeploymentOptions: ParsableArguments {
                 throw ValidationError("\(flag) must be a positive integer of at most 4096, got \(value)")
             }
         }
-        if let layers, layers <= 0 { throw ValidationError("--layers must be a positive integer, got \(layers)") }
+        if let layers, layers <= 0 || layers > Self.maximumLayers {
+            throw ValidationError("--layers must be a positive integer of at most \(Self.maximumLayers), got \(layers)")
+        }
+        if maxNodes <= 0 { throw ValidationError("--max-nodes must be a positive integer, got \(maxNodes)") }
         for (flag, value) in [("--batch", batch), ("--seq", seq)] {
             guard let value else { continue }
             guard let dim = Dim(value), dim.isPositive else {
@@ -100,12 +117,16 @@ struct DeploymentOptions: ParsableArguments {
         if phase == .decode && context == nil { throw ValidationError("--phase decode needs --context L (the tokens attended to)") }
         if let context, context < 2 { throw ValidationError("--context must be at least 2, got \(context)") }
         if context != nil && phase != .decode { throw ValidationError("--context applies to --phase decode") }
-        if let poolSize, poolSize <= 0 { throw ValidationError("--pool-size must be a positive integer, got \(poolSize)") }
+        if let poolSize, poolSize <= 0 || poolSize > GPUList.maximum {
+            throw ValidationError("--pool-size must be a positive integer of at most \(GPUList.maximum) GPUs, got \(poolSize)")
+        }
         if let capacityFactor, MoERouting.parseFactor(capacityFactor) == nil {
             throw ValidationError("--capacity-factor must be a positive number such as 1.25, got '\(capacityFactor)'")
         }
         if let topK, topK <= 0 { throw ValidationError("--top-k must be a positive integer, got \(topK)") }
-        if let microBatches, microBatches <= 0 { throw ValidationError("--micro-batches must be a positive integer, got \(microBatches)") }
+        if let microBatches, microBatches <= 0 || microBatches > Self.maximumMicroBatches {
+            throw ValidationError("--micro-batches must be a positive integer of at most \(Self.maximumMicroBatches), got \(microBatches)")
+        }
     }
 
     func bindings() throws -> [String: Int64] { try parseBindings(bind) }
@@ -145,7 +166,48 @@ struct DeploymentOptions: ParsableArguments {
         overrides.microBatches = microBatches
         overrides.helixSoftmax = helixSoftmax.map { HelixSoftmax(rawValue: $0.rawValue)! }
         let deployment = try overrides.apply(to: spec)
-        return (spec, deployment, try spec.build(deployment))
+        return (spec, deployment, try Self.buildWithinBudget(spec, deployment, maxNodes: maxNodes))
+    }
+
+    /// Builds `deployment` when its DAG is estimated to fit `maxNodes`; otherwise a usage error
+    /// saying how big it would be and which flag raises the budget. The builders are linear in
+    /// the layer count: two builds of a few layers give the nodes of one more layer, and the
+    /// estimate for all of them follows without building them.
+    static func buildWithinBudget(_ spec: DeploymentSpec, _ deployment: Deployment, maxNodes: Int) throws -> OperatorGraph {
+        let layers = deployment.model.layers
+        guard layers > 0, layers <= maximumLayers else {
+            throw ValidationError("'layers' must be a positive integer of at most \(maximumLayers), got \(layers)")
+        }
+        guard deployment.microBatches <= maximumMicroBatches else {
+            throw ValidationError("'micro_batches' must be at most \(maximumMicroBatches), got \(deployment.microBatches)")
+        }
+        let gpus = deployment.strategy.gpus
+        guard gpus.count <= GPUList.maximum, (gpus.max() ?? 0) < GPUList.maximum else {
+            throw ValidationError(
+                "the strategy names \(gpus.count) GPUs up to GPU \(gpus.max() ?? 0); deploydag handles \(GPUList.maximum), ids 0 to \(GPUList.maximum - 1)"
+            )
+        }
+        var samples: [(layers: Int, nodes: Int)] = []
+        for candidate in 1...min(layers, 64) where samples.count < 2 {
+            var small = deployment
+            small.model.layers = candidate
+            guard let graph = try? spec.build(small) else { continue }
+            if candidate == layers { return graph }
+            samples.append((candidate, graph.nodes.count))
+        }
+        if samples.count == 2 {
+            let perLayer = Double(samples[1].nodes - samples[0].nodes) / Double(samples[1].layers - samples[0].layers)
+            let estimate = Double(samples[0].nodes) + Double(layers - samples[0].layers) * perLayer
+            if estimate > Double(maxNodes) {
+                throw ValidationError(
+                    "\(deployment.name) with \(layers) layers would have about \(Int(estimate.rounded())) nodes (\(Int(perLayer.rounded())) a layer), over the budget of \(maxNodes); --max-nodes N raises it"
+                )
+            }
+        } else if let only = samples.first, only.nodes > maxNodes {
+            throw ValidationError(
+                "\(deployment.name) would have more than \(only.nodes) nodes, over the budget of \(maxNodes); --max-nodes N raises it")
+        }
+        return try spec.build(deployment)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeployAnalysis
 import DeployDiagrams
+import DeployModel
 import Foundation
 import GraphvizBridge
 
@@ -35,14 +36,15 @@ extension DeployDag {
         @Option(name: .long, help: "full (default), overview, layer:N, layer:N:BLOCK or gpu:G.")
         var view: GraphViewSelection = .full
 
-        @Flag(name: .long, help: "Lay out every node even past \(Render.largeLayout) nodes, where graphviz's dot takes minutes to hours.")
+        @Flag(
+            name: .long,
+            help:
+                "Lay out every node even past \(LayoutSize.largeLayout) nodes and edge segments, where graphviz's dot takes minutes to hours."
+        )
         var allowLarge = false
 
         @Flag(name: .long, help: "Do not highlight the critical path (roofline cost model).")
         var noCriticalPath = false
-
-        /// Beyond this many nodes dot's layout grows out of reach (about 60 s at 5,000 nodes).
-        static let largeLayout = 2500
 
         func validate() throws {
             _ = try DrawingFormat.choose(output: output, format: format)
@@ -55,12 +57,23 @@ extension DeployDag {
             let loaded = try LoadedDAG.load(file)
             var graph = try view.apply(to: loaded.requireGraph())
             var overview = view == .overview
-            if !overview && graph.nodes.count > Render.largeLayout && !allowLarge {
-                printError(
-                    "deploydag: \(file): \(graph.nodes.count) nodes are too many for graphviz's dot to lay out in reasonable time (it grows with the square of the node count); drawing the overview instead. Use --view layer:N or gpu:G for detail, or --allow-large to insist."
-                )
-                overview = true
-                graph = try loaded.requireGraph()
+            if !overview {
+                // Measured before any layout: dot's time follows the nodes plus the ranks each
+                // edge crosses, and thousands of edges between one pair overflow its stack.
+                let size = LayoutSize(graph)
+                var why: String?
+                if size.parallelEdges > LayoutSize.parallelLimit, let (a, b) = size.parallelPair {
+                    why =
+                        "\(size.parallelEdges) edges join \(graph.nodes[a].name) to \(graph.nodes[b].name), more than the \(LayoutSize.parallelLimit) graphviz can lay out between one pair without overflowing its stack (deploydag check reports them as duplicate-edge); drawing the overview, which draws one edge a pair, instead. --allow-large does not lift this limit."
+                } else if size.isLarge && !allowLarge {
+                    why =
+                        "\(size.nodes) nodes and \(size.edges) edges crossing \(size.segments - size.nodes) ranks in all (\(size.segments) nodes and edge segments, over \(LayoutSize.largeLayout)) are too many for graphviz's dot to lay out in reasonable time; drawing the overview instead. Use --view layer:N or gpu:G for detail, or --allow-large to insist."
+                }
+                if let why {
+                    printError("deploydag: \(file): \(why)")
+                    overview = true
+                    graph = try loaded.requireGraph()
+                }
             }
             let analysis =
                 noCriticalPath

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeployBuilders
+import DeployChecker
 import DeployModel
 import DeploySpecs
 import DeployVerify
@@ -36,7 +37,7 @@ extension DeployDag {
             let graph: OperatorGraph
             var described = ""
             if let file {
-                graph = try loadGraph(file: file, bindings: source.bindings())
+                graph = try Self.checkedGraph(file: file, bindings: source.bindings())
             } else {
                 let built = try source.build()
                 let scaled = try ScaledDeployment.make(built.deployment)
@@ -47,13 +48,46 @@ extension DeployDag {
             do {
                 result = try Verifier.verify(graph, seed: seed)
             } catch {
+                // A graph verify cannot execute (too big, inconsistent, not a model it knows)
+                // is a failed operation on valid usage.
                 printError("deploydag: verify: \(error)")
-                throw ExitCode(2)
+                throw ExitCode.failure
             }
             let verdict = result.passes ? "matches the unpartitioned model" : "does NOT compute the unpartitioned model"
             print("\(graph.name)\(described): \(result.nodesExecuted) nodes executed, \(result.outputs) outputs compared")
             print(String(format: "max relative error %.3e (tolerance %.0e): %@", result.maxRelativeError, Verifier.tolerance, verdict))
             if !result.passes { throw ExitCode.failure }
+        }
+    }
+}
+
+extension DeployDag.Verify {
+    /// How many of a refused file's errors are printed.
+    static let printedErrors = 20
+
+    /// The file's graph, bound, when `check` finds no error in it: the interpreter executes only
+    /// graphs whose shapes and groups the checker has accepted. Otherwise the errors are
+    /// printed and verify exits 1.
+    static func checkedGraph(file: String, bindings: [String: Int64]) throws -> OperatorGraph {
+        let progress = ProgressLine.standardError()
+        let loaded = try LoadedDAG.load(file, progress: progress)
+        progress.finish()
+        var errors = loaded.allFindings.filter { $0.severity == .error }
+        if let decoded = loaded.decoded, errors.isEmpty {
+            errors = Checker().check(decoded).findings.filter { $0.severity == .error }
+        }
+        guard let decoded = loaded.decoded, errors.isEmpty else {
+            for finding in errors.prefix(printedErrors) { printError(finding.formatted.terminalEscaped) }
+            if errors.count > printedErrors { printError("... and \(errors.count - printedErrors) more errors") }
+            printError(
+                "deploydag: verify: \(file) has \(errors.count) error\(errors.count == 1 ? "" : "s") that deploydag check reports; verify executes only graphs that check accepts"
+            )
+            throw ExitCode.failure
+        }
+        do {
+            return try decoded.graph.binding(bindings)
+        } catch {
+            throw ValidationError("--bind: \(error)")
         }
     }
 }

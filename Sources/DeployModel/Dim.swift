@@ -27,6 +27,8 @@ public struct Dim: Hashable, Sendable, Comparable {
 
     init(numerator: Int64, denominator: Int64, symbols: [String]) throws(DimError) {
         guard denominator != 0 else { throw .divisionByZero }
+        // Int64.min has no positive counterpart: negating it or taking abs() traps.
+        guard numerator != .min, denominator != .min else { throw .overflow("\(numerator)/\(denominator)") }
         var n = numerator
         var d = denominator
         if d < 0 { (n, d) = (-n, -d) }

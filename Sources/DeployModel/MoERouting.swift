@@ -6,7 +6,11 @@ public enum MoERouting {
     public static func capacity(tokens: Dim, topK: Int, experts: Int, capacityFactor: Dim) throws(DimError) -> Dim {
         let c = try (tokens * Dim(topK) * capacityFactor).divided(by: experts)
         if c.symbols.isEmpty && c.denominator != 1 {
-            return Dim((c.numerator + c.denominator - 1) / c.denominator)
+            // Rounded up without forming numerator + denominator - 1, which overflows near 2^63.
+            let (whole, rest) = c.numerator.quotientAndRemainder(dividingBy: c.denominator)
+            let (up, overflow) = whole.addingReportingOverflow(rest > 0 ? 1 : 0)
+            guard !overflow else { throw .overflow("\(c) rounded up") }
+            return Dim(up)
         }
         return c
     }
@@ -22,7 +26,9 @@ public enum MoERouting {
         else { return nil }
         var scale: Int64 = 1
         for _ in parts[1] { scale *= 10 }
-        guard let dim = try? Dim(numerator: whole * scale + fraction, denominator: scale, symbols: []), dim.isPositive else {
+        let (scaled, o1) = whole.multipliedReportingOverflow(by: scale)
+        let (numerator, o2) = scaled.addingReportingOverflow(fraction)
+        guard !o1, !o2, let dim = try? Dim(numerator: numerator, denominator: scale, symbols: []), dim.isPositive else {
             return nil
         }
         return dim

@@ -12,8 +12,15 @@ public struct Placement: Hashable, Sendable, CustomStringConvertible {
             self.parts = parts
         }
 
-        /// Part `inner` of this part, split into `parts` further parts.
-        public func refined(_ inner: Part) -> Part { Part(index * inner.parts + inner.index, of: parts * inner.parts) }
+        /// Part `inner` of this part, split into `parts` further parts; nil when the part count
+        /// overflows (counts read from a file can be any integer).
+        public func refined(_ inner: Part) -> Part? {
+            let (count, o1) = parts.multipliedReportingOverflow(by: inner.parts)
+            let (scaled, o2) = index.multipliedReportingOverflow(by: inner.parts)
+            let (position, o3) = scaled.addingReportingOverflow(inner.index)
+            guard !o1, !o2, !o3 else { return nil }
+            return Part(position, of: count)
+        }
     }
 
     /// Sharded dimensions.
@@ -87,10 +94,16 @@ public struct Placement: Hashable, Sendable, CustomStringConvertible {
         return result
     }
 
-    /// This placement further split along `dim` into part `part` (a `split` of the tensor).
-    public func splitting(_ dim: Int, _ part: Part) -> Placement {
+    /// This placement further split along `dim` into part `part` (a `split` of the tensor); nil
+    /// when the part count overflows.
+    public func splitting(_ dim: Int, _ part: Part) -> Placement? {
         var copy = self
-        copy.shards[dim] = shards[dim].map { $0.refined(part) } ?? part
+        if let outer = shards[dim] {
+            guard let refined = outer.refined(part) else { return nil }
+            copy.shards[dim] = refined
+        } else {
+            copy.shards[dim] = part
+        }
         return copy
     }
 

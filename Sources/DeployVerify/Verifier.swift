@@ -51,6 +51,9 @@ public struct ReferenceModel: Sendable {
             experts = try int("experts")
             topK = try int("top_k")
             expertFFN = try int("expert_ffn")
+            if let experts, let topK, topK > experts {
+                throw VerifyError("graph attribute 'top_k' is \(topK), more than the \(experts) experts")
+            }
         } else {
             ffn = try int("ffn")
         }
@@ -82,6 +85,35 @@ public struct ReferenceModel: Sendable {
         tiedEmbeddings = try flag("tie_embeddings")
         parallelResidual = try flag("parallel_residual")
         qkvBias = try flag("qkv_bias")
+    }
+
+    /// Elements the reference makes and its matmuls' multiply-adds, in floating point.
+    var cost: (elements: Double, multiplyAdds: Double) {
+        let (b, h, n, d) = (Double(batch), Double(hidden), Double(heads), Double(headDim))
+        let q = context == nil ? Double(seq) : 1
+        let kv = Double(context ?? seq)
+        let tokens = b * q
+        var elements = 3 * h * n * d + n * d * h + 4 * tokens * h + 3 * tokens * n * d + 2 * b * kv * n * d + 2 * b * n * q * kv
+        var multiplyAdds = 4 * tokens * h * n * d + 2 * b * n * q * kv * d
+        if let experts, let expertFFN {
+            let (e, w) = (Double(experts), Double(expertFFN))
+            // Each expert's buffer holds every token: capacity = tokens.
+            elements += h * e + tokens * e + 2 * e * tokens * h + 2 * e * h * w + e * tokens * w
+            multiplyAdds += tokens * h * e + 2 * e * tokens * h * w
+        } else if let ffn {
+            let f = Double(ffn)
+            let matrices = gated ? 3.0 : 2.0
+            elements += matrices * h * f + (matrices - 1) * tokens * f + tokens * h
+            multiplyAdds += matrices * tokens * h * f
+        }
+        var whole = (elements: elements * Double(layers), multiplyAdds: multiplyAdds * Double(layers))
+        if let vocab {
+            // The embedding and the head's tables, the lookup and the logits.
+            let v = Double(vocab)
+            whole.elements += 2 * v * h + tokens * h + b * v
+            whole.multiplyAdds += b * h * v
+        }
+        return whole
     }
 }
 
@@ -117,7 +149,7 @@ struct DataSource {
             return Tensor(shape: shape, data: noise.data.map { 1 + $0 })
         }
         if name.hasSuffix(".bias") { return tensor(name, shape: shape, scale: 0.1) }
-        let fanIn = name.hasSuffix("o_proj") ? shape[0] * shape[1] : shape[0]
+        let fanIn = name.hasSuffix("o_proj") && shape.count >= 2 ? shape[0] * shape[1] : shape.first ?? 1
         return tensor(name, shape: shape, scale: 1 / Double(fanIn).squareRoot())
     }
 
@@ -141,32 +173,41 @@ public struct VerifyResult: Sendable {
 
 public enum Verifier {
     public static let tolerance = 1e-9
-    /// Executing more elements than this is refused: verify is for scaled-down DAGs.
+    /// Executing more elements than this is refused: verify is for scaled-down DAGs. Counted
+    /// over every node's output, every weight the DAG's matmuls draw, and the reference model.
     public static let elementLimit = 50_000_000.0
+    /// Multiply-adds of every matmul, the DAG's and the reference's together.
+    public static let multiplyAddLimit = 4_000_000_000.0
 
     /// Executes `graph` node by node on its GPUs' data and compares every output with the
     /// unpartitioned model on the same weights, inputs and caches.
     public static func verify(_ graph: OperatorGraph, seed: UInt64 = 1) throws(VerifyError) -> VerifyResult {
+        try verify(graph, seed: seed, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
+    }
+
+    /// `verify` under a budget of its own (the fuzz target executes inputs under a small one).
+    public static func verify(
+        _ graph: OperatorGraph, seed: UInt64 = 1, elementLimit: Double, multiplyAddLimit: Double
+    ) throws(VerifyError) -> VerifyResult {
         guard graph.attributes["micro_batches"] == nil else {
             throw VerifyError("verify executes one batch; generate the DAG without --micro-batches")
         }
-        let elements = graph.nodes.reduce(0.0) { $0 + ($1.out.elementCountValue ?? .infinity) }
-        guard elements.isFinite else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
-        guard elements <= elementLimit else {
-            throw VerifyError(
-                "the graph's tensors hold \(Int(elements)) elements in all, too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)"
-            )
-        }
+        guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
         let model = try ReferenceModel(graph: graph)
+        let shapes = try concreteShapes(graph)
+        try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
         let data = DataSource(seed: seed)
         let reference = Reference(model: model, data: data).run()
-        let values = try Interpreter(graph: graph, data: data, model: model).run()
+        let values = try Interpreter(
+            graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds
+        ).run()
         var worst = 0.0
         var outputs = 0
         let scale = max(reference.data.map(abs).max() ?? 1, 1e-300)
         for (i, node) in graph.nodes.enumerated() where node.op == .output {
             guard case .tensor(let t) = values[i] else { continue }
             let place = node.attributes["place"].flatMap(Placement.parse) ?? .replicate
+            try Interpreter.checkPlace(place, reference.shape, node.name, "the model's output")
             let expected = reference.part(place)
             guard expected.shape == t.shape else {
                 throw VerifyError("output \(node.name) has shape \(t.shape), but the model's output part \(place) has \(expected.shape)")
@@ -177,4 +218,69 @@ public enum Verifier {
         guard outputs > 0 else { throw VerifyError("the graph has no output node to compare") }
         return VerifyResult(maxRelativeError: worst, outputs: outputs, nodesExecuted: graph.nodes.count)
     }
+
+    /// Every node's `out` as integers; the element count of each is bounded by the budget
+    /// before any product is formed in `Int`.
+    static func concreteShapes(_ graph: OperatorGraph) throws(VerifyError) -> [[Int]] {
+        var shapes: [[Int]] = []
+        shapes.reserveCapacity(graph.nodes.count)
+        for node in graph.nodes {
+            guard let dims = concrete(node.out) else {
+                throw VerifyError("\(node.name): out \(node.out) is not a list of positive integers; bind its symbols (--bind)")
+            }
+            shapes.append(dims)
+        }
+        return shapes
+    }
+
+    /// The dimensions as positive integers, or nil.
+    static func concrete(_ shape: Shape) -> [Int]? {
+        var dims: [Int] = []
+        for d in shape.dims {
+            guard let v = d.intValue, v > 0 else { return nil }
+            dims.append(Int(v))
+        }
+        return dims
+    }
+
+    /// What executing the graph and its reference would cost, in elements made (and the
+    /// reference's multiply-adds; the interpreter counts the graph's as it goes); refused over
+    /// `elementLimit` or `multiplyAddLimit`. Counted in floating point, so that no count from a
+    /// file can overflow.
+    static func checkBudget(
+        _ graph: OperatorGraph, shapes: [[Int]], model: ReferenceModel, elementLimit: Double, multiplyAddLimit: Double
+    ) throws(VerifyError) {
+        func product(_ dims: [Int]) -> Double { dims.reduce(1.0) { $0 * Double($1) } }
+        var elements = 0.0
+        var largest: (Double, String) = (0, "")
+        for (i, node) in graph.nodes.enumerated() {
+            var cost = product(shapes[i])
+            if let text = node.attributes["weight"] {
+                // The interpreter draws the whole logical weight, then takes the node's slice.
+                guard let shape = try? Shape.parse(text), let weight = concrete(shape) else {
+                    throw VerifyError("\(node.name): weight '\(text)' is not a list of positive integers")
+                }
+                var logical = weight.map(Double.init)
+                let slice = node.attributes["weight_place"].flatMap(Placement.parse) ?? .replicate
+                for (d, part) in slice.shards where d < logical.count { logical[d] *= Double(part.parts) }
+                cost += logical.reduce(1, *)
+            }
+            elements += cost
+            if cost > largest.0 { largest = (cost, node.name) }
+        }
+        let (referenceElements, multiplyAdds) = model.cost
+        elements += referenceElements
+        if elements > elementLimit {
+            throw VerifyError(
+                "executing the graph and its model makes \(scientific(elements)) elements (the most, \(scientific(largest.0)), at \(largest.1)), over the limit of \(scientific(elementLimit)): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)"
+            )
+        }
+        if multiplyAdds > multiplyAddLimit {
+            throw VerifyError(
+                "executing the model takes \(scientific(multiplyAdds)) multiply-adds, over the limit of \(scientific(multiplyAddLimit)): too many to execute; verify a scaled-down DAG"
+            )
+        }
+    }
+
+    static func scientific(_ value: Double) -> String { String(format: "%.3g", value) }
 }

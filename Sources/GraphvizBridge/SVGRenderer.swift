@@ -45,10 +45,27 @@ public enum SVGRenderer {
         }
         let messages = Graphviz.joinMessages(pieces).filter { !$0.hasPrefix("Warning") }
         switch result {
-        case .success(let svg): return svg
+        case .success(let svg): return wellFormed(svg)
         case .failure(.parse): throw .parse(messages)
         case .failure(.layout(let m)): throw .layout(m + messages)
         case .failure(.render(let format, _)): throw .render(format: format, messages)
         }
+    }
+
+    /// The SVG with the control characters XML 1.0 forbids (all below 0x20 but tab, newline and
+    /// carriage return) replaced by U+FFFD: graphviz copies them from node names into titles and
+    /// text unescaped, which leaves a document no XML parser reads.
+    static func wellFormed(_ svg: [UInt8]) -> [UInt8] {
+        guard svg.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else { return svg }
+        var out: [UInt8] = []
+        out.reserveCapacity(svg.count + 64)
+        for byte in svg {
+            if byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D {
+                out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+            } else {
+                out.append(byte)
+            }
+        }
+        return out
     }
 }

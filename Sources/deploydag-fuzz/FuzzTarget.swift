@@ -1,6 +1,8 @@
 import DOTFormat
+import DeployAnalysis
 import DeployChecker
 import DeployModel
+import DeployVerify
 import GraphvizBridge
 
 /// One fuzz input: read it as DOT through libcgraph, decode it, check it. Any crash, hang or leak
@@ -18,7 +20,13 @@ func checkOneInput(_ bytes: [UInt8]) {
         let viaDocument = GraphDecoder().decode(copied.document!, lines: copied.lines, file: "fuzz.dot")
         precondition(decoded.graph == viaDocument.graph, "the two readers decode different graphs")
         precondition(decoded.findings == viaDocument.findings, "the two readers disagree on schema findings")
-        _ = Checker().check(decoded, earlier: direct.findings)
+        let report = Checker().check(decoded, earlier: direct.findings)
+        // What check accepts, analyze prices and verify executes: neither may crash on it.
+        // verify runs under a small budget, so that one input costs milliseconds.
+        if report.errorCount == 0 {
+            _ = try? Analysis(graph: decoded.graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+            _ = try? Verifier.verify(decoded.graph, elementLimit: 100_000, multiplyAddLimit: 10_000_000)
+        }
     }
 }
 

@@ -202,10 +202,10 @@ import Testing
         let wide = check(text, gpus: 16).findings
         #expect(wide.map(\.rule) == [.gpuCoverage, .gpuCoverage, .gpuCoverage])
         #expect(wide.map { $0.message.prefix(6) } == ["GPU 13", "GPU 14", "GPU 15"])
-        // Claiming a million GPUs gives one finding, not a million.
+        // Claiming 65,536 GPUs gives one finding, not 65,523.
         let huge = check(text, gpus: GPUList.maximum).findings
         #expect(huge.map(\.rule) == [.gpuCoverage])
-        #expect(huge.first?.message.hasPrefix("1048563 GPUs run no compute node (13-1048575)") == true)
+        #expect(huge.first?.message.hasPrefix("65523 GPUs run no compute node (13-65535)") == true)
     }
 }
 

@@ -32,7 +32,7 @@ import Testing
         (
             "a GPU count beyond any cluster",
             Array(valid.replacingOccurrences(of: "gpus=1", with: "gpus=99999999999999").utf8),
-            "'gpus' must be a positive integer of at most 1048576"
+            "'gpus' must be a positive integer of at most 65536"
         ),
         (
             "a group spanning billions of GPUs",

@@ -44,3 +44,47 @@ import Testing
         }
     }
 }
+
+@Suite struct DimOverflowTests {
+    @Test func int64MinIsAnOverflowNotATrap() {
+        #expect(throws: DimError.self) { try Dim.parse("-9223372036854775808") }
+        #expect(throws: DimError.self) { try Dim.parse("B*-9223372036854775808") }
+        #expect(throws: DimError.self) { try Dim(-4_611_686_018_427_387_904) * Dim(2) }
+    }
+
+    @Test func capacityRoundsUpNearTheTopOfInt64() throws {
+        #expect(try MoERouting.capacity(tokens: Dim(1), topK: Int(Int64.max), experts: 2, capacityFactor: Dim(1)) == Dim(Int64.max / 2 + 1))
+        #expect(try MoERouting.capacity(tokens: Dim(3), topK: 1, experts: 2, capacityFactor: Dim(1)) == Dim(2))
+        #expect(MoERouting.parseFactor("9223372036854775807.5") == nil)
+        #expect(MoERouting.parseFactor("1.25") == (try Dim(5).divided(by: 4)))
+    }
+
+    @Test func nestedPartsReportOverflow() {
+        let outer = Placement.Part(1, of: 1 << 62)
+        #expect(outer.refined(Placement.Part(1, of: 4)) == nil)
+        #expect(Placement.Part(1, of: 2).refined(Placement.Part(1, of: 4)) == Placement.Part(5, of: 8))
+        #expect(Placement(shards: [0: outer]).splitting(0, Placement.Part(0, of: 4)) == nil)
+    }
+}
+
+@Suite struct GPUListFormatTests {
+    @Test func shortListsStayPlain() {
+        #expect(GPUList.format([0, 1, 2, 3]) == "0,1,2,3")
+        #expect(GPUList.format(Array(0..<64)) == Array(0..<64).map(String.init).joined(separator: ","))
+    }
+
+    @Test func longListsUseRangesInTheirOwnOrder() {
+        #expect(GPUList.format(Array(0..<4096)) == "0-4095")
+        let mixed = Array(8..<12) + Array(0..<4) + [40] + Array(100..<160)
+        #expect(GPUList.format(mixed) == "8-11,0-3,40,100-159")
+        #expect(GPUList.parse(GPUList.format(mixed)) == mixed)
+        let strided = (0..<4096).filter { $0 % 8 < 4 }
+        #expect(GPUList.format(strided).hasPrefix("0-3,8-11,16-19"))
+        #expect(GPUList.parse(GPUList.format(strided)) == strided)
+    }
+
+    @Test func idsAndCountsAreBounded() {
+        #expect(GPUList.parse("0-65535")?.count == 65536)
+        #expect(GPUList.parse("0-65536") == nil && GPUList.parse("65536") == nil && GPUList.parse("0-65535,0") == nil)
+    }
+}

@@ -139,3 +139,63 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(!(try Verifier.verify(tied)).passes)
     }
 }
+
+/// Graphs `check` would reject, handed to the interpreter directly: each is refused with the
+/// node and the reason, never executed out of bounds.
+@Suite struct VerifyRefusalTests {
+    func refusal(_ edit: (inout OperatorNode) -> Void, at op: Operator) throws -> String {
+        var g = try scaled("tp8-pp2-moe-4l")
+        let i = try #require(g.nodes.firstIndex { $0.op == op })
+        g.updateNode(i, edit)
+        do {
+            _ = try Verifier.verify(g)
+            Issue.record("verify accepted the edited \(op.rawValue)")
+            return ""
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func aHugeShapeIsOverTheBudget() throws {
+        let message = try refusal({ $0.out = Shape([Dim(4_294_967_296), Dim(4_294_967_296)]) }, at: .split)
+        #expect(message.contains("over the limit") && message.contains("1.84e+19"), "\(message)")
+    }
+
+    @Test func aSplitIndexPastItsParts() throws {
+        let message = try refusal({ $0.attributes["index"] = $0.attributes["parts"] }, at: .split)
+        #expect(message.contains("index 8 of 8 parts"), "\(message)")
+    }
+
+    @Test func aSplitAlongAMissingDimension() throws {
+        let message = try refusal({ $0.attributes["dim"] = "7" }, at: .split)
+        #expect(message.contains("dim 7 does not exist"), "\(message)")
+    }
+
+    @Test(arguments: [nil, "1"])
+    func aDispatchWithFewerExpertsThanItsRouter(experts: String?) throws {
+        let message = try refusal({ $0.attributes["experts"] = experts }, at: .dispatch)
+        #expect(message.contains("only 1 experts"), "\(message)")
+    }
+
+    @Test func aDispatchWithMoreExpertsThanItsOut() throws {
+        let message = try refusal({ $0.attributes["experts"] = "1000000000" }, at: .dispatch)
+        #expect(message.contains("must be [1000000000 experts"), "\(message)")
+    }
+
+    @Test func aTopKOfMoreThanTheExperts() throws {
+        let message = try refusal({ $0.attributes["k"] = "9" }, at: .topk)
+        #expect(message.contains("k=9 of 8 experts"), "\(message)")
+    }
+
+    @Test func aCombineWhoseRoutingIsNoTopK() throws {
+        var g = try scaled("tp8-pp2-moe-4l")
+        let combine = try #require(g.nodes.firstIndex { $0.op == .combine })
+        let routing = try #require(g.edges.firstIndex { $0.to == combine && $0.operand == 1 })
+        // Feed the combine's routing operand from the graph's input instead of the top-k.
+        let input = try #require(g.nodes.firstIndex { $0.op == .input && $0.gpu == g.nodes[combine].gpu })
+        var edges = g.edges
+        edges[routing] = TensorEdge(from: input, to: combine, operand: 1)
+        g = OperatorGraph(name: g.name, gpus: g.gpus, attributes: g.attributes, nodes: g.nodes, edges: edges)
+        #expect(throws: VerifyError.self) { try Verifier.verify(g) }
+    }
+}

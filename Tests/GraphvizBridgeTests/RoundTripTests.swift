@@ -254,3 +254,31 @@ func expectSameDecoding(_ text: String, _ comment: Comment? = nil) {
         #expect(throws: SVGRenderer.Failure.self) { try SVGRenderer.render(dot: "digraph { a -> ") }
     }
 }
+
+/// A group of thousands of GPUs written in full passes libcgraph's 16,384-character string
+/// limit; past 64 members it is written with ranges, in its own order.
+@Suite struct LongGroupTests {
+    func graph(group: [Int]) -> OperatorGraph {
+        let nodes = [
+            OperatorNode(name: "x", op: .input, gpu: 0, out: [Dim(4)]),
+            OperatorNode(name: "r", op: .allReduce, group: group, out: [Dim(4)]),
+            OperatorNode(name: "y", op: .output, gpu: 0, out: [Dim(4)]),
+        ]
+        return OperatorGraph(
+            name: "g", gpus: 4096, attributes: [:], nodes: nodes, edges: [TensorEdge(from: 0, to: 1), TensorEdge(from: 1, to: 2)])
+    }
+
+    @Test(arguments: [Array(0..<4096), Array(2048..<4096) + Array(0..<2048), Array(0..<64), (0..<4096).filter { $0 % 8 < 4 }])
+    func groupsSurviveWriteRead(group: [Int]) throws {
+        let text = try DOTWriter().writeString(graph(group: group))
+        let line = try #require(text.split(separator: "\n").first { $0.contains("\"r\"") })
+        if group.count <= GPUList.plainLimit {
+            #expect(line.contains("group=\"\(group.map(String.init).joined(separator: ","))\""))
+        } else {
+            #expect(line.count < 16_384 && !line.contains("0,1,2,3,"), "\(line.prefix(200))")
+        }
+        let (decoded, result) = readBack(text)
+        #expect(result.findings.isEmpty, "\(result.findings.map(\.formatted))")
+        #expect(try #require(decoded).graph.nodes[1].group == group)
+    }
+}
