@@ -28,6 +28,14 @@ public struct Analysis: Sendable {
 
     public init(graph: OperatorGraph, options: AnalysisOptions) throws(AnalysisError) {
         self.graph = graph
+        var options = options
+        // An fp8 DAG's matmuls run at the GPU's FP8 peak.
+        switch options.costModel {
+        case .roofline(let gpu, let efficiency):
+            options.costModel = .roofline(try gpu.running(dtype: graph.attributes["dtype"]), efficiency: efficiency)
+        case .table(let table, let gpu): options.costModel = .table(table, try gpu.running(dtype: graph.attributes["dtype"]))
+        case .matmulFLOPs: break
+        }
         self.options = options
         let adjacency = graph.adjacency
         guard case .acyclic(let order) = adjacency.topologicalOrder() else {

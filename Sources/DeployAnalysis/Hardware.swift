@@ -7,12 +7,26 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
     public var memoryBandwidth: Double
     /// HBM capacity, bytes.
     public var memoryCapacity: Double
+    /// Dense FP8 (E4M3) tensor-core peak, FLOP/s; nil for a GPU without FP8 tensor cores.
+    public var fp8PeakFLOPs: Double?
 
-    public init(name: String, peakFLOPs: Double, memoryBandwidth: Double, memoryCapacity: Double) {
+    public init(name: String, peakFLOPs: Double, memoryBandwidth: Double, memoryCapacity: Double, fp8PeakFLOPs: Double? = nil) {
         self.name = name
         self.peakFLOPs = peakFLOPs
         self.memoryBandwidth = memoryBandwidth
         self.memoryCapacity = memoryCapacity
+        self.fp8PeakFLOPs = fp8PeakFLOPs
+    }
+
+    /// This GPU as it runs a DAG of `dtype`: FP8 matmuls at the FP8 peak.
+    public func running(dtype: String?) throws(AnalysisError) -> GPUSpec {
+        guard dtype == "fp8" else { return self }
+        guard let fp8PeakFLOPs else {
+            throw AnalysisError("\(name) has no FP8 tensor cores to run an fp8 DAG; describe one with fp8 or price another GPU (--gpu)")
+        }
+        var copy = self
+        copy.peakFLOPs = fp8PeakFLOPs
+        return copy
     }
 
     public var description: String {
@@ -20,9 +34,11 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// H100 SXM: 989 TFLOP/s dense BF16 (1979 is the sparsity figure), 3.35 TB/s, 80 GB.
-    public static let h100SXM = GPUSpec(name: "h100-sxm", peakFLOPs: 989e12, memoryBandwidth: 3.35e12, memoryCapacity: 80e9)
+    /// Dense FP8: 1979 TFLOP/s (3958 is the sparsity figure).
+    public static let h100SXM = GPUSpec(
+        name: "h100-sxm", peakFLOPs: 989e12, memoryBandwidth: 3.35e12, memoryCapacity: 80e9, fp8PeakFLOPs: 1979e12)
     /// H200: the H100's compute with 4.8 TB/s and 141 GB of HBM3e.
-    public static let h200 = GPUSpec(name: "h200", peakFLOPs: 989e12, memoryBandwidth: 4.8e12, memoryCapacity: 141e9)
+    public static let h200 = GPUSpec(name: "h200", peakFLOPs: 989e12, memoryBandwidth: 4.8e12, memoryCapacity: 141e9, fp8PeakFLOPs: 1979e12)
     /// A100 SXM 80 GB: 312 TFLOP/s dense BF16, 2.04 TB/s.
     public static let a100SXM = GPUSpec(name: "a100-sxm", peakFLOPs: 312e12, memoryBandwidth: 2.039e12, memoryCapacity: 80e9)
 
