@@ -119,10 +119,12 @@ extension Analysis {
         let bytes = elementBytes
         for (gpu, slices) in graph.weightSlicesByGPU() { weights[gpu] = slices.reduce(0) { $0 + $1.elements } * bytes }
         let adjacency = graph.adjacency
+        let cacheBytes = Pricer.cacheElementBytes(of: graph)
+        let cache = cacheBytes == bytes ? nil : Pricer.cacheTensors(graph, adjacency)
         var events: [Int: [(time: Double, delta: Double)]] = [:]
         for (v, node) in graph.nodes.enumerated() where node.op != .output {
             guard let elements = node.out.elementCountValue else { continue }
-            let size = elements * bytes
+            let size = elements * (cache?[v] == true ? cacheBytes : bytes)
             var release = schedule.finish[v]
             for s in adjacency.successors(of: v) { release = max(release, schedule.finish[Int(s)]) }
             let holders: [Int] = node.gpu.map { [$0] } ?? (node.op == .sendRecv ? Array(node.group.suffix(1)) : node.group)

@@ -45,12 +45,16 @@ public struct Analysis: Sendable {
         // Symbols left unbound are priced as 1, so that a path can still be chosen and printed.
         let priced =
             unboundSymbols.isEmpty ? graph : (try? graph.binding(Dictionary(uniqueKeysWithValues: unboundSymbols.map { ($0, 1) }))) ?? graph
-        let pricer = Pricer(costModel: options.costModel, network: options.network, elementBytes: Pricer.elementBytes(of: graph))
+        var pricer = Pricer(costModel: options.costModel, network: options.network, elementBytes: Pricer.elementBytes(of: graph))
+        pricer.cacheElementBytes = Pricer.cacheElementBytes(of: graph)
+        let cache = pricer.cacheElementBytes == pricer.elementBytes ? nil : Pricer.cacheTensors(graph, adjacency)
         var costs: [NodeCost] = []
         costs.reserveCapacity(graph.nodes.count)
         for (i, node) in priced.nodes.enumerated() {
-            let inputs = adjacency.predecessors(of: i).map { priced.nodes[Int($0)].out }
-            costs.append(pricer.price(node, inputs: inputs) ?? .zero)
+            let predecessors = adjacency.predecessors(of: i)
+            let inputs = predecessors.map { priced.nodes[Int($0)].out }
+            let flags = cache.map { c in (inputs: predecessors.map { c[Int($0)] }, output: c[i]) }
+            costs.append(pricer.price(node, inputs: inputs, cache: flags) ?? .zero)
         }
         self.costs = costs
         let durations = costs.map(\.seconds)

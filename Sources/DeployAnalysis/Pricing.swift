@@ -21,26 +21,52 @@ public struct Pricer: Sendable {
     public var network: NetworkModel
     /// Bytes per element, from the graph's `dtype`.
     public var elementBytes: Double
+    /// Bytes per element of the K/V cache (`kv_cache_dtype`, else `dtype`).
+    public var cacheElementBytes: Double
 
     public init(costModel: CostModel, network: NetworkModel, elementBytes: Double) {
         self.costModel = costModel
         self.network = network
         self.elementBytes = elementBytes
+        cacheElementBytes = elementBytes
+    }
+
+    /// Bytes per element of a graph's K/V cache: `kv_cache_dtype` when given, else `dtype`.
+    public static func cacheElementBytes(of graph: OperatorGraph) -> Double {
+        guard let text = graph.attributes["kv_cache_dtype"] else { return elementBytes(of: graph) }
+        return elementBytes(dtype: text)
+    }
+
+    /// The nodes whose output is K/V cache: the cached tokens, and the cache with the new
+    /// token appended.
+    public static func cacheTensors(_ graph: OperatorGraph, _ adjacency: Adjacency) -> [Bool] {
+        var cache = graph.nodes.map { $0.op == .kvCache }
+        for (v, node) in graph.nodes.enumerated() where node.op == .concat {
+            if adjacency.predecessors(of: v).contains(where: { graph.nodes[Int($0)].op == .kvCache }) { cache[v] = true }
+        }
+        return cache
     }
 
     /// Bytes per element of a graph's `dtype` attribute (bf16 when absent).
-    public static func elementBytes(of graph: OperatorGraph) -> Double {
-        switch graph.attributes["dtype"] {
+    public static func elementBytes(of graph: OperatorGraph) -> Double { elementBytes(dtype: graph.attributes["dtype"]) }
+
+    static func elementBytes(dtype: String?) -> Double {
+        switch dtype {
         case "fp32": 4
         case "fp8": 1
         default: 2
         }
     }
 
-    /// The cost of `node` given its inputs' shapes; nil when a dimension is symbolic.
-    public func price(_ node: OperatorNode, inputs: [Shape]) -> NodeCost? {
+    /// The cost of `node` given its inputs' shapes; nil when a dimension is symbolic. `cache`
+    /// says which inputs, and whether the output, are K/V cache (priced at its own format).
+    public func price(_ node: OperatorNode, inputs: [Shape], cache: (inputs: [Bool], output: Bool)? = nil) -> NodeCost? {
         guard let outElements = node.out.elementCountValue else { return nil }
-        let outBytes = outElements * elementBytes
+        let outBytes = outElements * (cache?.output == true ? cacheElementBytes : elementBytes)
+        func bytesPerElement(ofInput i: Int) -> Double {
+            guard let cache, i < cache.inputs.count, cache.inputs[i] else { return elementBytes }
+            return cacheElementBytes
+        }
         if node.op.isCommunication {
             if case .matmulFLOPs = costModel { return .zero }
             return communication(node, outBytes: outBytes, inputs: inputs)
@@ -54,7 +80,9 @@ public struct Pricer: Sendable {
                 let n = node.attributes["n"].flatMap(Dim.init)?.doubleValue
             else { return nil }
             let flops = 2 * m * k * n
-            let bytes = (m * k + k * n + m * n) * elementBytes
+            // An activation operand read from the cache (materialized attention) is in its format.
+            let rhsBytes = inputs.count == 2 ? bytesPerElement(ofInput: 1) : elementBytes
+            let bytes = m * k * bytesPerElement(ofInput: 0) + k * n * rhsBytes + m * n * elementBytes
             let seconds: Double
             switch costModel {
             case .roofline(let gpu, let efficiency):
@@ -66,7 +94,7 @@ public struct Pricer: Sendable {
             }
             return NodeCost(seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
         case .attention:
-            return fusedAttention(node, inputs: inputs, outBytes: outBytes)
+            return fusedAttention(node, inputs: inputs, outBytes: outBytes, bytesPerElement: bytesPerElement)
         default:
             // Memory-bound operators: read the inputs, write the output (a cache is only read;
             // a slice reads only what it keeps).
@@ -74,9 +102,9 @@ public struct Pricer: Sendable {
             if node.op == .narrow {
                 bytes = 2 * outBytes
             } else if node.op != .kvCache {
-                for shape in inputs {
+                for (i, shape) in inputs.enumerated() {
                     guard let e = shape.elementCountValue else { return nil }
-                    bytes += e * elementBytes
+                    bytes += e * bytesPerElement(ofInput: i)
                 }
             }
             guard let gpu = costModel.gpu else { return NodeCost(seconds: 0, flops: 0, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil) }
@@ -89,16 +117,18 @@ public struct Pricer: Sendable {
     /// traffic is Q, K, V and the output, the score matrix never leaving the chip. Priced at
     /// the matmul roofline (the table model has no attention rows: it uses the roofline at the
     /// tensor-core peak, and says so in docs/analysis.md).
-    private func fusedAttention(_ node: OperatorNode, inputs: [Shape], outBytes: Double) -> NodeCost? {
+    private func fusedAttention(
+        _ node: OperatorNode, inputs: [Shape], outBytes: Double, bytesPerElement: (Int) -> Double
+    ) -> NodeCost? {
         guard inputs.count == 3, let q = inputs.first(where: { $0 == node.out }) ?? inputs.first, q.rank == 4,
             let b = q[0].doubleValue, let queries = q[1].doubleValue, let heads = q[2].doubleValue, let d = q[3].doubleValue
         else { return nil }
         let kv = inputs.filter { $0 != q }.first ?? inputs[1]
         guard kv.rank == 4, let keys = kv[1].doubleValue else { return nil }
         var bytes = outBytes
-        for shape in inputs {
+        for (i, shape) in inputs.enumerated() {
             guard let e = shape.elementCountValue else { return nil }
-            bytes += e * elementBytes
+            bytes += e * bytesPerElement(i)
         }
         let a = node.attributes
         let pairs = Self.visiblePairs(

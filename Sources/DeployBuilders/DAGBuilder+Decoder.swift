@@ -11,6 +11,7 @@ extension DAGBuilder {
             attributes = [
                 ("weight", Shape([Dim(model.hidden)]).description), ("weight_logical", "\(prefix)w.\(key)"), ("weight_place", "R"),
             ]
+            if model.normBias { attributes.append(("bias", "true")) }
         }
         let out = shape(input)
         let node = graph.add(

@@ -37,7 +37,11 @@ extension DAGBuilder {
             let normed = gpus.enumerated().map { i, gpu in norm(model, "ln1", title: "1", gpu: gpu, input: x[i], place: .replicate) }
             let attention = try attentionTerms(model: model, phase: phase, gpus: gpus, normed: normed)
             block = "mlp"
-            let mlp = try mlpTerms(model: model, gpus: gpus, normed: normed)
+            let mlpInput =
+                model.parallelNorms
+                ? gpus.enumerated().map { i, gpu in norm(model, "ln2", title: "2 (MLP's own)", gpu: gpu, input: x[i], place: .replicate) }
+                : normed
+            let mlp = try mlpTerms(model: model, gpus: gpus, normed: mlpInput)
             let sums = gpus.enumerated().map { i, gpu in
                 add("parallel_sum", title: "attention + MLP", gpu: gpu, attention[i], mlp[i], place: Self.partial(i, of: t))
             }

@@ -253,6 +253,7 @@ extension DAGBuilder {
         let slots = moe.experts * replicas / p
         var routing: [Int] = []
         var buffers: [Int] = []
+        var slices: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
             let tokens = Placement(shards: [tokenDim: .init(rank, of: p)])
             let ln = norm(model, "ln2", title: "2", gpu: gpu, input: x[rank], place: .replicate)
@@ -264,6 +265,7 @@ extension DAGBuilder {
                 place: tokens)
             let chosen = topK("topk", gpu: gpu, logits: logits, k: moe.topK, place: tokens)
             routing.append(chosen)
+            slices.append(mine)
             buffers.append(try dispatch("dispatch", gpu: gpu, tokens: mine, routing: chosen, moe: moe, replicas: replicas))
         }
         let sent = try allToAll(
@@ -292,14 +294,45 @@ extension DAGBuilder {
             "combine_all_to_all", title: "expert outputs back to their tokens", group: gpus, inputs: results, splitDim: 1, concatDim: 0)
         var combined: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
-            combined.append(
-                combine(
-                    "combine", gpu: gpu, buffers: returned, routing: routing[rank], moe: moe, replicas: replicas,
-                    place: Placement(shards: [tokenDim: .init(rank, of: p)])))
+            let tokens = Placement(shards: [tokenDim: .init(rank, of: p)])
+            var out = combine(
+                "combine", gpu: gpu, buffers: returned, routing: routing[rank], moe: moe, replicas: replicas, place: tokens)
+            if let width = moe.sharedExpertFFN {
+                // The shared expert sees every token: each GPU runs it, whole, on its own slice.
+                let shared = try sharedExpert(model: model, width: width, gpu: gpu, input: slices[rank], place: tokens)
+                out = add("moe_sum", title: "routed + shared experts", gpu: gpu, out, shared, place: tokens)
+            }
+            combined.append(out)
         }
         let gathered = try allGather(
             "moe_all_gather", title: "every GPU's tokens", group: gpus, inputs: combined, dim: tokenDim, place: .replicate)
         return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], gathered, place: .replicate) }
+    }
+
+    /// The shared expert (DeepSeek-MoE style, un-gated): a dense MLP of inner width `width`
+    /// with its weights `L<layer>.w.shared.*` whole on `gpu`, on that GPU's tokens.
+    mutating func sharedExpert(model: TransformerModel, width: Int, gpu: Int, input: Int, place: Placement) throws -> Int {
+        let h = model.hidden
+        if model.mlp == .gated {
+            let gate = try matmul(
+                "shared.gate", title: "shared expert gate proj", gpu: gpu, eq: "bsh,hf->bsf", lhs: input, weight: [Dim(h), Dim(width)],
+                place: place)
+            let up = try matmul(
+                "shared.up", title: "shared expert up proj", gpu: gpu, eq: "bsh,hf->bsf", lhs: input, weight: [Dim(h), Dim(width)],
+                place: place)
+            let act = unary(
+                model.activation.op, "shared.act", title: "shared expert \(model.activation.title)", gpu: gpu, input: gate, place: place)
+            let gated = mul("shared.gated", title: "shared expert \(model.activation.title)(gate) ⊙ up", gpu: gpu, act, up, place: place)
+            return try matmul(
+                "shared.down", title: "shared expert down proj", gpu: gpu, eq: "bsf,fh->bsh", lhs: gated, weight: [Dim(width), Dim(h)],
+                place: place)
+        }
+        let fc1 = try matmul(
+            "shared.fc1", title: "shared expert FC1", gpu: gpu, eq: "bsh,hf->bsf", lhs: input, weight: [Dim(h), Dim(width)], place: place)
+        let act = unary(
+            model.activation.op, "shared.act", title: "shared expert \(model.activation.title)", gpu: gpu, input: fc1, place: place)
+        return try matmul(
+            "shared.fc2", title: "shared expert FC2", gpu: gpu, eq: "bsf,fh->bsh", lhs: act, weight: [Dim(width), Dim(h)], place: place)
     }
 
     /// The MLP of one layer on `gpus`: dense Megatron or expert parallel.

@@ -37,6 +37,10 @@ public struct TransformerModel: Hashable, Sendable {
     public var tiedEmbeddings = false
     /// GPT-J / Falcon: attention and MLP read the same normed input, and their sum is added once.
     public var parallelResidual = false
+    /// Falcon-40B's parallel layer: attention and MLP each read their own norm of the input.
+    public var parallelNorms = false
+    /// LayerNorm with a bias as well as a gain (Falcon, GPT-2).
+    public var normBias = false
     /// Qwen2: the Q, K and V projections add a bias.
     public var qkvBias = false
     /// The K/V cache's number format, when it differs from `dtype`.
@@ -61,7 +65,7 @@ public struct TransformerModel: Hashable, Sendable {
     /// Whether any of today's vocabulary is used beyond the seeds' classic block.
     var isClassic: Bool {
         kvHeads == heads && norm == .layernorm && mlp == .plain && activation == .gelu && rope == nil
-            && slidingWindow == nil && attention == .materialized && vocab == nil && !parallelResidual && !qkvBias
+            && slidingWindow == nil && attention == .materialized && vocab == nil && !parallelResidual && !qkvBias && !normBias
             && kvCacheDtype == nil
     }
 
@@ -87,6 +91,12 @@ public struct TransformerModel: Hashable, Sendable {
         }
         if slidingWindow != nil && !causal {
             throw SpecError(key: "sliding_window", "needs causal attention: the window is the keys just before each query")
+        }
+        if parallelNorms && !parallelResidual {
+            throw SpecError(key: "parallel_norms", "needs parallel_residual: the two norms feed attention and the MLP side by side")
+        }
+        if normBias && vocab == nil {
+            throw SpecError(key: "norm_bias", "needs a vocabulary ('vocab'): norms carry weights only in whole models")
         }
         if let vocab, vocab <= 0 { throw SpecError(key: "vocab", "must be a positive integer, got \(vocab)") }
         if tiedEmbeddings && vocab == nil { throw SpecError(key: "tie_embeddings", "needs a vocabulary ('vocab')") }
@@ -130,6 +140,8 @@ public struct TransformerModel: Hashable, Sendable {
             if let vocab { a["vocab"] = String(vocab) }
             if tiedEmbeddings { a["tie_embeddings"] = "true" }
             if parallelResidual { a["parallel_residual"] = "true" }
+            if parallelNorms { a["parallel_norms"] = "true" }
+            if normBias { a["norm_bias"] = "true" }
             if qkvBias { a["qkv_bias"] = "true" }
             if let kvCacheDtype { a["kv_cache_dtype"] = kvCacheDtype.rawValue }
             if let shared = moe?.sharedExpertFFN { a["shared_expert_ffn"] = String(shared) }

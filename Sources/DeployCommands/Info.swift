@@ -76,13 +76,15 @@ struct DAGSummary: Encodable {
 
     /// `68.98B (68,976,648,192)`.
     static func parameterText(_ count: Double) -> String {
-        let exact = Int64(count)
-        let grouped = String(exact).reversed().enumerated().reduce(into: "") { text, item in
-            if item.offset > 0 && item.offset % 3 == 0 { text.append(",") }
-            text.append(item.element)
+        let digits = Array(String(Int64(count)))
+        var grouped = ""
+        for (i, digit) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { grouped.append(",") }
+            grouped.append(digit)
         }
-        let short = count >= 1e9 ? String(format: "%.2fB", count / 1e9) : count >= 1e6 ? String(format: "%.2fM", count / 1e6) : grouped
-        return "\(short) (\(String(grouped.reversed())))"
+        if count >= 1e9 { return String(format: "%.2fB (%@)", count / 1e9, grouped) }
+        if count >= 1e6 { return String(format: "%.2fM (%@)", count / 1e6, grouped) }
+        return grouped
     }
 
     func text(file: String) -> String {

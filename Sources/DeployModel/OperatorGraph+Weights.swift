@@ -25,7 +25,11 @@ extension OperatorGraph {
         let place = Placement.parse(placeText)
         var elements = local
         var whole: Double? = place.map { p in p.shards.values.reduce(local) { $0 * Double($1.parts) } }
-        if node.attributes["bias"] == "true", let eq = node.attributes["eq"], let einsum = try? Einsum(eq) {
+        if node.attributes["bias"] == "true" && (node.op == .layernorm || node.op == .rmsnorm) {
+            // A norm's bias is one entry per gain.
+            elements += local
+            whole = whole.map { $0 * 2 }
+        } else if node.attributes["bias"] == "true", let eq = node.attributes["eq"], let einsum = try? Einsum(eq) {
             // The bias spans the weight's dimensions that reach the output.
             var localBias = 1.0
             var wholeBias = 1.0

@@ -73,7 +73,7 @@ public enum SpecParser {
         "layers", "batch", "seq", "hidden", "heads", "head_dim", "ffn", "dtype", "experts", "expert_ffn", "top_k", "capacity_factor",
         "kind", "kv_heads", "num_key_value_heads", "norm", "mlp", "activation", "rope", "rope_theta", "rotary_dim", "causal",
         "sliding_window", "attention", "vocab", "tie_embeddings", "parallel_residual", "qkv_bias", "kv_cache_dtype",
-        "experts_per_token", "num_experts_per_tok", "shared_expert_ffn", "hf_config",
+        "experts_per_token", "num_experts_per_tok", "shared_expert_ffn", "hf_config", "parallel_norms", "norm_bias",
     ]
     static let strategyKeys: [String: Set<String>] = [
         "helix": ["kind", "head_groups", "segments"],
@@ -353,6 +353,8 @@ struct Reader {
         if let tied = try boolean(m, "tie_embeddings") { model.tiedEmbeddings = tied }
         if let parallel = try boolean(m, "parallel_residual") { model.parallelResidual = parallel }
         if let bias = try boolean(m, "qkv_bias") { model.qkvBias = bias }
+        if let both = try boolean(m, "parallel_norms") { model.parallelNorms = both }
+        if let bias = try boolean(m, "norm_bias") { model.normBias = bias }
         if m["kv_cache_dtype"] != nil { model.kvCacheDtype = try choice(m, "kv_cache_dtype", DataType.self) }
     }
 

@@ -10,6 +10,7 @@ public enum HuggingFaceConfig {
     /// The architectures read, by `model_type`.
     public static let modelTypes: [String: String] = [
         "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+        "falcon": "FalconForCausalLM",
     ]
 
     /// Keys that do not change the operators, shapes or numbers of an inference step.
@@ -19,6 +20,7 @@ public enum HuggingFaceConfig {
         "max_window_layers", "router_aux_loss_coef", "output_router_logits", "router_jitter_noise", "use_sliding_window_cache",
         "torch_dtype_comment", "quantization_config_comment", "tokenizer_class", "auto_map", "output_attentions",
         "output_hidden_states", "return_dict", "is_decoder", "id2label", "label2id", "rms_norm_eps", "original_max_position_embeddings",
+        "layer_norm_epsilon",
     ]
 
     /// Reads the file at `path`; messages name it and the key.
@@ -82,7 +84,24 @@ public enum HuggingFaceConfig {
         let hidden = try required("hidden_size")
         let heads = try required("num_attention_heads")
         let layers = try required("num_hidden_layers")
-        let kvHeads = try int("num_key_value_heads") ?? heads
+        let falcon = type == "falcon"
+        var kvHeads = try int("num_key_value_heads") ?? heads
+        if falcon {
+            // Falcon: new_decoder_architecture's grouped K/V heads, or multi_query's one.
+            if try bool("new_decoder_architecture") == true {
+                kvHeads = try int("num_kv_heads") ?? heads
+            } else {
+                kvHeads = try bool("multi_query") ?? true ? 1 : heads
+                used.insert("num_kv_heads")
+            }
+            if try bool("alibi") == true {
+                throw fail("alibi", "is true: ALiBi attention biases are not represented (rotary embeddings are)")
+            }
+            if try bool("bias") == true { throw fail("bias", "is true: biases on the projections are not represented") }
+            if try bool("apply_residual_connection_post_layernorm") == true {
+                throw fail("apply_residual_connection_post_layernorm", "is true: a residual taken after the norm is not represented")
+            }
+        }
         let headDim = try int("head_dim") ?? hidden / heads
         guard headDim * heads == hidden else {
             throw fail(
@@ -91,7 +110,7 @@ public enum HuggingFaceConfig {
             )
         }
         guard hidden % heads == 0 else { throw fail("num_attention_heads", "must divide hidden_size (\(hidden)), got \(heads)") }
-        let ffn = try required("intermediate_size")
+        let ffn = falcon ? try int("ffn_hidden_size") ?? 4 * hidden : try required("intermediate_size")
         let vocab = try required("vocab_size")
 
         var dtype = DataType.bf16
@@ -104,11 +123,12 @@ public enum HuggingFaceConfig {
             }
         }
         let activation: Activation
-        switch try string("hidden_act") ?? "silu" {
+        switch try string(falcon ? "activation" : "hidden_act") ?? (falcon ? "gelu" : "silu") {
         case "silu", "swish": activation = .silu
         case "gelu", "gelu_pytorch_tanh", "gelu_new": activation = .gelu
         case "relu": activation = .relu
-        case let other: throw fail("hidden_act", "is '\(other)', which deploydag cannot represent; expected silu, gelu or relu")
+        case let other:
+            throw fail(falcon ? "activation" : "hidden_act", "is '\(other)', which deploydag cannot represent; expected silu, gelu or relu")
         }
 
         var moe: MixtureOfExperts?
@@ -120,13 +140,21 @@ public enum HuggingFaceConfig {
         var model = TransformerModel(
             layers: layers, batch: Dim(1), seq: Dim(1), hidden: hidden, heads: heads, headDim: headDim, ffn: ffn, dtype: dtype, moe: moe,
             kvHeads: kvHeads)
-        model.norm = .rmsnorm
-        model.mlp = .gated
+        // Llama's family: RMSNorm and a gated MLP. Falcon: LayerNorm with a bias, a plain MLP,
+        // attention and MLP side by side (each with its own norm in the new architecture).
+        model.norm = falcon ? .layernorm : .rmsnorm
+        model.normBias = falcon
+        model.mlp = falcon ? .plain : .gated
         model.activation = activation
+        if falcon {
+            model.parallelResidual = try bool("parallel_attn") ?? true
+            let newArchitecture = try bool("new_decoder_architecture") ?? false
+            model.parallelNorms = model.parallelResidual && newArchitecture
+        }
         model.causal = true
         model.attention = .fused
         model.vocab = vocab
-        model.tiedEmbeddings = try bool("tie_word_embeddings") ?? false
+        model.tiedEmbeddings = try bool("tie_word_embeddings") ?? falcon
         let theta: Double
         if let v = value("rope_theta") {
             guard let n = v as? NSNumber, !isBoolean(n), n.doubleValue > 0 else {

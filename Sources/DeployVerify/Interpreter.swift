@@ -161,7 +161,9 @@ struct Interpreter {
             guard gain.count == normed.shape.last else {
                 throw refuse(node, "the norm's weight has \(gain.count) entries for rows of \(normed.shape.last ?? 0)")
             }
-            return Kernels.scaled(normed, by: gain)
+            let scaled = Kernels.scaled(normed, by: gain)
+            guard a["bias"] == "true" else { return scaled }
+            return Kernels.shifted(scaled, by: data.weight(name + ".bias", shape: logical).part(slice))
         case .gelu, .silu, .relu:
             try expectInputs(node, inputs, 1...1)
             switch node.op {

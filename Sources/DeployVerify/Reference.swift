@@ -23,7 +23,9 @@ struct Reference {
         }
         func normed(_ t: Tensor, _ name: String) -> Tensor {
             let n = m.norm == "rmsnorm" ? Kernels.rmsNorm(t) : Kernels.layerNorm(t)
-            return m.vocab == nil ? n : Kernels.scaled(n, by: data.weight(name, shape: [h]))
+            guard m.vocab != nil else { return n }
+            let scaled = Kernels.scaled(n, by: data.weight(name, shape: [h]))
+            return m.normBias ? Kernels.shifted(scaled, by: data.weight(name + ".bias", shape: [h])) : scaled
         }
         func act(_ t: Tensor) -> Tensor {
             switch m.activation {
@@ -79,7 +81,8 @@ struct Reference {
             let context = Kernels.einsum(try! Einsum("bnqk,bknd->bqnd"), probabilities, v)
             let attention = Kernels.einsum(try! Einsum("bsnd,ndh->bsh"), context, data.weight(p + "w.o_proj", shape: [heads, d, h]))
             if m.parallelResidual, let f = m.ffn {
-                x = x + attention + mlp(ln1, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"))
+                let mlpInput = m.parallelNorms ? normed(x, p + "w.ln2") : ln1
+                x = x + attention + mlp(mlpInput, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"))
                 continue
             }
             x = x + attention
@@ -98,6 +101,9 @@ struct Reference {
                     x
                     + Kernels.combine(
                         Tensor.concat(outputs, dim: 0), routing, experts: experts, replicas: 1, tokenShape: [m.batch, queries])
+                if let shared = m.sharedExpertFFN {
+                    x = x + mlp(ln2, p + "w.shared.", width: shared, ("bsh,hf->bsf", "bsf,fh->bsh"))
+                }
             } else if let f = m.ffn {
                 x = x + mlp(ln2, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"))
             }

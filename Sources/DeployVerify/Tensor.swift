@@ -187,6 +187,12 @@ enum Kernels {
         return Tensor(shape: a.shape, data: zip(a.data, b.data).map(*))
     }
 
+    /// Each row along the last dimension plus `bias` (a norm's bias).
+    static func shifted(_ t: Tensor, by bias: Tensor) -> Tensor {
+        precondition(bias.count == t.shape.last)
+        return t.mapRows { row in zip(row, bias.data).map(+) }
+    }
+
     /// Each row along the last dimension times `weight` (a norm's gain).
     static func scaled(_ t: Tensor, by weight: Tensor) -> Tensor {
         precondition(weight.count == t.shape.last)

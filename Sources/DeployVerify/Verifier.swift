@@ -29,6 +29,10 @@ public struct ReferenceModel: Sendable {
     public var tiedEmbeddings = false
     public var parallelResidual = false
     public var qkvBias = false
+    public var parallelNorms = false
+    public var normBias = false
+    /// MoE: the shared expert's inner width.
+    public var sharedExpertFFN: Int?
 
     /// Reads the model from the graph attributes deploydag's builders write.
     public init(graph: OperatorGraph) throws(VerifyError) {
@@ -85,6 +89,9 @@ public struct ReferenceModel: Sendable {
         tiedEmbeddings = try flag("tie_embeddings")
         parallelResidual = try flag("parallel_residual")
         qkvBias = try flag("qkv_bias")
+        parallelNorms = try flag("parallel_norms")
+        normBias = try flag("norm_bias")
+        sharedExpertFFN = a["shared_expert_ffn"] == nil ? nil : try int("shared_expert_ffn")
     }
 
     /// Elements the reference makes and its matmuls' multiply-adds, in floating point.

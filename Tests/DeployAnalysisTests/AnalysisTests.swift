@@ -267,3 +267,26 @@ func presetGraph(_ name: String, microBatches: Int = 1, phase: Phase? = nil) thr
         #expect(analysis.costs[i].memoryBytes == 4 * 2 * 4096 * 4096 * 2)
     }
 }
+
+/// A K/V cache in its own number format: read, appended to and held at its own bytes.
+@Suite struct CacheFormatTests {
+    @Test func anFP8CacheHalvesItsTrafficAndMemory() throws {
+        func analysis(_ cache: DataType?) throws -> Analysis {
+            var model = TransformerModel(
+                layers: 2, batch: Dim(16), seq: Dim(1), hidden: 1024, heads: 8, headDim: 128, ffn: 4096, kvHeads: 2)
+            model.attention = .fused
+            model.causal = true
+            model.kvCacheDtype = cache
+            let graph = try DeploymentBuilder().build(
+                Deployment(name: "t", model: model, strategy: .tensorPipeline(tp: 1, pp: 1), phase: .decode(context: Dim(4096))))
+            return try Analysis(graph: graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+        }
+        let (plain, fp8) = (try analysis(nil), try analysis(.fp8))
+        let i = try #require(plain.graph.nodes.firstIndex { $0.op == .kvCache })
+        #expect(fp8.costs[i].memoryBytes * 2 == plain.costs[i].memoryBytes)
+        let attention = try #require(plain.graph.nodes.firstIndex { $0.op == .attention })
+        #expect(fp8.costs[attention].memoryBytes < plain.costs[attention].memoryBytes)
+        #expect(fp8.memory[0].peakActivationBytes < 0.6 * plain.memory[0].peakActivationBytes)
+        #expect(fp8.memory[0].weightBytes == plain.memory[0].weightBytes)
+    }
+}

@@ -147,3 +147,33 @@ import Testing
         #expect(graph.nodes.first { $0.op == .softmax }?.attributes["causal"] == "true")
     }
 }
+
+/// Falcon: multi-query or grouped K/V heads, attention and MLP side by side, LayerNorm with a
+/// bias, tied embeddings.
+@Suite struct FalconConfigTests {
+    @Test func falcon7BIsMultiQueryWithOneNormPerLayer() throws {
+        let model = try HuggingFaceConfig.model(file: RealModelTests.fixture("falcon-7b.json"))
+        #expect(model.kvHeads == 1 && model.heads == 71 && model.ffn == 4 * 4544)
+        #expect(model.parallelResidual && !model.parallelNorms && model.norm == .layernorm && model.normBias && model.tiedEmbeddings)
+        #expect(model.mlp == .plain && model.activation == .gelu)
+        var d = Deployment(name: "falcon", model: model, strategy: .tensorPipeline(tp: 1, pp: 1))
+        d.model.batch = Dim(1)
+        d.model.seq = Dim(128)
+        let graph = try DeploymentBuilder().build(d)
+        // 32 x (4544 x (4544 + 2 x 64) + 4544^2 + 2 x 4544 x 18176 + 2 x 4544) + 65024 x 4544 + 2 x 4544.
+        #expect(graph.parameterCount.total == 6_921_720_704)
+        #expect(!graph.nodes.contains { $0.name == "L0.ln2.gpu0" })
+    }
+
+    @Test func falcon40BGivesAttentionAndTheMLPTheirOwnNorms() throws {
+        let model = try HuggingFaceConfig.model(file: RealModelTests.fixture("falcon-40b.json"))
+        #expect(model.kvHeads == 8 && model.parallelNorms)
+        var d = Deployment(name: "falcon", model: model, strategy: .tensorPipeline(tp: 8, pp: 1))
+        d.model.layers = 1
+        d.model.batch = Dim(1)
+        d.model.seq = Dim(128)
+        let graph = try DeploymentBuilder().build(d)
+        #expect(graph.nodes.contains { $0.name == "L0.ln2.gpu7" } && graph.nodes.contains { $0.name == "L0.layer_allreduce" })
+        #expect(!graph.nodes.contains { $0.name == "L0.attn_allreduce" })
+    }
+}

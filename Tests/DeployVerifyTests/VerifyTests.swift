@@ -1,6 +1,7 @@
 import DeployBuilders
 import DeployModel
 import DeploySpecs
+import Foundation
 import Testing
 
 @testable import DeployVerify
@@ -119,6 +120,42 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
     @Test(arguments: presets)
     func decodeMatchesTheModel(name: String) throws {
         let result = try Verifier.verify(try Self.scaled(name, phase: .decode(context: Dim(12)), window: 5))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    /// A mixture of gated experts with a shared expert, GQA over 2 ranks, from a spec.
+    @Test func aSharedExpertMatchesTheModel() throws {
+        let spec = try SpecParser.parse(
+            text: """
+                name: shared
+                model: {layers: 2, batch: 2, seq: 8, hidden: 32, heads: 8, kv_heads: 4, head_dim: 4, experts: 4, expert_ffn: 16,
+                        shared_expert_ffn: 24, top_k: 2, capacity_factor: 4, activation: swiglu, norm: rmsnorm, rope: true, vocab: 64}
+                strategy: {kind: tp_pp, tp: 2}
+                """, file: "shared.yaml")
+        let graph = try spec.build()
+        #expect(graph.nodes.contains { $0.name == "L0.shared.down.gpu1" })
+        let result = try Verifier.verify(graph)
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    /// Falcon's parallel layers (one shared norm, or one each in the new architecture), LayerNorm
+    /// biases and multi-query or grouped K/V heads, from their configs, scaled down.
+    @Test(arguments: [("falcon-7b.json", 1), ("falcon-40b.json", 4)])
+    func falconMatchesTheModel(_ file: String, _ tp: Int) throws {
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/hf/\(file)").path
+        var model = try HuggingFaceConfig.model(file: config)
+        model.layers = 2
+        model.batch = Dim(2)
+        model.seq = Dim(8)
+        model.heads = model.heads % 4 == 0 ? 16 : 7
+        model.kvHeads = min(model.kvHeads, 4)
+        model.headDim = 4
+        model.hidden = model.heads * 4
+        model.ffn = 16
+        model.vocab = 32
+        let graph = try DeploymentBuilder().build(Deployment(name: "falcon", model: model, strategy: .tensorPipeline(tp: tp, pp: 1)))
+        let result = try Verifier.verify(graph)
         #expect(result.passes, "\(result.maxRelativeError)")
     }
 
