@@ -156,6 +156,13 @@ struct ReviewDocument {
         md += ["", "## Model and strategy", "", "| parameter | value |", "|---|---|"]
         for key in graph.attributes.keys.sorted() { md.append("| \(Markdown.code(key)) | \(Markdown.text(graph.attributes[key]!)) |") }
         md.append("| `gpus` | \(graph.gpus.map(String.init) ?? "-") |")
+        let parameters = graph.parameterCount
+        if parameters.total > 0 {
+            var line =
+                "| parameters | \(DAGSummary.parameterText(parameters.total)), counted from the \(parameters.weights) logical weights the graph holds"
+            if parameters.unnamed > 0 { line += "; \(parameters.unnamed) node weights without `weight_logical` not counted" }
+            md.append(line + " |")
+        }
 
         md += ["", "## GPU map", "", "| GPU | layers | blocks | operators | matmuls |", "|---:|---|---|---:|---:|"]
         var perGPU: [Int: (layers: Set<Int>, blocks: Set<String>, ops: Int, matmuls: Int)] = [:]

@@ -67,7 +67,11 @@ public struct Overview: Sendable {
         var keyOf = [Key?](repeating: nil, count: graph.nodes.count)
         for (v, node) in graph.nodes.enumerated() {
             let key: Key
-            if node.op == .input || node.op == .output || node.layer == nil {
+            if node.layer == nil, !node.op.isSource, node.op != .output, let block = node.block, block == "embedding" || block == "head" {
+                // The ends of a whole model: the embedding before the first layer, the head after the last.
+                key = Key(
+                    bucket: block == "embedding" ? -1 : Int.max - 1, block: block, op: node.op.isCommunication ? node.op.rawValue : nil)
+            } else if node.op == .input || node.op == .output || node.layer == nil {
                 key = Key(bucket: node.op == .output ? Int.max : -1, block: node.op == .output ? "output" : "input", op: nil)
             } else {
                 key = Key(
@@ -101,7 +105,7 @@ public struct Overview: Sendable {
         for (i, key) in order.enumerated() {
             let a = aggregates[key]!
             let isComm = key.op != nil
-            let place = key.block == "input" || key.block == "output" ? "" : " · " + (labels[key.bucket] ?? "")
+            let place = ["input", "output", "embedding", "head"].contains(key.block) ? "" : " · " + (labels[key.bucket] ?? "")
             var text =
                 isComm
                 ? "\(key.op!) × \(a.nodes)\(place)\nGPUs \(GPUList.compact(Array(a.gpus)))"
