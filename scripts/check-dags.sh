@@ -40,3 +40,15 @@ if ! diff <(summarise dags) <(summarise "$fresh/dags"); then
     exit 1
 fi
 echo "check-dags: dags/ is up to date (${#files[@]} DOT files checked)"
+
+# Every preset, scaled down, executed against the unpartitioned model (docs/placement.md).
+verified=0
+for preset in $("$deploydag" presets | awk '{print $1}'); do
+    if ! out=$("$deploydag" verify --preset "$preset" 2>&1); then
+        printf '%s\n' "$out" >&2
+        echo "check-dags: verify --preset $preset failed" >&2
+        exit 1
+    fi
+    verified=$((verified + 1))
+done
+echo "check-dags: verify --preset passes for all $verified presets"

@@ -97,6 +97,13 @@ enum ScaledDeployment {
     static func make(_ original: Deployment) throws -> (deployment: Deployment, summary: String) {
         var d = original
         d.microBatches = 1
+        // A deep model keeps 16 layers a pipeline stage: every layer is built by the same code, and
+        // the stage boundaries stay, while the executed graph stays within verify's budget.
+        let stages: Int
+        if case .tensorPipeline(_, let pp) = d.strategy { stages = pp } else { stages = 1 }
+        let keptLayers = min(d.model.layers, 16 * stages)
+        let fewerLayers = keptLayers < d.model.layers ? ", \(keptLayers) of \(d.model.layers) layers" : ""
+        d.model.layers = keptLayers
         let segments: Int
         if case .helix(_, let s) = d.strategy { segments = s } else { segments = 1 }
         d.model.headDim = max(2 * segments, 4)
@@ -130,7 +137,7 @@ enum ScaledDeployment {
                         if let vocab = d.model.vocab { summary += ", vocab \(vocab)" }
                         summary += d.model.moe.map { ", \($0.experts) experts of \($0.expertFFN)" } ?? ", MLP \(d.model.ffn)"
                         if let context { summary += ", context \(context)" }
-                        return (candidate, summary)
+                        return (candidate, summary + fewerLayers)
                     }
                 }
             }

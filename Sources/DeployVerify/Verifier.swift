@@ -124,6 +124,15 @@ public struct ReferenceModel: Sendable {
     }
 }
 
+/// The logical weights a verification has drawn (one run, one thread).
+final class DrawnWeights {
+    struct Key: Hashable {
+        var name: String
+        var shape: [Int]
+    }
+    var tensors: [Key: Tensor] = [:]
+}
+
 public struct VerifyError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
@@ -133,6 +142,8 @@ public struct VerifyError: Error, CustomStringConvertible, Sendable {
 /// by its name, so the DAG's slices and the reference see the same numbers.
 struct DataSource {
     var seed: UInt64
+    /// Each logical weight is drawn once, however many nodes take slices of it.
+    let drawn = DrawnWeights()
 
     func tensor(_ name: String, shape: [Int], scale: Double = 1) -> Tensor {
         var state = seed ^ FNV1a.hash(name)
@@ -151,6 +162,14 @@ struct DataSource {
     /// A weight scaled by 1/sqrt(its contraction), so activations stay of order one. A norm's
     /// gain is drawn around 1, a bias small.
     func weight(_ name: String, shape: [Int]) -> Tensor {
+        let key = DrawnWeights.Key(name: name, shape: shape)
+        if let known = drawn.tensors[key] { return known }
+        let t = drawWeight(name, shape: shape)
+        drawn.tensors[key] = t
+        return t
+    }
+
+    private func drawWeight(_ name: String, shape: [Int]) -> Tensor {
         if shape.count == 1 && !name.hasSuffix(".bias") {
             let noise = tensor(name, shape: shape, scale: 0.5)
             return Tensor(shape: shape, data: noise.data.map { 1 + $0 })
@@ -260,9 +279,11 @@ public enum Verifier {
         func product(_ dims: [Int]) -> Double { dims.reduce(1.0) { $0 * Double($1) } }
         var elements = 0.0
         var largest: (Double, String) = (0, "")
+        var drawn = Set<String>()
         for (i, node) in graph.nodes.enumerated() {
             var cost = product(shapes[i])
-            if let text = node.attributes["weight"] {
+            // The interpreter draws each logical weight once (DataSource.drawn), then slices it.
+            if let text = node.attributes["weight"], drawn.insert((node.attributes["weight_logical"] ?? node.name) + "|" + text).inserted {
                 // The interpreter draws the whole logical weight, then takes the node's slice.
                 guard let shape = try? Shape.parse(text), let weight = concrete(shape) else {
                     throw VerifyError("\(node.name): weight '\(text)' is not a list of positive integers")
