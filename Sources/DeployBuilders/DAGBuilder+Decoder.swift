@@ -30,6 +30,7 @@ extension DAGBuilder {
     ) -> Int {
         var attributes = [(key: "theta", value: TransformerModel.number(rope.theta)), ("offset", offset.description)]
         if let dims = rope.rotaryDim { attributes.append(("rotary_dim", String(dims))) }
+        if rope.interleaved { attributes.append(("interleaved", "true")) }
         let out = shape(input)
         let node = graph.add(
             OperatorNode(

@@ -137,7 +137,7 @@ extension DAGBuilder {
                 try matmul(
                     "o_proj", title: t > 1 ? "output proj (row-parallel, partial sum)" : "output proj", gpu: gpu, eq: "bsnd,ndh->bsh",
                     lhs: context, weight: [Dim(qLocal), Dim(d), Dim(h)], weightPlace: Self.shard(0, rank, of: t),
-                    place: Self.partial(rank, of: t)))
+                    place: Self.partial(rank, of: t), bias: model.outputBias && rank == 0))
         }
         return terms
     }
@@ -172,16 +172,16 @@ extension DAGBuilder {
             case .gated:
                 let gate = try matmul(
                     "gate", title: "gate proj\(part)", gpu: gpu, eq: "bsh,hf->bsf", lhs: normed[rank], weight: [Dim(h), Dim(slice)],
-                    weightPlace: columns, place: sliced)
+                    weightPlace: columns, place: sliced, bias: model.mlpBias)
                 let up = try matmul(
                     "up", title: "up proj\(part)", gpu: gpu, eq: "bsh,hf->bsf", lhs: normed[rank], weight: [Dim(h), Dim(slice)],
-                    weightPlace: columns, place: sliced)
+                    weightPlace: columns, place: sliced, bias: model.mlpBias)
                 let act = unary(model.activation.op, "act", title: model.activation.title, gpu: gpu, input: gate, place: sliced)
                 inner = mul("gated", title: "\(model.activation.title)(gate) ⊙ up", gpu: gpu, act, up, place: sliced)
             case .plain:
                 let fc1 = try matmul(
                     "fc1", title: "FC1\(part)", gpu: gpu, eq: "bsh,hf->bsf", lhs: normed[rank], weight: [Dim(h), Dim(slice)],
-                    weightPlace: columns, place: sliced)
+                    weightPlace: columns, place: sliced, bias: model.mlpBias)
                 inner = unary(model.activation.op, "act", title: model.activation.title, gpu: gpu, input: fc1, place: sliced)
             }
             let downKey = model.mlp == .gated ? "down" : "fc2"
@@ -189,7 +189,7 @@ extension DAGBuilder {
                 try matmul(
                     downKey, title: "\(model.mlp == .gated ? "down proj" : "FC2")\(t > 1 ? " (row-parallel, partial sum)" : "")",
                     gpu: gpu, eq: "bsf,fh->bsh", lhs: inner, weight: [Dim(slice), Dim(h)], weightPlace: Self.shard(0, rank, of: t),
-                    place: Self.partial(rank, of: t)))
+                    place: Self.partial(rank, of: t), bias: model.mlpBias && rank == 0))
         }
         return terms
     }
@@ -214,7 +214,21 @@ extension DAGBuilder {
                     gpu: gpu, tokens: ids, rows: vocab / t, hidden: model.hidden, weightName: "w.embed",
                     slice: Self.shard(0, rank, of: t), place: Self.partial(rank, of: t)))
         }
-        return reduce("embed_allreduce", title: "embedding partial lookups", gpus: gpus, lookups)
+        let embedded = reduce("embed_allreduce", title: "embedding partial lookups", gpus: gpus, lookups)
+        guard let positions = model.positions else { return embedded }
+        // Learned absolute positions (GPT-2): a table of its own, whole on every GPU, added.
+        let offset = Self.queryOffset(phase)
+        return gpus.enumerated().map { rank, gpu in
+            let ids = graph.add(
+                OperatorNode(
+                    name: "positions.gpu\(gpu)", op: .input, gpu: gpu, out: tokens, block: block,
+                    label: "positions from \(offset) · GPU \(gpu)\nout \(tokens)",
+                    attributes: placed([("data", "positions"), ("offset", offset.description)], "positions", .replicate)))
+            let lookup = embedding(
+                "pos_embed", title: "position embedding", gpu: gpu, tokens: ids, rows: positions, hidden: model.hidden,
+                weightName: "w.pos_embed", slice: .replicate, place: .replicate)
+            return add("embed_sum", title: "token + position embeddings", gpu: gpu, embedded[rank], lookup, place: .replicate)
+        }
     }
 
     /// The model's outputs on `gpus`: for a model with a vocabulary, the final norm and the LM
@@ -242,7 +256,7 @@ extension DAGBuilder {
                     "lm_head", title: t > 1 ? "LM head (vocabulary-parallel, \(vocab / t) of \(vocab))" : "LM head", gpu: gpu,
                     eq: "bsh,vh->bsv", lhs: last, weight: [Dim(vocab / t), Dim(model.hidden)],
                     weightName: model.tiedEmbeddings ? "w.embed" : "w.lm_head", weightPlace: Self.shard(0, rank, of: t),
-                    place: Self.shard(2, rank, of: t)))
+                    place: Self.shard(2, rank, of: t), bias: model.headBias))
         }
         if t > 1 {
             let gathered = try allGather(

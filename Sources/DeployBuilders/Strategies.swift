@@ -128,7 +128,8 @@ func requireClassic(_ model: TransformerModel, strategy: String) throws(SpecErro
         ("norm", model.norm != .layernorm), ("mlp", model.mlp != .plain), ("activation", model.activation != .gelu),
         ("rope", model.rope != nil), ("sliding_window", model.slidingWindow != nil),
         ("vocab", model.vocab != nil), ("parallel_residual", model.parallelResidual), ("qkv_bias", model.qkvBias),
-        ("norm_bias", model.normBias),
+        ("norm_bias", model.normBias), ("output_bias", model.outputBias), ("mlp_bias", model.mlpBias), ("head_bias", model.headBias),
+        ("positions", model.positions != nil),
         ("kv_cache_dtype", model.kvCacheDtype != nil), ("shared_expert_ffn", model.moe?.sharedExpertFFN != nil),
     ]
     if let (key, _) = unsupported.first(where: { $0.1 }) {

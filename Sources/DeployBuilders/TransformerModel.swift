@@ -43,6 +43,14 @@ public struct TransformerModel: Hashable, Sendable {
     public var normBias = false
     /// Qwen2: the Q, K and V projections add a bias.
     public var qkvBias = false
+    /// GPT-2: the attention's output projection adds a bias.
+    public var outputBias = false
+    /// GPT-2, GPT-J: the MLP's projections add biases.
+    public var mlpBias = false
+    /// GPT-J: the LM head adds a bias.
+    public var headBias = false
+    /// GPT-2: learned absolute position embeddings for this many positions, added to the tokens'.
+    public var positions: Int?
     /// The K/V cache's number format, when it differs from `dtype`.
     public var kvCacheDtype: DataType?
 
@@ -66,6 +74,8 @@ public struct TransformerModel: Hashable, Sendable {
     var isClassic: Bool {
         kvHeads == heads && norm == .layernorm && mlp == .plain && activation == .gelu && rope == nil
             && slidingWindow == nil && attention == .materialized && vocab == nil && !parallelResidual && !qkvBias && !normBias
+            && !outputBias && !mlpBias && !headBias
+            && positions == nil
             && kvCacheDtype == nil
     }
 
@@ -99,6 +109,11 @@ public struct TransformerModel: Hashable, Sendable {
             throw SpecError(key: "norm_bias", "needs a vocabulary ('vocab'): norms carry weights only in whole models")
         }
         if let vocab, vocab <= 0 { throw SpecError(key: "vocab", "must be a positive integer, got \(vocab)") }
+        for (key, on) in [("output_bias", outputBias), ("mlp_bias", mlpBias), ("head_bias", headBias), ("positions", positions != nil)]
+        where on && vocab == nil {
+            throw SpecError(key: key, "needs a vocabulary ('vocab'): biases and embeddings belong to whole models")
+        }
+        if let positions, positions <= 0 { throw SpecError(key: "positions", "must be a positive number of positions, got \(positions)") }
         if tiedEmbeddings && vocab == nil { throw SpecError(key: "tie_embeddings", "needs a vocabulary ('vocab')") }
         if let rope {
             guard rope.theta > 0 else { throw SpecError(key: "rope_theta", "must be positive, got \(rope.theta)") }
@@ -143,6 +158,11 @@ public struct TransformerModel: Hashable, Sendable {
             if parallelNorms { a["parallel_norms"] = "true" }
             if normBias { a["norm_bias"] = "true" }
             if qkvBias { a["qkv_bias"] = "true" }
+            if outputBias { a["output_bias"] = "true" }
+            if mlpBias { a["mlp_bias"] = "true" }
+            if headBias { a["head_bias"] = "true" }
+            if let positions { a["positions"] = String(positions) }
+            if let rope, rope.interleaved { a["rope_interleaved"] = "true" }
             if let kvCacheDtype { a["kv_cache_dtype"] = kvCacheDtype.rawValue }
             if let shared = moe?.sharedExpertFFN { a["shared_expert_ffn"] = String(shared) }
         }
@@ -204,10 +224,13 @@ public enum AttentionForm: String, Hashable, Sendable, CaseIterable {
 public struct RotaryEmbedding: Hashable, Sendable {
     public var theta: Double
     public var rotaryDim: Int?
+    /// GPT-J's layout: dimensions (2i, 2i + 1) rotate together, not (i, i + r/2).
+    public var interleaved: Bool
 
-    public init(theta: Double = 10000, rotaryDim: Int? = nil) {
+    public init(theta: Double = 10000, rotaryDim: Int? = nil, interleaved: Bool = false) {
         self.theta = theta
         self.rotaryDim = rotaryDim
+        self.interleaved = interleaved
     }
 }
 

@@ -73,7 +73,9 @@ public enum SpecParser {
         "layers", "batch", "seq", "hidden", "heads", "head_dim", "ffn", "dtype", "experts", "expert_ffn", "top_k", "capacity_factor",
         "kind", "kv_heads", "num_key_value_heads", "norm", "mlp", "activation", "rope", "rope_theta", "rotary_dim", "causal",
         "sliding_window", "attention", "vocab", "tie_embeddings", "parallel_residual", "qkv_bias", "kv_cache_dtype",
-        "experts_per_token", "num_experts_per_tok", "shared_expert_ffn", "hf_config", "parallel_norms", "norm_bias",
+        "experts_per_token", "num_experts_per_tok", "shared_expert_ffn", "hf_config", "parallel_norms", "norm_bias", "output_bias",
+        "mlp_bias", "head_bias", "positions",
+        "rope_interleaved",
     ]
     static let strategyKeys: [String: Set<String>] = [
         "helix": ["kind", "head_groups", "segments"],
@@ -355,6 +357,14 @@ struct Reader {
         if let bias = try boolean(m, "qkv_bias") { model.qkvBias = bias }
         if let both = try boolean(m, "parallel_norms") { model.parallelNorms = both }
         if let bias = try boolean(m, "norm_bias") { model.normBias = bias }
+        if let bias = try boolean(m, "output_bias") { model.outputBias = bias }
+        if let bias = try boolean(m, "mlp_bias") { model.mlpBias = bias }
+        if let bias = try boolean(m, "head_bias") { model.headBias = bias }
+        if m["positions"] != nil { model.positions = try integer(m, "positions") }
+        if let interleaved = try boolean(m, "rope_interleaved") {
+            guard model.rope != nil else { throw fail("rope_interleaved", m["rope_interleaved"], "needs rope: true") }
+            model.rope?.interleaved = interleaved
+        }
         if m["kv_cache_dtype"] != nil { model.kvCacheDtype = try choice(m, "kv_cache_dtype", DataType.self) }
     }
 

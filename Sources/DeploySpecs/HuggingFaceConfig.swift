@@ -10,7 +10,7 @@ public enum HuggingFaceConfig {
     /// The architectures read, by `model_type`.
     public static let modelTypes: [String: String] = [
         "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "mixtral": "MixtralForCausalLM", "qwen2": "Qwen2ForCausalLM",
-        "falcon": "FalconForCausalLM",
+        "falcon": "FalconForCausalLM", "gpt2": "GPT2LMHeadModel", "gptj": "GPTJForCausalLM",
     ]
 
     /// Keys that do not change the operators, shapes or numbers of an inference step.
@@ -20,7 +20,9 @@ public enum HuggingFaceConfig {
         "max_window_layers", "router_aux_loss_coef", "output_router_logits", "router_jitter_noise", "use_sliding_window_cache",
         "torch_dtype_comment", "quantization_config_comment", "tokenizer_class", "auto_map", "output_attentions",
         "output_hidden_states", "return_dict", "is_decoder", "id2label", "label2id", "rms_norm_eps", "original_max_position_embeddings",
-        "layer_norm_epsilon",
+        "layer_norm_epsilon", "resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_type", "summary_use_proj",
+        "summary_activation", "summary_proj_to_labels", "summary_first_dropout", "task_specific_params", "n_ctx",
+        "reorder_and_upcast_attn", "gradient_checkpointing",
     ]
 
     /// Reads the file at `path`; messages name it and the key.
@@ -70,6 +72,15 @@ public enum HuggingFaceConfig {
             guard let s = v as? String else { throw fail(key, "must be a string, got \(v)") }
             return s
         }
+        func dtype(_ text: String?) throws(SpecFileError) -> DataType? {
+            switch text {
+            case nil: return nil
+            case "bfloat16": return .bf16
+            case "float16": return .fp16
+            case "float32": return .fp32
+            default: throw fail("torch_dtype", "is '\(text!)'; expected bfloat16, float16 or float32")
+            }
+        }
 
         guard let type = try string("model_type") else { throw fail("model_type", "is missing: say which architecture this is") }
         guard let architecture = modelTypes[type] else {
@@ -80,6 +91,54 @@ public enum HuggingFaceConfig {
         }
         if let names = config["architectures"] as? [String], let first = names.first, first != architecture {
             throw fail("architectures", "names \(first), but model_type '\(type)' is \(architecture)")
+        }
+        if type == "gpt2" || type == "gptj" {
+            // GPT-2 and GPT-J: LayerNorm with biases, a plain MLP with biases, tied (GPT-2) or
+            // biased (GPT-J) head; GPT-2 adds learned positions and attention biases, GPT-J
+            // rotates the first rotary_dim dimensions of each head, interleaved, and runs
+            // attention and the MLP side by side.
+            let gpt2 = type == "gpt2"
+            let hidden = try required("n_embd")
+            let heads = try required("n_head")
+            guard hidden % heads == 0 else { throw fail("n_head", "must divide n_embd (\(hidden)), got \(heads)") }
+            var model = TransformerModel(
+                layers: try required("n_layer"), batch: Dim(1), seq: Dim(1), hidden: hidden, heads: heads, headDim: hidden / heads,
+                ffn: try int("n_inner") ?? 4 * hidden, dtype: try dtype(string("torch_dtype")) ?? .fp32)
+            switch try string("activation_function") ?? "gelu_new" {
+            case "gelu_new", "gelu", "gelu_pytorch_tanh": model.activation = .gelu
+            case "relu": model.activation = .relu
+            case "silu", "swish": model.activation = .silu
+            case let other:
+                throw fail("activation_function", "is '\(other)', which deploydag cannot represent; expected gelu_new, gelu, relu or silu")
+            }
+            (model.norm, model.normBias, model.mlp, model.mlpBias) = (.layernorm, true, .plain, true)
+            (model.causal, model.attention, model.vocab) = (true, .fused, try required("vocab_size"))
+            let positions = try int("n_positions")
+            if try bool("scale_attn_weights") == false {
+                throw fail("scale_attn_weights", "is false: attention without the 1/√d scale is not represented")
+            }
+            if gpt2 {
+                (model.qkvBias, model.outputBias, model.positions) = (true, true, positions ?? 1024)
+                model.tiedEmbeddings = try bool("tie_word_embeddings") ?? true
+                if try bool("scale_attn_by_inverse_layer_idx") == true {
+                    throw fail("scale_attn_by_inverse_layer_idx", "is true: a per-layer attention scale is not represented")
+                }
+            } else {
+                model.parallelResidual = true
+                model.headBias = true
+                model.tiedEmbeddings = try bool("tie_word_embeddings") ?? false
+                if try bool("rotary") == false { throw fail("rotary", "is false: GPT-J without rotary embeddings is not represented") }
+                model.rope = RotaryEmbedding(theta: 10000, rotaryDim: try int("rotary_dim"), interleaved: true)
+            }
+            for key in config.keys.sorted() where !used.contains(key) && !ignoredKeys.contains(key) {
+                throw fail(key, "is not a key deploydag knows for \(architecture); it cannot say the key changes nothing, so it refuses it")
+            }
+            do {
+                try model.validate()
+            } catch {
+                throw fail(error.key, error.reason)
+            }
+            return model
         }
         let hidden = try required("hidden_size")
         let heads = try required("num_attention_heads")
@@ -113,15 +172,7 @@ public enum HuggingFaceConfig {
         let ffn = falcon ? try int("ffn_hidden_size") ?? 4 * hidden : try required("intermediate_size")
         let vocab = try required("vocab_size")
 
-        var dtype = DataType.bf16
-        if let text = try string("torch_dtype") {
-            switch text {
-            case "bfloat16": dtype = .bf16
-            case "float16": dtype = .fp16
-            case "float32": dtype = .fp32
-            default: throw fail("torch_dtype", "is '\(text)'; expected bfloat16, float16 or float32")
-            }
-        }
+        let dtype = try dtype(string("torch_dtype")) ?? .bf16
         let activation: Activation
         switch try string(falcon ? "activation" : "hidden_act") ?? (falcon ? "gelu" : "silu") {
         case "silu", "swish": activation = .silu

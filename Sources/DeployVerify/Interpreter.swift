@@ -106,6 +106,12 @@ struct Interpreter {
         switch node.op {
         case .input:
             let queries = model.context == nil ? model.seq : 1
+            if a["data"] == "positions" {
+                let offset = try integer(node, "offset", 0)
+                let ids = Tensor(shape: [model.batch, queries], data: (0..<(model.batch * queries)).map { Double(offset + $0 % queries) })
+                try Self.checkPlace(place(node), ids.shape, node.name, "the positions")
+                return ids.part(place(node))
+            }
             if a["data"] == "tokens" {
                 guard let vocab = model.vocab else { throw refuse(node, "token ids need the graph's 'vocab'") }
                 let ids = data.tokens("tokens", shape: [model.batch, queries], vocab: vocab)
@@ -185,7 +191,8 @@ struct Interpreter {
             guard t.shape.count >= 3, let d = t.shape.last, d % 2 == 0, (rotary ?? d) <= d, (rotary ?? d) % 2 == 0 else {
                 throw refuse(node, "rope rotates pairs of the last dimension of [batch, tokens, ..., head_dim], got \(t.shape)")
             }
-            return Kernels.rope(t, theta: theta, offset: try integer(node, "offset", 0), rotaryDim: rotary)
+            return Kernels.rope(
+                t, theta: theta, offset: try integer(node, "offset", 0), rotaryDim: rotary, interleaved: a["interleaved"] == "true")
         case .attention:
             try expectInputs(node, inputs, 3...3)
             let (q, k, val) = (inputs[0], inputs[1], inputs[2])

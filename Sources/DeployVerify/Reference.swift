@@ -18,6 +18,10 @@ struct Reference {
         if let vocab = m.vocab {
             let ids = data.tokens("tokens", shape: [m.batch, queries], vocab: vocab)
             x = Kernels.embedding(ids, data.weight("w.embed", shape: [vocab, h]), first: 0)
+            if let positions = m.positions {
+                let at = Tensor(shape: [m.batch, queries], data: (0..<(m.batch * queries)).map { Double(firstPosition + $0 % queries) })
+                x = x + Kernels.embedding(at, data.weight("w.pos_embed", shape: [positions, h]), first: 0)
+            }
         } else {
             x = data.tensor("x", shape: [m.batch, queries, m.hidden])
         }
@@ -34,17 +38,25 @@ struct Reference {
             default: Kernels.gelu(t)
             }
         }
-        /// The MLP on `[tokens..., h]` with weights `<prefix>gate/up/down` or `<prefix>fc1/fc2`.
-        func mlp(_ input: Tensor, _ prefix: String, width f: Int, _ letters: (String, String)) -> Tensor {
+        /// `t` plus the bias `name` along its last dimension.
+        func biased(_ t: Tensor, _ name: String) -> Tensor {
+            Kernels.shifted(t, by: data.weight(name, shape: [t.shape.last!]))
+        }
+        /// The MLP on `[tokens..., h]` with weights `<prefix>gate/up/down` or `<prefix>fc1/fc2`
+        /// (biased where the model says; the routed experts never are).
+        func mlp(_ input: Tensor, _ prefix: String, width f: Int, _ letters: (String, String), bias: Bool = false) -> Tensor {
             let up = try! Einsum(letters.0)
             let down = try! Einsum(letters.1)
-            if m.gated {
-                let gate = Kernels.einsum(up, input, data.weight(prefix + "gate", shape: [h, f]))
-                let upped = Kernels.einsum(up, input, data.weight(prefix + "up", shape: [h, f]))
-                return Kernels.einsum(down, Kernels.mul(act(gate), upped), data.weight(prefix + "down", shape: [f, h]))
+            func project(_ x: Tensor, _ name: String, _ e: Einsum, _ shape: [Int]) -> Tensor {
+                let out = Kernels.einsum(e, x, data.weight(prefix + name, shape: shape))
+                return bias ? biased(out, prefix + name + ".bias") : out
             }
-            let inner = act(Kernels.einsum(up, input, data.weight(prefix + "fc1", shape: [h, f])))
-            return Kernels.einsum(down, inner, data.weight(prefix + "fc2", shape: [f, h]))
+            if m.gated {
+                let gate = project(input, "gate", up, [h, f])
+                let upped = project(input, "up", up, [h, f])
+                return project(Kernels.mul(act(gate), upped), "down", down, [f, h])
+            }
+            return project(act(project(input, "fc1", up, [h, f])), "fc2", down, [f, h])
         }
         let projection = try! Einsum("bsh,hnd->bsnd")
         func project(_ input: Tensor, _ name: String, heads n: Int) -> Tensor {
@@ -62,8 +74,8 @@ struct Reference {
             var k = project(ln1, p + "w.k", heads: kvHeads)
             var v = project(ln1, p + "w.v", heads: kvHeads)
             if let theta = m.ropeTheta {
-                q = Kernels.rope(q, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim)
-                k = Kernels.rope(k, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim)
+                q = Kernels.rope(q, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim, interleaved: m.ropeInterleaved)
+                k = Kernels.rope(k, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim, interleaved: m.ropeInterleaved)
             }
             if let context = m.context {
                 let cached = [m.batch, context - 1, kvHeads, d]
@@ -79,10 +91,11 @@ struct Reference {
             let probabilities = Kernels.maskedSoftmax(
                 scores, scale: 1 / Double(d).squareRoot(), causal: m.causal, window: m.slidingWindow, queryOffset: firstPosition)
             let context = Kernels.einsum(try! Einsum("bnqk,bknd->bqnd"), probabilities, v)
-            let attention = Kernels.einsum(try! Einsum("bsnd,ndh->bsh"), context, data.weight(p + "w.o_proj", shape: [heads, d, h]))
+            var attention = Kernels.einsum(try! Einsum("bsnd,ndh->bsh"), context, data.weight(p + "w.o_proj", shape: [heads, d, h]))
+            if m.outputBias { attention = biased(attention, p + "w.o_proj.bias") }
             if m.parallelResidual, let f = m.ffn {
                 let mlpInput = m.parallelNorms ? normed(x, p + "w.ln2") : ln1
-                x = x + attention + mlp(mlpInput, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"))
+                x = x + attention + mlp(mlpInput, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"), bias: m.mlpBias)
                 continue
             }
             x = x + attention
@@ -105,14 +118,15 @@ struct Reference {
                     x = x + mlp(ln2, p + "w.shared.", width: shared, ("bsh,hf->bsf", "bsf,fh->bsh"))
                 }
             } else if let f = m.ffn {
-                x = x + mlp(ln2, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"))
+                x = x + mlp(ln2, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"), bias: m.mlpBias)
             }
         }
         guard let vocab = m.vocab else { return x }
         var last = normed(x, "w.final_norm")
         if m.context == nil { last = last.slice(dim: 1, queries - 1, queries) }
         let head = data.weight(m.tiedEmbeddings ? "w.embed" : "w.lm_head", shape: [vocab, h])
-        return Kernels.einsum(try! Einsum("bsh,vh->bsv"), last, head)
+        let logits = Kernels.einsum(try! Einsum("bsh,vh->bsv"), last, head)
+        return m.headBias ? biased(logits, (m.tiedEmbeddings ? "w.embed" : "w.lm_head") + ".bias") : logits
     }
 
     /// `[b, s, kv, d]` with each head repeated `times` times in place: `[b, s, kv x times, d]`.

@@ -202,7 +202,7 @@ enum Kernels {
     /// Rotary position embedding in the rotate-half layout: for `i < r/2`, dimensions `i` and
     /// `i + r/2` of each head rotate by `position x theta^(-2i/r)`; the position of index `s`
     /// along dim 1 is `offset + s`; dimensions from `r` on are left alone.
-    static func rope(_ t: Tensor, theta: Double, offset: Int, rotaryDim: Int?) -> Tensor {
+    static func rope(_ t: Tensor, theta: Double, offset: Int, rotaryDim: Int?, interleaved: Bool = false) -> Tensor {
         let d = t.shape.last!
         let r = rotaryDim ?? d
         let half = r / 2
@@ -214,9 +214,11 @@ enum Kernels {
             for i in 0..<half {
                 let angle = position * Foundation.pow(theta, -2 * Double(i) / Double(r))
                 let (c, sn) = (Foundation.cos(angle), Foundation.sin(angle))
-                let (x1, x2) = (t.data[base + i], t.data[base + i + half])
-                out[base + i] = x1 * c - x2 * sn
-                out[base + i + half] = x2 * c + x1 * sn
+                // Rotate-half pairs (i, i + r/2); GPT-J's interleaved layout pairs (2i, 2i + 1).
+                let (a, b) = interleaved ? (base + 2 * i, base + 2 * i + 1) : (base + i, base + i + half)
+                let (x1, x2) = (t.data[a], t.data[b])
+                out[a] = x1 * c - x2 * sn
+                out[b] = x2 * c + x1 * sn
             }
         }
         return Tensor(shape: t.shape, data: out)

@@ -31,6 +31,11 @@ public struct ReferenceModel: Sendable {
     public var qkvBias = false
     public var parallelNorms = false
     public var normBias = false
+    public var outputBias = false
+    public var mlpBias = false
+    public var headBias = false
+    public var positions: Int?
+    public var ropeInterleaved = false
     /// MoE: the shared expert's inner width.
     public var sharedExpertFFN: Int?
 
@@ -91,6 +96,11 @@ public struct ReferenceModel: Sendable {
         qkvBias = try flag("qkv_bias")
         parallelNorms = try flag("parallel_norms")
         normBias = try flag("norm_bias")
+        outputBias = try flag("output_bias")
+        mlpBias = try flag("mlp_bias")
+        headBias = try flag("head_bias")
+        positions = a["positions"] == nil ? nil : try int("positions")
+        ropeInterleaved = try flag("rope_interleaved")
         sharedExpertFFN = a["shared_expert_ffn"] == nil ? nil : try int("shared_expert_ffn")
     }
 

@@ -177,3 +177,49 @@ import Testing
         #expect(!graph.nodes.contains { $0.name == "L0.attn_allreduce" })
     }
 }
+
+/// GPT-2 and GPT-J: the classic GPT block with its biases, and GPT-J's rotary, parallel layer.
+@Suite struct GPTConfigTests {
+    static func graph(_ file: String, tp: Int = 1) throws -> OperatorGraph {
+        var model = try HuggingFaceConfig.model(file: RealModelTests.fixture(file))
+        model.batch = Dim(1)
+        model.seq = Dim(64)
+        return try DeploymentBuilder().build(Deployment(name: "gpt", model: model, strategy: .tensorPipeline(tp: tp, pp: 1)))
+    }
+
+    /// Hugging Face's GPT2LMHeadModel has 124,439,808 parameters.
+    @Test func gpt2CountsItsPublishedParameters() throws {
+        let graph = try Self.graph("gpt2.json")
+        #expect(graph.parameterCount.total == 124_439_808)
+        #expect(graph.nodes.contains { $0.name == "pos_embed.gpu0" } && graph.nodes.contains { $0.op == .rope } == false)
+        #expect(graph.nodes.first { $0.name == "lm_head.gpu0" }?.attributes["weight_logical"] == "w.embed")
+    }
+
+    @Test func gptJRotatesInterleavedAndAddsItsHeadBias() throws {
+        let graph = try Self.graph("gpt-j-6b.json", tp: 4)
+        let rope = try #require(graph.nodes.first { $0.name == "L0.q_rope.gpu0" })
+        #expect(rope.attributes["interleaved"] == "true" && rope.attributes["rotary_dim"] == "64")
+        #expect(graph.nodes.first { $0.name == "lm_head.gpu3" }?.attributes["bias"] == "true")
+        // The row-parallel FC2's bias is added once, by rank 0's term.
+        #expect(graph.nodes.first { $0.name == "L0.fc2.gpu0" }?.attributes["bias"] == "true")
+        #expect(graph.nodes.first { $0.name == "L0.fc2.gpu1" }?.attributes["bias"] == nil)
+        #expect(graph.nodes.contains { $0.name == "L0.layer_allreduce" })
+        // 28 x (4 x 4096^2 + 2 x 4096 x 16384 + 16384 + 4096 + 2 x 4096) + 2 x 50400 x 4096 + 50400 + 2 x 4096.
+        #expect(graph.parameterCount.total == 6_050_882_784)
+    }
+}
+
+/// Mistral 7B: Llama's block with a sliding window of 4096 keys.
+@Suite struct MistralConfigTests {
+    @Test func mistral7BAttendsThroughItsWindow() throws {
+        var model = try HuggingFaceConfig.model(file: RealModelTests.fixture("mistral-7b.json"))
+        #expect(model.slidingWindow == 4096 && model.kvHeads == 8)
+        model.batch = Dim(1)
+        model.seq = Dim(8192)
+        let graph = try DeploymentBuilder().build(Deployment(name: "mistral", model: model, strategy: .tensorPipeline(tp: 2, pp: 1)))
+        let attention = try #require(graph.nodes.first { $0.name == "L0.attention.gpu1" })
+        #expect(attention.attributes["window"] == "4096" && attention.attributes["causal"] == "true")
+        // Mistral-7B-v0.1: 7,241,732,096 parameters.
+        #expect(graph.parameterCount.total == 7_241_732_096)
+    }
+}

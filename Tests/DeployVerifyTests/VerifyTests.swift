@@ -159,6 +159,36 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(result.passes, "\(result.maxRelativeError)")
     }
 
+    /// GPT-2 (learned positions, biases everywhere, tied head) and GPT-J (interleaved partial
+    /// rotation, parallel residual, biased head), from their configs, scaled down, at TP 2.
+    @Test(arguments: ["gpt2.json", "gpt-j-6b.json"], [false, true])
+    func gptModelsMatchTheModel(_ file: String, _ decode: Bool) throws {
+        var graph = try Self.scaledConfig(file, decode: decode)
+        #expect(try Verifier.verify(graph).passes)
+        // A position counted from the wrong token is found.
+        let i = try #require(graph.nodes.firstIndex { $0.attributes["data"] == "positions" || $0.op == .rope })
+        graph.updateNode(i) { $0.attributes["offset"] = String(Int($0.attributes["offset"] ?? "0")! + 1) }
+        #expect(!(try Verifier.verify(graph)).passes)
+    }
+
+    static func scaledConfig(_ file: String, decode: Bool) throws -> OperatorGraph {
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/hf/\(file)").path
+        var model = try HuggingFaceConfig.model(file: config)
+        model.layers = 2
+        model.batch = Dim(2)
+        model.seq = Dim(8)
+        model.heads = 4
+        model.kvHeads = 4
+        model.headDim = 8
+        model.hidden = 32
+        model.ffn = 16
+        model.vocab = 32
+        if model.rope != nil { model.rope?.rotaryDim = 4 }
+        let phase: Phase = decode ? .decode(context: Dim(9)) : .prefill
+        return try DeploymentBuilder().build(Deployment(name: "gpt", model: model, strategy: .tensorPipeline(tp: 2, pp: 1), phase: phase))
+    }
+
     /// The reference is not the DAG read back: a mask, a rotation or a tied head that differs
     /// from what the graph says is found.
     @Test func aDAGThatDropsTheCausalMaskDoesNotMatch() throws {
