@@ -48,6 +48,20 @@ extension DAGBuilder {
         return node
     }
 
+    /// A reduce-scatter over `group` along `dim`: the members' partial terms summed, member `i`
+    /// keeping part `i` of `dim`. (Its output differs per member, so it states no single place.)
+    mutating func reduceScatter(_ key: String, title: String, group: [Int], inputs: [Int], dim: Int) throws -> Int {
+        var out = shape(inputs[0])
+        out[dim] = try out[dim].divided(by: group.count)
+        let node = graph.add(
+            OperatorNode(
+                name: "\(prefix)\(key)", op: .reduceScatter, group: group, out: out, layer: layer, block: block,
+                label: "\(titlePrefix)\(title)\nreduce-scatter dim \(dim) · GPUs \(GPUList.compact(group))\n\(shape(inputs[0])) → \(out)",
+                attributes: NodeAttributes(pairs: [("dim", String(dim))])))
+        for input in inputs { graph.connect(input, node) }
+        return node
+    }
+
     /// An all-to-all over `group`: `splitDim` scattered across the members, `concatDim` gathered.
     mutating func allToAll(_ key: String, title: String, group: [Int], inputs: [Int], splitDim: Int, concatDim: Int) throws -> Int {
         var out = shape(inputs[0])

@@ -29,8 +29,12 @@ extension DAGBuilder {
         return Dim(0)
     }
 
-    /// One decoder layer on the tensor-parallel group `gpus` (`x[i]` replicated on `gpus[i]`).
-    mutating func decoderLayer(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int]) throws -> [Int] {
+    /// One decoder layer on the tensor-parallel group `gpus` (`x[i]` replicated on `gpus[i]`;
+    /// with `sequenceParallel`, `x[i]` is sequence shard `i`).
+    mutating func decoderLayer(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int], sequenceParallel: Bool = false) throws
+        -> [Int]
+    {
+        if sequenceParallel && gpus.count > 1 { return try sequenceParallelLayer(model: model, phase: phase, gpus: gpus, x: x) }
         let t = gpus.count
         if model.parallelResidual {
             block = "attention"
@@ -69,6 +73,58 @@ extension DAGBuilder {
             "mlp_allreduce", title: "down-projection partial sums", gpus: gpus, try mlpTerms(model: model, gpus: gpus, normed: normed2))
         return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, attended[i], mlp[i], place: .replicate)
         }
+    }
+
+    /// Megatron sequence parallelism: the layer's norms and residual adds run on sequence shards
+    /// (dim 1, part `i` on `gpus[i]`); an all-gather makes the normed input whole before the
+    /// column-parallel projections, and a reduce-scatter sums the row-parallel partial terms
+    /// into sequence shards again, in place of each all-reduce.
+    mutating func sequenceParallelLayer(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int]) throws -> [Int] {
+        let t = gpus.count
+        let shards = gpus.indices.map { Self.shard(1, $0, of: t) }
+        func gathered(_ key: String, _ parts: [Int]) throws -> [Int] {
+            let node = try allGather(key, title: "the sequence, whole", group: gpus, inputs: parts, dim: 1, place: .replicate)
+            return gpus.map { _ in node }
+        }
+        func scattered(_ key: String, _ title: String, _ terms: [Int]) throws -> Int {
+            try reduceScatter(key, title: title, group: gpus, inputs: terms, dim: 1)
+        }
+        block = "attention"
+        let normed = gpus.enumerated().map { i, gpu in
+            norm(model, "ln1", title: "1 (sequence shard)", gpu: gpu, input: x[i], place: shards[i])
+        }
+        let whole = try gathered("ln1_all_gather", normed)
+        if model.parallelResidual {
+            let attention = try attentionTerms(model: model, phase: phase, gpus: gpus, normed: whole)
+            block = "mlp"
+            var mlpInput = whole
+            if model.parallelNorms {
+                let own = gpus.enumerated().map { i, gpu in
+                    norm(model, "ln2", title: "2 (sequence shard)", gpu: gpu, input: x[i], place: shards[i])
+                }
+                mlpInput = try gathered("ln2_all_gather", own)
+            }
+            let mlp = try mlpTerms(model: model, gpus: gpus, normed: mlpInput)
+            let sums = gpus.enumerated().map { i, gpu in
+                add("parallel_sum", title: "attention + MLP", gpu: gpu, attention[i], mlp[i], place: Self.partial(i, of: t))
+            }
+            let reduced = try scattered("layer_reduce_scatter", "attention and MLP partial sums", sums)
+            return gpus.enumerated().map { i, gpu in add("residual", title: "residual add", gpu: gpu, x[i], reduced, place: shards[i]) }
+        }
+        let attention = try scattered(
+            "attn_reduce_scatter", "output-projection partial sums",
+            try attentionTerms(model: model, phase: phase, gpus: gpus, normed: whole))
+        let attended = gpus.enumerated().map { i, gpu in
+            add("residual1", title: "residual add 1", gpu: gpu, x[i], attention, place: shards[i])
+        }
+        block = "mlp"
+        let normed2 = gpus.enumerated().map { i, gpu in
+            norm(model, "ln2", title: "2 (sequence shard)", gpu: gpu, input: attended[i], place: shards[i])
+        }
+        let mlp = try scattered(
+            "mlp_reduce_scatter", "down-projection partial sums",
+            try mlpTerms(model: model, gpus: gpus, normed: try gathered("ln2_all_gather", normed2)))
+        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, attended[i], mlp, place: shards[i]) }
     }
 
     /// The all-reduce of one partial term per GPU; with one GPU the term is already whole.
@@ -197,9 +253,15 @@ extension DAGBuilder {
     /// The activations entering the first layer on `gpus`: for a model with a vocabulary, the
     /// token ids looked up in the embedding (vocabulary-parallel: each GPU holds vocab / t rows,
     /// and the partial lookups are all-reduced); otherwise the activations themselves.
-    mutating func modelInputs(model: TransformerModel, phase: Phase, gpus: [Int]) throws -> [Int] {
+    mutating func modelInputs(model: TransformerModel, phase: Phase, gpus: [Int], sequenceParallel: Bool = false) throws -> [Int] {
         let activation = Self.activation(model, phase)
-        guard let vocab = model.vocab else { return gpus.map { input(gpu: $0, shape: activation) } }
+        let sp = sequenceParallel && gpus.count > 1
+        guard let vocab = model.vocab else {
+            guard sp else { return gpus.map { input(gpu: $0, shape: activation) } }
+            var shard = activation
+            shard[1] = try shard[1].divided(by: gpus.count)
+            return gpus.enumerated().map { i, gpu in input(gpu: gpu, shape: shard, place: Self.shard(1, i, of: gpus.count)) }
+        }
         let t = gpus.count
         try requireDivisible(vocab, by: t, key: "vocab", "the embedding's rows split over the \(t) GPUs of the first stage")
         block = "embedding"
@@ -213,6 +275,14 @@ extension DAGBuilder {
                     "embed", title: t > 1 ? "embedding (rows \(rank * vocab / t)-\((rank + 1) * vocab / t - 1))" : "embedding",
                     gpu: gpu, tokens: ids, rows: vocab / t, hidden: model.hidden, weightName: "w.embed",
                     slice: Self.shard(0, rank, of: t), place: Self.partial(rank, of: t)))
+        }
+        if sp {
+            guard model.positions == nil else {
+                throw SpecError(key: "sp", "with learned position embeddings is not built: they are added to the whole sequence")
+            }
+            let scattered = try reduceScatter(
+                "embed_reduce_scatter", title: "embedding partial lookups", group: gpus, inputs: lookups, dim: 1)
+            return gpus.map { _ in scattered }
         }
         let embedded = reduce("embed_allreduce", title: "embedding partial lookups", gpus: gpus, lookups)
         guard let positions = model.positions else { return embedded }
@@ -234,18 +304,32 @@ extension DAGBuilder {
     /// The model's outputs on `gpus`: for a model with a vocabulary, the final norm and the LM
     /// head (column-parallel over the vocabulary, the logits all-gathered for the sampler; in
     /// prefill on the last token of each sequence only); otherwise the activations.
-    mutating func modelOutputs(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int]) throws {
+    mutating func modelOutputs(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int], sequenceParallel: Bool = false) throws {
+        let t = gpus.count
+        let sp = sequenceParallel && t > 1
         guard let vocab = model.vocab else {
-            for (rank, gpu) in gpus.enumerated() { _ = output(gpu: gpu, from: x[rank]) }
+            for (rank, gpu) in gpus.enumerated() {
+                _ = output(gpu: gpu, from: x[rank], place: sp ? Self.shard(1, rank, of: t) : .replicate)
+            }
             return
         }
-        let t = gpus.count
+        var x = x
+        if sp {
+            // The final norm on each sequence shard, then the whole sequence for the head.
+            block = "head"
+            let normed = gpus.enumerated().map { i, gpu in
+                norm(model, "final_norm", title: "(final, sequence shard)", gpu: gpu, input: x[i], place: Self.shard(1, i, of: t))
+            }
+            let whole = try allGather(
+                "final_all_gather", title: "the sequence, whole", group: gpus, inputs: normed, dim: 1, place: .replicate)
+            x = gpus.map { _ in whole }
+        }
         try requireDivisible(vocab, by: t, key: "vocab", "the LM head's columns split over the \(t) GPUs of the last stage")
         block = "head"
         defer { block = nil }
         var logits: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
-            var last = norm(model, "final_norm", title: "(final)", gpu: gpu, input: x[rank], place: .replicate)
+            var last = sp ? x[rank] : norm(model, "final_norm", title: "(final)", gpu: gpu, input: x[rank], place: .replicate)
             if case .prefill = phase {
                 last = narrow(
                     "last_token", title: "last token of each sequence (only it is sampled)", gpu: gpu, input: last, dim: 1, start: -1,

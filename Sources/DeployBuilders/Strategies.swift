@@ -67,6 +67,14 @@ struct TensorPipelineStrategy {
                 "is \(model.kvHeads), which neither divides nor is divisible by tp \(tp): each GPU holds whole K/V heads, or one K/V head shared by tp / kv_heads GPUs"
             )
         }
+        if deployment.sequenceParallel {
+            if case .decode = deployment.phase {
+                throw SpecError(
+                    key: "sp", "shards the sequence inside each tensor-parallel group; a decode step has one token per sequence")
+            }
+            guard model.moe == nil else { throw SpecError(key: "sp", "with a mixture of experts is not built yet") }
+            try requireSplittable(model.seq, into: tp, key: "sp", "the sequence is split over the \(tp) GPUs of a tensor-parallel group")
+        }
         if model.parallelResidual && model.moe != nil {
             throw SpecError(key: "parallel_residual", "is built for dense MLPs; a mixture of experts after a parallel residual is not")
         }
@@ -88,7 +96,8 @@ struct TensorPipelineStrategy {
             let stage = layersPerStage > 0 ? layer / layersPerStage : 0
             return Array((stage * tp)..<((stage + 1) * tp))
         }
-        let inputs = try b.modelInputs(model: model, phase: phase, gpus: stageGPUs(0))
+        let sp = deployment.sequenceParallel
+        let inputs = try b.modelInputs(model: model, phase: phase, gpus: stageGPUs(0), sequenceParallel: sp)
         let x = try b.layers(model.layers, from: inputs) { b, layer, x in
             var x = x
             let gpus = stageGPUs(layer)
@@ -101,11 +110,11 @@ struct TensorPipelineStrategy {
                         from: pair.0, to: pair.1, input: x[i])
                 }
             }
-            if !model.isClassic { return try b.decoderLayer(model: model, phase: phase, gpus: gpus, x: x) }
+            if !model.isClassic || sp { return try b.decoderLayer(model: model, phase: phase, gpus: gpus, x: x, sequenceParallel: sp) }
             let attended = try b.headParallelAttention(model: model, phase: phase, gpus: gpus, x: x)
             return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
         }
-        try b.modelOutputs(model: model, phase: phase, gpus: stageGPUs(max(model.layers - 1, 0)), x: x)
+        try b.modelOutputs(model: model, phase: phase, gpus: stageGPUs(max(model.layers - 1, 0)), x: x, sequenceParallel: sp)
         return b.graph
     }
 }

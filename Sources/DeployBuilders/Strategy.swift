@@ -113,6 +113,9 @@ public struct Deployment: Hashable, Sendable {
     /// Helix only: `perSegment` builds the seeds' softmax of each segment's partial scores, a
     /// different model (`--helix-softmax per-segment`).
     public var helixSoftmax: HelixSoftmax = .exact
+    /// Megatron sequence parallelism inside each tensor-parallel group (`tp_pp` with `sp: true`):
+    /// norms and residuals on sequence shards, each all-reduce a reduce-scatter and an all-gather.
+    public var sequenceParallel = false
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int

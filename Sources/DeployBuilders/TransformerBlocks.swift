@@ -7,6 +7,7 @@ extension DAGBuilder {
         var attributes = deployment.model.attributes.merging(deployment.strategy.attributes) { a, _ in a }
         attributes["phase"] = deployment.phase.description
         if deployment.helixSoftmax == .perSegment { attributes["helix_softmax"] = "per-segment" }
+        if deployment.sequenceParallel { attributes["sp"] = "true" }
         if case .decode(let context) = deployment.phase { attributes["context"] = context.description }
         if let cluster = deployment.clusterGPUs { attributes["cluster_gpus"] = String(cluster) }
         self.init(name: deployment.name, gpus: deployment.strategy.gpuCount, attributes: attributes)

@@ -79,7 +79,7 @@ public enum SpecParser {
     ]
     static let strategyKeys: [String: Set<String>] = [
         "helix": ["kind", "head_groups", "segments"],
-        "tp_pp": ["kind", "tp", "pp"],
+        "tp_pp": ["kind", "tp", "pp", "sp"],
         "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
         "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
     ]
@@ -200,6 +200,11 @@ struct Reader {
         guard let strategyNode = top["strategy"] else { throw fail("strategy", root, "is missing") }
         var model = try readModel(modelNode)
         let (strategy, cluster) = try readStrategy(strategyNode)
+        let sequenceParallel =
+            try strategyNode.mapping?["sp"].map { (node: Node) throws(SpecFileError) -> Bool in
+                guard let on = node.bool else { throw fail("sp", node, "must be true or false, got '\(node.string ?? "?")'") }
+                return on
+            } ?? false
         // Helix, the attention pool and attention/MoE separation write attention out as Q·Kᵀ,
         // softmax and ·V (Helix needs the scores to sum them): materialized unless stated.
         if keyLines["model.attention"] == nil, case .tensorPipeline = strategy {
@@ -218,7 +223,8 @@ struct Reader {
             default: throw fail("phase", phaseNode, "must be prefill or decode, got '\(phaseNode.string ?? "?")'")
             }
         }
-        let deployment = Deployment(name: name, model: model, strategy: strategy, phase: phase, clusterGPUs: cluster)
+        var deployment = Deployment(name: name, model: model, strategy: strategy, phase: phase, clusterGPUs: cluster)
+        deployment.sequenceParallel = sequenceParallel
         var claims: DeploymentSpec.Claims?
         if let node = top["claims"] {
             let c = try entries(node, path: "claims", allowed: ["source", "tps", "tpot_ms"])

@@ -1,3 +1,5 @@
+import DOTFormat
+import DeployBuilders
 import DeployModel
 import Testing
 
@@ -85,5 +87,38 @@ import Testing
             "L0.k.gpu1", "weight_place=\"S1:1/8\"", "weight_place=\"S1:2/8\"")
         let findings = check(text).findings
         #expect(findings.contains { $0.severity == .error && $0.node == "L0.k.gpu1" }, "\(findings.prefix(3).map(\.formatted))")
+    }
+}
+
+/// Megatron sequence parallelism: each all-reduce becomes a reduce-scatter and an all-gather,
+/// norms and residuals run on sequence shards.
+@Suite struct SequenceParallelTests {
+    static func deployment(classic: Bool) -> Deployment {
+        var model = TransformerModel(layers: 2, batch: Dim(2), seq: Dim(64), hidden: 256, heads: 8, headDim: 32, ffn: 512)
+        if !classic {
+            (model.kvHeads, model.norm, model.mlp, model.activation, model.rope) = (4, .rmsnorm, .gated, .silu, RotaryEmbedding())
+            (model.attention, model.causal, model.vocab) = (.fused, true, 128)
+        }
+        var d = Deployment(name: "sp", model: model, strategy: .tensorPipeline(tp: 8, pp: 1))
+        d.sequenceParallel = true
+        return d
+    }
+
+    @Test(arguments: [true, false])
+    func reduceScatterAndAllGatherReplaceEveryAllReduce(classic: Bool) throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(classic: classic))
+        #expect(!graph.nodes.contains { $0.op == .allReduce })
+        #expect(graph.nodes.filter { $0.op == .reduceScatter && $0.layer == 0 }.count == 2)
+        #expect(graph.nodes.filter { $0.op == .allGather && $0.layer == 0 }.count == 2)
+        let ln = try #require(graph.nodes.first { $0.name == "L0.ln1.gpu3" })
+        #expect(ln.out == [Dim(2), Dim(8), Dim(256)] && ln.attributes["place"] == "S1:3/8")
+        let errors = check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    @Test func decodeRefusesSequenceParallelism() {
+        var d = Self.deployment(classic: false)
+        d.phase = .decode(context: Dim(16))
+        #expect(throws: SpecError.self) { try DeploymentBuilder().build(d) }
     }
 }

@@ -266,3 +266,19 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(throws: VerifyError.self) { try Verifier.verify(g) }
     }
 }
+
+/// Sequence parallelism computes the model: classic and today's blocks, with and without ends.
+@Suite struct SequenceParallelVerifyTests {
+    @Test(arguments: [true, false])
+    func sequenceParallelMatchesTheModel(classic: Bool) throws {
+        var model = TransformerModel(layers: 2, batch: Dim(2), seq: Dim(16), hidden: 32, heads: 8, headDim: 4, ffn: 16)
+        if !classic {
+            (model.kvHeads, model.norm, model.mlp, model.activation, model.rope) = (2, .rmsnorm, .gated, .silu, RotaryEmbedding())
+            (model.attention, model.causal, model.vocab, model.parallelResidual) = (.fused, true, 64, true)
+        }
+        var d = Deployment(name: "sp", model: model, strategy: .tensorPipeline(tp: 4, pp: 2))
+        d.sequenceParallel = true
+        let result = try Verifier.verify(try DeploymentBuilder().build(d))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+}
