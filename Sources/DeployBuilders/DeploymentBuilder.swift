@@ -5,6 +5,7 @@ public struct DeploymentBuilder: Sendable {
     public init() {}
 
     public func build(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
+        if deployment.dataParallel > 1 { return try dataParallel(deployment) }
         guard deployment.microBatches > 1 else { return try buildOne(deployment) }
         let n = deployment.microBatches
         try requireSplittable(
@@ -35,6 +36,86 @@ public struct DeploymentBuilder: Sendable {
             for edge in chain.edges { graph.connect(edge.from + offset, edge.to + offset, operand: edge.operand) }
         }
         return graph
+    }
+
+    /// `d` replicas of the pipeline, replica `r` on GPUs `r x n ..< (r + 1) x n` (n the
+    /// pipeline's GPUs) with sequences `r x batch/d ..< (r + 1) x batch/d`: every tensor it
+    /// holds is part `r` of the model's along the batch; the weights are whole in each.
+    private func dataParallel(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
+        let d = deployment.dataParallel
+        guard case .tensorPipeline = deployment.strategy else {
+            throw SpecError(key: "dp", "data parallelism is built for tp_pp; give the other strategies their own GPUs")
+        }
+        guard d <= GPUList.maximum else { throw SpecError(key: "dp", "must be at most \(GPUList.maximum), got \(d)") }
+        try requireSplittable(deployment.model.batch, into: d, key: "dp", "the batch of \(deployment.model.batch) into \(d) replicas")
+        var part = deployment
+        part.dataParallel = 1
+        do {
+            part.model.batch = try deployment.model.batch.divided(by: d)
+        } catch {
+            throw SpecError(key: "dp", "cannot split the batch: \(error)")
+        }
+        let replica = try build(part)
+        let n = replica.gpus ?? deployment.strategy.gpuCount
+        guard n.multipliedReportingOverflow(by: d).partialValue <= GPUList.maximum, !n.multipliedReportingOverflow(by: d).overflow else {
+            throw SpecError(key: "dp", "\(d) replicas of \(n) GPUs pass the maximum of \(GPUList.maximum) GPUs")
+        }
+        var graph = OperatorGraph(name: deployment.name, gpus: n * d, attributes: replica.attributes)
+        graph.attributes["batch"] = deployment.model.batch.description
+        graph.attributes["dp"] = String(d)
+        graph.reserveCapacity(nodes: replica.nodes.count * d, edges: replica.edges.count * d)
+        // A replicated tensor becomes part r of the batch computed on every GPU that held it:
+        // declared as that many copies, as a replicated part is.
+        var holders: [String: Int] = [:]
+        for node in replica.nodes where !node.op.isCommunication {
+            guard let text = node.attributes["place"], let place = Placement.parse(text), place.isReplicate, place.copies == nil,
+                let logical = node.attributes["logical"]
+            else { continue }
+            holders[logical, default: 0] += 1
+        }
+        for r in 0..<d {
+            let offset = graph.nodes.count
+            let shift = r * n
+            for var node in replica.nodes {
+                node.name = "dp\(r)." + Self.shiftingGPUs(in: node.name, by: shift, pattern: .names)
+                node.gpu = node.gpu.map { $0 + shift }
+                node.group = node.group.map { $0 + shift }
+                node.label = node.label.map { "dp\(r) " + Self.shiftingGPUs(in: $0, by: shift, pattern: .labels) }
+                // Every tensor is the model's own, batch first: this replica holds part r of the
+                // batch, inside which the replica's own split (a token slice in decode) applies.
+                if let text = node.attributes["place"], let place = Placement.parse(text) {
+                    var mine = place
+                    let outer = Placement.Part(r, of: d)
+                    mine.shards[0] = place.shards[0].flatMap { outer.refined($0) } ?? outer
+                    if place.isReplicate, place.copies == nil, let count = node.attributes["logical"].flatMap({ holders[$0] }), count > 1 {
+                        mine.copies = count
+                    }
+                    node.attributes["place"] = mine.description
+                }
+                graph.add(node)
+            }
+            for edge in replica.edges { graph.connect(edge.from + offset, edge.to + offset, operand: edge.operand) }
+        }
+        return graph
+    }
+
+    enum GPUText { case names, labels }
+
+    /// GPU ids shifted by `shift` where the builders write them: `gpu<N>` in names; `GPU <N>`,
+    /// `GPUs <list>` and a transfer's `GPU <a> → <b>` in labels.
+    static func shiftingGPUs(in text: String, by shift: Int, pattern: GPUText) -> String {
+        guard shift != 0 else { return text }
+        switch pattern {
+        case .names:
+            return text.replacing(/gpu(\d+)/) { "gpu\(Int($0.1)! + shift)" }
+        case .labels:
+            var out = text.replacing(/GPU (\d+) → (\d+)/) { "GPU \(Int($0.1)! + shift) → \(Int($0.2)! + shift)" }
+            out = out.replacing(/GPUs ([0-9,\-]+)/) { match in
+                guard let ids = GPUList.parse(String(match.1)) else { return String(match.0) }
+                return "GPUs " + GPUList.compact(ids.map { $0 + shift })
+            }
+            return out.replacing(/GPU (\d+)(?! →)/) { "GPU \(Int($0.1)! + shift)" }
+        }
     }
 
     private func buildOne(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {

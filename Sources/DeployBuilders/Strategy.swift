@@ -116,6 +116,9 @@ public struct Deployment: Hashable, Sendable {
     /// Megatron sequence parallelism inside each tensor-parallel group (`tp_pp` with `sp: true`):
     /// norms and residuals on sequence shards, each all-reduce a reduce-scatter and an all-gather.
     public var sequenceParallel = false
+    /// Data parallelism (`tp_pp` with `dp: d`): `d` replicas of the whole pipeline on disjoint
+    /// GPUs, each taking `batch / d` of the sequences.
+    public var dataParallel = 1
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int

@@ -228,17 +228,26 @@ extension Context {
             guard let dim = node.attributes["dim"].flatMap(Int.init) else { return nil }
             let p = node.group.count
             let gpus = producerGPUs(edges)
+            // Member r holds part r of p of its dimension, which may itself lie inside an outer
+            // part (a data-parallel replica's batch): parts o x p + r of q x p, one o for all.
+            var outer: Placement.Part??
             for (k, input) in inputs.enumerated() {
                 let rank = k < gpus.count ? node.group.firstIndex(of: gpus[k]) : nil
-                guard let shard = input.shards[dim], shard.parts == p, rank == nil || shard.index == rank else {
+                let shard = input.shards[dim]
+                let inner = shard.map { (index: $0.index % p, outer: Placement.Part($0.index / p, of: max($0.parts / p, 1))) }
+                guard let shard, let inner, shard.parts % p == 0, rank == nil || inner.index == rank,
+                    outer == nil || outer! == (shard.parts == p ? nil : inner.outer)
+                else {
                     report(
                         .commVolume, node: v,
                         "all_gather along dim \(dim) over \(p) GPUs needs each member's part r of \(p) of that dim; the input from \(graph.nodes[graph.edges[edges[k]].from].name) is \(input)"
                     )
                     return nil
                 }
+                outer = .some(shard.parts == p ? nil : inner.outer)
             }
             expected = inputs.first?.gathering(dim)
+            if let whole = outer ?? nil { expected?.shards[dim] = whole }
         }
         guard let expected, let stated, expected != stated else { return expected }
         let rule: RuleID = node.op.isCommunication ? .commVolume : .shardCoverage

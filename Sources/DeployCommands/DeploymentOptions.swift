@@ -153,6 +153,12 @@ struct DeploymentOptions: ParsableArguments {
 
     /// The deployment with the overrides applied, and its DAG.
     func build() throws -> (spec: DeploymentSpec, deployment: Deployment, graph: OperatorGraph) {
+        let (spec, deployment) = try deployment()
+        return (spec, deployment, try Self.buildWithinBudget(spec, deployment, maxNodes: maxNodes))
+    }
+
+    /// The deployment with the overrides applied, not yet built.
+    func deployment() throws -> (spec: DeploymentSpec, deployment: Deployment) {
         let spec = try loadSpec()
         var overrides = SpecOverrides()
         overrides.layers = layers
@@ -165,8 +171,7 @@ struct DeploymentOptions: ParsableArguments {
         overrides.topK = topK
         overrides.microBatches = microBatches
         overrides.helixSoftmax = helixSoftmax.map { HelixSoftmax(rawValue: $0.rawValue)! }
-        let deployment = try overrides.apply(to: spec)
-        return (spec, deployment, try Self.buildWithinBudget(spec, deployment, maxNodes: maxNodes))
+        return (spec, try overrides.apply(to: spec))
     }
 
     /// Builds `deployment` when its DAG is estimated to fit `maxNodes`; otherwise a usage error

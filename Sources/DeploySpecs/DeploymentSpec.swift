@@ -79,7 +79,7 @@ public enum SpecParser {
     ]
     static let strategyKeys: [String: Set<String>] = [
         "helix": ["kind", "head_groups", "segments"],
-        "tp_pp": ["kind", "tp", "pp", "sp"],
+        "tp_pp": ["kind", "tp", "pp", "sp", "dp"],
         "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
         "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
     ]
@@ -225,6 +225,10 @@ struct Reader {
         }
         var deployment = Deployment(name: name, model: model, strategy: strategy, phase: phase, clusterGPUs: cluster)
         deployment.sequenceParallel = sequenceParallel
+        if let node = strategyNode.mapping?["dp"] {
+            guard let d = node.int, d > 0 else { throw fail("dp", node, "must be a positive integer, got '\(node.string ?? "?")'") }
+            deployment.dataParallel = d
+        }
         var claims: DeploymentSpec.Claims?
         if let node = top["claims"] {
             let c = try entries(node, path: "claims", allowed: ["source", "tps", "tpot_ms"])

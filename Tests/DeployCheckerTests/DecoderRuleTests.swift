@@ -122,3 +122,33 @@ import Testing
         #expect(throws: SpecError.self) { try DeploymentBuilder().build(d) }
     }
 }
+
+/// Data parallelism: replicas of the pipeline on disjoint GPUs, each part r of the batch.
+@Suite struct DataParallelTests {
+    static func deployment(moe: Bool, phase: Phase = .prefill) -> Deployment {
+        var model = TransformerModel(
+            layers: 2, batch: Dim(8), seq: Dim(16), hidden: 64, heads: 8, headDim: 8, ffn: 64,
+            moe: moe ? MixtureOfExperts(experts: 4, topK: 2, expertFFN: 32, capacityFactor: Dim(4)) : nil, kvHeads: 4)
+        (model.norm, model.mlp, model.activation, model.rope) = (.rmsnorm, .gated, .silu, RotaryEmbedding())
+        (model.attention, model.causal, model.vocab) = (.fused, true, 64)
+        var d = Deployment(name: "dp", model: model, strategy: .tensorPipeline(tp: 4, pp: 2), phase: phase)
+        d.dataParallel = 2
+        return d
+    }
+
+    @Test(arguments: [false, true], [false, true])
+    func replicasCheckCleanOnDisjointGPUs(moe: Bool, decode: Bool) throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(moe: moe, phase: decode ? .decode(context: Dim(12)) : .prefill))
+        #expect(graph.gpus == 16 && graph.attributes["dp"] == "2")
+        let q = try #require(graph.nodes.first { $0.name == "dp1.L0.q.gpu9" })
+        #expect(q.gpu == 9 && q.attributes["place"] == "S0:1/2,S2:1/4" && q.label?.contains("GPU 9") == true)
+        let errors = check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    @Test func aBatchThatDoesNotSplitIsRefusedByKey() {
+        var d = Self.deployment(moe: false)
+        d.dataParallel = 3
+        #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "dp" }
+    }
+}

@@ -282,3 +282,20 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(result.passes, "\(result.maxRelativeError)")
     }
 }
+
+/// dp 2 x tp 4 x pp 2 on 16 GPUs computes the model, dense and MoE, prefill and decode.
+@Suite struct DataParallelVerifyTests {
+    @Test(arguments: [false, true], [false, true])
+    func replicasMatchTheModel(moe: Bool, decode: Bool) throws {
+        var model = TransformerModel(
+            layers: 2, batch: Dim(8), seq: Dim(8), hidden: 32, heads: 8, headDim: 4, ffn: 16,
+            moe: moe ? MixtureOfExperts(experts: 4, topK: 2, expertFFN: 16, capacityFactor: Dim(4)) : nil, kvHeads: 4)
+        (model.norm, model.mlp, model.activation, model.rope) = (.rmsnorm, .gated, .silu, RotaryEmbedding())
+        (model.attention, model.causal, model.vocab) = (.fused, true, 64)
+        var d = Deployment(
+            name: "dp", model: model, strategy: .tensorPipeline(tp: 4, pp: 2), phase: decode ? .decode(context: Dim(12)) : .prefill)
+        d.dataParallel = 2
+        let result = try Verifier.verify(try DeploymentBuilder().build(d))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+}
