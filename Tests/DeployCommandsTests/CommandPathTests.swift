@@ -94,3 +94,40 @@ import Testing
         #expect(r.stderr.contains("\(file):"), "\(r.stderr)")
     }
 }
+
+/// `deploydag plan`: the compositions of a model on a GPU count, ranked, and the DOT of the
+/// best one priced by analyze to the same figures.
+@Suite struct PlanTests {
+    /// Llama-2-70B's shape, 16 of its 80 layers (the same pipeline divisors), 16 GPUs, decode,
+    /// on GPUs of 10 GB, so that the compositions holding most of the weights on one GPU do not fit.
+    @Test func llama70BOnSixteenGPUsListsItsCompositionsAndTheTopOneAnalysesAlike() throws {
+        let dir = try scratchDirectory()
+        let arguments = [
+            "plan", "--preset", "llama2-70b-tp8-pp2", "--layers", "16", "--gpus", "16", "--phase", "decode", "--context", "4096", "--batch",
+            "64", "--gpu", "h100-10gb:peak=989,bw=3.35,mem=10",
+        ]
+        let r = try CLI.run(arguments + ["--format", "json", "--emit-dot", dir.path, "--top", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let document = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let rows = try #require(document?["compositions"] as? [[String: Any]])
+        #expect(rows.filter { $0["error"] == nil }.count >= 20)
+        #expect(rows.contains { $0["fits"] as? Bool == false })
+        #expect(rows.contains { $0["pareto"] as? Bool == true })
+        let top = rows[0]
+        #expect(top["fits"] as? Bool == true)
+        let emitted = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(emitted.count == 1)
+        let analyzed = try CLI.run([
+            "analyze", dir.appendingPathComponent(emitted[0]).path, "--format", "json", "--gpu", "h100-10gb:peak=989,bw=3.35,mem=10",
+        ])
+        let figures = try JSONSerialization.jsonObject(with: Data(analyzed.stdout.utf8)) as? [String: Any]
+        let makespan = try #require(figures?["makespan_seconds"] as? Double)
+        #expect(abs(makespan - (top["makespan_seconds"] as? Double ?? 0)) <= 1e-12 * makespan)
+    }
+
+    @Test func aGPUCountNothingDividesIsAUsageError() throws {
+        let r = try CLI.run(["plan", "--preset", "llama3-8b-tp1", "--layers", "3", "--gpus", "7", "--batch", "5"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no composition"), "\(r.stderr)")
+    }
+}

@@ -1,0 +1,227 @@
+import DeployAnalysis
+import DeployBuilders
+import DeployModel
+import Foundation
+
+/// Enumerates the ways to put a model on a number of GPUs as compositions of the standard
+/// degrees (tensor, pipeline, data and sequence parallelism, micro-batches), builds and analyses
+/// each in memory with the cost model `analyze` uses, and ranks them.
+struct Planner {
+    let base: Deployment
+    let gpus: Int
+    let options: AnalysisOptions
+
+    /// One composition of the degrees.
+    struct Composition: Hashable, Sendable {
+        var tp: Int
+        var pp: Int
+        var dp: Int
+        var sp: Bool
+        var microBatches: Int
+
+        var name: String {
+            var text = "tp\(tp)-pp\(pp)"
+            if dp > 1 { text += "-dp\(dp)" }
+            if sp { text += "-sp" }
+            if microBatches > 1 { text += "-mb\(microBatches)" }
+            return text
+        }
+    }
+
+    /// What one composition gives, priced.
+    struct Row: Encodable {
+        var composition: String
+        var tp: Int
+        var pp: Int
+        var dp: Int
+        var sp: Bool
+        var micro_batches: Int
+        var gpus: Int
+        /// The most any GPU needs: weights plus peak activations.
+        var memory_per_gpu_bytes: Double?
+        var fits: Bool
+        var makespan_seconds: Double?
+        /// Prefill: the makespan; decode: nil.
+        var ttft_seconds: Double?
+        /// Decode: the makespan of one step; prefill: nil.
+        var tpot_seconds: Double?
+        var tokens_per_second: Double?
+        var tokens_per_second_per_gpu: Double?
+        /// What the critical path spends most on: compute, memory bandwidth or communication.
+        var bottleneck: String?
+        /// The largest batch whose memory fits, from activations linear in the batch (an estimate).
+        var largest_batch_estimate: Int?
+        var meets_target: Bool
+        var pareto: Bool
+        /// Why the composition could not be built or analysed.
+        var error: String?
+    }
+
+    /// Every composition whose degrees multiply to `gpus` and divide what they split: heads and
+    /// K/V heads (tp), layers (pp), the batch (dp, micro-batches), the prompt (sp).
+    func compositions() -> [Composition] {
+        let model = base.model
+        var result: [Composition] = []
+        let batch = model.batch.intValue
+        for tp in divisors(gpus) where model.heads % tp == 0 && (model.kvHeads % tp == 0 || tp % model.kvHeads == 0) {
+            if model.moe == nil && model.ffn % tp != 0 { continue }
+            if let vocab = model.vocab, vocab % tp != 0 { continue }
+            for pp in divisors(gpus / tp) where model.layers % pp == 0 {
+                let dp = gpus / tp / pp
+                if let batch, batch % Int64(dp) != 0 { continue }
+                let perReplica = batch.map { $0 / Int64(dp) }
+                var spChoices = [false]
+                if case .prefill = base.phase, tp > 1, model.moe == nil, model.positions == nil,
+                    model.seq.intValue.map({ $0 % Int64(tp) == 0 }) ?? false
+                {
+                    spChoices.append(true)
+                }
+                var microChoices = [1]
+                if pp > 1, let perReplica, perReplica % Int64(pp) == 0 { microChoices.append(pp) }
+                for sp in spChoices {
+                    for mb in microChoices { result.append(Composition(tp: tp, pp: pp, dp: dp, sp: sp, microBatches: mb)) }
+                }
+            }
+        }
+        return result
+    }
+
+    private func divisors(_ n: Int) -> [Int] { (1...max(n, 1)).filter { n % $0 == 0 } }
+
+    /// The deployment a composition makes of the base one.
+    func deployment(_ c: Composition) -> Deployment {
+        var d = base
+        d.name = "\(base.name).\(c.name)"
+        d.strategy = .tensorPipeline(tp: c.tp, pp: c.pp)
+        d.dataParallel = c.dp
+        d.sequenceParallel = c.sp
+        d.microBatches = c.microBatches
+        return d
+    }
+
+    /// Builds and prices `c`.
+    func evaluate(_ c: Composition) -> (Row, OperatorGraph?) {
+        var row = Row(
+            composition: c.name, tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, micro_batches: c.microBatches, gpus: c.tp * c.pp * c.dp,
+            fits: false, meets_target: false, pareto: false)
+        let graph: OperatorGraph
+        let analysis: Analysis
+        do {
+            graph = try DeploymentBuilder().build(deployment(c))
+            analysis = try Analysis(graph: graph, options: options)
+        } catch {
+            row.error = "\(error)"
+            return (row, nil)
+        }
+        let memory = analysis.memory
+        let worst = memory.max { $0.totalBytes < $1.totalBytes }
+        row.memory_per_gpu_bytes = worst?.totalBytes
+        row.fits = memory.allSatisfy { $0.overBytes == nil }
+        row.makespan_seconds = analysis.makespanSeconds
+        if analysis.isDecode { row.tpot_seconds = analysis.timePerOutputToken } else { row.ttft_seconds = analysis.makespanSeconds }
+        row.tokens_per_second = analysis.tokensPerSecond
+        row.tokens_per_second_per_gpu = analysis.tokensPerSecond.map { $0 / Double(row.gpus) }
+        row.bottleneck = Self.bottleneck(analysis)
+        if let batch = base.model.batch.intValue, let capacity = options.costModel.gpu?.memoryCapacity, let worst,
+            worst.peakActivationBytes > 0
+        {
+            // Activations grow with the batch, weights do not: the batch that fills the GPU.
+            let perSequence = worst.peakActivationBytes / Double(batch)
+            let room = capacity - worst.weightBytes
+            let step = c.dp * c.microBatches
+            let estimate = room > 0 ? Int(room / perSequence) / step * step : 0
+            row.largest_batch_estimate = estimate
+        }
+        return (row, graph)
+    }
+
+    /// What the critical path's time goes to: compute (a node priced above its memory traffic's
+    /// time, so its FLOPs bind), memory bandwidth (the others), or communication.
+    static func bottleneck(_ analysis: Analysis) -> String {
+        var (compute, memory, network) = (0.0, 0.0, 0.0)
+        let gpu = analysis.options.costModel.gpu
+        for v in analysis.criticalPath {
+            let cost = analysis.costs[v]
+            if analysis.graph.nodes[v].op.isCommunication {
+                network += cost.seconds
+            } else if let gpu, cost.flops > 0, cost.seconds > cost.memoryBytes / gpu.memoryBandwidth * (1 + 1e-9) {
+                compute += cost.seconds
+            } else {
+                memory += cost.seconds
+            }
+        }
+        let top = max(compute, memory, network)
+        return top == network ? "communication" : top == compute ? "compute" : "memory bandwidth"
+    }
+
+    /// Marks the Pareto front of throughput per GPU against latency among the rows that fit:
+    /// no other fitting row is at least as fast and as high in throughput, and better in one.
+    static func markPareto(_ rows: inout [Row]) {
+        let latency: (Row) -> Double? = { $0.tpot_seconds ?? $0.ttft_seconds }
+        for i in rows.indices {
+            guard rows[i].fits, let l = latency(rows[i]), let t = rows[i].tokens_per_second_per_gpu else { continue }
+            let dominated = rows.indices.contains { j in
+                guard j != i, rows[j].fits, let lj = latency(rows[j]), let tj = rows[j].tokens_per_second_per_gpu else { return false }
+                return lj <= l && tj >= t && (lj < l || tj > t)
+            }
+            rows[i].pareto = !dominated
+        }
+    }
+
+    /// Fitting rows first, those meeting the target next, then by throughput per GPU.
+    static func rank(_ rows: [Row]) -> [Row] {
+        rows.sorted { a, b in
+            if a.fits != b.fits { return a.fits }
+            if a.meets_target != b.meets_target { return a.meets_target }
+            return (a.tokens_per_second_per_gpu ?? -1) > (b.tokens_per_second_per_gpu ?? -1)
+        }
+    }
+}
+
+/// The Pareto chart: latency against tokens per second per GPU, every fitting composition a
+/// point, the front joined.
+enum PlanChart {
+    static func svg(_ rows: [Planner.Row], title: String) -> String {
+        let points = rows.compactMap { r -> (Planner.Row, Double, Double)? in
+            guard r.fits, let l = r.tpot_seconds ?? r.ttft_seconds, let t = r.tokens_per_second_per_gpu else { return nil }
+            return (r, l * 1e3, t)
+        }
+        let (width, height, margin) = (720.0, 480.0, 70.0)
+        let maxL = (points.map(\.1).max() ?? 1) * 1.1
+        let maxT = (points.map(\.2).max() ?? 1) * 1.1
+        func x(_ l: Double) -> Double { margin + l / maxL * (width - 2 * margin) }
+        func y(_ t: Double) -> Double { height - margin - t / maxT * (height - 2 * margin) }
+        var out = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="Helvetica" font-size="11">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(width / 2)" y="24" text-anchor="middle" font-size="15">\(xml(title))</text>
+            <line x1="\(margin)" y1="\(height - margin)" x2="\(width - margin)" y2="\(height - margin)" stroke="black"/>
+            <line x1="\(margin)" y1="\(margin)" x2="\(margin)" y2="\(height - margin)" stroke="black"/>
+            <text x="\(width / 2)" y="\(height - 25)" text-anchor="middle">latency per step (ms): TTFT in prefill, TPOT in decode</text>
+            <text x="20" y="\(height / 2)" text-anchor="middle" transform="rotate(-90 20 \(height / 2))">tokens/s per GPU</text>
+            <text x="\(margin)" y="\(height - margin + 16)" text-anchor="middle">0</text>
+            <text x="\(width - margin)" y="\(height - margin + 16)" text-anchor="middle">\(Format.number(maxL))</text>
+            <text x="\(margin - 6)" y="\(margin + 4)" text-anchor="end">\(Format.number(maxT))</text>
+
+            """
+        let front = points.filter { $0.0.pareto }.sorted { $0.1 < $1.1 }
+        if front.count > 1 {
+            out += "<polyline fill=\"none\" stroke=\"#d6336c\" stroke-width=\"2\" points=\""
+            out += front.map { "\(x($0.1)),\(y($0.2))" }.joined(separator: " ") + "\"/>\n"
+        }
+        for (row, l, t) in points {
+            let colour = row.pareto ? "#d6336c" : "#4c8bf5"
+            out += "<circle cx=\"\(x(l))\" cy=\"\(y(t))\" r=\"5\" fill=\"\(colour)\"><title>\(xml(row.composition))</title></circle>\n"
+            if row.pareto {
+                out += "<text x=\"\(x(l) + 8)\" y=\"\(y(t) - 6)\">\(xml(row.composition))</text>\n"
+            }
+        }
+        return out + "</svg>\n"
+    }
+
+    private static func xml(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
