@@ -55,6 +55,13 @@ extension DeployDag {
             var note: String?
         }
 
+        /// The `compare --format json` document (docs/schemas/compare.schema.json): one object.
+        struct JSON: Encodable {
+            var cost_model: String
+            var network: String
+            var rows: [Row]
+        }
+
         func run() throws {
             let options = try costs.options()
             let bindings = try parseBindings(bind)
@@ -68,8 +75,9 @@ extension DeployDag {
             }
             switch format {
             case .json:
-                print(try JSONOutput.encode(["cost_model": options.costModel.description, "network": options.network.description]))
-                print(try JSONOutput.encode(rows))
+                print(
+                    try JSONOutput.encode(JSON(cost_model: options.costModel.description, network: options.network.description, rows: rows))
+                )
             case .text:
                 print("cost model: \(options.costModel.description)")
                 print("network: \(options.network.description)")

@@ -45,6 +45,17 @@ struct DAGSummary: Encodable {
     /// Nodes with a weight but no `weight_logical`, left out of `parameters`.
     var unnamedWeights: Int
 
+    /// snake_case, as every deploydag JSON document (docs/schemas/info.schema.json).
+    enum CodingKeys: String, CodingKey {
+        case name, nodes, edges, gpus, layers, matmuls, acyclic, parameters
+        case nodesByOp = "nodes_by_op"
+        case communicationByOp = "communication_by_op"
+        case gpusUsed = "gpus_used"
+        case longestPathNodes = "longest_path_nodes"
+        case longestPath = "longest_path"
+        case unnamedWeights = "unnamed_weights"
+    }
+
     init(_ graph: OperatorGraph) {
         name = graph.name
         nodes = graph.nodes.count
