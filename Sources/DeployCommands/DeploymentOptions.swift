@@ -131,6 +131,26 @@ struct DeploymentOptions: ParsableArguments {
 
     func bindings() throws -> [String: Int64] { try parseBindings(bind) }
 
+    /// The flags given that change how a deployment is built, which a DOT file, read as it is,
+    /// cannot honour. (`--bind` applies to both: it gives a file's symbols values.)
+    var buildFlagsGiven: [String] {
+        [
+            ("--layers", layers != nil), ("--batch", batch != nil), ("--seq", seq != nil), ("--phase", phase != nil),
+            ("--context", context != nil), ("--pool-size", poolSize != nil), ("--capacity-factor", capacityFactor != nil),
+            ("--top-k", topK != nil), ("--micro-batches", microBatches != nil), ("--max-nodes", maxNodes != Self.defaultMaxNodes),
+            ("--helix-softmax", helixSoftmax != nil), ("--strategy", strategy != nil), ("--tp", tp != nil), ("--pp", pp != nil),
+        ].filter(\.1).map(\.0)
+    }
+
+    /// Refuses the flags that cannot apply to the DOT file `file`, naming them.
+    func refuseBuildFlags(for file: String) throws {
+        let given = buildFlagsGiven
+        guard !given.isEmpty else { return }
+        throw ValidationError(
+            "\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") to a deployment built from --preset, --spec or --hf-config; \(LoadedDAG.displayName(file)) is a DOT file, read as it is (regenerate it with deploydag generate and these flags)"
+        )
+    }
+
     /// The spec named by --preset or --spec, or made from --hf-config.
     func loadSpec() throws -> DeploymentSpec {
         if let spec { return try SpecParser.parse(file: spec) }

@@ -54,8 +54,15 @@ extension DeployDag {
             let drawing = try DrawingFormat.choose(output: output, format: format)
             try OutputFile.preflight(output, diagramDot, inputs: [file])
             // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
-            let loaded = try LoadedDAG.load(file)
-            var graph = try view.apply(to: loaded.requireGraph())
+            let checked = try CheckedGraph.load(file: file, bindings: [:])
+            // A DAG with errors is still drawn (a drawing helps find them), and the exit status says so.
+            let untrusted = checked.warnIfErrors(LoadedDAG.displayName(file), what: "the drawing's critical path and figures")
+            try draw(checked.graph, drawing: drawing)
+            if untrusted { throw ExitCode.failure }
+        }
+
+        private func draw(_ full: OperatorGraph, drawing: DrawingFormat) throws {
+            var graph = try view.apply(to: full)
             var overview = view == .overview
             if !overview {
                 // Measured before any layout: dot's time follows the nodes plus the ranks each
@@ -72,7 +79,7 @@ extension DeployDag {
                 if let why {
                     printError("deploydag: \(file): \(why)")
                     overview = true
-                    graph = try loaded.requireGraph()
+                    graph = full
                 }
             }
             let analysis =

@@ -46,6 +46,7 @@ extension DeployDag {
             if (file == nil) == !source.isGiven {
                 throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
             }
+            if let file { try source.refuseBuildFlags(for: file) }
         }
 
         func run() throws {

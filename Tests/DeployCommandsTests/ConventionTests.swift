@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// A helix-dense-2l layer as DOT, and the same file with `L0.softmax.gpu0` moved to GPU 5 (two
+/// `cross-gpu` errors, as in the README), in a fresh directory.
+func cleanAndBrokenDAG() throws -> (dir: URL, clean: String, broken: String) {
+    let dir = try scratchDirectory()
+    let clean = dir.appendingPathComponent("h.dot").path
+    let r = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "1", "-o", clean])
+    #expect(r.status == 0)
+    let text = try String(contentsOfFile: clean, encoding: .utf8)
+    let moved = text.replacingOccurrences(
+        of: #""L0.softmax.gpu0" [op="softmax", gpu="0""#, with: #""L0.softmax.gpu0" [op="softmax", gpu="5""#)
+    #expect(moved != text)
+    let broken = dir.appendingPathComponent("broken.dot").path
+    try moved.write(toFile: broken, atomically: true, encoding: .utf8)
+    return (dir, clean, broken)
+}
+
+/// Issue 18, item 5: options that cannot apply are errors; figures of a DAG with errors are flagged.
+@Suite struct InapplicableOptionTests {
+    @Test(arguments: [
+        (["--micro-batches", "4"], ["--micro-batches"]),
+        (["--layers", "40"], ["--layers"]),
+        (["--phase", "decode", "--context", "100"], ["--phase", "--context"]),
+        (["--batch", "8", "--top-k", "1"], ["--batch", "--top-k"]),
+    ])
+    func analyzeOfADOTFileRefusesBuildFlags(flags: [String], named: [String]) throws {
+        let (_, clean, _) = try cleanAndBrokenDAG()
+        let r = try CLI.run(["analyze", clean] + flags)
+        #expect(r.status == 2, "\(r.stdout)")
+        #expect(r.stdout.isEmpty)
+        for flag in named { #expect(r.stderr.contains(flag), "\(r.stderr)") }
+        #expect(r.stderr.contains("is a DOT file"))
+    }
+
+    @Test func verifyOfADOTFileRefusesBuildFlags() throws {
+        let (_, clean, _) = try cleanAndBrokenDAG()
+        let r = try CLI.run(["verify", clean, "--layers", "2"])
+        #expect(r.status == 2 && r.stderr.contains("--layers"))
+    }
+
+    @Test func bindStillAppliesToAFile() throws {
+        let (_, clean, _) = try cleanAndBrokenDAG()
+        let r = try CLI.run(["analyze", clean, "--bind", "B=8", "--gpu", "h200"])
+        #expect(r.status != 2, "\(r.stderr)")
+    }
+
+    @Test func analyzeOfADAGWithErrorsSaysItsFiguresAreNotToBeTrusted() throws {
+        let (_, clean, broken) = try cleanAndBrokenDAG()
+        let r = try CLI.run(["analyze", broken, "--gpu", "h200:peak=989,bw=4.8,mem=100000"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("deploydag check finds 2 errors"), "\(r.stderr)")
+        #expect(r.stderr.contains("error[cross-gpu]"))
+        #expect(r.stderr.contains("not to be trusted"))
+        #expect(r.stdout.contains("critical path"))
+        let json = try CLI.run(["analyze", broken, "--format", "json", "--gpu", "h200:peak=989,bw=4.8,mem=100000"])
+        let document = try #require(try parseOneDocument(json.stdout) as? [String: Any])
+        #expect(document["check_errors"] as? Int == 2)
+        let fine = try CLI.run(["analyze", clean, "--gpu", "h200:peak=989,bw=4.8,mem=100000"])
+        #expect(fine.status == 0 && !fine.stderr.contains("not to be trusted"), "\(fine.stderr)")
+    }
+
+    @Test func renderDrawsADAGWithErrorsAndExitsOne() throws {
+        let (dir, _, broken) = try cleanAndBrokenDAG()
+        let svg = dir.appendingPathComponent("b.svg").path
+        let r = try CLI.run(["render", broken, "--view", "layer:0:attention", "-o", svg])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("not to be trusted"))
+        #expect(FileManager.default.fileExists(atPath: svg))
+    }
+
+    @Test func reportOfADAGWithErrorsSaysSoInTheReport() throws {
+        let (dir, _, broken) = try cleanAndBrokenDAG()
+        let out = dir.appendingPathComponent("review").path
+        let r = try CLI.run(["report", broken, "-o", out + "/"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("not to be trusted"))
+        #expect(r.stdout.contains("wrote \(out)/report.md"), "\(r.stdout)")
+        let md = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        #expect(md.contains("finds 2 errors in this DAG"))
+    }
+
+    @Test func oneSchemaErrorIsThisError() throws {
+        let (dir, clean, _) = try cleanAndBrokenDAG()
+        let text = try String(contentsOfFile: clean, encoding: .utf8)
+        let bad = dir.appendingPathComponent("bad.dot").path
+        var one = text
+        one.replaceSubrange(try #require(one.range(of: #"op="softmax""#)), with: #"op="softmaxx""#)
+        try one.write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["info", bad])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("cannot be used until this error is fixed"), "\(r.stderr)")
+    }
+}
