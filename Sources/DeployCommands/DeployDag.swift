@@ -36,7 +36,8 @@ extension DeployDag {
             var command = try parseAsRoot(arguments)
             try command.run()
             Self.exit()
-        } catch let error as SpecFileError {
+        } catch var error as SpecFileError {
+            error.file = PresetLocation.displayPath(error.file)
             printError(error.description)
             Self.exit(withError: ExitCode(2))
         } catch let error as CommandError {

@@ -4,6 +4,10 @@ import DeployModel
 import DeploySpecs
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Which deployment a command works on: a preset or a spec file, and what the user changes.
 struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "A built-in deployment (see 'deploydag presets').")
@@ -153,22 +157,41 @@ struct DeploymentOptions: ParsableArguments {
 
     /// The spec named by --preset or --spec, or made from --hf-config.
     func loadSpec() throws -> DeploymentSpec {
-        if let spec { return try SpecParser.parse(file: spec) }
-        if let hfConfig {
-            var model = try HuggingFaceConfig.model(file: hfConfig)
-            // A prompt of 2048 tokens for one sequence unless --batch and --seq say otherwise.
-            model.batch = Dim(1)
-            model.seq = Dim(2048)
-            let name = URL(fileURLWithPath: hfConfig).deletingPathExtension().lastPathComponent
-            let (t, p) = (tp ?? 1, pp ?? 1)
-            let deployment = Deployment(name: "\(name)-tp\(t)-pp\(p)", model: model, strategy: .tensorPipeline(tp: t, pp: p))
-            return DeploymentSpec(
-                name: deployment.name, summary: "\(name) from \(hfConfig), TP \(t) x PP \(p)", deployment: deployment, file: hfConfig)
-        }
+        if let spec { return try Self.parseSpec(file: spec) }
+        if let hfConfig { return try Self.huggingFaceSpec(file: hfConfig, tp: tp ?? 1, pp: pp ?? 1) }
         guard let name = preset else {
             throw ValidationError("name a deployment with --preset NAME, --spec FILE or --hf-config FILE")
         }
         return try loadPreset(name)
+    }
+
+    /// A Hugging Face config's model on TP `tp` x PP `pp`, as a spec.
+    static func huggingFaceSpec(file: String, tp: Int, pp: Int) throws -> DeploymentSpec {
+        try checkSpecReadable(file)
+        var model = try HuggingFaceConfig.model(file: file)
+        // A prompt of 2048 tokens for one sequence unless --batch and --seq say otherwise.
+        model.batch = Dim(1)
+        model.seq = Dim(2048)
+        let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        let deployment = Deployment(name: "\(name)-tp\(tp)-pp\(pp)", model: model, strategy: .tensorPipeline(tp: tp, pp: pp))
+        return DeploymentSpec(
+            name: deployment.name, summary: "\(name) from \(file), TP \(tp) x PP \(pp)", deployment: deployment, file: file)
+    }
+
+    /// A spec file parsed, after saying why it cannot be read when it cannot (the parser says
+    /// only that it could not).
+    static func parseSpec(file: String) throws -> DeploymentSpec {
+        try checkSpecReadable(file)
+        return try SpecParser.parse(file: file)
+    }
+
+    /// Refuses a file that cannot be opened, with the system's reason (no such file, permission
+    /// denied, a directory).
+    static func checkSpecReadable(_ file: String) throws {
+        try LoadedDAG.checkReadable(file)
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CommandError.io("cannot read \(file): \(lastError())") }
+        close(fd)
     }
 
     /// The deployment with the overrides applied, and its DAG.
@@ -251,4 +274,49 @@ func loadPreset(_ name: String) throws -> DeploymentSpec {
         throw ValidationError("unknown preset '\(name)'; known presets: \(all.map(\.name).joined(separator: ", "))")
     }
     return found
+}
+
+/// What a name on `compare`'s or `report`'s command line is: a preset, a spec file (`.yaml`,
+/// `.yml`), a Hugging Face config (`.json`, with `model_type`) or a DOT file (anything else that
+/// exists, ends in `.dot` or `.gv`, or is `-`).
+enum DeploymentInput: Equatable {
+    case preset(String)
+    case spec(String)
+    case huggingFace(String)
+    case dot(String)
+
+    init(_ item: String) {
+        let lower = item.lowercased()
+        if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
+            self = .spec(item)
+        } else if lower.hasSuffix(".json") {
+            self = .huggingFace(item)
+        } else if item == LoadedDAG.standardInputName || lower.hasSuffix(".dot") || lower.hasSuffix(".gv")
+            || FileManager.default.fileExists(atPath: item)
+        {
+            self = .dot(item)
+        } else {
+            self = .preset(item)
+        }
+    }
+
+    /// `preset`, `spec`, `hf-config` or `file`, as `compare --format json` writes it.
+    var source: String {
+        switch self {
+        case .preset: "preset"
+        case .spec: "spec"
+        case .huggingFace: "hf-config"
+        case .dot: "file"
+        }
+    }
+
+    /// The spec it names; nil for a DOT file. A Hugging Face model is built on one GPU (TP 1 x PP 1).
+    func spec() throws -> DeploymentSpec? {
+        switch self {
+        case .preset(let name): try loadPreset(name)
+        case .spec(let file): try DeploymentOptions.parseSpec(file: file)
+        case .huggingFace(let file): try DeploymentOptions.huggingFaceSpec(file: file, tp: 1, pp: 1)
+        case .dot: nil
+        }
+    }
 }

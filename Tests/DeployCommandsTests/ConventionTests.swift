@@ -93,3 +93,64 @@ func cleanAndBrokenDAG() throws -> (dir: URL, clean: String, broken: String) {
         #expect(r.stderr.contains("cannot be used until this error is fixed"), "\(r.stderr)")
     }
 }
+
+/// Issue 18, item 4: compare and report take presets, spec files, Hugging Face configs and DOT files.
+@Suite struct DeploymentInputTests {
+    static let specFile = repositoryRoot.appendingPathComponent("Sources/DeploySpecs/Presets/tp8-pp2-001.yaml").path
+    static let hfConfig = repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/gqa-8-kv.json").path
+
+    @Test func compareTakesEveryKindAndKeepsTheRowsThatBuild() throws {
+        let (_, clean, _) = try cleanAndBrokenDAG()
+        let r = try CLI.run([
+            "compare", "helix-dense-2l", Self.specFile, Self.hfConfig, clean, "attention-pool-4l", "--bind", "seq_len=4096", "--format",
+            "json",
+        ])
+        #expect(r.status == 1, "\(r.stderr)")
+        let document = try #require(try parseOneDocument(r.stdout) as? [String: Any])
+        #expect(JSONSchemaValidator.problems(document, against: try loadSchema("compare")).isEmpty)
+        let rows = try #require(document["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["source"] as? String } == ["preset", "spec", "hf-config", "file", "preset"])
+        for row in rows.prefix(4) {
+            #expect(row["error"] == nil && row["prefill_tps"] is Double, "\(row)")
+        }
+        let failed = rows[4]
+        #expect(failed["deployment"] as? String == "attention-pool-4l")
+        #expect((failed["error"] as? String)?.contains("does not split evenly") == true, "\(failed)")
+        #expect(failed["prefill_tps"] == nil)
+        let text = try CLI.run(["compare", "helix-dense-2l", "attention-pool-4l", "--bind", "seq_len=4096"])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("attention-pool-4l: cannot be compared:"))
+        #expect(!text.stdout.contains(".build/"), "\(text.stdout)")
+        #expect(text.stdout.split(separator: "\n").contains { $0.contains("helix-dense-2l") && $0.contains("284.2K") })
+    }
+
+    @Test func anUnknownPresetIsARowAndUsage() throws {
+        let r = try CLI.run(["compare", "helix-dense-2l", "no-such-preset"])
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("no-such-preset: cannot be compared: unknown preset"))
+        #expect(r.stdout.contains("284.2K"))
+    }
+
+    @Test func microBatchesForDOTFilesAloneIsRefused() throws {
+        let (_, clean, _) = try cleanAndBrokenDAG()
+        let r = try CLI.run(["compare", clean, "--micro-batches", "4"])
+        #expect(r.status == 2 && r.stderr.contains("--micro-batches applies to presets"), "\(r.stderr)")
+    }
+
+    @Test(arguments: [specFile, hfConfig])
+    func reportTakesASpecFileOrAHuggingFaceConfig(input: String) throws {
+        let dir = try scratchDirectory().appendingPathComponent("review")
+        let r = try CLI.run(["report", input, "-o", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let md = try String(contentsOfFile: dir.appendingPathComponent("report.md").path, encoding: .utf8)
+        #expect(
+            md.contains(input.hasSuffix(".json") ? "from the Hugging Face config `gqa-8-kv.json`" : "from the spec file `tp8-pp2-001.yaml`")
+        )
+    }
+
+    @Test func aMissingSpecFileSaysWhy() throws {
+        let r = try CLI.run(["generate", "--spec", "/nonexistent/missing.yaml"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("cannot read /nonexistent/missing.yaml: no such file"), "\(r.stderr)")
+    }
+}
