@@ -12,7 +12,7 @@ extension DeployDag {
                 "Give a DOT file, or a deployment with --preset/--spec. Every number is derived from the graph and priced by the cost model the report names."
         )
 
-        @Argument(help: "The DOT file (or name a deployment with --preset/--spec).")
+        @Argument(help: "The DOT file (or name a deployment with --preset/--spec).", completion: .dotFiles)
         var file: String?
 
         @OptionGroup var source: DeploymentOptions

@@ -20,7 +20,7 @@ extension DeployDag {
                 one was an unknown preset or an unreadable file).
                 """)
 
-        @Argument(help: "Presets, spec files (.yaml), Hugging Face configs (.json) or DOT files.")
+        @Argument(help: "Presets, spec files (.yaml), Hugging Face configs (.json) or DOT files.", completion: .deployments)
         var deployments: [String]
 
         @OptionGroup var costs: CostOptions
@@ -28,13 +28,13 @@ extension DeployDag {
         @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable).")
         var bind: [String] = []
 
-        @Option(name: .long, help: "Micro-batches for pipelined presets (default: 2 per pipeline stage).")
+        @Option(name: .long, parsing: .unconditional, help: "Micro-batches for pipelined presets (default: 2 per pipeline stage).")
         var microBatches: Int?
 
-        @Option(name: .long, help: "Decode context in tokens (default: the preset's sequence length).")
+        @Option(name: .long, parsing: .unconditional, help: "Decode context in tokens (default: the preset's sequence length).")
         var context: Int?
 
-        @Option(name: .long, help: "text or json.")
+        @Option(name: .long, parsing: .unconditional, help: "text or json.")
         var format: OutputFormat = .text
 
         func validate() throws {

@@ -10,28 +10,30 @@ import Foundation
 
 /// Which deployment a command works on: a preset or a spec file, and what the user changes.
 struct DeploymentOptions: ParsableArguments {
-    @Option(name: .long, help: "A built-in deployment (see 'deploydag presets').")
+    @Option(name: .long, help: "A built-in deployment (see 'deploydag presets').", completion: .presetNames)
     var preset: String?
 
-    @Option(name: .long, help: "A deployment spec file (YAML, docs/specs.md).")
+    @Option(name: .long, help: "A deployment spec file (YAML, docs/specs.md).", completion: .file(extensions: ["yaml", "yml"]))
     var spec: String?
 
-    @Option(name: .long, help: "A Hugging Face config.json: its model, on the strategy --strategy/--tp/--pp give.")
+    @Option(
+        name: .long, help: "A Hugging Face config.json: its model, on the strategy --strategy/--tp/--pp give.",
+        completion: .file(extensions: ["json"]))
     var hfConfig: String?
 
     @Option(name: .long, help: "With --hf-config: the strategy kind (tp_pp, the default).")
     var strategy: String?
 
-    @Option(name: .long, help: "With --hf-config: the tensor-parallel degree (default 1).")
+    @Option(name: .long, parsing: .unconditional, help: "With --hf-config: the tensor-parallel degree (default 1).")
     var tp: Int?
 
-    @Option(name: .long, help: "With --hf-config: the pipeline stages (default 1).")
+    @Option(name: .long, parsing: .unconditional, help: "With --hf-config: the pipeline stages (default 1).")
     var pp: Int?
 
     /// The files this deployment is read from, which no output may replace.
     var inputFiles: [String] { [spec, hfConfig].compactMap { $0 } }
 
-    @Option(name: .long, help: "Number of transformer layers.")
+    @Option(name: .long, parsing: .unconditional, help: "Number of transformer layers.")
     var layers: Int?
 
     @Option(name: .long, help: "Batch size: an integer or a symbol such as B.")
@@ -46,23 +48,23 @@ struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "prefill (the whole prompt; default) or decode (one new token per sequence).")
     var phase: PhaseName?
 
-    @Option(name: .long, help: "Decode: the tokens of keys and values attended to, the new one included.")
+    @Option(name: .long, parsing: .unconditional, help: "Decode: the tokens of keys and values attended to, the new one included.")
     var context: Int?
 
-    @Option(name: .long, help: "attention_pool: the number of pool GPUs (after the base GPUs).")
+    @Option(name: .long, parsing: .unconditional, help: "attention_pool: the number of pool GPUs (after the base GPUs).")
     var poolSize: Int?
 
     @Option(name: .long, help: "MoE: capacity factor of each expert's buffer (default 1.0).")
     var capacityFactor: String?
 
-    @Option(name: .long, help: "MoE: experts per token.")
+    @Option(name: .long, parsing: .unconditional, help: "MoE: experts per token.")
     var topK: Int?
 
-    @Option(name: .long, help: "Split the batch into N micro-batches, each an independent chain (pipelining).")
+    @Option(name: .long, parsing: .unconditional, help: "Split the batch into N micro-batches, each an independent chain (pipelining).")
     var microBatches: Int?
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: "Refuse, before building, a DAG estimated to have more nodes than this (default 2000000; memory grows about 1 KB a node)."
     )
     var maxNodes: Int = DeploymentOptions.defaultMaxNodes
@@ -319,4 +321,24 @@ enum DeploymentInput: Equatable {
         case .dot: nil
         }
     }
+}
+
+extension CompletionKind {
+    /// The preset names, listed by the binary itself when the shell asks.
+    static var presetNames: CompletionKind { .custom { _, _, _ in (try? Presets.all().map(\.name)) ?? [] } }
+    /// DOT files.
+    static var dotFiles: CompletionKind { .file(extensions: ["dot", "gv"]) }
+    /// What `compare` and `report` take: presets, spec files, Hugging Face configs, DOT files.
+    static var deployments: CompletionKind {
+        .custom { _, _, prefix in
+            let presets = (try? Presets.all().map(\.name)) ?? []
+            let directory = (prefix as NSString).deletingLastPathComponent
+            let listed = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
+            let files = listed.filter { name in [".dot", ".gv", ".yaml", ".yml", ".json"].contains { name.hasSuffix($0) } }
+                .map { directory.isEmpty ? $0 : directory + "/" + $0 }
+            return (presets + files).filter { $0.hasPrefix(prefix) }
+        }
+    }
+    /// `--view`'s forms, with the layer and GPU numbers to fill in.
+    static var views: CompletionKind { .list(["full", "overview", "layer:0", "layer:0:attention", "layer:0:mlp", "gpu:0"]) }
 }

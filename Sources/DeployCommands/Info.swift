@@ -8,7 +8,7 @@ extension DeployDag {
         static let configuration = CommandConfiguration(
             abstract: "Summarise a DAG: nodes and edges by operator, GPUs, communication, acyclicity, longest path.")
 
-        @Argument(help: "The DOT file.")
+        @Argument(help: "The DOT file.", completion: .dotFiles)
         var file: String
 
         @Option(name: .long, help: "text or json.")

@@ -11,7 +11,7 @@ extension DeployDag {
         static let configuration = CommandConfiguration(
             abstract: "Draw a DAG file as SVG: a cluster per GPU, colours by operator class, communication between.")
 
-        @Argument(help: "The DOT file.")
+        @Argument(help: "The DOT file.", completion: .dotFiles)
         var file: String
 
         @Option(
@@ -33,7 +33,7 @@ extension DeployDag {
         @Flag(name: .long, help: "Lay out and write the SVG even when the existing one was drawn from the same diagram.")
         var force = false
 
-        @Option(name: .long, help: "full (default), overview, layer:N, layer:N:BLOCK or gpu:G.")
+        @Option(name: .long, help: "full (default), overview, layer:N, layer:N:BLOCK or gpu:G.", completion: .views)
         var view: GraphViewSelection = .full
 
         @Flag(

@@ -16,7 +16,7 @@ extension DeployDag {
                 "Write a Markdown design review of a deployment beside its diagrams: model, GPU map, compute, memory, communication, critical path, runtime, checks, baseline."
         )
 
-        @Argument(help: "A preset, a spec file (.yaml), a Hugging Face config (.json) or a DOT file.")
+        @Argument(help: "A preset, a spec file (.yaml), a Hugging Face config (.json) or a DOT file.", completion: .deployments)
         var deployment: String
 
         @Option(name: .shortAndLong, help: "The directory to write report.md and its SVGs into (default: report-NAME).")
@@ -297,7 +297,7 @@ struct ReviewDocument {
             ]
             for r in rows {
                 md.append(
-                    "| \(Markdown.text(r.deployment)) | \(r.prefill_tps.map(Format.rate) ?? "-") | \(r.decode_tpot_seconds.map(Format.seconds) ?? "-") | \(r.micro_batches) | \(r.claimed_tps.map(Format.rate) ?? "") | \(r.claimed_tpot_seconds.map(Format.seconds) ?? "") | \(r.claims_source ?? "") |"
+                    "| \(Markdown.text(r.deployment)) | \(r.prefill_tps.map(Format.rate) ?? "-") | \(r.decode_tpot_seconds.map(Format.seconds) ?? "-") | \(r.micro_batches.map(String.init) ?? "-") | \(r.claimed_tps.map(Format.rate) ?? "") | \(r.claimed_tpot_seconds.map(Format.seconds) ?? "") | \(r.claims_source ?? "") |"
                 )
             }
             md += [

@@ -19,15 +19,15 @@ extension DeployDag {
                 exit 0 when the maximum relative error is at rounding level (1e-9), 1 otherwise.
                 """)
 
-        @Argument(help: "A DOT file (or name a deployment with --preset/--spec).")
+        @Argument(help: "A DOT file (or name a deployment with --preset/--spec).", completion: .dotFiles)
         var file: String?
 
         @OptionGroup var source: DeploymentOptions
 
-        @Option(name: .long, help: "Seed of the random data.")
+        @Option(name: .long, parsing: .unconditional, help: "Seed of the random data.")
         var seed: UInt64 = 1
 
-        @Option(name: .long, help: "text or json.")
+        @Option(name: .long, parsing: .unconditional, help: "text or json.")
         var format: OutputFormat = .text
 
         /// The `verify --format json` document (docs/schemas/verify.schema.json).

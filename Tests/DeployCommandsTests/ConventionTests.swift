@@ -154,3 +154,73 @@ func cleanAndBrokenDAG() throws -> (dir: URL, clean: String, broken: String) {
         #expect(r.stderr.contains("cannot read /nonexistent/missing.yaml: no such file"), "\(r.stderr)")
     }
 }
+
+/// Issue 18, item 7: the smaller conventions.
+@Suite struct SmallConventionTests {
+    @Test func anErrorFoundAfterParsingShowsTheSubcommandsUsage() throws {
+        let r = try CLI.run(["generate", "--preset", "helix-dense-2l", "--view", "layer:9"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("Usage: deploydag generate"), "\(r.stderr)")
+        #expect(r.stderr.contains("See 'deploydag generate --help'"))
+        #expect(!r.stderr.contains("Usage: deploydag <subcommand>"))
+    }
+
+    @Test(arguments: [["generate", "--preset", "helix-dense-2l", "--layers", "-1"], ["check", "x.dot", "--max-findings", "-3"]])
+    func aNegativeNumberIsOutOfRangeNotMissing(arguments: [String]) throws {
+        let r = try CLI.run(arguments)
+        #expect(r.status == 2)
+        #expect(!r.stderr.contains("Missing value"), "\(r.stderr)")
+        #expect(r.stderr.contains("got -"), "\(r.stderr)")
+    }
+
+    @Test func timingsOfASmallFileAreNotZeroMegabytes() throws {
+        let file = try scratchDirectory().appendingPathComponent("t.dot").path
+        let r = try CLI.run(["generate", "--preset", "helix-dense-2l", "--layers", "1", "--timings", "-o", file])
+        #expect(r.status == 0)
+        #expect(!r.stderr.contains(" 0 MB"), "\(r.stderr)")
+        #expect(r.stderr.contains(" KB of DOT to \(file)"), "\(r.stderr)")
+    }
+
+    @Test func presetPathsAreTheSourceTreesNotTheBuildDirectorys() throws {
+        let r = try CLI.run(["presets", "--paths"], in: repositoryRoot)
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("[Sources/DeploySpecs/Presets/helix-dense-2l.yaml]"), "\(r.stdout)")
+        let listed = r.stdout.split(separator: "\n").filter { $0.contains("[") }
+        #expect(!listed.isEmpty && listed.allSatisfy { !$0.contains(".build/") })
+    }
+
+    @Test func reportIntoADirectoryWithATrailingSlashNamesOneSlash() throws {
+        let dir = try scratchDirectory()
+        let r = try CLI.run(["report", "tp8-pp2-001", "--bind", "seq_len=64", "-o", "review/"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("wrote review/report.md"), "\(r.stdout)")
+    }
+
+    @Test func completionOffersFilesPresetsAndViews() throws {
+        let bash = try CLI.run(["--generate-completion-script", "bash"])
+        #expect(bash.status == 0)
+        #expect(bash.stdout.contains("-fX '!*.@(dot|gv)'"))
+        #expect(bash.stdout.contains("-fX '!*.@(yaml|yml)'"))
+        #expect(bash.stdout.contains("---completion generate -- --preset"))
+        #expect(bash.stdout.contains("'full'$'\\n''overview'$'\\n''layer:0'"))
+        #expect(!bash.stdout.contains(" docs "), "the hidden docs command is not offered")
+        for shell in ["zsh", "fish"] { #expect(try CLI.run(["--generate-completion-script", shell]).status == 0) }
+    }
+
+    @Test func theNVLinkFlagIsSpelledAsTheDocsSpellItAndTheOldSpellingStays() throws {
+        for flag in ["--nvlink-gbps", "--nvlink-g-bps", "--ib-gbps", "--ib-g-bps"] {
+            let r = try CLI.run(["compare", "helix-dense-2l", flag, "900", "--format", "json"])
+            #expect(r.status == 0, "\(flag): \(r.stderr)")
+            #expect(r.stdout.contains("900 GB/s"), "\(flag)")
+        }
+    }
+
+    @Test func theManPageIsRoffWithEveryCommand() throws {
+        let r = try CLI.run(["docs", "man"])
+        #expect(r.status == 0 && r.stdout.hasPrefix(".TH DEPLOYDAG 1"))
+        for command in ["generate", "presets", "check", "info", "render", "analyze", "compare", "verify", "report"] {
+            #expect(r.stdout.contains(".SS \(command)\n"), "\(command)")
+        }
+        #expect(!r.stdout.split(separator: "\n").contains { $0.hasPrefix(".") && $0.hasPrefix(".  ") })
+    }
+}
