@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPLOYDAG := .build/debug/deploydag
 
-.PHONY: all deps build dags test unit-test check-dags lint format clean bench
+.PHONY: all deps build dags docs test unit-test check-dags check-docs lint format clean bench install
 
 all: build
 
@@ -21,13 +21,26 @@ unit-test: build
 check-dags: build
 	scripts/check-dags.sh $(DEPLOYDAG)
 
+# The command-line reference, generated from the argument parser (checked in; `make test` fails when stale).
+docs: build
+	$(DEPLOYDAG) docs cli-reference > docs/cli-reference.md
+
+check-docs: build
+	scripts/check-docs.sh $(DEPLOYDAG)
+
+# `make install PREFIX=/usr/local` (DESTDIR for staging): the release binary, its presets, a man
+# page generated from the parser, and bash, zsh and fish completion scripts.
+PREFIX ?= /usr/local
+install:
+	scripts/install.sh "$(DESTDIR)$(PREFIX)" $(SWIFT)
+
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Package.swift
 
 format:
 	$(SWIFT) format -i -r Sources Tests Package.swift
 
-test: deps lint unit-test check-dags
+test: deps lint unit-test check-dags check-docs
 	@scripts/test-summary.sh
 
 clean:

@@ -89,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeployCommandsTests",
-            dependencies: ["DeployCommands", "deploydag", "deploydag-fuzz"]
+            dependencies: ["DeployCommands", "deploydag", "deploydag-fuzz", "DeployChecker", "DeploySpecs", "DOTFormat", "DeployModel"]
         ),
     ],
     swiftLanguageModes: [.v6]

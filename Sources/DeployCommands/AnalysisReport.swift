@@ -172,6 +172,9 @@ struct AnalysisReport {
         var bytes_by_link: [String: Double]
         var memory: [Memory]
         var findings: [CheckJSON.Item]
+        /// The errors `deploydag check` finds in the DAG (other than memory): figures of a DAG with
+        /// errors are not to be trusted.
+        var check_errors: Int?
         var slack_seconds: [String: Double]?
     }
 
@@ -204,7 +207,7 @@ struct AnalysisReport {
                 JSON.Memory(
                     gpu: $0.gpu, weight_bytes: $0.weightBytes, peak_activation_bytes: $0.peakActivationBytes, total_bytes: $0.totalBytes,
                     capacity_bytes: $0.capacityBytes, over_bytes: $0.overBytes)
-            }, findings: findings.map(CheckJSON.Item.init),
+            }, findings: findings.map(CheckJSON.Item.init), check_errors: nil,
             slack_seconds: includeSlack
                 ? Dictionary(uniqueKeysWithValues: graph.nodes.indices.map { (graph.nodes[$0].name, a.slack[$0]) }) : nil)
     }

@@ -12,7 +12,7 @@ extension DeployDag {
                 "Give a DOT file, or a deployment with --preset/--spec. Every number is derived from the graph and priced by the cost model the report names."
         )
 
-        @Argument(help: "The DOT file (or name a deployment with --preset/--spec).")
+        @Argument(help: "The DOT file (or name a deployment with --preset/--spec).", completion: .dotFiles)
         var file: String?
 
         @OptionGroup var source: DeploymentOptions
@@ -34,6 +34,7 @@ extension DeployDag {
             if (file == nil) == !source.isGiven {
                 throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
             }
+            if let file { try source.refuseBuildFlags(for: file) }
             for (flag, path) in [("--trace", trace), ("--gantt", gantt)] {
                 if let path, OutputFile.isStandardOutput(path) {
                     throw ValidationError("\(flag) \(path): standard output already carries the analysis; name a file")
@@ -44,7 +45,10 @@ extension DeployDag {
         func run() throws {
             let inputs = [file].compactMap { $0 } + source.inputFiles
             try OutputFile.preflight(trace, gantt, inputs: inputs)
-            let graph = try file.map { try loadGraph(file: $0, bindings: source.bindings(), keepLabels: false) } ?? source.build().graph
+            let checked =
+                try file.map { try CheckedGraph.load(file: $0, bindings: source.bindings(), keepLabels: false) }
+                ?? CheckedGraph.built(source.build().graph)
+            let graph = checked.graph
             let analysis: Analysis
             do {
                 analysis = try Analysis(graph: graph, options: costs.options())
@@ -55,11 +59,15 @@ extension DeployDag {
             let report = AnalysisReport(analysis, includeSlack: slack)
             switch format {
             case .text: print(report.text(listSlack: slack))
-            case .json: print(try JSONOutput.encode(report.json))
+            case .json:
+                var json = report.json
+                json.check_errors = checked.errorCount
+                print(try JSONOutput.encode(json))
             }
+            let untrusted = checked.warnIfErrors(file.map(LoadedDAG.displayName) ?? graph.name, what: "the figures")
             if let trace { try OutputFile.write(ChromeTrace.json(analysis), to: trace, inputs: inputs) }
             if let gantt { try OutputFile.write(GanttChart.svg(analysis, title: "\(graph.name): schedule"), to: gantt, inputs: inputs) }
-            if report.findings.contains(where: { $0.severity == .error }) { throw ExitCode.failure }
+            if untrusted || report.findings.contains(where: { $0.severity == .error }) { throw ExitCode.failure }
         }
     }
 }

@@ -13,14 +13,21 @@ extension DeployDag {
                 Exit status: 0 when no file has an error, 1 when any has, 2 for bad usage or an unreadable file.
 
                 Rules:
-                \(RuleID.catalogue.map { "  \($0.0.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \($0.1)" }.joined(separator: "\n"))
+                \(Self.ruleList)
                 """)
 
-        @Argument(help: "DOT files to check.")
+        /// The rules, a line each, their names padded to the longest (never cut).
+        static var ruleList: String {
+            let width = RuleID.catalogue.map(\.0.rawValue.count).max() ?? 0
+            return RuleID.catalogue.map { "  \($0.0.rawValue.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.1)" }
+                .joined(separator: "\n")
+        }
+
+        @Argument(help: "DOT files to check.", completion: .dotFiles)
         var files: [String]
 
         @Option(
-            name: .long,
+            name: .long, parsing: .unconditional,
             help: "The number of GPUs the deployment must cover; overrides the graph's 'gpus' (default 16 when neither is given).")
         var gpus: Int?
 
@@ -30,11 +37,11 @@ extension DeployDag {
         @Flag(name: .long, help: "Print how long each phase took, on standard error.")
         var timings = false
 
-        @Option(name: .long, help: "Refuse files larger than this many MB (default 4096).")
+        @Option(name: .long, parsing: .unconditional, help: "Refuse files larger than this many MB (default 4096).")
         var maxInputMb: Int = LoadedDAG.defaultLimitMB
 
         @Option(
-            name: .long,
+            name: .long, parsing: .unconditional,
             help:
                 "Print at most N findings of each rule per file, then one line with the count of the rest (default 20; 0 prints all). JSON carries every finding kept, at most \(Checker.maximumFindings) a file."
         )

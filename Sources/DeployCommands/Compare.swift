@@ -9,14 +9,18 @@ extension DeployDag {
     /// `deploydag compare`: strategies side by side.
     struct Compare: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Compare deployments (presets or DOT files) by prefill TPS, decode TPOT, makespan and communication.",
+            abstract:
+                "Compare deployments (presets, spec files, Hugging Face configs or DOT files) by prefill TPS, decode TPOT, makespan and communication.",
             discussion: """
-                For a preset, the prefill DAG is analysed with micro-batches when the strategy pipelines (2 per stage unless \
-                --micro-batches says otherwise), and a decode step with a context of the sequence length gives the TPOT. A DOT \
-                file is analysed as it is. Figures a seed document claims for a preset are printed beside deploydag's own.
+                For a preset, a spec file (.yaml, .yml) or a Hugging Face config (.json with model_type, built on TP 1 x PP 1), \
+                the prefill DAG is analysed with micro-batches when the strategy pipelines (2 per stage unless --micro-batches \
+                says otherwise), and a decode step with a context of the sequence length gives the TPOT. A DOT file is analysed \
+                as it is. Figures a seed document claims for a preset are printed beside deploydag's own. A deployment that \
+                cannot be built or read is a row that says why; the rest of the table stands, and the exit status is 1 (2 when \
+                one was an unknown preset or an unreadable file).
                 """)
 
-        @Argument(help: "Presets or DOT files.")
+        @Argument(help: "Presets, spec files (.yaml), Hugging Face configs (.json) or DOT files.", completion: .deployments)
         var deployments: [String]
 
         @OptionGroup var costs: CostOptions
@@ -24,25 +28,31 @@ extension DeployDag {
         @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable).")
         var bind: [String] = []
 
-        @Option(name: .long, help: "Micro-batches for pipelined presets (default: 2 per pipeline stage).")
+        @Option(name: .long, parsing: .unconditional, help: "Micro-batches for pipelined presets (default: 2 per pipeline stage).")
         var microBatches: Int?
 
-        @Option(name: .long, help: "Decode context in tokens (default: the preset's sequence length).")
+        @Option(name: .long, parsing: .unconditional, help: "Decode context in tokens (default: the preset's sequence length).")
         var context: Int?
 
-        @Option(name: .long, help: "text or json.")
+        @Option(name: .long, parsing: .unconditional, help: "text or json.")
         var format: OutputFormat = .text
 
         func validate() throws {
             if deployments.isEmpty { throw ValidationError("name at least one preset or DOT file") }
             if let microBatches, microBatches <= 0 { throw ValidationError("--micro-batches must be positive") }
             if let context, context < 2 { throw ValidationError("--context must be at least 2") }
+            let given = [("--micro-batches", microBatches != nil), ("--context", context != nil)].filter(\.1).map(\.0)
+            if !given.isEmpty, deployments.allSatisfy({ if case .dot = DeploymentInput($0) { true } else { false } }) {
+                throw ValidationError(
+                    "\(given.joined(separator: " and ")) \(given.count == 1 ? "applies" : "apply") to presets, spec files and Hugging Face configs; every deployment named is a DOT file, analysed as it is"
+                )
+            }
         }
 
         struct Row: Encodable {
             var deployment: String
             var source: String
-            var micro_batches: Int
+            var micro_batches: Int?
             var prefill_tps: Double?
             var decode_tpot_seconds: Double?
             var makespan_seconds: Double?
@@ -53,33 +63,57 @@ extension DeployDag {
             var claimed_tpot_seconds: Double?
             var claims_source: String?
             var note: String?
+            /// Why the deployment could not be built, read or analysed; no figures then.
+            var error: String?
+        }
+
+        /// The `compare --format json` document (docs/schemas/compare.schema.json): one object.
+        struct JSON: Encodable {
+            var cost_model: String
+            var network: String
+            var rows: [Row]
         }
 
         func run() throws {
             let options = try costs.options()
             let bindings = try parseBindings(bind)
             var rows: [Row] = []
+            var status: Int32 = 0
             for item in deployments {
-                if item == LoadedDAG.standardInputName || FileManager.default.fileExists(atPath: item) || item.hasSuffix(".dot") {
-                    rows.append(try fileRow(item, options: options, bindings: bindings))
-                } else {
-                    rows.append(try presetRow(item, options: options, bindings: bindings))
+                let input = DeploymentInput(item)
+                do {
+                    if let spec = try input.spec() {
+                        var row = try Compare.row(
+                            for: spec, options: options, bindings: bindings, microBatches: microBatches, context: context)
+                        row.source = input.source
+                        if case .preset = input {} else { row.deployment = item }
+                        rows.append(row)
+                    } else {
+                        rows.append(try fileRow(item, options: options, bindings: bindings))
+                    }
+                } catch {
+                    // One deployment that cannot be had does not take the table with it.
+                    let (message, usage) = Self.describe(error)
+                    status = max(status, usage ? 2 : 1)
+                    rows.append(Row(deployment: item, source: input.source, error: message))
                 }
             }
             switch format {
             case .json:
-                print(try JSONOutput.encode(["cost_model": options.costModel.description, "network": options.network.description]))
-                print(try JSONOutput.encode(rows))
+                print(
+                    try JSONOutput.encode(JSON(cost_model: options.costModel.description, network: options.network.description, rows: rows))
+                )
             case .text:
                 print("cost model: \(options.costModel.description)")
                 print("network: \(options.network.description)")
                 print("")
                 let table = rows.map { r -> [String] in
-                    [
+                    if r.error != nil { return [r.deployment, "failed"] + Array(repeating: "-", count: 6) + ["", ""] }
+                    return [
                         r.deployment, r.prefill_tps.map(Format.rate) ?? "-", r.decode_tpot_seconds.map(Format.seconds) ?? "-",
                         r.makespan_seconds.map(Format.seconds) ?? "-", r.critical_path_seconds.map(Format.seconds) ?? "-",
                         r.communication_share.map(Format.percent) ?? "-", r.roofline_fraction.map(Format.percent) ?? "-",
-                        String(r.micro_batches),
+                        r.micro_batches.map(String.init) ?? "-",
                         r.claimed_tps.map(Format.rate) ?? "", r.claimed_tpot_seconds.map(Format.seconds) ?? "",
                     ]
                 }
@@ -95,11 +129,23 @@ extension DeployDag {
                     )
                 }
                 for r in rows where r.note != nil { print("  \(r.deployment): \(r.note!)") }
+                for r in rows where r.error != nil { print("  \(r.deployment): cannot be compared: \(r.error!)".terminalEscaped) }
             }
+            if status != 0 { throw ExitCode(status) }
         }
 
-        private func presetRow(_ name: String, options: AnalysisOptions, bindings: [String: Int64]) throws -> Row {
-            try Compare.row(for: loadPreset(name), options: options, bindings: bindings, microBatches: microBatches, context: context)
+        /// A row's failure in words, and whether it was bad usage (an unknown preset, a bad
+        /// --bind) or an unreadable file rather than a deployment that cannot be built.
+        static func describe(_ error: Error) -> (String, usage: Bool) {
+            switch error {
+            case var error as SpecFileError:
+                error.file = PresetLocation.displayPath(error.file)
+                return (error.description, false)
+            case let error as CommandError: return ("\(error)", true)
+            case let error as ValidationError: return (error.message, true)
+            case let error as ExitCode where error == .failure: return ("it has errors that deploydag check reports", false)
+            default: return ("\(error)", false)
+            }
         }
 
         /// A preset's prefill TPS (pipelined with micro-batches), decode TPOT and claims.

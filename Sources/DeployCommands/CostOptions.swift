@@ -11,20 +11,26 @@ struct CostOptions: ParsableArguments {
     var gpu: String = "h100-sxm"
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: "Fraction of the GPU's peak a large matmul reaches (default 0.8: measured bf16 GEMMs reach 750-800 of 989 TFLOP/s).")
     var efficiency: Double = 0.8
 
-    @Option(name: .long, help: "GPUs per node: NVLink inside a node, InfiniBand across (default 8).")
+    @Option(name: .long, parsing: .unconditional, help: "GPUs per node: NVLink inside a node, InfiniBand across (default 8).")
     var gpusPerNode: Int = 8
 
-    @Option(name: .long, help: "NVLink bandwidth per GPU per direction, GB/s (default 450).")
+    // Spelled as the docs write them; argument-parser's own spelling of the property names
+    // (--nvlink-g-bps, --ib-g-bps) stays accepted, for scripts written before.
+    @Option(
+        name: [.customLong("nvlink-gbps"), .customLong("nvlink-g-bps")], parsing: .unconditional,
+        help: "NVLink bandwidth per GPU per direction, GB/s (default 450).")
     var nvlinkGBps: Double = 450
 
-    @Option(name: .long, help: "InfiniBand bandwidth per GPU, GB/s (default 50).")
+    @Option(
+        name: [.customLong("ib-gbps"), .customLong("ib-g-bps")], parsing: .unconditional,
+        help: "InfiniBand bandwidth per GPU, GB/s (default 50).")
     var ibGBps: Double = 50
 
-    @Option(name: .long, help: "Latency per collective step or transfer, microseconds (default 2).")
+    @Option(name: .long, parsing: .unconditional, help: "Latency per collective step or transfer, microseconds (default 2).")
     var alphaUs: Double = 2
 
     func validate() throws {

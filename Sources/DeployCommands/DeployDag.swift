@@ -16,7 +16,7 @@ public struct DeployDag: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Generate.self, Presets.self, Check.self, Info.self, Render.self, Analyze.self, Compare.self, Verify.self, Report.self,
-            Plan.self,
+            Plan.self, Docs.self,
         ]
     )
 
@@ -33,11 +33,14 @@ extension DeployDag {
     /// 2 bad usage (argument-parser's 64 is mapped to 2) or unreadable input.
     public static func runAsMain(_ arguments: [String]? = nil) -> Never {
         ExitReclaimed.process.enable()
+        var parsed: ParsableCommand.Type = DeployDag.self
         do {
             var command = try parseAsRoot(arguments)
+            parsed = type(of: command)
             try command.run()
             Self.exit()
-        } catch let error as SpecFileError {
+        } catch var error as SpecFileError {
+            error.file = PresetLocation.displayPath(error.file)
             printError(error.description)
             Self.exit(withError: ExitCode(2))
         } catch let error as CommandError {
@@ -45,10 +48,20 @@ extension DeployDag {
             Self.exit(withError: ExitCode(2))
         } catch {
             if exitCode(for: error) == .validationFailure {
-                printError(fullMessage(for: error))
+                // Found after parsing (in run()): the usage shown is the subcommand's, as for
+                // errors argument-parser finds itself.
+                printError(parsed == DeployDag.self ? fullMessage(for: error) : Self.usageMessage(for: error, command: parsed))
                 Self.exit(withError: ExitCode(2))
             }
             Self.exit(withError: error)
         }
+    }
+}
+
+extension DeployDag {
+    /// `Error: MESSAGE`, then the usage of `command` and where its help is.
+    static func usageMessage(for error: Error, command: ParsableCommand.Type) -> String {
+        let name = command.configuration.commandName ?? String(describing: command).lowercased()
+        return "Error: \(message(for: error))\nUsage: \(usageString(for: command))\n  See 'deploydag \(name) --help' for more information."
     }
 }

@@ -4,30 +4,36 @@ import DeployModel
 import DeploySpecs
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Which deployment a command works on: a preset or a spec file, and what the user changes.
 struct DeploymentOptions: ParsableArguments {
-    @Option(name: .long, help: "A built-in deployment (see 'deploydag presets').")
+    @Option(name: .long, help: "A built-in deployment (see 'deploydag presets').", completion: .presetNames)
     var preset: String?
 
-    @Option(name: .long, help: "A deployment spec file (YAML, docs/specs.md).")
+    @Option(name: .long, help: "A deployment spec file (YAML, docs/specs.md).", completion: .file(extensions: ["yaml", "yml"]))
     var spec: String?
 
-    @Option(name: .long, help: "A Hugging Face config.json: its model, on the strategy --strategy/--tp/--pp give.")
+    @Option(
+        name: .long, help: "A Hugging Face config.json: its model, on the strategy --strategy/--tp/--pp give.",
+        completion: .file(extensions: ["json"]))
     var hfConfig: String?
 
     @Option(name: .long, help: "With --hf-config: the strategy kind (tp_pp, the default).")
     var strategy: String?
 
-    @Option(name: .long, help: "With --hf-config: the tensor-parallel degree (default 1).")
+    @Option(name: .long, parsing: .unconditional, help: "With --hf-config: the tensor-parallel degree (default 1).")
     var tp: Int?
 
-    @Option(name: .long, help: "With --hf-config: the pipeline stages (default 1).")
+    @Option(name: .long, parsing: .unconditional, help: "With --hf-config: the pipeline stages (default 1).")
     var pp: Int?
 
     /// The files this deployment is read from, which no output may replace.
     var inputFiles: [String] { [spec, hfConfig].compactMap { $0 } }
 
-    @Option(name: .long, help: "Number of transformer layers.")
+    @Option(name: .long, parsing: .unconditional, help: "Number of transformer layers.")
     var layers: Int?
 
     @Option(name: .long, help: "Batch size: an integer or a symbol such as B.")
@@ -42,23 +48,23 @@ struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "prefill (the whole prompt; default) or decode (one new token per sequence).")
     var phase: PhaseName?
 
-    @Option(name: .long, help: "Decode: the tokens of keys and values attended to, the new one included.")
+    @Option(name: .long, parsing: .unconditional, help: "Decode: the tokens of keys and values attended to, the new one included.")
     var context: Int?
 
-    @Option(name: .long, help: "attention_pool: the number of pool GPUs (after the base GPUs).")
+    @Option(name: .long, parsing: .unconditional, help: "attention_pool: the number of pool GPUs (after the base GPUs).")
     var poolSize: Int?
 
     @Option(name: .long, help: "MoE: capacity factor of each expert's buffer (default 1.0).")
     var capacityFactor: String?
 
-    @Option(name: .long, help: "MoE: experts per token.")
+    @Option(name: .long, parsing: .unconditional, help: "MoE: experts per token.")
     var topK: Int?
 
-    @Option(name: .long, help: "Split the batch into N micro-batches, each an independent chain (pipelining).")
+    @Option(name: .long, parsing: .unconditional, help: "Split the batch into N micro-batches, each an independent chain (pipelining).")
     var microBatches: Int?
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: "Refuse, before building, a DAG estimated to have more nodes than this (default 2000000; memory grows about 1 KB a node)."
     )
     var maxNodes: Int = DeploymentOptions.defaultMaxNodes
@@ -131,24 +137,63 @@ struct DeploymentOptions: ParsableArguments {
 
     func bindings() throws -> [String: Int64] { try parseBindings(bind) }
 
+    /// The flags given that change how a deployment is built, which a DOT file, read as it is,
+    /// cannot honour. (`--bind` applies to both: it gives a file's symbols values.)
+    var buildFlagsGiven: [String] {
+        [
+            ("--layers", layers != nil), ("--batch", batch != nil), ("--seq", seq != nil), ("--phase", phase != nil),
+            ("--context", context != nil), ("--pool-size", poolSize != nil), ("--capacity-factor", capacityFactor != nil),
+            ("--top-k", topK != nil), ("--micro-batches", microBatches != nil), ("--max-nodes", maxNodes != Self.defaultMaxNodes),
+            ("--helix-softmax", helixSoftmax != nil), ("--strategy", strategy != nil), ("--tp", tp != nil), ("--pp", pp != nil),
+        ].filter(\.1).map(\.0)
+    }
+
+    /// Refuses the flags that cannot apply to the DOT file `file`, naming them.
+    func refuseBuildFlags(for file: String) throws {
+        let given = buildFlagsGiven
+        guard !given.isEmpty else { return }
+        throw ValidationError(
+            "\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") to a deployment built from --preset, --spec or --hf-config; \(LoadedDAG.displayName(file)) is a DOT file, read as it is (regenerate it with deploydag generate and these flags)"
+        )
+    }
+
     /// The spec named by --preset or --spec, or made from --hf-config.
     func loadSpec() throws -> DeploymentSpec {
-        if let spec { return try SpecParser.parse(file: spec) }
-        if let hfConfig {
-            var model = try HuggingFaceConfig.model(file: hfConfig)
-            // A prompt of 2048 tokens for one sequence unless --batch and --seq say otherwise.
-            model.batch = Dim(1)
-            model.seq = Dim(2048)
-            let name = URL(fileURLWithPath: hfConfig).deletingPathExtension().lastPathComponent
-            let (t, p) = (tp ?? 1, pp ?? 1)
-            let deployment = Deployment(name: "\(name)-tp\(t)-pp\(p)", model: model, strategy: .tensorPipeline(tp: t, pp: p))
-            return DeploymentSpec(
-                name: deployment.name, summary: "\(name) from \(hfConfig), TP \(t) x PP \(p)", deployment: deployment, file: hfConfig)
-        }
+        if let spec { return try Self.parseSpec(file: spec) }
+        if let hfConfig { return try Self.huggingFaceSpec(file: hfConfig, tp: tp ?? 1, pp: pp ?? 1) }
         guard let name = preset else {
             throw ValidationError("name a deployment with --preset NAME, --spec FILE or --hf-config FILE")
         }
         return try loadPreset(name)
+    }
+
+    /// A Hugging Face config's model on TP `tp` x PP `pp`, as a spec.
+    static func huggingFaceSpec(file: String, tp: Int, pp: Int) throws -> DeploymentSpec {
+        try checkSpecReadable(file)
+        var model = try HuggingFaceConfig.model(file: file)
+        // A prompt of 2048 tokens for one sequence unless --batch and --seq say otherwise.
+        model.batch = Dim(1)
+        model.seq = Dim(2048)
+        let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        let deployment = Deployment(name: "\(name)-tp\(tp)-pp\(pp)", model: model, strategy: .tensorPipeline(tp: tp, pp: pp))
+        return DeploymentSpec(
+            name: deployment.name, summary: "\(name) from \(file), TP \(tp) x PP \(pp)", deployment: deployment, file: file)
+    }
+
+    /// A spec file parsed, after saying why it cannot be read when it cannot (the parser says
+    /// only that it could not).
+    static func parseSpec(file: String) throws -> DeploymentSpec {
+        try checkSpecReadable(file)
+        return try SpecParser.parse(file: file)
+    }
+
+    /// Refuses a file that cannot be opened, with the system's reason (no such file, permission
+    /// denied, a directory).
+    static func checkSpecReadable(_ file: String) throws {
+        try LoadedDAG.checkReadable(file)
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CommandError.io("cannot read \(file): \(lastError())") }
+        close(fd)
     }
 
     /// The deployment with the overrides applied, and its DAG.
@@ -236,4 +281,69 @@ func loadPreset(_ name: String) throws -> DeploymentSpec {
         throw ValidationError("unknown preset '\(name)'; known presets: \(all.map(\.name).joined(separator: ", "))")
     }
     return found
+}
+
+/// What a name on `compare`'s or `report`'s command line is: a preset, a spec file (`.yaml`,
+/// `.yml`), a Hugging Face config (`.json`, with `model_type`) or a DOT file (anything else that
+/// exists, ends in `.dot` or `.gv`, or is `-`).
+enum DeploymentInput: Equatable {
+    case preset(String)
+    case spec(String)
+    case huggingFace(String)
+    case dot(String)
+
+    init(_ item: String) {
+        let lower = item.lowercased()
+        if lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") {
+            self = .spec(item)
+        } else if lower.hasSuffix(".json") {
+            self = .huggingFace(item)
+        } else if item == LoadedDAG.standardInputName || lower.hasSuffix(".dot") || lower.hasSuffix(".gv")
+            || FileManager.default.fileExists(atPath: item)
+        {
+            self = .dot(item)
+        } else {
+            self = .preset(item)
+        }
+    }
+
+    /// `preset`, `spec`, `hf-config` or `file`, as `compare --format json` writes it.
+    var source: String {
+        switch self {
+        case .preset: "preset"
+        case .spec: "spec"
+        case .huggingFace: "hf-config"
+        case .dot: "file"
+        }
+    }
+
+    /// The spec it names; nil for a DOT file. A Hugging Face model is built on one GPU (TP 1 x PP 1).
+    func spec() throws -> DeploymentSpec? {
+        switch self {
+        case .preset(let name): try loadPreset(name)
+        case .spec(let file): try DeploymentOptions.parseSpec(file: file)
+        case .huggingFace(let file): try DeploymentOptions.huggingFaceSpec(file: file, tp: 1, pp: 1)
+        case .dot: nil
+        }
+    }
+}
+
+extension CompletionKind {
+    /// The preset names, listed by the binary itself when the shell asks.
+    static var presetNames: CompletionKind { .custom { _, _, _ in (try? Presets.all().map(\.name)) ?? [] } }
+    /// DOT files.
+    static var dotFiles: CompletionKind { .file(extensions: ["dot", "gv"]) }
+    /// What `compare` and `report` take: presets, spec files, Hugging Face configs, DOT files.
+    static var deployments: CompletionKind {
+        .custom { _, _, prefix in
+            let presets = (try? Presets.all().map(\.name)) ?? []
+            let directory = (prefix as NSString).deletingLastPathComponent
+            let listed = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
+            let files = listed.filter { name in [".dot", ".gv", ".yaml", ".yml", ".json"].contains { name.hasSuffix($0) } }
+                .map { directory.isEmpty ? $0 : directory + "/" + $0 }
+            return (presets + files).filter { $0.hasPrefix(prefix) }
+        }
+    }
+    /// `--view`'s forms, with the layer and GPU numbers to fill in.
+    static var views: CompletionKind { .list(["full", "overview", "layer:0", "layer:0:attention", "layer:0:mlp", "gpu:0"]) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DOTFormat
+import DeployAnalysis
 import DeployBuilders
 import DeployModel
 import DeploySpecs
@@ -18,7 +19,9 @@ extension DeployDag {
             help: "Write the DOT here (atomically; through a link to its target; '-' for standard output, the default).")
         var output: String?
 
-        @Option(name: .long, help: "Which part to write: full, layer:N, layer:N:BLOCK (attention, mlp, moe, pipeline) or gpu:G.")
+        @Option(
+            name: .long, help: "Which part to write: full, layer:N, layer:N:BLOCK (attention, mlp, moe, pipeline) or gpu:G.",
+            completion: .views)
         var view: GraphViewSelection = .full
 
         @Flag(name: .long, help: "Print how long building and writing took, on standard error.")
@@ -52,7 +55,7 @@ extension DeployDag {
                 if timings {
                     printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
                     printError(
-                        "write \(bytes / 1_000_000) MB of DOT to \(output), rendering and saving: \(String(format: "%.3f", (clock.now - built).seconds)) s"
+                        "write \(Format.bytes(Double(bytes))) of DOT to \(output), rendering and saving: \(String(format: "%.3f", (clock.now - built).seconds)) s"
                     )
                 }
             } else {
@@ -65,9 +68,9 @@ extension DeployDag {
                 let written = clock.now
                 for piece in pieces { writeStandardOutput(piece) }
                 if timings {
-                    let megabytes = pieces.reduce(0) { $0 + $1.count } / 1_000_000
+                    let bytes = Format.bytes(Double(pieces.reduce(0) { $0 + $1.count }))
                     printError("build \(graph.nodes.count) nodes: \(String(format: "%.3f", (built - start).seconds)) s")
-                    printError("write \(megabytes) MB of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
+                    printError("write \(bytes) of DOT: \(String(format: "%.3f", (written - built).seconds)) s")
                     printError("save to standard output: \(String(format: "%.3f", (clock.now - written).seconds)) s")
                 }
             }

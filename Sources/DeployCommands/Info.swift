@@ -8,7 +8,7 @@ extension DeployDag {
         static let configuration = CommandConfiguration(
             abstract: "Summarise a DAG: nodes and edges by operator, GPUs, communication, acyclicity, longest path.")
 
-        @Argument(help: "The DOT file.")
+        @Argument(help: "The DOT file.", completion: .dotFiles)
         var file: String
 
         @Option(name: .long, help: "text or json.")
@@ -44,6 +44,17 @@ struct DAGSummary: Encodable {
     var parameters: Double
     /// Nodes with a weight but no `weight_logical`, left out of `parameters`.
     var unnamedWeights: Int
+
+    /// snake_case, as every deploydag JSON document (docs/schemas/info.schema.json).
+    enum CodingKeys: String, CodingKey {
+        case name, nodes, edges, gpus, layers, matmuls, acyclic, parameters
+        case nodesByOp = "nodes_by_op"
+        case communicationByOp = "communication_by_op"
+        case gpusUsed = "gpus_used"
+        case longestPathNodes = "longest_path_nodes"
+        case longestPath = "longest_path"
+        case unnamedWeights = "unnamed_weights"
+    }
 
     init(_ graph: OperatorGraph) {
         name = graph.name

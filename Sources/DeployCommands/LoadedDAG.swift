@@ -138,7 +138,7 @@ struct LoadedDAG {
         guard let decoded, errors.isEmpty else {
             for finding in errors { printError(finding.formatted) }
             printError(
-                "\(path): cannot be used until these \(errors.count) error\(errors.count == 1 ? "" : "s") are fixed (deploydag check \(path))"
+                "\(path): cannot be used until \(errors.count == 1 ? "this error is" : "these \(errors.count) errors are") fixed (deploydag check \(path))"
             )
             throw ExitCode.failure
         }

@@ -11,7 +11,7 @@ extension DeployDag {
         static let configuration = CommandConfiguration(
             abstract: "Draw a DAG file as SVG: a cluster per GPU, colours by operator class, communication between.")
 
-        @Argument(help: "The DOT file.")
+        @Argument(help: "The DOT file.", completion: .dotFiles)
         var file: String
 
         @Option(
@@ -33,7 +33,7 @@ extension DeployDag {
         @Flag(name: .long, help: "Lay out and write the SVG even when the existing one was drawn from the same diagram.")
         var force = false
 
-        @Option(name: .long, help: "full (default), overview, layer:N, layer:N:BLOCK or gpu:G.")
+        @Option(name: .long, help: "full (default), overview, layer:N, layer:N:BLOCK or gpu:G.", completion: .views)
         var view: GraphViewSelection = .full
 
         @Flag(
@@ -54,8 +54,15 @@ extension DeployDag {
             let drawing = try DrawingFormat.choose(output: output, format: format)
             try OutputFile.preflight(output, diagramDot, inputs: [file])
             // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
-            let loaded = try LoadedDAG.load(file)
-            var graph = try view.apply(to: loaded.requireGraph())
+            let checked = try CheckedGraph.load(file: file, bindings: [:])
+            // A DAG with errors is still drawn (a drawing helps find them), and the exit status says so.
+            let untrusted = checked.warnIfErrors(LoadedDAG.displayName(file), what: "the drawing's critical path and figures")
+            try draw(checked.graph, drawing: drawing)
+            if untrusted { throw ExitCode.failure }
+        }
+
+        private func draw(_ full: OperatorGraph, drawing: DrawingFormat) throws {
+            var graph = try view.apply(to: full)
             var overview = view == .overview
             if !overview {
                 // Measured before any layout: dot's time follows the nodes plus the ranks each
@@ -72,7 +79,7 @@ extension DeployDag {
                 if let why {
                     printError("deploydag: \(file): \(why)")
                     overview = true
-                    graph = try loaded.requireGraph()
+                    graph = full
                 }
             }
             let analysis =

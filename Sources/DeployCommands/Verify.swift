@@ -19,30 +19,46 @@ extension DeployDag {
                 exit 0 when the maximum relative error is at rounding level (1e-9), 1 otherwise.
                 """)
 
-        @Argument(help: "A DOT file (or name a deployment with --preset/--spec).")
+        @Argument(help: "A DOT file (or name a deployment with --preset/--spec).", completion: .dotFiles)
         var file: String?
 
         @OptionGroup var source: DeploymentOptions
 
-        @Option(name: .long, help: "Seed of the random data.")
+        @Option(name: .long, parsing: .unconditional, help: "Seed of the random data.")
         var seed: UInt64 = 1
+
+        @Option(name: .long, parsing: .unconditional, help: "text or json.")
+        var format: OutputFormat = .text
+
+        /// The `verify --format json` document (docs/schemas/verify.schema.json).
+        struct JSON: Encodable {
+            var graph: String
+            var scaled_down: String?
+            var seed: UInt64
+            var nodes_executed: Int
+            var outputs: Int
+            var max_relative_error: Double
+            var tolerance: Double
+            var passes: Bool
+        }
 
         func validate() throws {
             if (file == nil) == !source.isGiven {
                 throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
             }
+            if let file { try source.refuseBuildFlags(for: file) }
         }
 
         func run() throws {
             let graph: OperatorGraph
-            var described = ""
+            var scaledSummary: String?
             if let file {
                 graph = try Self.checkedGraph(file: file, bindings: source.bindings())
             } else {
                 let built = try source.build()
                 let scaled = try ScaledDeployment.make(built.deployment)
                 graph = try built.spec.build(scaled.deployment)
-                described = " (scaled down: \(scaled.summary))"
+                scaledSummary = scaled.summary
             }
             let result: VerifyResult
             do {
@@ -53,9 +69,20 @@ extension DeployDag {
                 printError("deploydag: verify: \(error)")
                 throw ExitCode.failure
             }
-            let verdict = result.passes ? "matches the unpartitioned model" : "does NOT compute the unpartitioned model"
-            print("\(graph.name)\(described): \(result.nodesExecuted) nodes executed, \(result.outputs) outputs compared")
-            print(String(format: "max relative error %.3e (tolerance %.0e): %@", result.maxRelativeError, Verifier.tolerance, verdict))
+            switch format {
+            case .json:
+                print(
+                    try JSONOutput.encode(
+                        JSON(
+                            graph: graph.name, scaled_down: scaledSummary, seed: seed, nodes_executed: result.nodesExecuted,
+                            outputs: result.outputs, max_relative_error: result.maxRelativeError, tolerance: Verifier.tolerance,
+                            passes: result.passes)))
+            case .text:
+                let verdict = result.passes ? "matches the unpartitioned model" : "does NOT compute the unpartitioned model"
+                let described = scaledSummary.map { " (scaled down: \($0))" } ?? ""
+                print("\(graph.name)\(described): \(result.nodesExecuted) nodes executed, \(result.outputs) outputs compared")
+                print(String(format: "max relative error %.3e (tolerance %.0e): %@", result.maxRelativeError, Verifier.tolerance, verdict))
+            }
             if !result.passes { throw ExitCode.failure }
         }
     }

@@ -150,8 +150,8 @@ func scratchDirectory() throws -> URL {
         #expect(r.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(json["acyclic"] as? Bool == true)
-        #expect((json["communicationByOp"] as? [String: Int])?["send_recv"] == 8)
-        #expect((json["gpusUsed"] as? [Int])?.count == 16)
+        #expect((json["communication_by_op"] as? [String: Int])?["send_recv"] == 8)
+        #expect((json["gpus_used"] as? [Int])?.count == 16)
         let text = try CLI.run(["info", file])
         #expect(text.stdout.contains("acyclic: yes; longest path:"))
     }

@@ -37,8 +37,9 @@ import Testing
         #expect(checked.status == 1, "\(checked.stdout)\(checked.stderr)")
         #expect(checked.stdout.contains("in.dot:6: error[shape]") && checked.stdout.contains("(node d)"))
         let dir = try scratchDirectory().appendingPathComponent("review").path
+        // The report is written, and exits 1: figures of a DAG with errors are not to be trusted.
         let reported = try CLI.run(["report", file, "-o", dir])
-        #expect(reported.status == 0, "\(reported.stderr)")
+        #expect(reported.status == 1, "\(reported.stderr)")
         let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
         #expect(md.contains("4 errors"))
     }
@@ -148,8 +149,9 @@ import Testing
 
             """)
         let dir = try scratchDirectory().appendingPathComponent("review").path
+        // Written, and exit 1: check finds errors in this DAG.
         let r = try CLI.run(["report", file, "-o", dir])
-        #expect(r.status == 0, "\(r.stderr.prefix(600))")
+        #expect(r.status == 1, "\(r.stderr.prefix(600))")
         let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
         #expect(md.contains("all_reduce over 4001 GPUs (0-4000) takes one input per GPU"))
     }
@@ -168,8 +170,9 @@ import Testing
         let dir = try scratchDirectory()
         let file = try write(Self.completeDAG(45))
         let svg = dir.appendingPathComponent("c.svg").path
+        // Drawn, and exit 1: check finds errors in this DAG (n1 adds one input, the output takes 44).
         let r = try CLI.run(["render", file, "-o", svg, "--no-critical-path"])
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 1, "\(r.stderr)")
         #expect(
             r.stderr.contains("45 nodes and 990 edges crossing 15180 ranks") && r.stderr.contains("--allow-large to insist"), "\(r.stderr)")
         #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("</svg>"))
@@ -220,8 +223,9 @@ import Testing
     @Test func reportEscapesByDestination() throws {
         let file = try write(Self.hostile)
         let dir = try scratchDirectory().appendingPathComponent("review").path
+        // Written, and exit 1: check finds an error in this DAG.
         let r = try CLI.run(["report", file, "-o", dir])
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 1, "\(r.stderr)")
         let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
         // No raw HTML outside code spans, no control characters, and every table row keeps its cells.
         #expect(md.hasPrefix("# &lt;img src=x onerror=alert(1)&gt;: design review"))
@@ -238,7 +242,7 @@ import Testing
             #expect(throws: Never.self, "\(svg)") { _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg))) }
         }
         let rendered = try scratchDirectory().appendingPathComponent("h.svg").path
-        #expect(try CLI.run(["render", file, "-o", rendered]).status == 0)
+        #expect(try CLI.run(["render", file, "-o", rendered]).status == 1)
         #expect(throws: Never.self) { _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: rendered))) }
     }
 
