@@ -128,6 +128,14 @@ struct DAGBuilder {
         _ op: Operator, _ key: String, title: String, gpu: Int, input: Int, attributes: KeyValuePairs<String, String> = [:],
         place: Placement? = nil
     ) -> Int {
+        unary(op, key, title: title, gpu: gpu, input: input, pairs: attributes.map { (key: $0.key, value: $0.value) }, place: place)
+    }
+
+    /// As `unary(_:_:title:gpu:input:attributes:place:)`, its attributes in a given order.
+    mutating func unary(
+        _ op: Operator, _ key: String, title: String, gpu: Int, input: Int, pairs attributes: [(key: String, value: String)],
+        place: Placement?
+    ) -> Int {
         let out = shape(input)
         let text = out.description
         let node = graph.add(

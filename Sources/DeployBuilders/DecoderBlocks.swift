@@ -202,14 +202,7 @@ extension DAGBuilder {
     mutating func maskedSoftmax(
         _ key: String, title: String, gpu: Int, input: Int, attributes: [(key: String, value: String)], place: Placement?
     ) -> Int {
-        let out = shape(input)
-        let node = graph.add(
-            OperatorNode(
-                name: "\(prefix)\(key).gpu\(gpu)", op: .softmax, gpu: gpu, out: out, layer: layer, block: block,
-                label: "\(titlePrefix)\(title) · GPU \(gpu)\nin \(out)\nout \(out)",
-                attributes: placed(attributes, "\(prefix)\(key)", place)))
-        graph.connect(input, node)
-        return node
+        unary(.softmax, key, title: title, gpu: gpu, input: input, pairs: attributes, place: place)
     }
 
     /// The MLP on the normed input, column- then row-parallel: one partial term per GPU.
