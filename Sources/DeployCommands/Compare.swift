@@ -62,6 +62,10 @@ extension DeployDag {
             var claimed_tps: Double?
             var claimed_tpot_seconds: Double?
             var claims_source: String?
+            /// The most any GPU needs (weights plus peak activations) in the DAGs priced.
+            var memory_per_gpu_bytes: Double?
+            /// Whether every GPU fits its memory: a row that does not is no deployment to rank.
+            var fits: Bool?
             var note: String?
             /// Why the deployment could not be built, read or analysed; no figures then.
             var error: String?
@@ -108,9 +112,10 @@ extension DeployDag {
                 print("network: \(options.network.description)")
                 print("")
                 let table = rows.map { r -> [String] in
-                    if r.error != nil { return [r.deployment, "failed"] + Array(repeating: "-", count: 6) + ["", ""] }
+                    if r.error != nil { return [r.deployment, "failed"] + Array(repeating: "-", count: 8) + ["", ""] }
                     return [
-                        r.deployment, r.prefill_tps.map(Format.rate) ?? "-", r.decode_tpot_seconds.map(Format.seconds) ?? "-",
+                        r.deployment, r.memory_per_gpu_bytes.map(Format.bytes) ?? "-", r.fits.map { $0 ? "yes" : "NO" } ?? "-",
+                        r.prefill_tps.map(Format.rate) ?? "-", r.decode_tpot_seconds.map(Format.seconds) ?? "-",
                         r.makespan_seconds.map(Format.seconds) ?? "-", r.critical_path_seconds.map(Format.seconds) ?? "-",
                         r.communication_share.map(Format.percent) ?? "-", r.roofline_fraction.map(Format.percent) ?? "-",
                         r.micro_batches.map(String.init) ?? "-",
@@ -119,9 +124,10 @@ extension DeployDag {
                 }
                 Table.render(
                     header: [
-                        "deployment", "prefill TPS", "decode TPOT", "prefill makespan", "critical path", "comm share", "of roofline",
+                        "deployment", "memory/GPU", "fits", "prefill TPS", "decode TPOT", "prefill makespan", "critical path", "comm share",
+                        "of roofline",
                         "micro-batches", "claimed TPS", "claimed TPOT",
-                    ], rows: table, rightAligned: [1, 2, 3, 4, 5, 6, 7, 8, 9]
+                    ], rows: table, rightAligned: [1, 3, 4, 5, 6, 7, 8, 9, 10, 11]
                 ).forEach { print($0) }
                 for r in rows where r.claims_source != nil {
                     print(
@@ -129,8 +135,14 @@ extension DeployDag {
                     )
                 }
                 for r in rows where r.note != nil { print("  \(r.deployment): \(r.note!)") }
+                for r in rows where r.fits == false {
+                    print(
+                        "  \(r.deployment): does NOT fit in memory on \(options.costModel.gpu?.name ?? "this GPU"): its figures rank no deployment"
+                    )
+                }
                 for r in rows where r.error != nil { print("  \(r.deployment): cannot be compared: \(r.error!)".terminalEscaped) }
             }
+            if rows.contains(where: { $0.fits == false }) { status = max(status, 1) }
             if status != 0 { throw ExitCode(status) }
         }
 
@@ -169,6 +181,7 @@ extension DeployDag {
                 roofline_fraction: prefillAnalysis.tokensPerSecond.flatMap { tps in prefillAnalysis.rooflineTPS.map { tps / $0 } },
                 claimed_tps: spec.claims?.tokensPerSecond, claimed_tpot_seconds: spec.claims?.timePerOutputToken,
                 claims_source: spec.claims?.source)
+            row.record(memoryOf: prefillAnalysis)
             if !prefillAnalysis.unboundSymbols.isEmpty {
                 row.note = "symbolic \(prefillAnalysis.unboundSymbols.joined(separator: ", ")): bind with --bind NAME=VALUE for figures"
                 row.prefill_tps = nil
@@ -181,7 +194,9 @@ extension DeployDag {
             decode.phase = .decode(context: Dim(l))
             decode.microBatches = 1
             do {
-                row.decode_tpot_seconds = try Analysis(graph: spec.build(decode), options: options).timePerOutputToken
+                let decodeAnalysis = try Analysis(graph: spec.build(decode), options: options)
+                row.decode_tpot_seconds = decodeAnalysis.timePerOutputToken
+                row.record(memoryOf: decodeAnalysis)
             } catch {
                 row.note = "no decode step: \(error)"
             }
@@ -191,13 +206,25 @@ extension DeployDag {
         private func fileRow(_ file: String, options: AnalysisOptions, bindings: [String: Int64]) throws -> Row {
             let graph = try loadGraph(file: file, bindings: bindings, keepLabels: false)
             let a = try Analysis(graph: graph, options: options)
-            return Row(
+            var row = Row(
                 deployment: file, source: "file", micro_batches: graph.attributes["micro_batches"].flatMap(Int.init) ?? 1,
                 prefill_tps: a.isDecode ? nil : a.tokensPerSecond, decode_tpot_seconds: a.timePerOutputToken,
                 makespan_seconds: a.unboundSymbols.isEmpty ? a.makespanSeconds : nil,
                 critical_path_seconds: a.unboundSymbols.isEmpty ? a.criticalPathSeconds : nil, communication_share: a.communicationShare,
                 roofline_fraction: a.isDecode ? nil : a.tokensPerSecond.flatMap { tps in a.rooflineTPS.map { tps / $0 } },
                 note: a.unboundSymbols.isEmpty ? nil : "symbolic \(a.unboundSymbols.joined(separator: ", ")): bind with --bind NAME=VALUE")
+            row.record(memoryOf: a)
+            return row
         }
+    }
+}
+
+extension DeployDag.Compare.Row {
+    /// Keeps the largest per-GPU need and whether every GPU fits, over the analyses priced.
+    mutating func record(memoryOf analysis: Analysis) {
+        let memory = analysis.memory
+        guard let worst = memory.map(\.totalBytes).max() else { return }
+        memory_per_gpu_bytes = max(memory_per_gpu_bytes ?? 0, worst)
+        fits = (fits ?? true) && memory.allSatisfy { $0.overBytes == nil }
     }
 }
