@@ -64,15 +64,13 @@ extension DeployDag {
                     "no composition of tp x pp x dp divides \(deployment.model.heads) heads, \(deployment.model.kvHeads) K/V heads, \(deployment.model.layers) layers and a batch of \(deployment.model.batch) over \(gpus) GPUs"
                 )
             }
-            var graphs: [String: OperatorGraph] = [:]
             var rows: [Planner.Row] = []
             let target = tpotMs.map { $0 / 1e3 } ?? ttftMs.map { $0 / 1e3 }
             for c in compositions {
-                var (row, graph) = planner.evaluate(c)
+                var (row, _) = planner.evaluate(c)
                 let latency = row.tpot_seconds ?? row.ttft_seconds
                 row.meets_target = target.map { t in latency.map { $0 <= t } ?? false } ?? true
                 rows.append(row)
-                if let graph { graphs[c.name] = graph }
             }
             Planner.markPareto(&rows)
             rows = Planner.rank(rows)
@@ -81,7 +79,8 @@ extension DeployDag {
             if let emitDot {
                 try FileManager.default.createDirectory(atPath: emitDot, withIntermediateDirectories: true)
                 for row in rows.prefix(top) where row.fits {
-                    guard let graph = graphs[row.composition] else { continue }
+                    guard let c = compositions.first(where: { $0.name == row.composition }) else { continue }
+                    let graph = try planner.graph(c)
                     try OutputFile.write(try DOTWriter().write(graph), to: "\(emitDot)/\(OutputFile.safeComponent(graph.name)).dot")
                 }
             }

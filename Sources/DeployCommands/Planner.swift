@@ -101,14 +101,18 @@ struct Planner {
 
     /// Builds and prices `c`.
     func evaluate(_ c: Composition) -> (Row, OperatorGraph?) {
+        // (The graph is built again, whole, only for the compositions --emit-dot writes.)
         var row = Row(
             composition: c.name, tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, micro_batches: c.microBatches, gpus: c.tp * c.pp * c.dp,
             fits: false, meets_target: false, pareto: false)
-        let graph: OperatorGraph
+        // The dp replicas run apart on disjoint GPUs: one replica, on its share of the batch, has
+        // the whole deployment's makespan and per-GPU memory, and 1/dp of its tokens.
+        var replica = deployment(c)
+        replica.dataParallel = 1
         let analysis: Analysis
         do {
-            graph = try DeploymentBuilder().build(deployment(c))
-            analysis = try Analysis(graph: graph, options: options)
+            replica.model.batch = try base.model.batch.divided(by: c.dp)
+            analysis = try Analysis(graph: try DeploymentBuilder().build(replica), options: options)
         } catch {
             row.error = "\(error)"
             return (row, nil)
@@ -119,21 +123,24 @@ struct Planner {
         row.fits = memory.allSatisfy { $0.overBytes == nil }
         row.makespan_seconds = analysis.makespanSeconds
         if analysis.isDecode { row.tpot_seconds = analysis.timePerOutputToken } else { row.ttft_seconds = analysis.makespanSeconds }
-        row.tokens_per_second = analysis.tokensPerSecond
-        row.tokens_per_second_per_gpu = analysis.tokensPerSecond.map { $0 / Double(row.gpus) }
+        row.tokens_per_second = analysis.tokensPerSecond.map { $0 * Double(c.dp) }
+        row.tokens_per_second_per_gpu = row.tokens_per_second.map { $0 / Double(row.gpus) }
         row.bottleneck = Self.bottleneck(analysis)
         if let batch = base.model.batch.intValue, let capacity = options.costModel.gpu?.memoryCapacity, let worst,
             worst.peakActivationBytes > 0
         {
             // Activations grow with the batch, weights do not: the batch that fills the GPU.
-            let perSequence = worst.peakActivationBytes / Double(batch)
+            let perSequence = worst.peakActivationBytes / (Double(batch) / Double(c.dp))
             let room = capacity - worst.weightBytes
-            let step = c.dp * c.microBatches
-            let estimate = room > 0 ? Int(room / perSequence) / step * step : 0
-            row.largest_batch_estimate = estimate
+            // Sequences one replica holds, in whole micro-batches, times the replicas.
+            let perReplica = room > 0 ? Int(room / perSequence) / c.microBatches * c.microBatches : 0
+            row.largest_batch_estimate = perReplica * c.dp
         }
-        return (row, graph)
+        return (row, nil)
     }
+
+    /// The whole deployment's DAG for `c`, all replicas, as `--emit-dot` writes it.
+    func graph(_ c: Composition) throws -> OperatorGraph { try DeploymentBuilder().build(deployment(c)) }
 
     /// What the critical path's time goes to: compute (a node priced above its memory traffic's
     /// time, so its FLOPs bind), memory bandwidth (the others), or communication.
