@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
-
 /// Runs one DOT file through every deploydag command that reads one, each in a process of its
 /// own inside a sandbox directory, and says what went wrong: a death by a signal, an exit
 /// status other than 0, 1 or 2, a time or memory limit passed, an SVG that is not XML, a trace
@@ -61,8 +57,17 @@ public struct MutantRunner: Sendable {
         self.limits = limits
     }
 
+    /// What one mutant did: the problems found and each command's exit status.
+    public struct Outcome: Sendable {
+        public var problems: [Problem] = []
+        public var statuses: [String: Int32] = [:]
+    }
+
     /// Runs `text` as `sandbox/in.dot` through every command; `sandbox` must not exist yet.
-    public func run(_ text: String, sandbox: URL) throws -> [Problem] {
+    public func run(_ text: String, sandbox: URL) throws -> [Problem] { try outcome(text, sandbox: sandbox).problems }
+
+    /// As `run`, with the exit statuses.
+    public func outcome(_ text: String, sandbox: URL) throws -> Outcome {
         let fm = FileManager.default
         let cwd = sandbox.appendingPathComponent("cwd")
         let out = sandbox.appendingPathComponent("out")
@@ -70,19 +75,21 @@ public struct MutantRunner: Sendable {
         for dir in [cwd, out, log] { try fm.createDirectory(at: dir, withIntermediateDirectories: true) }
         let input = sandbox.appendingPathComponent("in.dot")
         try Data(text.utf8).write(to: input)
-        var problems: [Problem] = []
+        var outcome = Outcome()
         for (name, template) in Self.commands {
             let arguments = template.map {
                 $0 == "IN" ? input.path : $0.hasPrefix("OUT/") ? out.path + $0.dropFirst(3) : $0
             }
-            problems += try runCommand(name, arguments, cwd: cwd, log: log)
+            let (status, problems) = try runCommand(name, arguments, cwd: cwd, log: log)
+            outcome.statuses[name] = status
+            outcome.problems += problems
         }
-        problems += wellFormed(out)
-        problems += strays(in: sandbox)
-        return problems
+        outcome.problems += wellFormed(out)
+        outcome.problems += strays(in: sandbox)
+        return outcome
     }
 
-    private func runCommand(_ name: String, _ arguments: [String], cwd: URL, log: URL) throws -> [Problem] {
+    private func runCommand(_ name: String, _ arguments: [String], cwd: URL, log: URL) throws -> (Int32, [Problem]) {
         let process = Process()
         if let limits {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
@@ -115,19 +122,19 @@ public struct MutantRunner: Sendable {
         let status = process.terminationStatus
         let tail = Self.tail(of: stderrURL)
         if process.terminationReason == .uncaughtSignal {
-            return [Problem(kind: .signal, command: name, detail: "signal \(status): \(tail)")]
+            return (128 + status, [Problem(kind: .signal, command: name, detail: "signal \(status): \(tail)")])
         }
-        if limits != nil {
+        if let limits {
             if status == 124 || status == 137 {
-                return [Problem(kind: .timeout, command: name, detail: "past \(limits!.seconds) s")]
+                return (status, [Problem(kind: .timeout, command: name, detail: "past \(limits.seconds) s")])
             }
             if status > 128 {
                 let memory = ["alloc", "memory", "Cannot allocate"].contains { tail.contains($0) }
-                return [Problem(kind: memory ? .memory : .signal, command: name, detail: "signal \(status - 128): \(tail)")]
+                return (status, [Problem(kind: memory ? .memory : .signal, command: name, detail: "signal \(status - 128): \(tail)")])
             }
         }
-        if status > 2 { return [Problem(kind: .status, command: name, detail: "exit \(status): \(tail)")] }
-        return []
+        if status > 2 { return (status, [Problem(kind: .status, command: name, detail: "exit \(status): \(tail)")]) }
+        return (status, [])
     }
 
     private func wellFormed(_ out: URL) -> [Problem] {
@@ -135,9 +142,9 @@ public struct MutantRunner: Sendable {
         let svgs = ["gantt.svg", "render.svg", "report/overview.svg", "report/layer0.svg", "report/timeline.svg"]
         for svg in svgs {
             let url = out.appendingPathComponent(svg)
-            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            guard let data = FileManager.default.contents(atPath: url.path) else { continue }
             do {
-                _ = try XMLDocument(contentsOf: url, options: [])
+                try XMLCheck.wellFormed(data)
             } catch {
                 problems.append(Problem(kind: .xml, command: svg, detail: "\(error)"))
             }
