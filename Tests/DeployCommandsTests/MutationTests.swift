@@ -130,10 +130,55 @@ import Testing
         let report = dir.appendingPathComponent("report")
         let reported = try CLI.run(["report", file.path, "-o", report.path])
         #expect(reported.status == 0, "\(reported.stderr)")
-        for url in [svg, report.appendingPathComponent("overview.svg"), report.appendingPathComponent("layer0.svg")] {
-            let text = try String(contentsOf: url, encoding: .utf8)
-            #expect(text.contains("a\u{FFFD}"), "\(url.lastPathComponent)")
-            #expect(throws: Never.self) { try XMLCheck.wellFormed(Data(contentsOf: url)) }
+        #expect(try String(contentsOf: svg, encoding: .utf8).contains("<title>a\u{FFFD}"))
+        let svgs = try FileManager.default.contentsOfDirectory(atPath: report.path).filter { $0.hasSuffix(".svg") }
+        #expect(svgs.count >= 2, "\(svgs)")
+        for url in [svg] + svgs.map(report.appendingPathComponent) {
+            #expect(throws: Never.self, "\(url.lastPathComponent)") { try XMLCheck.wellFormed(Data(contentsOf: url)) }
         }
+    }
+}
+
+extension MutationFindingTests {
+    static let campaignFixtures = fixturesDirectory.appendingPathComponent("mutate")
+    static var fixturesDirectory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+    }
+
+    /// A weight of 128,256 x (2^63-1) elements counts more parameters than Int64 holds: info
+    /// and report trapped converting the count (signal 4) instead of printing it.
+    @Test(arguments: ["info", "report"])
+    func aParameterCountPastInt64IsPrinted(command: String) throws {
+        let file = Self.campaignFixtures.appendingPathComponent("crash-parameter-count-past-int64.dot").path
+        let dir = try scratchDirectory()
+        let r = try CLI.run(command == "info" ? ["info", file] : ["report", file, "-o", dir.appendingPathComponent("r").path])
+        #expect(r.status == 0 || r.status == 1, "\(r.status): \(r.stderr.suffix(400))")
+        let text = command == "info" ? r.stdout : try String(contentsOfFile: dir.path + "/r/report.md", encoding: .utf8)
+        #expect(text.contains("1,182,"), "\(text.prefix(800))")
+    }
+
+    /// The same trap from the other side: a weight placed in 2^63-1 parts makes each part's
+    /// count of the logical weight huge.
+    @Test func aWeightInHugelyManyPartsIsCounted() throws {
+        let file = Self.campaignFixtures.appendingPathComponent("crash-parameter-count-from-a-huge-part-count.dot").path
+        let r = try CLI.run(["info", file])
+        #expect(r.status == 0 || r.status == 1, "\(r.status): \(r.stderr.suffix(400))")
+        #expect(r.stdout.contains("parameters: "), "\(r.stdout)")
+    }
+
+    /// A collective over 65,536 GPUs is 65,536 trace events: JSONSerialization took 88 s and
+    /// 1 GB to write them (past the campaign's 30 s). The trace is written directly now, and is
+    /// still JSON with every GPU's event.
+    @Test func aTraceOfSixtyFiveThousandGPUsIsJSON() throws {
+        let file = Self.campaignFixtures.appendingPathComponent("timeout-trace-of-65536-gpus.dot").path
+        let dir = try scratchDirectory()
+        let trace = dir.appendingPathComponent("t.json")
+        let r = try CLI.run(["analyze", file, "--trace", trace.path])
+        #expect(r.status == 0 || r.status == 1, "\(r.stderr.suffix(400))")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: trace)) as? [String: Any])
+        let events = try #require(json["traceEvents"] as? [[String: Any]])
+        let reduce = events.filter { $0["name"] as? String == "embed_allreduce" }
+        #expect(reduce.count == 65_536 && reduce.allSatisfy { $0["tid"] as? Int == 1 && $0["dur"] is Double })
+        #expect(events.contains { ($0["args"] as? [String: Any])?["name"] as? String == "GPU 65535" })
     }
 }
