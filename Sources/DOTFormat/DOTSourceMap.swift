@@ -204,7 +204,13 @@ struct Scanner {
     }
 
     /// The byte at offset `j` (at or after `i`), or nil past the end of the text.
-    private mutating func at(_ j: Int) -> UInt8? {
+    @inline(__always) private mutating func at(_ j: Int) -> UInt8? {
+        let k = j - base
+        return k < buffer.count ? buffer[k] : refilled(j)
+    }
+
+    /// `at(j)` once the window has been moved on to hold offset `j`.
+    private mutating func refilled(_ j: Int) -> UInt8? {
         while j - base >= buffer.count {
             guard let more = refill?() else {
                 refill = nil

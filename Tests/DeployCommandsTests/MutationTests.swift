@@ -182,3 +182,21 @@ extension MutationFindingTests {
         #expect(events.contains { ($0["args"] as? [String: Any])?["name"] as? String == "GPU 65535" })
     }
 }
+
+extension MutationFindingTests {
+    /// A narrow starting at 2^63-1 (or -2^63) overflowed the checker's `start + length`: check
+    /// died by a signal. Each is a `shape` finding now, and so is a start one past the end.
+    @Test(arguments: ["9223372036854775807", "-9223372036854775808", "2048", "-2049", "-1", "2047", "-2048"])
+    func aNarrowStartingAnywhereIsAFinding(start: String) throws {
+        let fixture = Self.campaignFixtures.appendingPathComponent("crash-narrow-start-past-int64.dot")
+        let text = try String(contentsOf: fixture, encoding: .utf8).replacingOccurrences(
+            of: "start=\"9223372036854775807\"", with: "start=\"\(start)\"")
+        let file = try scratchDirectory().appendingPathComponent("narrow.dot")
+        try Data(text.utf8).write(to: file)
+        let r = try CLI.run(["check", file.path])
+        #expect(r.status == 1, "\(r.status): \(r.stderr.suffix(400))")
+        let misfit = r.stdout.contains("error[shape]: narrow of 1 from \(start) along dim 1 does not fit")
+        // The sequence is 2048 long: -1 (the last token, as generated), 2047 and -2048 fit.
+        #expect(misfit == !["-1", "2047", "-2048"].contains(start), "\(r.stdout.prefix(1500))")
+    }
+}
