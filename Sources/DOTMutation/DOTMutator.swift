@@ -24,6 +24,10 @@ public struct DOTMutator: Sendable {
     public struct Mutant: Sendable {
         public var text: String
         public var changes: [String]
+        public init(text: String, changes: [String]) {
+            self.text = text
+            self.changes = changes
+        }
     }
 
     private let lines: [Line]

@@ -6,6 +6,8 @@ import Synchronization
 //   deploydag-mutate --binary DEPLOYDAG --count N [--seed S] [--jobs J] [--seconds 30] [--memory-mb 2048]
 //                    [--work DIR] [--failures DIR] SEED.dot...
 //   deploydag-mutate --write DIR --count N [--seed S] SEED.dot...   (only writes the mutants)
+//   deploydag-mutate --binary DEPLOYDAG --replay yes [--failures DIR] FILE.dot...   (runs the files
+//                    themselves, such as a campaign's failures after a fix)
 // Mutant I comes from seed file I mod the number of seeds and the generator seeded with S and I,
 // so `--count` and `--seed` reproduce a campaign and a failure's number reproduces the failure.
 
@@ -32,7 +34,8 @@ func number(_ key: String, _ fallback: Int) -> Int {
     }
     return value
 }
-let count = number("count", 1000)
+let replay = given["replay"] == "yes"
+let count = replay ? seeds.count : number("count", 1000)
 let seed = UInt64(number("seed", 1))
 let mutators: [(name: String, mutator: DOTMutator)] = seeds.compactMap { path in
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -47,8 +50,11 @@ guard !mutators.isEmpty, mutators.allSatisfy({ $0.mutator.nodeCount > 0 }) else 
     exit(2)
 }
 
+let files = seeds
+let texts = replay ? files.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" } : []
 @Sendable func mutant(_ index: Int) -> (name: String, mutant: DOTMutator.Mutant) {
     let (name, mutator) = mutators[index % mutators.count]
+    if replay { return (name, DOTMutator.Mutant(text: texts[index], changes: ["replayed \(files[index])"])) }
     var random = MutationRandom(seed: seed &* 0x1_0000_0001 &+ UInt64(index))
     return ("\(name)-\(index)", mutator.mutant(&random))
 }
