@@ -60,6 +60,11 @@ let package = Package(
             dependencies: ["DOTFormat", "DeployAnalysis", "DeployChecker", "DeployModel", "DeployVerify", "GraphvizBridge"]
         ),
 
+        // Attribute-level mutations of generated DAGs and a runner of every command over a mutant
+        // (docs/fuzzing.md): the tests' mutation suite and the campaign share it.
+        .target(name: "DOTMutation"),
+        .executableTarget(name: "deploydag-mutate", dependencies: ["DOTMutation"]),
+
         // Helpers shared by the test targets (not part of any product).
         .target(name: "DeployTestSupport", dependencies: ["DeployBuilders", "DeploySpecs", "DeployModel"]),
         .testTarget(name: "DeployModelTests", dependencies: ["DeployModel"]),
@@ -89,7 +94,9 @@ let package = Package(
         ),
         .testTarget(
             name: "DeployCommandsTests",
-            dependencies: ["DeployCommands", "deploydag", "deploydag-fuzz", "DeployChecker", "DeploySpecs", "DOTFormat", "DeployModel"]
+            dependencies: [
+                "DeployCommands", "DOTMutation", "deploydag", "deploydag-fuzz", "DeployChecker", "DeploySpecs", "DOTFormat", "DeployModel",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -4,38 +4,100 @@ import Foundation
 /// The schedule as a Chrome trace (the JSON Perfetto and chrome://tracing open): one process per
 /// GPU with a compute track and a communication track; a collective appears on every member's
 /// communication track.
+///
+/// Written directly as bytes, keys sorted: a collective over 65,536 GPUs is 65,536 events, which
+/// `JSONSerialization` took 88 s and 1 GB to write (found by the mutation campaign).
 public enum ChromeTrace {
     public static func json(_ analysis: Analysis) throws -> [UInt8] {
-        var events: [[String: Any]] = []
+        var out = JSONText()
+        out.raw("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"cost_model\":")
+        out.string(analysis.options.costModel.description)
+        out.raw(",\"graph\":")
+        out.string(analysis.graph.name)
+        out.raw("},\"traceEvents\":[")
+        var first = true
+        func event(_ body: (inout JSONText) -> Void) {
+            if !first { out.raw(",") }
+            first = false
+            body(&out)
+        }
         let gpus = Set(analysis.graph.nodes.flatMap(\.gpus)).sorted()
         for gpu in gpus {
-            events.append(["name": "process_name", "ph": "M", "pid": gpu, "args": ["name": "GPU \(gpu)"]])
-            events.append(["name": "process_sort_index", "ph": "M", "pid": gpu, "args": ["sort_index": gpu]])
-            events.append(["name": "thread_name", "ph": "M", "pid": gpu, "tid": 0, "args": ["name": "compute"]])
-            events.append(["name": "thread_name", "ph": "M", "pid": gpu, "tid": 1, "args": ["name": "communication"]])
-        }
-        for (v, node) in analysis.graph.nodes.enumerated() where node.op.kind != .boundary {
-            var args: [String: Any] = ["op": node.op.rawValue, "out": node.out.description]
-            if let layer = node.layer { args["layer"] = layer }
-            let a = node.attributes
-            if node.op == .matmul, let m = a["m"], let k = a["k"], let n = a["n"] { args["get_time"] = "Get_Time(\(m), \(k), \(n))" }
-            if analysis.costs[v].sentBytesPerGPU > 0 { args["sent_bytes_per_gpu"] = analysis.costs[v].sentBytesPerGPU }
-            let base: [String: Any] = [
-                "name": node.name, "cat": node.op.kind.rawValue, "ph": "X",
-                "ts": analysis.schedule.start[v] * 1e6, "dur": (analysis.schedule.finish[v] - analysis.schedule.start[v]) * 1e6,
-                "args": args,
-            ]
-            if let gpu = node.gpu {
-                events.append(base.merging(["pid": gpu, "tid": 0]) { a, _ in a })
-            } else {
-                for gpu in node.group { events.append(base.merging(["pid": gpu, "tid": 1]) { a, _ in a }) }
+            event { $0.raw("{\"args\":{\"name\":\"GPU \(gpu)\"},\"name\":\"process_name\",\"ph\":\"M\",\"pid\":\(gpu)}") }
+            event { $0.raw("{\"args\":{\"sort_index\":\(gpu)},\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":\(gpu)}") }
+            event { $0.raw("{\"args\":{\"name\":\"compute\"},\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":\(gpu),\"tid\":0}") }
+            event {
+                $0.raw("{\"args\":{\"name\":\"communication\"},\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":\(gpu),\"tid\":1}")
             }
         }
-        let document: [String: Any] = [
-            "traceEvents": events, "displayTimeUnit": "ms",
-            "otherData": ["graph": analysis.graph.name, "cost_model": analysis.options.costModel.description],
-        ]
-        return Array(try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]))
+        for (v, node) in analysis.graph.nodes.enumerated() where node.op.kind != .boundary {
+            // Everything but pid and tid, which differ between a collective's members.
+            var head = JSONText()
+            head.raw("{\"args\":{")
+            let a = node.attributes
+            if node.op == .matmul, let m = a["m"], let k = a["k"], let n = a["n"] {
+                head.raw("\"get_time\":")
+                head.string("Get_Time(\(m), \(k), \(n))")
+                head.raw(",")
+            }
+            if let layer = node.layer { head.raw("\"layer\":\(layer),") }
+            head.raw("\"op\":")
+            head.string(node.op.rawValue)
+            head.raw(",\"out\":")
+            head.string(node.out.description)
+            if analysis.costs[v].sentBytesPerGPU > 0 {
+                head.raw(",\"sent_bytes_per_gpu\":")
+                head.number(analysis.costs[v].sentBytesPerGPU)
+            }
+            head.raw("},\"cat\":")
+            head.string(node.op.kind.rawValue)
+            head.raw(",\"dur\":")
+            head.number((analysis.schedule.finish[v] - analysis.schedule.start[v]) * 1e6)
+            head.raw(",\"name\":")
+            head.string(node.name)
+            head.raw(",\"ph\":\"X\",\"pid\":")
+            var tail = JSONText()
+            tail.raw(",\"ts\":")
+            tail.number(analysis.schedule.start[v] * 1e6)
+            tail.raw("}")
+            if let gpu = node.gpu {
+                event { $0.bytes += head.bytes + Array("\(gpu),\"tid\":0".utf8) + tail.bytes }
+            } else {
+                for gpu in node.group { event { $0.bytes += head.bytes + Array("\(gpu),\"tid\":1".utf8) + tail.bytes } }
+            }
+        }
+        out.raw("]}")
+        return out.bytes
+    }
+}
+
+/// JSON text as bytes: strings escaped as RFC 8259 asks, numbers as Swift prints them.
+struct JSONText {
+    var bytes: [UInt8] = []
+
+    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A finite number as Swift prints it (`0.5`, `1e-05`, `2.0`); JSON has no NaN or infinity,
+    /// so those are `null`.
+    mutating func number(_ value: Double) {
+        guard value.isFinite else { return raw("null") }
+        if value == value.rounded(), abs(value) < 1e15 { return raw(String(Int64(value))) }
+        raw("\(value)")
     }
 }
 

@@ -60,10 +60,12 @@ extension Context {
                     }
                     continue
                 }
+                // Compared without adding: a start of 2^63-1 from a file overflowed `start + length`.
                 if let size = inputs[0][dim].intValue,
                     length <= 0
                         || (start >= 0
-                            ? Int64(start) + Int64(length) > size : Int64(-start) > size || Int64(start) + size + Int64(length) > size)
+                            ? Int64(start) > size || Int64(length) > size - Int64(start)
+                            : Int64(start) < -size || Int64(length) > -Int64(start))
                 {
                     report(.shape, node: v, "narrow of \(length) from \(start) along dim \(dim) does not fit in \(inputs[0])")
                     continue

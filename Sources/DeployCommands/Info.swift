@@ -85,9 +85,11 @@ struct DAGSummary: Encodable {
         unnamedWeights = count.unnamed
     }
 
-    /// `68.98B (68,976,648,192)`.
+    /// `68.98B (68,976,648,192)`. A count past Int64 (a weight of 2^63 elements in a hand-edited
+    /// file) is printed from the Double, which trapped when converted.
     static func parameterText(_ count: Double) -> String {
-        let digits = Array(String(Int64(count)))
+        guard count.isFinite else { return "\(count)" }
+        let digits = Array(count < 9e18 ? String(Int64(count)) : String(format: "%.0f", count))
         var grouped = ""
         for (i, digit) in digits.enumerated() {
             if i > 0 && (digits.count - i) % 3 == 0 { grouped.append(",") }

@@ -60,7 +60,7 @@ public enum DOTReader {
     ) -> DOTDecodeResult? {
         guard let stream = fopen(path, "r") else { return nil }
         defer { fclose(stream) }
-        let lines = SourceLines(loading: { FileManager.default.contents(atPath: path).map { [UInt8]($0) } })
+        let lines = SourceLines(scanningFileAt: path)
         return decode(
             stream: stream, file: file ?? path, lines: lines, keepLabels: keepLabels,
             arena: ArenaDiscipline.suits(path: path), progress: progress)

@@ -52,20 +52,21 @@ public enum SVGRenderer {
         }
     }
 
-    /// The SVG with the control characters XML 1.0 forbids (all below 0x20 but tab, newline and
-    /// carriage return) replaced by U+FFFD: graphviz copies them from node names into titles and
-    /// text unescaped, which leaves a document no XML parser reads.
+    /// The SVG with the characters XML 1.0 forbids (control characters but tab, newline and
+    /// carriage return; the noncharacters U+FFFE and U+FFFF) and any byte that is not UTF-8
+    /// replaced by U+FFFD: graphviz copies them from node names into titles and text unescaped,
+    /// which leaves a document no XML parser reads.
     static func wellFormed(_ svg: [UInt8]) -> [UInt8] {
-        guard svg.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else { return svg }
-        var out: [UInt8] = []
-        out.reserveCapacity(svg.count + 64)
-        for byte in svg {
-            if byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D {
-                out.append(contentsOf: [0xEF, 0xBF, 0xBD])
-            } else {
-                out.append(byte)
-            }
+        let forbiddenByte = svg.contains { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+        let noncharacter = svg.indices.dropLast(2).contains {
+            svg[$0] == 0xEF && svg[$0 + 1] == 0xBF && (svg[$0 + 2] == 0xBE || svg[$0 + 2] == 0xBF)
         }
-        return out
+        guard forbiddenByte || noncharacter || String(validating: svg, as: UTF8.self) == nil else { return svg }
+        var out = String.UnicodeScalarView()
+        for u in String(decoding: svg, as: UTF8.self).unicodeScalars {
+            let forbidden = (u.value < 0x20 && u != "\t" && u != "\n" && u != "\r") || u.value == 0xFFFE || u.value == 0xFFFF
+            out.append(forbidden ? "\u{FFFD}" : u)
+        }
+        return Array(String(out).utf8)
     }
 }

@@ -32,6 +32,42 @@ import Testing
         #expect(map.secondGraphLine == nil)
     }
 
+    /// A file is scanned in chunks; every token may straddle a chunk's end, and the lines come
+    /// out as from the whole text in memory.
+    @Test(arguments: [1, 2, 3, 7, 64])
+    func chunkedScanAgreesWithTheWholeText(chunk: Int) {
+        let text = """
+            digraph "g" {
+              graph [gpus=2];
+              /* a comment
+                 over lines */ "a" [op="input", label="x -> y\\\\", note=<b>html</b>];
+            # a preprocessor-style line
+              "b\\"q" [op=output]
+              "a" -> "b\\"q" [operand=0];
+              "a" -> "b\\"q";
+              c:port1 -> "d" + "e" -> f -> c;
+              "multi\\
+            line" -> c
+            }
+            """
+        let bytes = Array(text.utf8)
+        let whole = DOTSourceMap(scanning: bytes)
+        let chunked = DOTSourceMap(
+            chunks: stride(from: 0, to: bytes.count, by: chunk).map { Array(bytes[$0..<min(bytes.count, $0 + chunk)]) })
+        for name in ["a", "b\"q", "c", "de", "f", "multiline", "port1", "g"] {
+            #expect(chunked.line(ofNode: name) == whole.line(ofNode: name), "\(name)")
+        }
+        #expect(whole.line(ofNode: "de") == 9 && whole.line(ofNode: "multiline") == 10)
+        for (t, h, occurrence) in [
+            ("a", "b\"q", 0), ("a", "b\"q", 1), ("a", "b\"q", 5), ("c", "de", 0), ("f", "c", 0), ("multiline", "c", 0),
+        ] {
+            #expect(chunked.line(ofEdge: t, h, occurrence: occurrence) == whole.line(ofEdge: t, h, occurrence: occurrence))
+        }
+        #expect(whole.line(ofEdge: "a", "b\"q", occurrence: 1) == 8 && whole.line(ofEdge: "a", "b\"q", occurrence: 5) == 8)
+        #expect(chunked.lineCount == whole.lineCount && chunked.isBlank == whole.isBlank && !whole.isBlank)
+        #expect(DOTSourceMap(chunks: [Array(" \n\t".utf8), Array("\r\n".utf8)]).isBlank)
+    }
+
     @Test func notesASecondGraph() {
         let map = DOTSourceMap(scanning: Array("digraph a { x }\n\ndigraph b { y }\n".utf8))
         #expect(map.secondGraphLine == 3)

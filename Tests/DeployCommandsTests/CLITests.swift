@@ -1,3 +1,4 @@
+import DOTMutation
 import Foundation
 import Testing
 
@@ -167,7 +168,7 @@ func scratchDirectory() throws -> URL {
         let text = try String(contentsOfFile: svg, encoding: .utf8)
         #expect(text.contains("<svg") && text.contains("cluster_gpu15") && text.contains("head group 3"))
         #expect(text.contains("legend") && text.contains("Get_Time(40960000, 128, 10000)"))
-        _ = try XMLDocument(data: Data(text.utf8))
+        try XMLCheck.wellFormed(Data(text.utf8))
     }
 
     @Test func renderOfABrokenFileFailsWithoutWriting() throws {
@@ -292,7 +293,7 @@ func scratchDirectory() throws -> URL {
         let findings = try #require(json["findings"] as? [[String: Any]])
         #expect(findings.contains { $0["rule"] as? String == "memory" && ($0["message"] as? String)?.contains("over by") == true })
         #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: trace))) is [String: Any])
-        _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: gantt)))
+        try XMLCheck.wellFormed(Data(contentsOf: URL(fileURLWithPath: gantt)))
     }
 
     @Test func analyzeADecodeStepGivesTPOT() throws {
@@ -387,7 +388,7 @@ func scratchDirectory() throws -> URL {
         let r = try CLI.run(["render", dot, "--view", view, "-o", svg])
         #expect(r.status == 0, "\(r.stderr)")
         let text = try String(contentsOfFile: svg, encoding: .utf8)
-        _ = try XMLDocument(data: Data(text.utf8))
+        try XMLCheck.wellFormed(Data(text.utf8))
         #expect(text.contains("#d63384"), "the critical path is highlighted")
         if view == "overview" {
             #expect(text.contains("all_reduce") && text.contains("TFLOP"))
@@ -421,7 +422,7 @@ func scratchDirectory() throws -> URL {
         }
         for svg in ["overview.svg", "layer0.svg", "timeline.svg"] {
             #expect(md.contains("](\(svg))"))
-            _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg)))
+            try XMLCheck.wellFormed(Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg)))
         }
     }
 }

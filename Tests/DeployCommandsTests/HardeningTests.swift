@@ -1,3 +1,4 @@
+import DOTMutation
 import Foundation
 import Testing
 
@@ -239,11 +240,11 @@ import Testing
         }
         // The diagrams are well-formed XML although graphviz copies names into them as they are.
         for svg in ["overview.svg", "layer0.svg", "timeline.svg"] {
-            #expect(throws: Never.self, "\(svg)") { _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg))) }
+            #expect(throws: Never.self, "\(svg)") { try XMLCheck.wellFormed(Data(contentsOf: URL(fileURLWithPath: dir + "/" + svg))) }
         }
         let rendered = try scratchDirectory().appendingPathComponent("h.svg").path
         #expect(try CLI.run(["render", file, "-o", rendered]).status == 1)
-        #expect(throws: Never.self) { _ = try XMLDocument(data: Data(contentsOf: URL(fileURLWithPath: rendered))) }
+        #expect(throws: Never.self) { try XMLCheck.wellFormed(Data(contentsOf: URL(fileURLWithPath: rendered))) }
     }
 
     @Test func checkShowsControlCharactersAsEscapes() throws {
