@@ -8,15 +8,9 @@ public struct DeploymentBuilder: Sendable {
         if deployment.dataParallel > 1 { return try dataParallel(deployment) }
         guard deployment.microBatches > 1 else { return try buildOne(deployment) }
         let n = deployment.microBatches
-        try requireSplittable(
-            deployment.model.batch, into: n, key: "micro_batches", "the batch of \(deployment.model.batch) into \(n) micro-batches")
         var part = deployment
         part.microBatches = 1
-        do {
-            part.model.batch = try deployment.model.batch.divided(by: n)
-        } catch {
-            throw SpecError(key: "micro_batches", "cannot split the batch: \(error)")
-        }
+        part.model.batch = try Self.batchShare(deployment, into: n, key: "micro_batches", "micro-batches")
         let chain = try buildOne(part)
         var graph = OperatorGraph(name: deployment.name, gpus: chain.gpus, attributes: chain.attributes)
         graph.attributes["batch"] = deployment.model.batch.description
@@ -47,20 +41,16 @@ public struct DeploymentBuilder: Sendable {
             throw SpecError(key: "dp", "data parallelism is built for tp_pp; give the other strategies their own GPUs")
         }
         guard d <= GPUList.maximum else { throw SpecError(key: "dp", "must be at most \(GPUList.maximum), got \(d)") }
-        try requireSplittable(deployment.model.batch, into: d, key: "dp", "the batch of \(deployment.model.batch) into \(d) replicas")
         var part = deployment
         part.dataParallel = 1
-        do {
-            part.model.batch = try deployment.model.batch.divided(by: d)
-        } catch {
-            throw SpecError(key: "dp", "cannot split the batch: \(error)")
-        }
+        part.model.batch = try Self.batchShare(deployment, into: d, key: "dp", "replicas")
         let replica = try build(part)
         let n = replica.gpus ?? deployment.strategy.gpuCount
-        guard n.multipliedReportingOverflow(by: d).partialValue <= GPUList.maximum, !n.multipliedReportingOverflow(by: d).overflow else {
+        let (total, overflow) = n.multipliedReportingOverflow(by: d)
+        guard !overflow, total <= GPUList.maximum else {
             throw SpecError(key: "dp", "\(d) replicas of \(n) GPUs pass the maximum of \(GPUList.maximum) GPUs")
         }
-        var graph = OperatorGraph(name: deployment.name, gpus: n * d, attributes: replica.attributes)
+        var graph = OperatorGraph(name: deployment.name, gpus: total, attributes: replica.attributes)
         graph.attributes["batch"] = deployment.model.batch.description
         graph.attributes["dp"] = String(d)
         graph.reserveCapacity(nodes: replica.nodes.count * d, edges: replica.edges.count * d)
@@ -97,6 +87,18 @@ public struct DeploymentBuilder: Sendable {
             for edge in replica.edges { graph.connect(edge.from + offset, edge.to + offset, operand: edge.operand) }
         }
         return graph
+    }
+
+    /// The batch one of `parts` shares takes (micro-batches, data-parallel replicas), refused
+    /// under `key` when it does not split evenly.
+    static func batchShare(_ deployment: Deployment, into parts: Int, key: String, _ what: String) throws(SpecError) -> Dim {
+        let batch = deployment.model.batch
+        try requireSplittable(batch, into: parts, key: key, "the batch of \(batch) into \(parts) \(what)")
+        do {
+            return try batch.divided(by: parts)
+        } catch {
+            throw SpecError(key: key, "cannot split the batch: \(error)")
+        }
     }
 
     enum GPUText { case names, labels }
