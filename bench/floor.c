@@ -1,5 +1,7 @@
-/* The floor of any libcgraph-based checker: read the file with agread and walk every node and
- * edge, reading each declared attribute with agget. deploydag's check is measured against it. */
+/* The floor of any libcgraph-based checker: read the file with agread (libcgraph's default
+ * disciplines), walk every node and out-edge, read each declared node attribute and each edge's
+ * operand with agget, and exit. It does not agclose the graph: a checker that exits never needs to
+ * free it, and freeing is about a quarter of the time. deploydag's check is measured against it. */
 #include <graphviz/cgraph.h>
 #include <stdio.h>
 
@@ -20,6 +22,5 @@ int main(int argc, char **argv) {
         for (Agedge_t *e = agfstout(g, n); e; e = agnxtout(g, e)) { edges++; char *v = agget(e, "operand"); if (v) chars += v[0] != 0; }
     }
     printf("%lu nodes %lu edges %lu values\n", nodes, edges, chars);
-    agclose(g);
     return 0;
 }

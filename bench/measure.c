@@ -1,5 +1,5 @@
-/* Runs a command and prints its wall time and peak memory: "measure: SECONDS MAXRSS_KIB STATUS"
- * on standard error. The benchmark starts every command through this small program because a
+/* Runs a command and prints its wall time, peak memory, exit status and CPU time (user and system,
+ * all threads): "measure: SECONDS MAXRSS_KIB STATUS CPU_SECONDS" on standard error. The benchmark starts every command through this small program because a
  * child's ru_maxrss counts what its parent held when it forked: started straight from Python,
  * every command would "use" at least what the benchmark script itself holds. */
 #include <stdio.h>
@@ -26,6 +26,7 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &end);
     double seconds = (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    fprintf(stderr, "measure: %.6f %ld %d\n", seconds, usage.ru_maxrss, code);
+    double cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
+    fprintf(stderr, "measure: %.6f %ld %d %.6f\n", seconds, usage.ru_maxrss, code, cpu);
     return 0;
 }

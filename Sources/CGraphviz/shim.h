@@ -10,6 +10,12 @@
 // file, say) is read as the start of the next one.
 extern void aglexbad(void);
 
+// Exported by libcgraph but missing from its public header: how cgraph's dictionaries free an
+// object, with the memory of the graph that deleted it (lib/cgraph/utils.c). The string table
+// deploydag gives cgraph (GraphArena's StringTable.h) deletes strings through it, as cgraph's own
+// string dictionary does.
+extern void agdictobjfree(Dict_t *dict, void *p, Dtdisc_t *disc);
+
 // The attribute dictionaries cgraph keeps on each graph, as a record named "_AG_datadict"
 // (struct Agdatadict_s in cgraph's private cghdr.h, unchanged since cgraph began).
 typedef struct {

@@ -108,9 +108,17 @@ struct Context: Sendable {
     /// Findings reported past `Checker.maximumFindings`, counted by rule.
     var omitted: [OmittedKey: Int] = [:]
     /// The GPUs holding the terms of each partial sum (placement rules).
-    var termHolders: [TermKey: [Int]] = [:]
+    /// Gathered only when a finding needs them.
+    var termHolders: [TermKey: [Int]]?
+    /// The places nodes state (placement rules).
+    var statedPlaces: [Placement?] = []
     /// Parses of repeated attribute strings.
     var memo = ParseMemo()
+    /// Products of the matmuls checked so far, by equation and operand shapes.
+    var matmulProducts: [MatmulShapeKey: Result<MatmulProduct, EinsumError>] = [:]
+    /// Placements derived for matmuls so far, by equation and operand placements (successes only:
+    /// a failure is worked out again, to report it at its node).
+    var matmulPlacements: [MatmulPlacementKey: Placement] = [:]
 
     var graph: OperatorGraph { decoded.graph }
 

@@ -19,11 +19,8 @@ extension Context {
         guard any else { return }
         let stated = places
         guard case .acyclic(let order) = adjacency.topologicalOrder() else { return }
-        termHolders = [:]
-        for (v, node) in graph.nodes.enumerated() {
-            guard let place = places[v], place.partial != nil, let gpu = node.gpu else { continue }
-            termHolders[TermKey(logical: logical(v), shards: Placement(shards: place.shards)), default: []].append(gpu)
-        }
+        statedPlaces = stated
+        termHolders = nil
         for v in order where isValid(v) {
             let edges = incoming(v).map { Int($0) }.sorted { (graph.edges[$0].operand ?? 0) < (graph.edges[$1].operand ?? 0) }
             let inputs = edges.map { places[graph.edges[$0].from] }
@@ -49,6 +46,20 @@ extension Context {
             if findings.count > before { places[v] = nil }
         }
         checkCoverage(stated)
+    }
+
+    /// The GPUs whose nodes state a term of `key`'s partial sum, gathered over the whole graph
+    /// the first time a finding names them (most checks never do).
+    private mutating func holdersOfTerms(_ key: TermKey) -> [Int] {
+        if termHolders == nil {
+            var holders: [TermKey: [Int]] = [:]
+            for (v, node) in graph.nodes.enumerated() {
+                guard let place = statedPlaces[v], place.partial != nil, let gpu = node.gpu else { continue }
+                holders[TermKey(logical: logical(v), shards: Placement(shards: place.shards)), default: []].append(gpu)
+            }
+            termHolders = holders
+        }
+        return termHolders?[key] ?? []
     }
 
     private func logical(_ v: Int) -> String { graph.nodes[v].attributes["logical"] ?? graph.nodes[v].name }
@@ -147,7 +158,7 @@ extension Context {
             guard let input = inputs.first else { return nil }
             if let partial = input.partial {
                 let source = graph.edges[edges[0]].from
-                let holders = termHolders[TermKey(logical: logical(source), shards: Placement(shards: input.shards))] ?? []
+                let holders = holdersOfTerms(TermKey(logical: logical(source), shards: Placement(shards: input.shards)))
                 let over =
                     holders.count == partial.parts ? "GPUs \(GPUList.compact(holders))" : "the \(partial.parts) GPUs that hold its terms"
                 var message =
@@ -269,6 +280,14 @@ extension Context {
             operands.append(w)
         }
         guard operands.count == 2 else { return nil }
+        let key = MatmulPlacementKey(equation: eq, lhs: operands[0], rhs: operands[1])
+        if let known = matmulPlacements[key] { return known }
+        guard let result = deriveMatmul(v, eq: eq, einsum: einsum, operands: operands) else { return nil }
+        matmulPlacements[key] = result
+        return result
+    }
+
+    private mutating func deriveMatmul(_ v: Int, eq: String, einsum: Einsum, operands: [Placement]) -> Placement? {
         if operands[0].partial != nil && operands[1].partial != nil {
             report(.partialNonlinear, node: v, "matmul of two partial sums: the cross terms are missing; reduce one operand first")
             return nil
@@ -362,6 +381,7 @@ extension Context {
                     "\(name) is computed whole on some GPUs and in parts on others")
                 continue
             }
+            if coversOnce(parts) { continue }
             var counts: [Int: Int] = [:]  // per dim (or -1 for partial): the number of parts
             for place in parts {
                 for (d, part) in place.shards { counts[d] = counts[d].map { max($0, part.parts) } ?? part.parts }
@@ -418,9 +438,41 @@ extension Context {
         }
     }
 
+    /// The common case, decided without enumerating parts: every node holds one part of one
+    /// axis (a dimension, or the partial sum), all of the same count, as many nodes as parts,
+    /// each part once.
+    private func coversOnce(_ parts: [Placement]) -> Bool {
+        var axis: Int?
+        var seen = [Bool](repeating: false, count: parts.count)
+        for place in parts {
+            guard place.copies == nil else { return false }
+            let one: (axis: Int, part: Placement.Part)
+            if let partial = place.partial {
+                guard place.shards.isEmpty else { return false }
+                one = (-1, partial)
+            } else {
+                guard place.shards.count == 1, let (dim, part) = place.shards.first else { return false }
+                one = (dim, part)
+            }
+            guard axis == nil || axis == one.axis, one.part.parts == parts.count, one.part.index >= 0,
+                one.part.index < parts.count, !seen[one.part.index]
+            else { return false }
+            axis = one.axis
+            seen[one.part.index] = true
+        }
+        return true
+    }
+
     private func describe(_ key: [Int], _ axes: [Int], _ counts: [Int: Int]) -> String {
         zip(axes, key).map { axis, i in axis == -1 ? "P:\(i)/\(counts[axis]!)" : "S\(axis):\(i)/\(counts[axis]!)" }.joined(separator: ",")
     }
+}
+
+/// A matmul's equation and operand placements, whose derived placement the rules keep.
+struct MatmulPlacementKey: Hashable {
+    var equation: String
+    var lhs: Placement
+    var rhs: Placement
 }
 
 /// The GPUs holding the terms of each partial sum, for messages that say where to reduce.

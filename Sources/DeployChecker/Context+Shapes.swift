@@ -298,16 +298,26 @@ extension Context {
         for order in orders {
             let a = graph.nodes[graph.edges[order[0]].from].out
             let b = weight ?? graph.nodes[graph.edges[order[1]].from].out
-            do throws(EinsumError) {
-                let out = try einsum.outputShape(a, b)
-                if out != node.out {
-                    report(.shape, node: v, "matmul \(eqText) of \(a) x \(b) gives \(out), but out is \(node.out)")
+            // Layers and GPUs repeat the same products: each distinct one is worked out once.
+            let key = MatmulShapeKey(equation: eqText, lhs: a, rhs: b)
+            let product: Result<MatmulProduct, EinsumError>
+            if let known = matmulProducts[key] {
+                product = known
+            } else {
+                product = Result { () throws(EinsumError) in
+                    MatmulProduct(out: try einsum.outputShape(a, b), arguments: try einsum.getTimeArguments(a, b))
+                }
+                matmulProducts[key] = product
+            }
+            switch product {
+            case .success(let made):
+                if made.out != node.out {
+                    report(.shape, node: v, "matmul \(eqText) of \(a) x \(b) gives \(made.out), but out is \(node.out)")
                     return
                 }
-                let args = try einsum.getTimeArguments(a, b)
-                checkMKN(v, args)
+                checkMKN(v, made.arguments)
                 return
-            } catch {
+            case .failure(let error):
                 if firstError == nil { firstError = error }
             }
         }
@@ -407,4 +417,17 @@ extension Context {
             }
         }
     }
+}
+
+/// A matmul's equation and operand shapes, whose product the shape rules keep.
+struct MatmulShapeKey: Hashable {
+    var equation: String
+    var lhs: Shape
+    var rhs: Shape
+}
+
+/// What an equation makes of two operand shapes.
+struct MatmulProduct: Sendable {
+    var out: Shape
+    var arguments: GetTimeArguments
 }

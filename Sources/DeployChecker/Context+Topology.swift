@@ -51,20 +51,43 @@ extension Context {
     /// `duplicate-edge`: an edge stated twice with the same operand. One finding a node pair
     /// and operand, at its first repetition, however many times it repeats.
     mutating func checkDuplicateEdges() {
-        var seen: [TensorEdge: (first: Int, repeats: [Int], count: Int)] = [:]
-        var order: [TensorEdge] = []
-        for (i, edge) in graph.edges.enumerated() {
-            if var entry = seen[edge] {
-                if entry.count == 0 { order.append(edge) }
-                entry.count += 1
-                if entry.repeats.count < 4 { entry.repeats.append(i) }
-                seen[edge] = entry
+        // Repeated edges share a consumer: compared within each node's incoming edges (a few
+        // each), rather than hashing every edge of the graph.
+        var groups: [(first: Int, repeats: [Int], count: Int)] = []
+        func group(_ edges: [Int]) {  // edge indices in file order, all equal
+            guard edges.count > 1 else { return }
+            groups.append((edges[0], Array(edges[1...].prefix(4)), edges.count - 1))
+        }
+        for v in graph.nodes.indices {
+            let incoming = incoming(v)
+            guard incoming.count > 1 else { continue }
+            if incoming.count <= 16 {
+                for a in incoming.indices {
+                    let edge = graph.edges[Int(incoming[a])]
+                    // Each repeated edge is grouped at its first statement.
+                    guard !incoming[..<a].contains(where: { graph.edges[Int($0)] == edge }) else { continue }
+                    let later = incoming[(a + 1)...].filter { graph.edges[Int($0)] == edge }
+                    if !later.isEmpty { group([Int(incoming[a])] + later.map(Int.init)) }
+                }
             } else {
-                seen[edge] = (i, [], 0)
+                // Many inputs (a hand-written or hostile file): sorted by producer and operand.
+                let sorted = incoming.map(Int.init).sorted { a, b in
+                    let (x, y) = (graph.edges[a], graph.edges[b])
+                    if x.from != y.from { return x.from < y.from }
+                    if (x.operand ?? -1) != (y.operand ?? -1) { return (x.operand ?? -1) < (y.operand ?? -1) }
+                    return a < b
+                }
+                var start = 0
+                for k in 1...sorted.count where k == sorted.count || graph.edges[sorted[k]] != graph.edges[sorted[start]] {
+                    group(Array(sorted[start..<k]))
+                    start = k
+                }
             }
         }
-        for edge in order {
-            let entry = seen[edge]!
+        // In the order the first repeat of each edge appears in the file.
+        groups.sort { $0.repeats[0] < $1.repeats[0] }
+        for entry in groups {
+            let edge = graph.edges[entry.first]
             let (u, v) = (graph.nodes[edge.from].name, graph.nodes[edge.to].name)
             let first = decoded.line(ofEdge: entry.first).map(String.init) ?? "?"
             let again: String

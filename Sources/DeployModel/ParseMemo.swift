@@ -46,5 +46,19 @@ public struct ParseMemo: Sendable {
     }
 
     /// A decimal integer with optional ASCII white space around it.
-    public func integer(_ text: String) -> Int? { Int(text.trimmingASCIISpaces()) }
+    public func integer(_ text: String) -> Int? {
+        // Most values are a few plain digits: read in place, without trimming a copy. Anything
+        // else (signs, spaces, long numbers) takes the general path.
+        let plain = text.utf8.withContiguousStorageIfAvailable { digits -> Int? in
+            guard !digits.isEmpty, digits.count <= 18 else { return nil }
+            var value = 0
+            for d in digits {
+                guard d &- UInt8(ascii: "0") < 10 else { return nil }
+                value = value &* 10 &+ Int(d &- UInt8(ascii: "0"))
+            }
+            return value
+        }
+        if let plain, let plain { return plain }
+        return Int(text.trimmingASCIISpaces())
+    }
 }

@@ -526,9 +526,14 @@ enum ArenaDiscipline {
             let count = Glibc.read(fd, block.baseAddress, block.count)
             if count < 0 { return false }
             if count == 0 { return true }
-            for byte in UnsafeRawBufferPointer(rebasing: block[..<count]) where byte == UInt8(ascii: "{") {
+            var at = block.baseAddress!
+            var left = count
+            while left > 0, let found = memchr(at, Int32(UInt8(ascii: "{")), left) {
                 braces += 1
                 if braces > 1 { return false }
+                let next = found + 1
+                left -= next - at
+                at = next
             }
         }
     }
@@ -554,7 +559,7 @@ enum ArenaDiscipline {
             }
         }
         let shared = graph.pointee.clos.pointee
-        add(shared.strdict)
+        if string_table_is(shared.strdict) == 0 { add(shared.strdict) }
         for d in [shared.lookup_by_name.0, shared.lookup_by_name.1, shared.lookup_by_name.2] { add(d) }
         for d in [shared.lookup_by_id.0, shared.lookup_by_id.1, shared.lookup_by_id.2] { add(d) }
         return headers
@@ -562,15 +567,37 @@ enum ArenaDiscipline {
 
     private static func closeArena(_ state: UnsafeMutableRawPointer?) {
         guard let state else { return }
-        let headers = graphs.removeValue(forKey: state).map(dictionaryHeaders) ?? []
+        let graph = graphs.removeValue(forKey: state)
+        let headers = graph.map(dictionaryHeaders) ?? []
+        let strings = graph?.pointee.clos.pointee.strdict
         graph_arena_close(OpaquePointer(state))
         for header in headers { free(header) }
+        if let strings, string_table_is(strings) != 0 { string_table_close(strings) }
     }
+
+    /// Whether cgraph's strings can go in ``string_table_open``'s table. cgraph sets the masks
+    /// it reads a string's reference count with when it opens its first string dictionary; with
+    /// every graph's dictionary opened here it would never set them, and would then free strings
+    /// still in use. So one string is interned and released in cgraph's default dictionary first.
+    private static let stringTableSuits: Bool = {
+        guard string_table_suits_cgraph() != 0 else { return false }
+        var probe = Array("deploydag".utf8CString)
+        probe.withUnsafeMutableBufferPointer { agstrfree(nil, agstrdup(nil, $0.baseAddress)) }
+        return true
+    }()
 
     private static func opened(_ graph: UnsafeMutablePointer<Agraph_t>?, _ discipline: UnsafeMutablePointer<Agdisc_t>?)
         -> UnsafeMutableRawPointer?
     {
-        if let graph, let arena = graph.pointee.clos.pointee.state.mem { graphs[arena] = graph }
+        if let graph, let arena = graph.pointee.clos.pointee.state.mem {
+            graphs[arena] = graph
+            // The shared strings in a hash table rather than cgraph's splay tree: cgraph opens
+            // its own only when the graph has none, which it does not have yet here, before the
+            // graph's name is interned.
+            if stringTableSuits, graph.pointee.clos.pointee.strdict == nil {
+                graph.pointee.clos.pointee.strdict = string_table_open(agdictobjfree)
+            }
+        }
         return deploydag_default_id_disc().pointee.open(graph, discipline)
     }
 

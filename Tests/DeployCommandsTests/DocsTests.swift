@@ -196,6 +196,26 @@ func documentedFlags(commands: Set<String>) throws -> [DocumentedFlag] {
         #expect(missing.isEmpty, "docs/specs.md does not name the spec keys: \(missing.joined(separator: ", "))")
     }
 
+    /// Issue 18, item 8: the benchmark's floor is a checker that exits (no agclose, which a
+    /// checker never needs), and docs/benchmarks.md reports wall, CPU and memory ratios against it.
+    @Test func theBenchmarkFloorNeverFreesAndTheRatiosAreRecorded() throws {
+        let floor = try String(contentsOf: repositoryRoot.appendingPathComponent("bench/floor.c"), encoding: .utf8)
+        let code = floor.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("*") && !$0.hasPrefix("/*") }
+        #expect(!code.contains { $0.contains("agclose(") }, "bench/floor.c frees the graph: the floor would be slower than a checker needs")
+        #expect(code.contains { $0.contains("agread(") } && code.contains { $0.contains("agget(") })
+        let measure = try String(contentsOf: repositoryRoot.appendingPathComponent("bench/measure.c"), encoding: .utf8)
+        #expect(measure.contains("ru_utime") && measure.contains("ru_stime"), "bench/measure.c does not report CPU time")
+        let report = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/benchmarks.md"), encoding: .utf8)
+        for column in ["wall / floor", "CPU / floor", "memory / floor"] {
+            #expect(report.contains("| \(column) |"), "docs/benchmarks.md has no '\(column)' column")
+        }
+        for target in [
+            "check wall time within 1.15x the floor", "check CPU time within 1.3x the floor", "check memory within 1.3x the floor",
+        ] {
+            #expect(report.contains("| \(target) |"), "docs/benchmarks.md does not record '\(target)'")
+        }
+    }
+
     /// docs/cli-reference.md is what `make docs` generates now (scripts/check-docs.sh says the same in `make test`).
     @Test func theCLIReferenceIsCurrent() throws {
         let committed = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/cli-reference.md"), encoding: .utf8)

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "StringTable.h"
+
 // An allocator for one parsed graph's lifetime, with the shape of libcgraph's memory discipline
 // (Agmemdisc_t): every block comes back zeroed, a freed block is reused for the next request of
 // its size class, and closing the arena releases everything at once. Closing is what makes
