@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPLOYDAG := .build/debug/deploydag
 
-.PHONY: all deps build dags docs test unit-test check-dags check-docs lint format clean bench install
+.PHONY: all deps build dags docs test unit-test check-dags check-docs check-chakra lint format clean bench install
 
 all: build
 
@@ -28,6 +28,10 @@ docs: build
 check-docs: build
 	scripts/check-docs.sh $(DEPLOYDAG)
 
+# Chakra traces read back by a second decoder, Python's protobuf (installed with pip when missing).
+check-chakra: build
+	scripts/check-chakra.sh $(DEPLOYDAG)
+
 # `make install PREFIX=/usr/local` (DESTDIR for staging): the release binary, its presets, a man
 # page generated from the parser, and bash, zsh and fish completion scripts.
 PREFIX ?= /usr/local
@@ -40,7 +44,7 @@ lint:
 format:
 	$(SWIFT) format -i -r Sources Tests Package.swift
 
-test: deps lint unit-test check-dags check-docs
+test: deps lint unit-test check-dags check-docs check-chakra
 	@scripts/test-summary.sh
 
 clean:

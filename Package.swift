@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // libcgraph and libgvc from the system's graphviz (Debian: libgraphviz-dev).
@@ -20,7 +21,8 @@ let package = Package(
             pkgConfig: "libgvc",
             providers: [.apt(["libgraphviz-dev"])]
         ),
-        // The allocator GraphvizBridge gives libcgraph for a parsed graph (plain C, no graphviz).
+        // The allocator and the string table GraphvizBridge gives libcgraph for a parsed graph
+        // (plain C; the string table reads cdt's header for the dictionary it stands in for).
         .target(name: "GraphArena"),
         // Pure Swift: tensor shapes, operators, the operator DAG, graph algorithms, findings.
         .target(name: "DeployModel"),
@@ -44,12 +46,18 @@ let package = Package(
         .target(name: "DeployVerify", dependencies: ["DeployModel"]),
         // Styled DOT for people: clusters per GPU, colours by operator class, legend.
         .target(name: "DeployDiagrams", dependencies: ["DeployModel", "DOTFormat", "DeployAnalysis"]),
+        // MLCommons Chakra execution traces (for ASTRA-sim): export and import. The message code is
+        // generated from Protos/chakra_et_def.proto by scripts/gen-chakra.sh and committed.
+        .target(
+            name: "ChakraTrace",
+            dependencies: ["DeployModel", "DeployAnalysis", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // The command-line interface as a library, testable in-process.
         .target(
             name: "DeployCommands",
             dependencies: [
                 "DeployModel", "DeployBuilders", "DeploySpecs", "DOTFormat", "GraphvizBridge",
-                "DeployChecker", "DeployDiagrams", "DeployAnalysis", "DeployVerify",
+                "DeployChecker", "DeployDiagrams", "DeployAnalysis", "DeployVerify", "ChakraTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -96,6 +104,7 @@ let package = Package(
             name: "DeployCommandsTests",
             dependencies: [
                 "DeployCommands", "DOTMutation", "deploydag", "deploydag-fuzz", "DeployChecker", "DeploySpecs", "DOTFormat", "DeployModel",
+                "ChakraTrace", "DeployAnalysis", "DeployTestSupport",
             ]
         ),
     ],

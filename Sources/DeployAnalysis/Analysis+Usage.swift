@@ -147,3 +147,43 @@ extension Analysis {
         }
     }
 }
+
+extension Analysis {
+    /// The bytes each member of a communication puts in: the tensor it holds going in (an
+    /// all-reduce's whole tensor, an all-gather's part, a reduce-scatter's or all-to-all's whole
+    /// buffer), from its own producer's output where the graph has one on that GPU, else from the
+    /// node's shapes; a send_recv's source sends its output. These are the message sizes a
+    /// collective library (and a Chakra trace's `comm_size`) is called with; `bytesByLink` counts
+    /// what the ring algorithms then move.
+    public func contributions(of v: Int, adjacency: Adjacency) -> [(gpu: Int, bytes: Double)] {
+        let node = graph.nodes[v]
+        guard node.op.isCommunication else { return [] }
+        let bytes = elementBytes
+        let outBytes = (node.out.elementCountValue ?? 0) * bytes
+        if node.op == .sendRecv {
+            return node.group.first.map { [($0, outBytes)] } ?? []
+        }
+        let p = Double(max(node.group.count, 1))
+        let producers = adjacency.predecessors(of: v).map(Int.init)
+        return node.group.map { gpu in
+            if let u = producers.first(where: { graph.nodes[$0].gpus.contains(gpu) }), let elements = graph.nodes[u].out.elementCountValue {
+                return (gpu, elements * bytes)
+            }
+            switch node.op {
+            case .allGather: return (gpu, outBytes / p)
+            case .reduceScatter: return (gpu, outBytes * p)
+            default: return (gpu, outBytes)
+            }
+        }
+    }
+
+    /// Bytes the members of every communication of each kind put in (`contributions(of:)`), summed.
+    public var contributedBytesByKind: [Operator: Double] {
+        var result: [Operator: Double] = [:]
+        let adjacency = graph.adjacency
+        for (v, node) in graph.nodes.enumerated() where node.op.isCommunication {
+            result[node.op, default: 0] += contributions(of: v, adjacency: adjacency).reduce(0) { $0 + $1.bytes }
+        }
+        return result
+    }
+}

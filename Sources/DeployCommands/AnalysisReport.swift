@@ -97,6 +97,13 @@ struct AnalysisReport {
             }, rightAligned: [0, 1, 2, 3, 4, 5])
         let links = a.bytesByLink
         lines.append("bytes sent: " + LinkClass.allCases.map { "\($0.rawValue) \(Format.bytes(links[$0] ?? 0))" }.joined(separator: ", "))
+        let kinds = a.contributedBytesByKind
+        if !kinds.isEmpty {
+            lines.append(
+                "bytes put in by the members, per kind: "
+                    + Operator.allCases.filter { kinds[$0] != nil }.map { "\($0.rawValue) \(Format.bytes(kinds[$0]!))" }.joined(
+                        separator: ", "))
+        }
         lines.append("")
         let capacity = a.options.costModel.gpu.map { " (\($0.name): \(Format.bytes($0.memoryCapacity)) each)" } ?? ""
         lines.append("memory\(capacity):")
@@ -170,6 +177,9 @@ struct AnalysisReport {
         var communication_share: Double
         var gpus: [GPU]
         var bytes_by_link: [String: Double]
+        /// Per communication kind, the bytes its members put in (message sizes, as a Chakra
+        /// trace's comm_size), summed over members and nodes.
+        var contributed_bytes_by_kind: [String: Double]
         var memory: [Memory]
         var findings: [CheckJSON.Item]
         /// The errors `deploydag check` finds in the DAG (other than memory): figures of a DAG with
@@ -203,6 +213,7 @@ struct AnalysisReport {
                     utilisation: $0.utilisation, flops_utilisation: $0.flopsUtilisation)
             },
             bytes_by_link: Dictionary(uniqueKeysWithValues: a.bytesByLink.map { ($0.key.rawValue, $0.value) }),
+            contributed_bytes_by_kind: Dictionary(uniqueKeysWithValues: a.contributedBytesByKind.map { ($0.key.rawValue, $0.value) }),
             memory: memory.map {
                 JSON.Memory(
                     gpu: $0.gpu, weight_bytes: $0.weightBytes, peak_activation_bytes: $0.peakActivationBytes, total_bytes: $0.totalBytes,
