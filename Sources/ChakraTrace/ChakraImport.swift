@@ -44,8 +44,16 @@ public enum ChakraImport {
                 "\(first.file): its GlobalMetadata has no deploydag.graph, deploydag.nodes and deploydag.edge_count: only traces deploydag exported can be imported"
             )
         }
-        guard nodeCount >= 0, edgeCount >= 0, nodeCount <= 1 << 28, edgeCount <= 1 << 29 else {
-            throw ChakraError("\(first.file): \(nodeCount) nodes and \(edgeCount) edges is more than deploydag reads")
+        // Every node is a message of some trace and every edge an entry of some node's lists:
+        // counts past those are refused before anything is sized by them.
+        let messages = traces.reduce(0) { $0 + $1.nodes.count }
+        let entries = traces.reduce(0) { total, trace in
+            total + trace.nodes.reduce(0) { $0 + Attributes($1.attr).list("deploydag.edges").count }
+        }
+        guard nodeCount >= 0, edgeCount >= 0, nodeCount <= messages, edgeCount <= entries else {
+            throw ChakraError(
+                "\(first.file): its metadata claims \(nodeCount) nodes and \(edgeCount) edges, but the traces hold \(messages) node messages and \(entries) edge entries"
+            )
         }
         let gpus = meta.int("deploydag.gpus")
         var graphAttributes: [String: String] = [:]

@@ -84,6 +84,8 @@ extension DeployDag {
                 try OutputFile.write(bytes, to: ChakraFiles.path(output, prefix, rank: rank), inputs: inputs)
             }
             try OutputFile.write(export.commGroupJSON, to: ChakraFiles.commGroupsPath(output, prefix), inputs: inputs)
+            // Ranks an earlier export of the same name wrote past this one's would be read with it.
+            ChakraFiles.removeRanks(in: output, prefix, from: export.traces.count)
             print("\(output): \(export.traces.count) Chakra traces (schema \(chakraSchemaVersion)) of \(graph.name), priced by \(model)")
             var rows: [[String]] = []
             for c in export.counts {
@@ -128,7 +130,7 @@ extension DeployDag {
         var maxInputMb: Int = 4096
 
         func validate() throws {
-            guard maxInputMb > 0 else { throw ValidationError("--max-input-mb must be positive") }
+            guard maxInputMb > 0, maxInputMb <= 1 << 30 else { throw ValidationError("--max-input-mb must be between 1 and \(1 << 30)") }
         }
 
         func run() throws {
@@ -230,6 +232,16 @@ enum ChakraFiles {
             throw CommandError.io("\(directory): \(chosen).\(missing).et is missing (ranks run from 0 to \(ranks.count - 1))")
         }
         return (0..<ranks.count).map { ranks[$0]! }
+    }
+
+    /// Removes DIR/PREFIX.K.et for every K from `first` on.
+    static func removeRanks(in directory: String, _ prefix: String, from first: Int) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix + ".") && name.hasSuffix(".et") {
+            let rank = name.dropFirst(prefix.count + 1).dropLast(3)
+            guard let k = Int(rank), k >= first, String(k) == rank else { continue }
+            unlink("\(directory)/\(name)")
+        }
     }
 
     static func read(_ path: String, budget: Int) throws -> [UInt8] {

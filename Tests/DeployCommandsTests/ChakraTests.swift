@@ -136,6 +136,13 @@ import Testing
         try Data(bytes.prefix(4) + [0xff, 0xff, 0x7f]).write(to: victim)
         r = try CLI.run(["import", dir.path])
         #expect(r.status != 0 && r.stderr.contains(names[0]), "\(r.stderr)")
+        // Metadata that claims more nodes than the traces hold is refused before anything is sized by it.
+        let good = try [UInt8](Data(contentsOf: dir.appendingPathComponent(names[1])))
+        var inflated = try ChakraRankTrace(bytes: good, file: names[1])
+        for k in inflated.metadata.attr.indices where inflated.metadata.attr[k].name == "deploydag.nodes" {
+            inflated.metadata.attr[k].int64Val = 1 << 40
+        }
+        #expect(throws: ChakraError.self) { _ = try ChakraImport.graph([inflated]) }
         // A rank missing.
         try FileManager.default.removeItem(at: victim)
         r = try CLI.run(["import", dir.path])
@@ -165,6 +172,17 @@ import Testing
         // A DAG with symbols left unbound.
         r = try CLI.run(["export", "--preset", "tp8-pp2-001", "-o", foreign.appendingPathComponent("t").path])
         #expect(r.status != 0 && r.stderr.contains("--bind"), "\(r.stderr)")
+    }
+
+    @Test func aSmallerExportOverALargerOneLeavesNoStaleRanks() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try CLI.run(["export", "--preset", "tp8-pp2-dense-4l", "-o", dir.path, "--name", "same"]).status == 0)
+        #expect(try CLI.run(["export", "--preset", "qwen2-72b-tp8", "--layers", "1", "-o", dir.path, "--name", "same"]).status == 0)
+        #expect(try traces(in: dir).count == 8)
+        let r = try CLI.run(["import", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == (try CLI.run(["generate", "--preset", "qwen2-72b-tp8", "--layers", "1"])).stdout)
     }
 
     @Test func aDAGWithCheckErrorsIsNotExported() throws {
