@@ -3,7 +3,8 @@ import Foundation
 /// Runs one DOT file through every deploydag command that reads one, each in a process of its
 /// own inside a sandbox directory, and says what went wrong: a death by a signal, an exit
 /// status other than 0, 1 or 2, a time or memory limit passed, an SVG that is not XML, a trace
-/// that is not JSON, a file written where none was asked for.
+/// that is not JSON, a file written where none was asked for, Chakra traces that `export` wrote
+/// and `import` cannot read back.
 public struct MutantRunner: Sendable {
     /// Per-process limits, enforced with `timeout` and `prlimit --as` (the campaign's; the
     /// tests run without them, since a unit test takes no wall-clock limit).
@@ -19,7 +20,7 @@ public struct MutantRunner: Sendable {
     /// What went wrong in one command.
     public struct Problem: Sendable, CustomStringConvertible {
         public enum Kind: String, Sendable {
-            case signal, status, timeout, memory, xml, json, stray
+            case signal, status, timeout, memory, xml, json, stray, roundTrip = "round-trip"
         }
         public var kind: Kind
         public var command: String
@@ -41,13 +42,23 @@ public struct MutantRunner: Sendable {
         ("verify", ["verify", "IN"]),
         ("report", ["report", "IN", "-o", "OUT/report"]),
         ("compare", ["compare", "IN", "helix-dense-2l"]),
+        ("export", ["export", "--format", "chakra", "IN", "-o", "OUT/chakra", "--name", "t"]),
+        ("import", ["import", "--format", "chakra", "OUT/chakra", "-o", "OUT/back.dot"]),
     ]
 
     /// What the commands may leave in the sandbox, relative to it.
     static let expectedFiles: Set<String> = [
         "in.dot", "cwd", "log", "out", "out/gantt.svg", "out/trace.json", "out/render.svg", "out/report", "out/report/report.md",
-        "out/report/overview.svg", "out/report/layer0.svg", "out/report/timeline.svg",
+        "out/report/overview.svg", "out/report/layer0.svg", "out/report/timeline.svg", "out/chakra", "out/chakra/t.json",
+        "out/back.dot",
     ]
+
+    /// A rank's trace that `export` writes: out/chakra/t.N.et.
+    static func isTrace(_ path: String) -> Bool {
+        guard path.hasPrefix("out/chakra/t."), path.hasSuffix(".et") else { return false }
+        let rank = path.dropFirst("out/chakra/t.".count).dropLast(3)
+        return !rank.isEmpty && rank.allSatisfy(\.isASCII) && rank.allSatisfy(\.isNumber)
+    }
 
     public var binary: URL
     public var limits: Limits?
@@ -83,6 +94,16 @@ public struct MutantRunner: Sendable {
             let (status, problems) = try runCommand(name, arguments, cwd: cwd, log: log)
             outcome.statuses[name] = status
             outcome.problems += problems
+        }
+        // What export wrote, import reads back (an export that wrote nothing leaves import an
+        // empty directory to refuse).
+        if outcome.statuses["export"] == 0, outcome.statuses["import"] != 0 {
+            outcome.problems.append(
+                Problem(
+                    kind: .roundTrip, command: "import",
+                    detail:
+                        "exit \(outcome.statuses["import"] ?? -1) on traces export wrote: \(Self.tail(of: log.appendingPathComponent("import.err")))"
+                ))
         }
         outcome.problems += wellFormed(out)
         outcome.problems += strays(in: sandbox)
@@ -163,7 +184,7 @@ public struct MutantRunner: Sendable {
         guard let walker = FileManager.default.enumerator(atPath: sandbox.path) else { return [] }
         var problems: [Problem] = []
         while let path = walker.nextObject() as? String {
-            if path.hasPrefix("log/") || Self.expectedFiles.contains(path) { continue }
+            if path.hasPrefix("log/") || Self.expectedFiles.contains(path) || Self.isTrace(path) { continue }
             problems.append(Problem(kind: .stray, command: "sandbox", detail: "unexpected file \(path.debugDescription)"))
         }
         return problems

@@ -90,6 +90,7 @@ import Testing
           info) exit 3 ;;
           render) printf '<svg><g></svg>' > "$4" ;;
           report) mkdir -p "$4" && echo x > "$4/../stray.md" ;;
+          import) exit 2 ;;
         esac
         exit 0
 
@@ -101,7 +102,8 @@ import Testing
         #expect(kinds.contains("status info"), "\(problems)")
         #expect(kinds.contains("xml render.svg"), "\(problems)")
         #expect(kinds.contains("stray sandbox") && problems.contains { $0.detail.contains("stray.md") }, "\(problems)")
-        #expect(problems.count == 4, "\(problems)")
+        #expect(kinds.contains("round-trip import"), "\(problems)")
+        #expect(problems.count == 5, "\(problems)")
     }
 }
 
