@@ -283,7 +283,8 @@ extension GraphDecoder {
                 return
             }
             guard let value = Int(text.trimmingASCIISpaces()), value >= minimum else {
-                problems.append("'\(key)' must be an integer of at least \(minimum), got '\(text)'")
+                let bound = minimum == Int.min ? "" : " of at least \(minimum)"
+                problems.append("'\(key)' must be an integer\(bound), got '\(text)'")
                 return
             }
         }
@@ -309,6 +310,10 @@ extension GraphDecoder {
             }
         case .concat, .allGather, .reduceScatter:
             integer(DOTSchema.dim, "the dimension it acts on")
+        case .narrow:
+            integer(DOTSchema.dim, "the dimension it narrows")
+            integer(DOTSchema.length, "how many positions it keeps", minimum: 1)
+            integer(DOTSchema.start, "the first position it keeps (negative: from the end)", minimum: Int.min)
         case .split:
             integer(DOTSchema.dim, "the dimension it splits")
             integer(DOTSchema.parts, "how many equal parts it makes", minimum: 1)

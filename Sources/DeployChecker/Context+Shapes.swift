@@ -258,7 +258,7 @@ extension Context {
     }
 
     private mutating func checkRank(_ v: Int, _ shape: Shape, _ dim: Int) -> Bool {
-        guard dim < shape.rank else {
+        guard dim >= 0, dim < shape.rank else {
             report(.shape, node: v, "dim \(dim) does not exist in a tensor of rank \(shape.rank) (\(shape))")
             return false
         }

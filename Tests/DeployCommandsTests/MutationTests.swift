@@ -202,3 +202,31 @@ extension MutationFindingTests {
         #expect(misfit == !["-1", "2047", "-2048"].contains(start), "\(r.stdout.prefix(1500))")
     }
 }
+
+extension MutationFindingTests {
+    /// The seed-4 campaign (718326a): a narrow with `dim="-9223372036854775808"` was indexed by
+    /// check, analyze and render (an index out of range, SIGILL). The decoder now reads narrow's
+    /// `dim`, `start` and `length` like every operator's parameters, and the shape rules refuse a
+    /// negative dimension anywhere.
+    @Test(arguments: ["-9223372036854775808", "-1", "3", "9223372036854775807", "x"])
+    func aNarrowAlongAnyDimIsAFinding(dim: String) throws {
+        let fixture = Self.campaignFixtures.appendingPathComponent("crash-narrow-start-past-int64.dot")
+        let text = try String(contentsOf: fixture, encoding: .utf8)
+            .replacingOccurrences(of: "start=\"9223372036854775807\"", with: "start=\"-1\"")
+            .replacingOccurrences(of: "dim=\"1\", length=\"1\"", with: "dim=\"\(dim)\", length=\"1\"")
+        #expect(text.contains("dim=\"\(dim)\", length"))
+        let file = try scratchDirectory().appendingPathComponent("narrow.dot")
+        try Data(text.utf8).write(to: file)
+        for command in ["check", "analyze", "render", "verify", "export"] {
+            var arguments = [command, file.path]
+            if command == "render" { arguments += ["-o", file.deletingLastPathComponent().appendingPathComponent("n.svg").path] }
+            if command == "export" { arguments += ["-o", file.deletingLastPathComponent().appendingPathComponent("traces").path] }
+            let r = try CLI.run(arguments)
+            #expect(r.status == 1, "\(command) dim=\(dim): \(r.status): \(r.stderr.suffix(400))")
+        }
+        let r = try CLI.run(["check", file.path])
+        #expect(
+            r.stdout.contains("'dim' must be an integer of at least 0") || r.stdout.contains("dim \(dim) does not exist"),
+            "\(r.stdout.prefix(800))")
+    }
+}
