@@ -37,7 +37,7 @@ public struct ChakraExport: Sendable {
     /// tensor that crosses GPUs without a communication node).
     public init(_ analysis: Analysis, costModel: String) throws(ChakraError) {
         let graph = analysis.graph
-        let adjacency = graph.adjacency
+        let adjacency = analysis.adjacency
         guard case .acyclic(let order) = adjacency.topologicalOrder() else {
             throw ChakraError("the DAG has a cycle: a trace is a dependency order")
         }

@@ -92,7 +92,7 @@ extension Analysis {
             let term =
                 node.op == .attention
                 ? Self.attentionTerm(
-                    node, keys: graph.adjacency.predecessors(of: v).lazy.map { self.graph.nodes[Int($0)].out }.first { $0 != node.out })
+                    node, keys: adjacency.predecessors(of: v).lazy.map { self.graph.nodes[Int($0)].out }.first { $0 != node.out })
                 : "Get_Time(\(a["m"] ?? "?"), \(a["k"] ?? "?"), \(a["n"] ?? "?"))"
             if counts[term] == nil { order.append(term) }
             counts[term, default: 0] += 1
@@ -118,7 +118,6 @@ extension Analysis {
         var weights: [Int: Double] = [:]
         let bytes = elementBytes
         for (gpu, slices) in graph.weightSlicesByGPU() { weights[gpu] = slices.reduce(0) { $0 + $1.elements } * bytes }
-        let adjacency = graph.adjacency
         let cacheBytes = Pricer.cacheElementBytes(of: graph)
         let cache = cacheBytes == bytes ? nil : Pricer.cacheTensors(graph, adjacency)
         var events: [Int: [(time: Double, delta: Double)]] = [:]
@@ -180,7 +179,6 @@ extension Analysis {
     /// Bytes the members of every communication of each kind put in (`contributions(of:)`), summed.
     public var contributedBytesByKind: [Operator: Double] {
         var result: [Operator: Double] = [:]
-        let adjacency = graph.adjacency
         for (v, node) in graph.nodes.enumerated() where node.op.isCommunication {
             result[node.op, default: 0] += contributions(of: v, adjacency: adjacency).reduce(0) { $0 + $1.bytes }
         }

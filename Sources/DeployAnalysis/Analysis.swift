@@ -25,6 +25,8 @@ public struct Analysis: Sendable {
     /// Latest finish minus earliest finish on the critical-path timing (no resource limits).
     public let slack: [Double]
     public let schedule: Schedule
+    /// The graph's edges by producer and by consumer.
+    public let adjacency: Adjacency
 
     public init(graph: OperatorGraph, options: AnalysisOptions) throws(AnalysisError) {
         self.graph = graph
@@ -38,6 +40,7 @@ public struct Analysis: Sendable {
         }
         self.options = options
         let adjacency = graph.adjacency
+        self.adjacency = adjacency
         guard case .acyclic(let order) = adjacency.topologicalOrder() else {
             throw AnalysisError("the graph has a cycle; run deploydag check to see it")
         }

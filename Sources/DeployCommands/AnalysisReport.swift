@@ -32,7 +32,7 @@ struct AnalysisReport {
         let a = node.attributes
         if node.op == .matmul, let m = a["m"], let k = a["k"], let n = a["n"] { return ("Get_Time(\(m), \(k), \(n))", place) }
         if node.op == .attention {
-            let keys = graph.adjacency.predecessors(of: v).lazy.map { graph.nodes[Int($0)].out }.first { $0 != node.out }
+            let keys = analysis.adjacency.predecessors(of: v).lazy.map { graph.nodes[Int($0)].out }.first { $0 != node.out }
             return ("\(Analysis.attentionTerm(node, keys: keys)): \(Format.flops(cost.flops)), \(Format.bytes(cost.memoryBytes))", place)
         }
         if node.op.isCommunication {
