@@ -9,13 +9,23 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
     public var memoryCapacity: Double
     /// Dense FP8 (E4M3) tensor-core peak, FLOP/s; nil for a GPU without FP8 tensor cores.
     public var fp8PeakFLOPs: Double?
+    /// NVLink bandwidth per GPU and direction, bytes/s: the network model's default for links
+    /// inside a node when the user names none. nil for a GPU described on the command line.
+    public var nvlinkBandwidth: Double?
 
-    public init(name: String, peakFLOPs: Double, memoryBandwidth: Double, memoryCapacity: Double, fp8PeakFLOPs: Double? = nil) {
+    /// NVLink per GPU and direction when neither the GPU nor the user says: an H100's.
+    public static let defaultNVLinkBandwidth = 450e9
+
+    public init(
+        name: String, peakFLOPs: Double, memoryBandwidth: Double, memoryCapacity: Double, fp8PeakFLOPs: Double? = nil,
+        nvlinkBandwidth: Double? = nil
+    ) {
         self.name = name
         self.peakFLOPs = peakFLOPs
         self.memoryBandwidth = memoryBandwidth
         self.memoryCapacity = memoryCapacity
         self.fp8PeakFLOPs = fp8PeakFLOPs
+        self.nvlinkBandwidth = nvlinkBandwidth
     }
 
     /// This GPU as it runs a DAG of `dtype`: FP8 matmuls at the FP8 peak.
@@ -34,13 +44,18 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// H100 SXM: 989 TFLOP/s dense BF16 (1979 is the sparsity figure), 3.35 TB/s, 80 GB.
-    /// Dense FP8: 1979 TFLOP/s (3958 is the sparsity figure).
+    /// Dense FP8: 1979 TFLOP/s (3958 is the sparsity figure). NVLink 4: 900 GB/s a GPU, both
+    /// directions together.
     public static let h100SXM = GPUSpec(
-        name: "h100-sxm", peakFLOPs: 989e12, memoryBandwidth: 3.35e12, memoryCapacity: 80e9, fp8PeakFLOPs: 1979e12)
-    /// H200: the H100's compute with 4.8 TB/s and 141 GB of HBM3e.
-    public static let h200 = GPUSpec(name: "h200", peakFLOPs: 989e12, memoryBandwidth: 4.8e12, memoryCapacity: 141e9, fp8PeakFLOPs: 1979e12)
-    /// A100 SXM 80 GB: 312 TFLOP/s dense BF16, 2.04 TB/s.
-    public static let a100SXM = GPUSpec(name: "a100-sxm", peakFLOPs: 312e12, memoryBandwidth: 2.039e12, memoryCapacity: 80e9)
+        name: "h100-sxm", peakFLOPs: 989e12, memoryBandwidth: 3.35e12, memoryCapacity: 80e9, fp8PeakFLOPs: 1979e12,
+        nvlinkBandwidth: 450e9)
+    /// H200: the H100's compute and NVLink with 4.8 TB/s and 141 GB of HBM3e.
+    public static let h200 = GPUSpec(
+        name: "h200", peakFLOPs: 989e12, memoryBandwidth: 4.8e12, memoryCapacity: 141e9, fp8PeakFLOPs: 1979e12, nvlinkBandwidth: 450e9)
+    /// A100 SXM 80 GB: 312 TFLOP/s dense BF16, 2.04 TB/s; NVLink 3: 600 GB/s a GPU, both
+    /// directions together.
+    public static let a100SXM = GPUSpec(
+        name: "a100-sxm", peakFLOPs: 312e12, memoryBandwidth: 2.039e12, memoryCapacity: 80e9, nvlinkBandwidth: 300e9)
 
     public static let builtIn: [GPUSpec] = [.h100SXM, .h200, .a100SXM]
 

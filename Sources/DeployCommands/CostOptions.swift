@@ -22,8 +22,8 @@ struct CostOptions: ParsableArguments {
     // (--nvlink-g-bps, --ib-g-bps) stays accepted, for scripts written before.
     @Option(
         name: [.customLong("nvlink-gbps"), .customLong("nvlink-g-bps")], parsing: .unconditional,
-        help: "NVLink bandwidth per GPU per direction, GB/s (default 450).")
-    var nvlinkGBps: Double = 450
+        help: "NVLink bandwidth per GPU per direction, GB/s (default: the GPU's, 450 for h100-sxm and h200, 300 for a100-sxm).")
+    var nvlinkGBps: Double?
 
     @Option(
         name: [.customLong("ib-gbps"), .customLong("ib-g-bps")], parsing: .unconditional,
@@ -41,7 +41,7 @@ struct CostOptions: ParsableArguments {
         }
         guard efficiency > 0, efficiency <= 1 else { throw ValidationError("--efficiency must be in (0, 1], got \(efficiency)") }
         guard gpusPerNode > 0 else { throw ValidationError("--gpus-per-node must be positive, got \(gpusPerNode)") }
-        guard nvlinkGBps > 0, ibGBps > 0 else { throw ValidationError("--nvlink-gbps and --ib-gbps must be positive") }
+        guard nvlinkGBps ?? 1 > 0, ibGBps > 0 else { throw ValidationError("--nvlink-gbps and --ib-gbps must be positive") }
         guard alphaUs >= 0 else { throw ValidationError("--alpha-us must not be negative, got \(alphaUs)") }
     }
 
@@ -53,7 +53,9 @@ struct CostOptions: ParsableArguments {
             throw ValidationError(error.description)
         }
         let network = NetworkModel(
-            gpusPerNode: gpusPerNode, intraNodeBandwidth: nvlinkGBps * 1e9, interNodeBandwidth: ibGBps * 1e9, alpha: alphaUs * 1e-6)
+            gpusPerNode: gpusPerNode,
+            intraNodeBandwidth: nvlinkGBps.map { $0 * 1e9 } ?? model.gpu?.nvlinkBandwidth ?? GPUSpec.defaultNVLinkBandwidth,
+            interNodeBandwidth: ibGBps * 1e9, alpha: alphaUs * 1e-6)
         return AnalysisOptions(costModel: model, network: network)
     }
 }

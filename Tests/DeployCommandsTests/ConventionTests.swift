@@ -225,3 +225,20 @@ func cleanAndBrokenDAG() throws -> (dir: URL, clean: String, broken: String) {
         #expect(!r.stdout.split(separator: "\n").contains { $0.hasPrefix(".") && $0.hasPrefix(".  ") })
     }
 }
+
+/// Issue 15, item 5: NVLink follows `--gpu` unless `--nvlink-gbps` says otherwise.
+@Suite struct NetworkFollowsTheGPUTests {
+    private func network(_ extra: [String]) throws -> String {
+        let r = try CLI.run(["analyze", "--preset", "tp8-pp2-dense-4l", "--layers", "2", "--format", "json"] + extra)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stderr)")
+        return try #require(json["network"] as? String)
+    }
+
+    @Test func nvlinkIsTheGPUsOwn() throws {
+        #expect(try network([]).contains("NVLink 450 GB/s"))
+        #expect(try network(["--gpu", "h200"]).contains("NVLink 450 GB/s"))
+        #expect(try network(["--gpu", "a100-sxm"]).contains("NVLink 300 GB/s"))
+        #expect(try network(["--gpu", "a100-sxm", "--nvlink-gbps", "200"]).contains("NVLink 200 GB/s"))
+        #expect(try network(["--gpu", "x:peak=100,bw=1,mem=10"]).contains("NVLink 450 GB/s"))
+    }
+}
