@@ -108,25 +108,26 @@ public struct ChakraExport: Sendable {
                         if !message.dataDeps.contains(UInt64(u)) { message.dataDeps.append(UInt64(u)) }
                     }
                 }
-                var attributes = [ChakraAttributes.bool("is_cpu_op", false)]
+                var attributes = [ChakraAttributes.attribute("is_cpu_op", .boolVal(false))]
                 switch type {
                 case .compNode:
-                    attributes.append(ChakraAttributes.int64("num_ops", Int64(cost.flops.rounded())))
-                    attributes.append(ChakraAttributes.uint64("tensor_size", UInt64(max(0, cost.memoryBytes.rounded()))))
+                    attributes.append(ChakraAttributes.attribute("num_ops", .int64Val(Int64(cost.flops.rounded()))))
+                    attributes.append(ChakraAttributes.attribute("tensor_size", .uint64Val(UInt64(max(0, cost.memoryBytes.rounded())))))
                     counts[rank].compute += 1
                 case .commCollNode:
                     let bytes = contributed[rank] ?? 0
-                    attributes.append(ChakraAttributes.int64("comm_type", Int64(ChakraAttributes.collective(node.op).rawValue)))
-                    attributes.append(ChakraAttributes.int64("comm_size", Int64(bytes.rounded())))
-                    attributes.append(ChakraAttributes.string("pg_name", String(groups[node.group]!)))
+                    attributes.append(
+                        ChakraAttributes.attribute("comm_type", .int64Val(Int64(ChakraAttributes.collective(node.op).rawValue))))
+                    attributes.append(ChakraAttributes.attribute("comm_size", .int64Val(Int64(bytes.rounded()))))
+                    attributes.append(ChakraAttributes.attribute("pg_name", .stringVal(String(groups[node.group]!))))
                     commBytes[node.op, default: 0] += bytes.rounded()
                     counts[rank].collectives += 1
                 default:
                     let bytes = ((node.out.elementCountValue ?? 0) * elementBytes).rounded()
-                    attributes.append(ChakraAttributes.int64("comm_size", Int64(bytes)))
-                    attributes.append(ChakraAttributes.int32("comm_src", Int32(node.group[0])))
-                    attributes.append(ChakraAttributes.int32("comm_dst", Int32(node.group[1])))
-                    attributes.append(ChakraAttributes.int32("comm_tag", Int32(v)))
+                    attributes.append(ChakraAttributes.attribute("comm_size", .int64Val(Int64(bytes))))
+                    attributes.append(ChakraAttributes.attribute("comm_src", .int32Val(Int32(node.group[0]))))
+                    attributes.append(ChakraAttributes.attribute("comm_dst", .int32Val(Int32(node.group[1]))))
+                    attributes.append(ChakraAttributes.attribute("comm_tag", .int32Val(Int32(v))))
                     if type == .commSendNode {
                         commBytes[.sendRecv, default: 0] += bytes
                         counts[rank].sends += 1
@@ -180,48 +181,18 @@ enum ChakraAttributes {
         }
     }
 
-    static func bool(_ name: String, _ value: Bool) -> ChakraProtoMsg_AttributeProto {
+    /// A named attribute with one value of Chakra's `oneof value`.
+    static func attribute(_ name: String, _ value: ChakraProtoMsg_AttributeProto.OneOf_Value) -> ChakraProtoMsg_AttributeProto {
         var a = ChakraProtoMsg_AttributeProto()
         a.name = name
-        a.boolVal = value
-        return a
-    }
-
-    static func int32(_ name: String, _ value: Int32) -> ChakraProtoMsg_AttributeProto {
-        var a = ChakraProtoMsg_AttributeProto()
-        a.name = name
-        a.int32Val = value
-        return a
-    }
-
-    static func int64(_ name: String, _ value: Int64) -> ChakraProtoMsg_AttributeProto {
-        var a = ChakraProtoMsg_AttributeProto()
-        a.name = name
-        a.int64Val = value
-        return a
-    }
-
-    static func uint64(_ name: String, _ value: UInt64) -> ChakraProtoMsg_AttributeProto {
-        var a = ChakraProtoMsg_AttributeProto()
-        a.name = name
-        a.uint64Val = value
-        return a
-    }
-
-    static func string(_ name: String, _ value: String) -> ChakraProtoMsg_AttributeProto {
-        var a = ChakraProtoMsg_AttributeProto()
-        a.name = name
-        a.stringVal = value
+        a.value = value
         return a
     }
 
     static func int64List(_ name: String, _ values: [Int64]) -> ChakraProtoMsg_AttributeProto {
-        var a = ChakraProtoMsg_AttributeProto()
-        a.name = name
         var list = ChakraProtoMsg_Int64List()
         list.values = values
-        a.int64List = list
-        return a
+        return attribute(name, .int64List(list))
     }
 
     static let prefix = "deploydag."
@@ -230,25 +201,29 @@ enum ChakraAttributes {
 
     /// What the DOT file says of a node, beyond its name, id and output shape.
     static func node(_ node: OperatorNode) -> [ChakraProtoMsg_AttributeProto] {
-        var result = [string("deploydag.op", node.op.rawValue)]
-        if let gpu = node.gpu { result.append(int64("deploydag.gpu", Int64(gpu))) }
+        var result = [attribute("deploydag.op", .stringVal(node.op.rawValue))]
+        if let gpu = node.gpu { result.append(attribute("deploydag.gpu", .int64Val(Int64(gpu)))) }
         if !node.group.isEmpty { result.append(int64List("deploydag.group", node.group.map(Int64.init))) }
-        if let layer = node.layer { result.append(int64("deploydag.layer", Int64(layer))) }
-        if let block = node.block { result.append(string("deploydag.block", block)) }
-        if let label = node.label { result.append(string("deploydag.label", label)) }
-        for (key, value) in node.attributes.pairs { result.append(string(attributePrefix + key, value)) }
+        if let layer = node.layer { result.append(attribute("deploydag.layer", .int64Val(Int64(layer)))) }
+        if let block = node.block { result.append(attribute("deploydag.block", .stringVal(block))) }
+        if let label = node.label { result.append(attribute("deploydag.label", .stringVal(label))) }
+        for (key, value) in node.attributes.pairs { result.append(attribute(attributePrefix + key, .stringVal(value))) }
         return result
     }
 
     /// What the DOT file says of the graph, and where this trace sits among the others.
     static func graph(_ graph: OperatorGraph, rank: Int, ranks: Int, costModel: String) -> [ChakraProtoMsg_AttributeProto] {
         var result = [
-            string("deploydag.graph", graph.name), int64("deploydag.rank", Int64(rank)), int64("deploydag.ranks", Int64(ranks)),
-            int64("deploydag.nodes", Int64(graph.nodes.count)), int64("deploydag.edge_count", Int64(graph.edges.count)),
-            string("deploydag.cost_model", costModel),
+            attribute("deploydag.graph", .stringVal(graph.name)), attribute("deploydag.rank", .int64Val(Int64(rank))),
+            attribute("deploydag.ranks", .int64Val(Int64(ranks))),
+            attribute("deploydag.nodes", .int64Val(Int64(graph.nodes.count))),
+            attribute("deploydag.edge_count", .int64Val(Int64(graph.edges.count))),
+            attribute("deploydag.cost_model", .stringVal(costModel)),
         ]
-        if let gpus = graph.gpus { result.append(int64("deploydag.gpus", Int64(gpus))) }
-        for key in graph.attributes.keys.sorted() { result.append(string(graphAttributePrefix + key, graph.attributes[key]!)) }
+        if let gpus = graph.gpus { result.append(attribute("deploydag.gpus", .int64Val(Int64(gpus)))) }
+        for key in graph.attributes.keys.sorted() {
+            result.append(attribute(graphAttributePrefix + key, .stringVal(graph.attributes[key]!)))
+        }
         return result
     }
 }

@@ -48,7 +48,11 @@ public enum ChakraImport {
         // counts past those are refused before anything is sized by them.
         let messages = traces.reduce(0) { $0 + $1.nodes.count }
         let entries = traces.reduce(0) { total, trace in
-            total + trace.nodes.reduce(0) { $0 + Attributes($1.attr).list("deploydag.edges").count }
+            total
+                + trace.nodes.reduce(0) { count, node in
+                    guard case .int64List(let list)? = node.attr.first(where: { $0.name == "deploydag.edges" })?.value else { return count }
+                    return count + list.values.count
+                }
         }
         guard nodeCount >= 0, edgeCount >= 0, nodeCount <= messages, edgeCount <= entries else {
             throw ChakraError(

@@ -163,9 +163,13 @@ extension Analysis {
             return node.group.first.map { [($0, outBytes)] } ?? []
         }
         let p = Double(max(node.group.count, 1))
-        let producers = adjacency.predecessors(of: v).map(Int.init)
+        // Each member's producer: the first input whose output is on that GPU.
+        var producerOn: [Int: Int] = [:]
+        for u in adjacency.predecessors(of: v) {
+            for gpu in graph.nodes[Int(u)].gpus where producerOn[gpu] == nil { producerOn[gpu] = Int(u) }
+        }
         return node.group.map { gpu in
-            if let u = producers.first(where: { graph.nodes[$0].gpus.contains(gpu) }), let elements = graph.nodes[u].out.elementCountValue {
+            if let u = producerOn[gpu], let elements = graph.nodes[u].out.elementCountValue {
                 return (gpu, elements * bytes)
             }
             switch node.op {

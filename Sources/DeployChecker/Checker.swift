@@ -115,10 +115,10 @@ struct Context: Sendable {
     /// Parses of repeated attribute strings.
     var memo = ParseMemo()
     /// Products of the matmuls checked so far, by equation and operand shapes.
-    var matmulProducts: [MatmulShapeKey: Result<MatmulProduct, EinsumError>] = [:]
+    var matmulProducts: [MatmulKey<Shape>: Result<MatmulProduct, EinsumError>] = [:]
     /// Placements derived for matmuls so far, by equation and operand placements (successes only:
     /// a failure is worked out again, to report it at its node).
-    var matmulPlacements: [MatmulPlacementKey: Placement] = [:]
+    var matmulPlacements: [MatmulKey<Placement>: Placement] = [:]
 
     var graph: OperatorGraph { decoded.graph }
 

@@ -280,7 +280,7 @@ extension Context {
             operands.append(w)
         }
         guard operands.count == 2 else { return nil }
-        let key = MatmulPlacementKey(equation: eq, lhs: operands[0], rhs: operands[1])
+        let key = MatmulKey(equation: eq, lhs: operands[0], rhs: operands[1])
         if let known = matmulPlacements[key] { return known }
         guard let result = deriveMatmul(v, eq: eq, einsum: einsum, operands: operands) else { return nil }
         matmulPlacements[key] = result
@@ -466,13 +466,6 @@ extension Context {
     private func describe(_ key: [Int], _ axes: [Int], _ counts: [Int: Int]) -> String {
         zip(axes, key).map { axis, i in axis == -1 ? "P:\(i)/\(counts[axis]!)" : "S\(axis):\(i)/\(counts[axis]!)" }.joined(separator: ",")
     }
-}
-
-/// A matmul's equation and operand placements, whose derived placement the rules keep.
-struct MatmulPlacementKey: Hashable {
-    var equation: String
-    var lhs: Placement
-    var rhs: Placement
 }
 
 /// The GPUs holding the terms of each partial sum, for messages that say where to reduce.

@@ -299,7 +299,7 @@ extension Context {
             let a = graph.nodes[graph.edges[order[0]].from].out
             let b = weight ?? graph.nodes[graph.edges[order[1]].from].out
             // Layers and GPUs repeat the same products: each distinct one is worked out once.
-            let key = MatmulShapeKey(equation: eqText, lhs: a, rhs: b)
+            let key = MatmulKey(equation: eqText, lhs: a, rhs: b)
             let product: Result<MatmulProduct, EinsumError>
             if let known = matmulProducts[key] {
                 product = known
@@ -419,11 +419,12 @@ extension Context {
     }
 }
 
-/// A matmul's equation and operand shapes, whose product the shape rules keep.
-struct MatmulShapeKey: Hashable {
+/// A matmul's equation and what the rules know of its two operands (their shapes, or their
+/// placements), under which a result worked out once is kept.
+struct MatmulKey<Operand: Hashable & Sendable>: Hashable, Sendable {
     var equation: String
-    var lhs: Shape
-    var rhs: Shape
+    var lhs: Operand
+    var rhs: Operand
 }
 
 /// What an equation makes of two operand shapes.

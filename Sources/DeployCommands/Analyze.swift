@@ -31,10 +31,7 @@ extension DeployDag {
         var slack = false
 
         func validate() throws {
-            if (file == nil) == !source.isGiven {
-                throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
-            }
-            if let file { try source.refuseBuildFlags(for: file) }
+            try source.validate(file: file)
             for (flag, path) in [("--trace", trace), ("--gantt", gantt)] {
                 if let path, OutputFile.isStandardOutput(path) {
                     throw ValidationError("\(flag) \(path): standard output already carries the analysis; name a file")

@@ -39,10 +39,7 @@ extension DeployDag {
         var name: String?
 
         func validate() throws {
-            if (file == nil) == !source.isGiven {
-                throw ValidationError("give either a DOT file or --preset/--spec/--hf-config, not both and not neither")
-            }
-            if let file { try source.refuseBuildFlags(for: file) }
+            try source.validate(file: file)
             if OutputFile.isStandardOutput(output) {
                 throw ValidationError("-o \(output): export writes a trace file per GPU; name a directory")
             }

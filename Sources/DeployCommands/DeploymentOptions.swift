@@ -148,6 +148,15 @@ struct DeploymentOptions: ParsableArguments {
         ].filter(\.1).map(\.0)
     }
 
+    /// For a command that reads a DOT file or builds a deployment: exactly one of them, and no
+    /// build flag beside a DOT file.
+    func validate(file: String?) throws {
+        if (file == nil) == !isGiven {
+            throw ValidationError("give either a DOT file or --preset/--spec/--hf-config, not both and not neither")
+        }
+        if let file { try refuseBuildFlags(for: file) }
+    }
+
     /// Refuses the flags that cannot apply to the DOT file `file`, naming them.
     func refuseBuildFlags(for file: String) throws {
         let given = buildFlagsGiven

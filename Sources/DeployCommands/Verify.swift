@@ -43,10 +43,7 @@ extension DeployDag {
         }
 
         func validate() throws {
-            if (file == nil) == !source.isGiven {
-                throw ValidationError("give either a DOT file or --preset/--spec, not both and not neither")
-            }
-            if let file { try source.refuseBuildFlags(for: file) }
+            try source.validate(file: file)
         }
 
         func run() throws {
