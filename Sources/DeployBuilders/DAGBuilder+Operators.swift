@@ -41,7 +41,7 @@ extension DAGBuilder {
         out[dim] = try out[dim].multiplied(by: group.count)
         let node = graph.add(
             OperatorNode(
-                name: "\(prefix)\(key)", op: .allGather, group: group, out: out, layer: layer, block: block,
+                name: "\(prefix)\(key)\(rowTag)", op: .allGather, group: group, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title)\nall-gather dim \(dim) · GPUs \(GPUList.compact(group))\n\(shape(inputs[0])) → \(out)",
                 attributes: placed(["dim": String(dim)], logical(of: inputs[0]), place)))
         for input in inputs { graph.connect(input, node) }
@@ -55,7 +55,7 @@ extension DAGBuilder {
         out[dim] = try out[dim].divided(by: group.count)
         let node = graph.add(
             OperatorNode(
-                name: "\(prefix)\(key)", op: .reduceScatter, group: group, out: out, layer: layer, block: block,
+                name: "\(prefix)\(key)\(rowTag)", op: .reduceScatter, group: group, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title)\nreduce-scatter dim \(dim) · GPUs \(GPUList.compact(group))\n\(shape(inputs[0])) → \(out)",
                 attributes: NodeAttributes(pairs: [("dim", String(dim))])))
         for input in inputs { graph.connect(input, node) }
@@ -69,7 +69,7 @@ extension DAGBuilder {
         out[concatDim] = try out[concatDim].multiplied(by: group.count)
         let node = graph.add(
             OperatorNode(
-                name: "\(prefix)\(key)", op: .allToAll, group: group, out: out, layer: layer, block: block,
+                name: "\(prefix)\(key)\(rowTag)", op: .allToAll, group: group, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title)\nall-to-all · GPUs \(GPUList.compact(group))\n\(shape(inputs[0])) → \(out)",
                 attributes: NodeAttributes(pairs: [("split_dim", String(splitDim)), ("concat_dim", String(concatDim))])))
         for input in inputs { graph.connect(input, node) }

@@ -19,6 +19,12 @@ struct DAGBuilder {
     private(set) var prefix = ""
     private(set) var titlePrefix = ""
     var block: String?
+    /// While one row of a grid is built (a context-parallel shard of the prompt, an attention
+    /// data-parallel group's share of the batch): the part of the row's tensors along these
+    /// dimensions, composed into every place stated (`setRow`).
+    var outer: [Int: Placement.Part] = [:]
+    /// Appended to the names of the collectives built while a row is, so each row's are its own.
+    var rowTag = ""
     /// Every layer repeats the same few matmuls: their derivations are made once.
     private var matmuls: [MatmulKey: MatmulFacts] = [:]
 
@@ -68,12 +74,32 @@ struct DAGBuilder {
     }
 
     func placed(_ attributes: [(key: String, value: String)], _ logical: String, _ place: Placement?) -> NodeAttributes {
-        guard let place else { return NodeAttributes(pairs: attributes) }
+        guard var place else { return NodeAttributes(pairs: attributes) }
+        if !outer.isEmpty { place = Self.within(outer, place) }
         var pairs = attributes
         pairs.reserveCapacity(attributes.count + 2)
         pairs.append(("logical", logical))
         pairs.append(("place", place.description))
         return NodeAttributes(pairs: pairs)
+    }
+
+    /// `place` as a part of the row `outer` holds: each outer part refined by the place's own
+    /// shard of that dimension.
+    static func within(_ outer: [Int: Placement.Part], _ place: Placement) -> Placement {
+        var composed = place
+        for (dim, part) in outer { composed.shards[dim] = place.shards[dim].flatMap { part.refined($0) } ?? part }
+        return composed
+    }
+
+    /// Builds what follows as row `index` of `count` along `dim` (`outer`, `rowTag`).
+    mutating func setRow(_ index: Int, of count: Int, dim: Int, tag: String) {
+        outer = count > 1 ? [dim: .init(index, of: count)] : [:]
+        rowTag = count > 1 ? tag : ""
+    }
+
+    mutating func clearRow() {
+        outer = [:]
+        rowTag = ""
     }
 
     /// The logical tensor a node's output is part of (a communication node keeps its input's).
@@ -167,7 +193,7 @@ struct DAGBuilder {
         let out = shape(inputs[0])
         let node = graph.add(
             OperatorNode(
-                name: "\(prefix)\(key)", op: .allReduce, group: group, out: out, layer: layer, block: block,
+                name: "\(prefix)\(key)\(rowTag)", op: .allReduce, group: group, out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title)\nall-reduce · GPUs \(GPUList.compact(group))\n\(out)",
                 attributes: placed([:], logical(of: inputs[0]), place)))
         for input in inputs { graph.connect(input, node) }
@@ -177,10 +203,14 @@ struct DAGBuilder {
     /// A point-to-point transfer of `input` from GPU `from` to GPU `to`; it keeps the input's placement.
     mutating func sendRecv(_ key: String, title: String, from: Int, to: Int, input: Int) -> Int {
         let out = shape(input)
+        // The input's place is a whole-model one already.
         let place = graph.nodes[input].attributes["place"].flatMap(Placement.parse)
+        let row = outer
+        outer = [:]
+        defer { outer = row }
         let node = graph.add(
             OperatorNode(
-                name: "\(prefix)\(key)", op: .sendRecv, group: [from, to], out: out, layer: layer, block: block,
+                name: "\(prefix)\(key)\(rowTag)", op: .sendRecv, group: [from, to], out: out, layer: layer, block: block,
                 label: "\(titlePrefix)\(title)\nsend/recv · GPU \(from) → \(to)\n\(out)", attributes: placed([:], logical(of: input), place)
             ))
         graph.connect(input, node)

@@ -35,11 +35,20 @@ extension DAGBuilder {
         -> [Int]
     {
         if sequenceParallel && gpus.count > 1 { return try sequenceParallelLayer(model: model, phase: phase, gpus: gpus, x: x) }
+        block = "attention"
+        let normed = gpus.enumerated().map { i, gpu in norm(model, "ln1", title: "1", gpu: gpu, input: x[i], place: .replicate) }
+        let terms = try attentionTerms(model: model, phase: phase, gpus: gpus, normed: normed)
+        return try finishLayer(model: model, phase: phase, gpus: gpus, x: x, normed: normed, attention: terms)
+    }
+
+    /// The rest of a layer once attention has given its partial terms: the all-reduce and
+    /// residual, then the MLP or the experts (or, for a parallel-residual layer, the MLP on the
+    /// same normed input and one all-reduce of both).
+    mutating func finishLayer(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int], normed: [Int], attention terms: [Int]) throws
+        -> [Int]
+    {
         let t = gpus.count
         if model.parallelResidual {
-            block = "attention"
-            let normed = gpus.enumerated().map { i, gpu in norm(model, "ln1", title: "1", gpu: gpu, input: x[i], place: .replicate) }
-            let attention = try attentionTerms(model: model, phase: phase, gpus: gpus, normed: normed)
             block = "mlp"
             let mlpInput =
                 model.parallelNorms
@@ -47,24 +56,30 @@ extension DAGBuilder {
                 : normed
             let mlp = try mlpTerms(model: model, gpus: gpus, normed: mlpInput)
             let sums = gpus.enumerated().map { i, gpu in
-                add("parallel_sum", title: "attention + MLP", gpu: gpu, attention[i], mlp[i], place: Self.partial(i, of: t))
+                add("parallel_sum", title: "attention + MLP", gpu: gpu, terms[i], mlp[i], place: Self.partial(i, of: t))
             }
             let reduced = reduce("layer_allreduce", title: "attention and MLP partial sums", gpus: gpus, sums)
             return gpus.enumerated().map { i, gpu in
                 add("residual", title: "residual add", gpu: gpu, x[i], reduced[i], place: .replicate)
             }
         }
-        block = "attention"
-        let normed = gpus.enumerated().map { i, gpu in norm(model, "ln1", title: "1", gpu: gpu, input: x[i], place: .replicate) }
-        let attention = reduce(
-            "attn_allreduce", title: "output-projection partial sums", gpus: gpus,
-            try attentionTerms(model: model, phase: phase, gpus: gpus, normed: normed))
-        let attended = gpus.enumerated().map { i, gpu in
-            add("residual1", title: "residual add 1", gpu: gpu, x[i], attention[i], place: .replicate)
-        }
+        let attended = finishAttention(gpus: gpus, x: x, terms: terms)
         if let moe = model.moe {
             return try expertParallelMoE(model: model, moe: moe, gpus: gpus, tokenDim: Self.tokenDim(phase), x: attended)
         }
+        return try denseHalf(model: model, gpus: gpus, x: attended)
+    }
+
+    /// Attention's partial terms all-reduced and added to the residual stream `x`.
+    mutating func finishAttention(gpus: [Int], x: [Int], terms: [Int]) -> [Int] {
+        let attention = reduce("attn_allreduce", title: "output-projection partial sums", gpus: gpus, terms)
+        return gpus.enumerated().map { i, gpu in
+            add("residual1", title: "residual add 1", gpu: gpu, x[i], attention[i], place: .replicate)
+        }
+    }
+
+    /// The dense MLP half of a layer: norm, column- and row-parallel MLP, all-reduce, residual.
+    mutating func denseHalf(model: TransformerModel, gpus: [Int], x attended: [Int]) throws -> [Int] {
         block = "mlp"
         let normed2 = gpus.enumerated().map { i, gpu in
             norm(model, "ln2", title: "2", gpu: gpu, input: attended[i], place: .replicate)
@@ -137,65 +152,121 @@ extension DAGBuilder {
     /// Attention on the normed input, whole query heads per GPU, up to the row-parallel output
     /// projection: one partial term of the attention output per GPU.
     mutating func attentionTerms(model: TransformerModel, phase: Phase, gpus: [Int], normed: [Int]) throws -> [Int] {
-        let t = gpus.count
-        let (h, d) = (model.hidden, model.headDim)
-        let qLocal = model.heads / t
-        let (kvParts, kvLocal) = Self.kvSharing(model, tp: t)
         let offset = Self.queryOffset(phase)
         var terms: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
-            let kvShare = rank / (t / kvParts)
-            let qHeads = t == 1 ? "all \(model.heads) heads" : "heads \(rank * qLocal)-\((rank + 1) * qLocal - 1)"
-            let kvHeads =
-                kvParts == 1 ? "all \(model.kvHeads) K/V heads" : "K/V heads \(kvShare * kvLocal)-\((kvShare + 1) * kvLocal - 1)"
-            let qPlace = Self.shard(2, rank, of: t)
-            let kvPlace = Self.shard(2, kvShare, of: kvParts, copies: t / kvParts)
-            var q = try matmul(
-                "q", title: "Q proj (\(qHeads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: normed[rank],
-                weight: [Dim(h), Dim(qLocal), Dim(d)], weightPlace: Self.shard(1, rank, of: t), place: qPlace, bias: model.qkvBias)
-            var k = try matmul(
-                "k", title: "K proj (\(kvHeads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: normed[rank],
-                weight: [Dim(h), Dim(kvLocal), Dim(d)], weightPlace: Self.shard(1, kvShare, of: kvParts), place: kvPlace,
-                bias: model.qkvBias)
-            let v = try matmul(
-                "v", title: "V proj (\(kvHeads))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: normed[rank],
-                weight: [Dim(h), Dim(kvLocal), Dim(d)], weightPlace: Self.shard(1, kvShare, of: kvParts), place: kvPlace,
-                bias: model.qkvBias)
-            if let rotary = model.rope {
-                q = rope("q_rope", title: "RoPE on Q", gpu: gpu, input: q, rope: rotary, offset: offset, place: qPlace)
-                k = rope("k_rope", title: "RoPE on K", gpu: gpu, input: k, rope: rotary, offset: offset, place: kvPlace)
-            }
+            let (query, k, v) = try projectQKV(model: model, rank: rank, of: gpus.count, gpu: gpu, input: normed[rank], offset: offset)
+            guard let q = query else { preconditionFailure("projectQKV gives queries unless asked for keys only") }
             let keys = try withCache(k, "k", gpu: gpu, phase: phase)
             let values = try withCache(v, "v", gpu: gpu, phase: phase)
-            let context: Int
-            let scale = Self.scale(d)
-            switch model.attention {
-            case .fused:
-                context = fusedAttention(
-                    "attention", title: "attention (fused, \(model.heads / model.kvHeads) queries per K/V head)", gpu: gpu, q: q,
-                    k: keys, v: values, scale: scale, causal: model.causal, window: model.slidingWindow, queryOffset: offset,
-                    place: qPlace)
-            case .materialized:
-                let scoresPlace = Self.shard(1, rank, of: t)
-                let scores = try matmul(
-                    "qk", title: "Q·Kᵀ scores", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys, place: scoresPlace)
-                var mask: [(key: String, value: String)] = [("scale", scale)]
-                if model.causal { mask.append(("causal", "true")) }
-                if let window = model.slidingWindow { mask.append(("window", String(window))) }
-                if offset != Dim(0) { mask.append(("q_offset", offset.description)) }
-                let probabilities = maskedSoftmax(
-                    "softmax", title: "softmax(scores / √\(d)\(model.causal ? ", causal" : ""))", gpu: gpu, input: scores,
-                    attributes: mask, place: scoresPlace)
-                context = try matmul(
-                    "av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values, place: qPlace)
-            }
             terms.append(
-                try matmul(
-                    "o_proj", title: t > 1 ? "output proj (row-parallel, partial sum)" : "output proj", gpu: gpu, eq: "bsnd,ndh->bsh",
-                    lhs: context, weight: [Dim(qLocal), Dim(d), Dim(h)], weightPlace: Self.shard(0, rank, of: t),
-                    place: Self.partial(rank, of: t), bias: model.outputBias && rank == 0))
+                try attend(model: model, rank: rank, of: gpus.count, gpu: gpu, q: q, keys: keys, values: values, offset: offset))
         }
         return terms
+    }
+
+    /// The heads a tensor rank holds, for titles and places.
+    private struct RankHeads {
+        var qLocal: Int
+        var kvLocal: Int
+        var kvShare: Int
+        var qTitle: String
+        var kvTitle: String
+        var qPlace: Placement
+        var kvPlace: Placement
+        var kvWeightPlace: Placement
+
+        init(_ model: TransformerModel, rank: Int, of t: Int) {
+            qLocal = model.heads / t
+            let (kvParts, local) = DAGBuilder.kvSharing(model, tp: t)
+            kvLocal = local
+            kvShare = rank / (t / kvParts)
+            qTitle = t == 1 ? "all \(model.heads) heads" : "heads \(rank * qLocal)-\((rank + 1) * qLocal - 1)"
+            kvTitle = kvParts == 1 ? "all \(model.kvHeads) K/V heads" : "K/V heads \(kvShare * kvLocal)-\((kvShare + 1) * kvLocal - 1)"
+            qPlace = DAGBuilder.shard(2, rank, of: t)
+            kvPlace = DAGBuilder.shard(2, kvShare, of: kvParts, copies: t / kvParts)
+            kvWeightPlace = DAGBuilder.shard(1, kvShare, of: kvParts)
+        }
+    }
+
+    /// Q, K and V of tensor rank `rank` of `t` (whole heads), rotated from position `offset`;
+    /// the queries from `query` (a whole last token: its own input and position, no row part)
+    /// when given, none when `keysOnly`.
+    mutating func projectQKV(
+        model: TransformerModel, rank: Int, of t: Int, gpu: Int, input: Int, offset: Dim, query: (input: Int, offset: Dim)? = nil,
+        keysOnly: Bool = false
+    ) throws -> (q: Int?, k: Int, v: Int) {
+        let (h, d) = (model.hidden, model.headDim)
+        let heads = RankHeads(model, rank: rank, of: t)
+        let row = outer
+        var q: Int?
+        if !keysOnly {
+            if query != nil { outer = [:] }
+            q = try matmul(
+                "q", title: "Q proj (\(heads.qTitle))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: query?.input ?? input,
+                weight: [Dim(h), Dim(heads.qLocal), Dim(d)], weightPlace: Self.shard(1, rank, of: t), place: heads.qPlace,
+                bias: model.qkvBias)
+            outer = row
+        }
+        var k = try matmul(
+            "k", title: "K proj (\(heads.kvTitle))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: input,
+            weight: [Dim(h), Dim(heads.kvLocal), Dim(d)], weightPlace: heads.kvWeightPlace, place: heads.kvPlace, bias: model.qkvBias)
+        let v = try matmul(
+            "v", title: "V proj (\(heads.kvTitle))", gpu: gpu, eq: "bsh,hnd->bsnd", lhs: input,
+            weight: [Dim(h), Dim(heads.kvLocal), Dim(d)], weightPlace: heads.kvWeightPlace, place: heads.kvPlace, bias: model.qkvBias)
+        if let rotary = model.rope {
+            if let projected = q {
+                if query != nil { outer = [:] }
+                q = rope(
+                    "q_rope", title: "RoPE on Q", gpu: gpu, input: projected, rope: rotary, offset: query?.offset ?? offset,
+                    place: heads.qPlace)
+                outer = row
+            }
+            k = rope("k_rope", title: "RoPE on K", gpu: gpu, input: k, rope: rotary, offset: offset, place: heads.kvPlace)
+        }
+        return (q, k, v)
+    }
+
+    /// Attention of rank `rank`'s queries (the first at position `offset`) over `keys` and
+    /// `values`, then its row of the output projection: one partial term.
+    mutating func attend(
+        model: TransformerModel, rank: Int, of t: Int, gpu: Int, q: Int, keys: Int, values: Int, offset: Dim
+    ) throws -> Int {
+        let heads = RankHeads(model, rank: rank, of: t)
+        let (h, d) = (model.hidden, model.headDim)
+        let context: Int
+        let scale = Self.scale(d)
+        switch model.attention {
+        case .fused:
+            context = fusedAttention(
+                "attention", title: "attention (fused, \(model.heads / model.kvHeads) queries per K/V head)", gpu: gpu, q: q,
+                k: keys, v: values, scale: scale, causal: model.causal, window: model.slidingWindow, queryOffset: offset,
+                place: heads.qPlace)
+        case .materialized:
+            // The scores [b, n, q, k] hold a row's queries along dim 2, not 1.
+            let row = outer
+            if let queries = row[1] {
+                outer[1] = nil
+                outer[2] = queries
+            }
+            let scoresPlace = Self.shard(1, rank, of: t)
+            let scores = try matmul(
+                "qk", title: "Q·Kᵀ scores", gpu: gpu, eq: "bqnd,bknd->bnqk", lhs: q, rhs: keys, place: scoresPlace)
+            var mask: [(key: String, value: String)] = [("scale", scale)]
+            if model.causal { mask.append(("causal", "true")) }
+            if let window = model.slidingWindow { mask.append(("window", String(window))) }
+            if offset != Dim(0) { mask.append(("q_offset", offset.description)) }
+            let probabilities = maskedSoftmax(
+                "softmax", title: "softmax(scores / √\(d)\(model.causal ? ", causal" : ""))", gpu: gpu, input: scores,
+                attributes: mask, place: scoresPlace)
+            outer = row
+            context = try matmul(
+                "av", title: "attention × V", gpu: gpu, eq: "bnqk,bknd->bqnd", lhs: probabilities, rhs: values, place: heads.qPlace)
+        }
+        return try matmul(
+            "o_proj", title: t > 1 ? "output proj (row-parallel, partial sum)" : "output proj", gpu: gpu, eq: "bsnd,ndh->bsh",
+            lhs: context, weight: [Dim(heads.qLocal), Dim(d), Dim(h)], weightPlace: Self.shard(0, rank, of: t),
+            place: Self.partial(rank, of: t), bias: model.outputBias && rank == 0)
     }
 
     /// A softmax with its mask attributes (`scale`, `causal`, `window`, `q_offset`).
@@ -296,8 +367,11 @@ extension DAGBuilder {
 
     /// The model's outputs on `gpus`: for a model with a vocabulary, the final norm and the LM
     /// head (column-parallel over the vocabulary, the logits all-gathered for the sampler; in
-    /// prefill on the last token of each sequence only); otherwise the activations.
-    mutating func modelOutputs(model: TransformerModel, phase: Phase, gpus: [Int], x: [Int], sequenceParallel: Bool = false) throws {
+    /// prefill on the last token of each sequence only, or on `x` itself when `lastTokenOnly`
+    /// says it holds only that token); otherwise the activations.
+    mutating func modelOutputs(
+        model: TransformerModel, phase: Phase, gpus: [Int], x: [Int], sequenceParallel: Bool = false, lastTokenOnly: Bool = false
+    ) throws {
         let t = gpus.count
         let sp = sequenceParallel && t > 1
         guard let vocab = model.vocab else {
@@ -321,9 +395,13 @@ extension DAGBuilder {
         block = "head"
         defer { block = nil }
         var logits: [Int] = []
+        let row = outer
         for (rank, gpu) in gpus.enumerated() {
+            outer = row
             var last = sp ? x[rank] : norm(model, "final_norm", title: "(final)", gpu: gpu, input: x[rank], place: .replicate)
-            if case .prefill = phase {
+            if case .prefill = phase, !lastTokenOnly {
+                // The last token is the whole sequence's, not part of a context-parallel shard.
+                outer[1] = nil
                 last = narrow(
                     "last_token", title: "last token of each sequence (only it is sampled)", gpu: gpu, input: last, dim: 1, start: -1,
                     length: 1, place: .replicate)

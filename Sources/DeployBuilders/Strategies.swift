@@ -80,8 +80,49 @@ struct TensorPipelineStrategy {
         }
         if model.moe == nil { try requireDivisible(model.ffn, by: tp, key: "ffn", "the MLP is split over \(tp) GPUs per stage") }
         try requireDivisible(model.layers, by: pp, key: "layers", "the layers split evenly into \(pp) pipeline stages")
-        try validateExperts(model.moe, over: tp, key: "a pipeline stage")
-        if model.moe != nil { try requireTokensSplit(deployment, into: tp) }
+        let cp = deployment.contextParallel
+        let experts = deployment.expertParallel ?? tp
+        if cp > 1 {
+            if case .decode = deployment.phase {
+                throw SpecError(key: "cp", "splits a prompt's sequence over \(cp) GPUs; a decode step has one token per sequence")
+            }
+            guard !deployment.sequenceParallel else { throw SpecError(key: "cp", "combined with sp is not built; give one of them") }
+            guard experts == tp else { throw SpecError(key: "cp", "combined with an ep wider than tp is not built; give one of them") }
+            guard model.seq.intValue != nil else {
+                throw SpecError(key: "seq", "must be an integer under cp: each shard's keys and queries sit at positions of their own")
+            }
+            try requireSplittable(model.seq, into: cp, key: "cp", "the prompt is split into \(cp) contiguous shards")
+            if model.moe != nil, model.vocab != nil {
+                try requireSplittable(
+                    model.batch, into: tp, key: "batch", "the last layer routes each sequence's last token, shared among \(tp) GPUs")
+            }
+        }
+        if let ep = deployment.expertParallel, ep != tp {
+            guard let moe = model.moe else {
+                throw SpecError(key: "ep", "spreads the experts of a mixture of experts; this model is dense")
+            }
+            guard ep % tp == 0 else {
+                throw SpecError(
+                    key: "ep",
+                    "is \(ep), which is not a multiple of tp \(tp): the experts spread over ep GPUs that hold ep / tp attention groups of tp GPUs each"
+                )
+            }
+            try validateExperts(moe, over: ep, key: "ep")
+            if case .decode = deployment.phase {
+                try requireSplittable(model.batch, into: ep, key: "ep", "each of \(ep) GPUs routes its own sequences' tokens")
+            } else {
+                try requireSplittable(
+                    model.batch, into: ep / tp, key: "ep", "each of the \(ep / tp) attention groups takes its share of the batch")
+                try requireSplittable(model.seq, into: tp, key: "seq", "the tokens of a group are shared among its \(tp) GPUs")
+            }
+        } else {
+            try validateExperts(model.moe, over: tp, key: "a pipeline stage")
+            if model.moe != nil {
+                var share = deployment
+                share.model.seq = (try? model.seq.divided(by: cp)) ?? model.seq
+                try requireTokensSplit(share, into: tp)
+            }
+        }
         self.deployment = deployment
         self.tp = tp
         self.pp = pp
@@ -92,12 +133,17 @@ struct TensorPipelineStrategy {
         let layersPerStage = model.layers / pp
         var b = DAGBuilder(deployment: deployment)
         let tp = tp
+        let rows = deployment.rowsPerStage
+        let width = tp * rows
         let stageGPUs: @Sendable (Int) -> [Int] = { layer in
             let stage = layersPerStage > 0 ? layer / layersPerStage : 0
-            return Array((stage * tp)..<((stage + 1) * tp))
+            return Array((stage * width)..<((stage + 1) * width))
         }
         let sp = deployment.sequenceParallel
-        let inputs = try b.modelInputs(model: model, phase: phase, gpus: stageGPUs(0), sequenceParallel: sp)
+        let split: DAGBuilder.RowSplit? = rows == 1 ? nil : deployment.contextParallel > 1 ? .sequence : .batch
+        let inputs =
+            try split.map { try b.rowInputs(model: model, phase: phase, rows: DAGBuilder.rows(stageGPUs(0), tp: tp), split: $0) }
+            ?? b.modelInputs(model: model, phase: phase, gpus: stageGPUs(0), sequenceParallel: sp)
         let x = try b.layers(model.layers, from: inputs) { b, layer, x in
             var x = x
             let gpus = stageGPUs(layer)
@@ -110,12 +156,54 @@ struct TensorPipelineStrategy {
                         from: pair.0, to: pair.1, input: x[i])
                 }
             }
-            if !model.isClassic || sp { return try b.decoderLayer(model: model, phase: phase, gpus: gpus, x: x, sequenceParallel: sp) }
-            let attended = try b.headParallelAttention(model: model, phase: phase, gpus: gpus, x: x)
-            return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
+            switch split {
+            case .sequence?:
+                return try b.contextParallelLayer(
+                    model: model, phase: phase, rows: DAGBuilder.rows(gpus, tp: tp), x: x,
+                    lastTokenOnly: model.vocab != nil && layer == model.layers - 1)
+            case .batch?:
+                return try b.expertParallelLayer(model: model, moe: model.moe!, phase: phase, rows: DAGBuilder.rows(gpus, tp: tp), x: x)
+            case nil:
+                if !model.isClassic || sp { return try b.decoderLayer(model: model, phase: phase, gpus: gpus, x: x, sequenceParallel: sp) }
+                let attended = try b.headParallelAttention(model: model, phase: phase, gpus: gpus, x: x)
+                return try b.feedForward(model: model, phase: phase, gpus: gpus, x: attended)
+            }
         }
-        try b.modelOutputs(model: model, phase: phase, gpus: stageGPUs(max(model.layers - 1, 0)), x: x, sequenceParallel: sp)
+        let last = stageGPUs(max(model.layers - 1, 0))
+        if let split {
+            try b.rowOutputs(model: model, phase: phase, rows: DAGBuilder.rows(last, tp: tp), split: split, x: x)
+            b.graph.declareCopies()
+        } else {
+            try b.modelOutputs(model: model, phase: phase, gpus: last, x: x, sequenceParallel: sp)
+        }
         return b.graph
+    }
+}
+
+extension OperatorGraph {
+    /// A part of a tensor that several GPUs compute alike (a row's replicated tensor is one
+    /// part of the model's, held by each of the row's GPUs) is declared as that many copies.
+    mutating func declareCopies() {
+        struct Key: Hashable {
+            var logical: String
+            var place: Placement
+        }
+        var holders: [Key: Int] = [:]
+        var keys: [Int: Key] = [:]
+        for (i, node) in nodes.enumerated() where !node.op.isCommunication {
+            guard let logical = node.attributes["logical"], let text = node.attributes["place"], let place = Placement.parse(text),
+                !place.isReplicate, place.copies == nil
+            else { continue }
+            let key = Key(logical: logical, place: place)
+            holders[key, default: 0] += 1
+            keys[i] = key
+        }
+        for (i, key) in keys {
+            guard let count = holders[key], count > 1 else { continue }
+            var place = key.place
+            place.copies = count
+            updateNode(i) { $0.attributes["place"] = place.description }
+        }
     }
 }
 

@@ -119,9 +119,29 @@ public struct Deployment: Hashable, Sendable {
     /// Data parallelism (`tp_pp` with `dp: d`): `d` replicas of the whole pipeline on disjoint
     /// GPUs, each taking `batch / d` of the sequences.
     public var dataParallel = 1
+    /// Context parallelism (`tp_pp` with `cp: c`, prefill): the prompt split into `c` contiguous
+    /// shards, each on its own tensor-parallel group, the keys and values all-gathered along the
+    /// sequence over the `c` GPUs of each tensor rank before attention.
+    public var contextParallel = 1
+    /// Expert parallelism over `ep` GPUs per stage (`tp_pp` with `ep: e`, a multiple of `tp`):
+    /// the experts spread over all `e`, attention data-parallel over `e / tp` groups of `tp`
+    /// GPUs, each with its share of the batch. Nil: the experts spread over the `tp` GPUs.
+    public var expertParallel: Int?
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int
+
+    /// Tensor-parallel groups side by side in one pipeline stage: the context-parallel shards, or
+    /// the attention data-parallel groups of expert parallelism; 1 for plain `tp_pp`.
+    public var rowsPerStage: Int {
+        guard case .tensorPipeline(let tp, _) = strategy else { return 1 }
+        if contextParallel > 1 { return contextParallel }
+        if let ep = expertParallel, tp > 0, ep > tp, ep % tp == 0 { return ep / tp }
+        return 1
+    }
+
+    /// The GPUs one replica of the deployment uses (before data parallelism).
+    public var replicaGPUs: Int { strategy.gpuCount * rowsPerStage }
 
     public init(
         name: String, model: TransformerModel, strategy: Strategy, phase: Phase = .prefill, clusterGPUs: Int? = nil, microBatches: Int = 1

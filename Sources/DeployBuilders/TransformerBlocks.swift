@@ -8,9 +8,11 @@ extension DAGBuilder {
         attributes["phase"] = deployment.phase.description
         if deployment.helixSoftmax == .perSegment { attributes["helix_softmax"] = "per-segment" }
         if deployment.sequenceParallel { attributes["sp"] = "true" }
+        if deployment.contextParallel > 1 { attributes["cp"] = String(deployment.contextParallel) }
+        if deployment.rowsPerStage > 1, let ep = deployment.expertParallel { attributes["ep"] = String(ep) }
         if case .decode(let context) = deployment.phase { attributes["context"] = context.description }
         if let cluster = deployment.clusterGPUs { attributes["cluster_gpus"] = String(cluster) }
-        self.init(name: deployment.name, gpus: deployment.strategy.gpuCount, attributes: attributes)
+        self.init(name: deployment.name, gpus: deployment.replicaGPUs, attributes: attributes)
     }
 
     /// Keys or values as attention sees them: in prefill the projection itself; in decode the
@@ -20,6 +22,10 @@ extension DAGBuilder {
         logical: String? = nil
     ) throws -> Int {
         guard case .decode(let context) = phase else { return projected }
+        // The places below are whole-model ones already (read from the projection).
+        let row = outer
+        outer = [:]
+        defer { outer = row }
         let cached = range ?? 0..<(context.intValue! - 1)
         var cacheShape = shape(projected)
         cacheShape[1] = Dim(cached.upperBound - cached.lowerBound)
@@ -247,20 +253,37 @@ extension DAGBuilder {
     /// activations for the residual add. With fewer experts than GPUs, each expert is tensor
     /// parallel over p/E GPUs: dispatch makes one copy of its buffer per slice, each slice returns
     /// a partial sum, and combine adds the slices (exact, as combine is linear).
-    mutating func expertParallelMoE(model: TransformerModel, moe: MixtureOfExperts, gpus: [Int], tokenDim: Int, x: [Int]) throws -> [Int] {
+    mutating func expertParallelMoE(
+        model: TransformerModel, moe: MixtureOfExperts, gpus: [Int], tokenDim: Int, x: [Int], attentionGroups: Int = 1
+    ) throws -> [Int] {
         block = "moe"
         let p = gpus.count
+        // With attention data-parallel groups, GPU i is rank i % g of group i / g (g GPUs each),
+        // and its tokens are its share of its group's batch share.
+        let g = p / attentionGroups
+        // Without groups the caller's row (a context-parallel shard) holds throughout.
+        let caller = (outer, rowTag)
+        func enter(_ i: Int) { if attentionGroups > 1 { setRow(i / g, of: attentionGroups, dim: 0, tag: ".adp\(i / g)") } }
+        func leave() { (outer, rowTag) = caller }
+        // A group of one GPU holds its tokens whole (a lone tensor-parallel GPU keeps the split
+        // into one part it has always been built with).
+        let whole = g == 1 && attentionGroups > 1
+        func own(_ i: Int) -> Placement { whole ? .replicate : Placement(shards: [tokenDim: .init(i % g, of: g)]) }
         let replicas = moe.experts >= p ? 1 : p / moe.experts
         let slots = moe.experts * replicas / p
         var routing: [Int] = []
         var buffers: [Int] = []
         var slices: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
-            let tokens = Placement(shards: [tokenDim: .init(rank, of: p)])
+            enter(rank)
+            let tokens = own(rank)
             let ln = norm(model, "ln2", title: "2", gpu: gpu, input: x[rank], place: .replicate)
-            let mine = try split(
-                "tokens", title: "this GPU's 1/\(p) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: p, index: rank, place: tokens
-            )
+            let mine =
+                whole
+                ? ln
+                : try split(
+                    "tokens", title: "this GPU's 1/\(g) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: g, index: rank % g,
+                    place: tokens)
             let logits = try matmul(
                 "router", title: "router", gpu: gpu, eq: "bsh,he->bse", lhs: mine, weight: [Dim(model.hidden), Dim(moe.experts)],
                 place: tokens)
@@ -269,6 +292,7 @@ extension DAGBuilder {
             slices.append(mine)
             buffers.append(try dispatch("dispatch", gpu: gpu, tokens: mine, routing: chosen, moe: moe, replicas: replicas))
         }
+        leave()
         let sent = try allToAll(
             "dispatch_all_to_all", title: "tokens to their experts", group: gpus, inputs: buffers, splitDim: 0, concatDim: 1)
         var results: [Int] = []
@@ -295,7 +319,8 @@ extension DAGBuilder {
             "combine_all_to_all", title: "expert outputs back to their tokens", group: gpus, inputs: results, splitDim: 1, concatDim: 0)
         var combined: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
-            let tokens = Placement(shards: [tokenDim: .init(rank, of: p)])
+            enter(rank)
+            let tokens = own(rank)
             var out = combine(
                 "combine", gpu: gpu, buffers: returned, routing: routing[rank], moe: moe, replicas: replicas, place: tokens)
             if let width = moe.sharedExpertFFN {
@@ -305,9 +330,22 @@ extension DAGBuilder {
             }
             combined.append(out)
         }
-        let gathered = try allGather(
-            "moe_all_gather", title: "every GPU's tokens", group: gpus, inputs: combined, dim: tokenDim, place: .replicate)
-        return gpus.enumerated().map { i, gpu in add("residual2", title: "residual add 2", gpu: gpu, x[i], gathered, place: .replicate) }
+        var result: [Int] = []
+        for group in 0..<attentionGroups {
+            let members = Array(gpus[(group * g)..<((group + 1) * g)])
+            enter(group * g)
+            let mine = Array(combined[(group * g)..<((group + 1) * g)])
+            let gathered =
+                whole
+                ? mine[0]
+                : try allGather(
+                    "moe_all_gather", title: "every GPU's tokens", group: members, inputs: mine, dim: tokenDim, place: .replicate)
+            for (i, gpu) in members.enumerated() {
+                result.append(add("residual2", title: "residual add 2", gpu: gpu, x[group * g + i], gathered, place: .replicate))
+            }
+        }
+        leave()
+        return result
     }
 
     /// The shared expert (DeepSeek-MoE style, un-gated): a dense MLP of inner width `width`

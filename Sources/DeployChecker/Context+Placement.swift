@@ -149,11 +149,20 @@ extension Context {
             expected = Placement(shards: input.shards, partial: w.shards[0])
         case .narrow:
             guard let input = inputs.first, let dim = node.attributes["dim"].flatMap(Int.init) else { return nil }
-            if input.shards[dim] != nil {
-                report(.shardCoverage, node: v, "narrow along dim \(dim) of a tensor split along it (\(input)): gather it first")
-                return nil
-            }
             expected = input
+            if let part = input.shards[dim] {
+                // The first part's opening entries and the last part's closing ones are the
+                // whole tensor's own (a context-parallel prompt's last token, on its last shard).
+                let fromEnd = (node.attributes["start"].flatMap(Int.init) ?? 0) < 0
+                guard fromEnd ? part.index == part.parts - 1 : part.index == 0 else {
+                    report(
+                        .shardCoverage, node: v,
+                        "narrow along dim \(dim) of part \(part.index) of \(part.parts) of a tensor split along it (\(input)): only the first part's start and the last part's end are the whole tensor's; gather it first"
+                    )
+                    return nil
+                }
+                expected = input.gathering(dim)
+            }
         case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .relu, .topk, .output:
             guard let input = inputs.first else { return nil }
             if let partial = input.partial {

@@ -79,7 +79,7 @@ public enum SpecParser {
     ]
     static let strategyKeys: [String: Set<String>] = [
         "helix": ["kind", "head_groups", "segments"],
-        "tp_pp": ["kind", "tp", "pp", "sp", "dp"],
+        "tp_pp": ["kind", "tp", "pp", "sp", "dp", "cp", "ep"],
         "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
         "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
     ]
@@ -228,6 +228,14 @@ struct Reader {
         if let node = strategyNode.mapping?["dp"] {
             guard let d = node.int, d > 0 else { throw fail("dp", node, "must be a positive integer, got '\(node.string ?? "?")'") }
             deployment.dataParallel = d
+        }
+        if let node = strategyNode.mapping?["cp"] {
+            guard let c = node.int, c > 0 else { throw fail("cp", node, "must be a positive integer, got '\(node.string ?? "?")'") }
+            deployment.contextParallel = c
+        }
+        if let node = strategyNode.mapping?["ep"] {
+            guard let e = node.int, e > 0 else { throw fail("ep", node, "must be a positive integer, got '\(node.string ?? "?")'") }
+            deployment.expertParallel = e
         }
         var claims: DeploymentSpec.Claims?
         if let node = top["claims"] {
