@@ -91,7 +91,9 @@ struct TensorPipelineStrategy {
             guard model.seq.intValue != nil else {
                 throw SpecError(key: "seq", "must be an integer under cp: each shard's keys and queries sit at positions of their own")
             }
-            try requireSplittable(model.seq, into: cp, key: "cp", "the prompt is split into \(cp) contiguous shards")
+            if let prompt = model.seq.intValue, prompt % Int64(cp) != 0 {
+                throw SpecError(key: "cp", "is \(cp), which does not divide the prompt's \(prompt) tokens into contiguous shards")
+            }
             if model.moe != nil, model.vocab != nil {
                 try requireSplittable(
                     model.batch, into: tp, key: "batch", "the last layer routes each sequence's last token, shared among \(tp) GPUs")
@@ -109,10 +111,15 @@ struct TensorPipelineStrategy {
             }
             try validateExperts(moe, over: ep, key: "ep")
             if case .decode = deployment.phase {
-                try requireSplittable(model.batch, into: ep, key: "ep", "each of \(ep) GPUs routes its own sequences' tokens")
+                if let batch = model.batch.intValue, batch % Int64(ep) != 0 {
+                    throw SpecError(key: "ep", "is \(ep), which does not divide the batch of \(batch): each GPU routes its own sequences' tokens")
+                }
             } else {
-                try requireSplittable(
-                    model.batch, into: ep / tp, key: "ep", "each of the \(ep / tp) attention groups takes its share of the batch")
+                if let batch = model.batch.intValue, batch % Int64(ep / tp) != 0 {
+                    throw SpecError(
+                        key: "ep",
+                        "is \(ep), whose \(ep / tp) attention groups of tp \(tp) GPUs do not divide the batch of \(batch) between them")
+                }
                 try requireSplittable(model.seq, into: tp, key: "seq", "the tokens of a group are shared among its \(tp) GPUs")
             }
         } else {

@@ -30,6 +30,20 @@ struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "With --hf-config: the pipeline stages (default 1).")
     var pp: Int?
 
+    @Option(name: .long, parsing: .unconditional, help: "With --hf-config: data-parallel replicas of the pipeline (default 1).")
+    var dp: Int?
+
+    @Option(name: .long, parsing: .unconditional, help: "With --hf-config: context-parallel shards of the prompt (prefill; default 1).")
+    var cp: Int?
+
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "With --hf-config, a mixture of experts: the GPUs per stage the experts spread over, a multiple of --tp (default --tp).")
+    var ep: Int?
+
+    @Flag(name: .long, help: "With --hf-config: Megatron sequence parallelism inside each tensor-parallel group (prefill).")
+    var sp = false
+
     /// The files this deployment is read from, which no output may replace.
     var inputFiles: [String] { [spec, hfConfig].compactMap { $0 } }
 
@@ -98,13 +112,13 @@ struct DeploymentOptions: ParsableArguments {
         if [preset, spec, hfConfig].compactMap({ $0 }).count > 1 {
             throw ValidationError("name a deployment with one of --preset NAME, --spec FILE or --hf-config FILE")
         }
-        if hfConfig == nil, let flag = [("--strategy", strategy != nil), ("--tp", tp != nil), ("--pp", pp != nil)].first(where: \.1) {
+        if hfConfig == nil, let flag = compositionFlags.first(where: \.1) {
             throw ValidationError("\(flag.0) applies to --hf-config (a spec or preset names its own strategy)")
         }
         if let strategy, strategy != "tp_pp" {
             throw ValidationError("--strategy \(strategy): a Hugging Face model is built with tp_pp (tensor x pipeline parallel)")
         }
-        for (flag, value) in [("--tp", tp), ("--pp", pp)] {
+        for (flag, value) in [("--tp", tp), ("--pp", pp), ("--dp", dp), ("--cp", cp), ("--ep", ep)] {
             if let value, value <= 0 || value > 4096 {
                 throw ValidationError("\(flag) must be a positive integer of at most 4096, got \(value)")
             }
@@ -144,8 +158,16 @@ struct DeploymentOptions: ParsableArguments {
             ("--layers", layers != nil), ("--batch", batch != nil), ("--seq", seq != nil), ("--phase", phase != nil),
             ("--context", context != nil), ("--pool-size", poolSize != nil), ("--capacity-factor", capacityFactor != nil),
             ("--top-k", topK != nil), ("--micro-batches", microBatches != nil), ("--max-nodes", maxNodes != Self.defaultMaxNodes),
-            ("--helix-softmax", helixSoftmax != nil), ("--strategy", strategy != nil), ("--tp", tp != nil), ("--pp", pp != nil),
-        ].filter(\.1).map(\.0)
+            ("--helix-softmax", helixSoftmax != nil),
+        ].filter(\.1).map(\.0) + compositionFlags.filter(\.1).map(\.0)
+    }
+
+    /// The flags that compose a Hugging Face model's strategy, and whether each was given.
+    var compositionFlags: [(String, Bool)] {
+        [
+            ("--strategy", strategy != nil), ("--tp", tp != nil), ("--pp", pp != nil), ("--dp", dp != nil), ("--cp", cp != nil),
+            ("--ep", ep != nil), ("--sp", sp),
+        ]
     }
 
     /// For a command that reads a DOT file or builds a deployment: exactly one of them, and no
@@ -169,7 +191,16 @@ struct DeploymentOptions: ParsableArguments {
     /// The spec named by --preset or --spec, or made from --hf-config.
     func loadSpec() throws -> DeploymentSpec {
         if let spec { return try Self.parseSpec(file: spec) }
-        if let hfConfig { return try Self.huggingFaceSpec(file: hfConfig, tp: tp ?? 1, pp: pp ?? 1) }
+        if let hfConfig {
+            var spec = try Self.huggingFaceSpec(file: hfConfig, tp: tp ?? 1, pp: pp ?? 1)
+            var d = spec.deployment
+            (d.dataParallel, d.contextParallel, d.expertParallel, d.sequenceParallel) = (dp ?? 1, cp ?? 1, ep, sp)
+            for (flag, degree) in [("dp", dp), ("cp", cp), ("ep", ep)] where (degree ?? 1) > 1 { d.name += "-\(flag)\(degree!)" }
+            if sp { d.name += "-sp" }
+            spec.deployment = d
+            spec.name = d.name
+            return spec
+        }
         guard let name = preset else {
             throw ValidationError("name a deployment with --preset NAME, --spec FILE or --hf-config FILE")
         }

@@ -152,3 +152,90 @@ import Testing
         #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "dp" }
     }
 }
+
+/// Context parallelism: the prompt in contiguous shards on tensor-parallel rows, K and V
+/// all-gathered along the sequence; expert parallelism wider than tensor parallelism.
+@Suite struct ContextAndExpertParallelTests {
+    static func model(moe: Bool = false, vocab: Bool = true, attention: AttentionForm = .fused) -> TransformerModel {
+        var model = TransformerModel(
+            layers: 2, batch: Dim(8), seq: Dim(16), hidden: 64, heads: 8, headDim: 8, ffn: 64,
+            moe: moe ? MixtureOfExperts(experts: 8, topK: 2, expertFFN: 32, capacityFactor: Dim(4)) : nil, kvHeads: 4)
+        (model.norm, model.mlp, model.activation, model.rope) = (.rmsnorm, .gated, .silu, RotaryEmbedding())
+        (model.attention, model.causal, model.vocab) = (attention, true, vocab ? 64 : nil)
+        return model
+    }
+
+    static func errors(_ graph: OperatorGraph) throws -> [Finding] {
+        check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+    }
+
+    @Test(arguments: [AttentionForm.fused, .materialized], [true, false])
+    func contextParallelRowsCheckClean(attention: AttentionForm, vocab: Bool) throws {
+        var model = Self.model(vocab: vocab, attention: attention)
+        if attention == .materialized { model.kvHeads = 8 }
+        var d = Deployment(name: "cp", model: model, strategy: .tensorPipeline(tp: 4, pp: 2))
+        d.contextParallel = 2
+        let graph = try DeploymentBuilder().build(d)
+        #expect(graph.gpus == 16 && graph.attributes["cp"] == "2")
+        // Row 1 of stage 0 is GPUs 4-7: the second half of the prompt, from position 8.
+        let q = try #require(graph.nodes.first { $0.name == "L0.q.gpu5" })
+        #expect(q.out.dims[1] == Dim(8) && q.attributes["place"] == "S1:1/2,S2:1/4")
+        let rope = try #require(graph.nodes.first { $0.name == "L0.q_rope.gpu5" })
+        #expect(rope.attributes["offset"] == "8")
+        let gather = try #require(graph.nodes.first { $0.name == "L0.k_all_gather.tp1" })
+        #expect(gather.op == .allGather && gather.group == [1, 5] && gather.out.dims[1] == Dim(16))
+        let errors = try Self.errors(graph)
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+        if vocab {
+            // The last layer computes the queries of the last token only, on the last row.
+            #expect(!graph.nodes.contains { $0.name == "L1.q.gpu8" } && graph.nodes.contains { $0.name == "L1.k.gpu8" })
+            let last = try #require(graph.nodes.first { $0.name == "L1.q.gpu12" })
+            #expect(last.out.dims[1] == Dim(1))
+        }
+    }
+
+    @Test func keysNotGatheredAreFound() throws {
+        var d = Deployment(name: "cp", model: Self.model(vocab: false), strategy: .tensorPipeline(tp: 2, pp: 1))
+        d.contextParallel = 2
+        var text = try DOTWriter().writeString(try DeploymentBuilder().build(d))
+        // Attention on GPU 0 reads its own shard's keys in place of every shard's.
+        let edge = try #require(text.firstRange(of: "\"L0.k_all_gather.tp0\" -> \"L0.attention.gpu0\""))
+        text.replaceSubrange(edge, with: "\"L0.k_rope.gpu0\" -> \"L0.attention.gpu0\"")
+        #expect(!check(text).findings.filter { $0.severity == .error }.isEmpty)
+    }
+
+    @Test(arguments: [Phase.prefill, .decode(context: Dim(12))], [1, 2])
+    func expertParallelismWiderThanTensorParallelismChecksClean(phase: Phase, tp: Int) throws {
+        var d = Deployment(name: "ep", model: Self.model(moe: true), strategy: .tensorPipeline(tp: tp, pp: 1), phase: phase)
+        d.expertParallel = 8
+        let graph = try DeploymentBuilder().build(d)
+        #expect(graph.gpus == 8 && graph.attributes["ep"] == "8")
+        let dispatch = try #require(graph.nodes.first { $0.name == "L0.dispatch_all_to_all" })
+        #expect(dispatch.group == Array(0..<8))
+        // GPU 3 is in attention group 3 / tp with its share of the batch.
+        let q = try #require(graph.nodes.first { $0.name == "L0.q.gpu3" })
+        #expect(q.out.dims[0] == Dim(8 / (8 / tp)))
+        let errors = try Self.errors(graph)
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    @Test func invalidCompositionsAreRefusedByKey() {
+        func refusal(_ change: (inout Deployment) -> Void, moe: Bool = false) -> String? {
+            var d = Deployment(name: "bad", model: Self.model(moe: moe), strategy: .tensorPipeline(tp: 2, pp: 1))
+            change(&d)
+            do {
+                _ = try DeploymentBuilder().build(d)
+                return nil
+            } catch {
+                return (error as? SpecError)?.key
+            }
+        }
+        #expect(refusal { $0.contextParallel = 3 } == "cp")
+        #expect(refusal { $0.contextParallel = 2; $0.phase = .decode(context: Dim(12)) } == "cp")
+        #expect(refusal { $0.contextParallel = 2; $0.sequenceParallel = true } == "cp")
+        #expect(refusal { $0.expertParallel = 4 } == "ep")
+        #expect(refusal({ $0.expertParallel = 3 }, moe: true) == "ep")
+        #expect(refusal({ $0.expertParallel = 6 }, moe: true) == "experts")
+        #expect(refusal({ $0.expertParallel = 16; $0.model.batch = Dim(4) }, moe: true) == "ep")
+    }
+}

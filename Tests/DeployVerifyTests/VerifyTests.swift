@@ -299,3 +299,52 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(result.passes, "\(result.maxRelativeError)")
     }
 }
+
+/// Context parallelism and expert parallelism wider than tp compute the unpartitioned model.
+@Suite struct ContextAndExpertParallelVerifyTests {
+    static func model(moe: Bool) -> TransformerModel {
+        var model = TransformerModel(
+            layers: 2, batch: Dim(8), seq: Dim(8), hidden: 32, heads: 8, headDim: 4, ffn: 16,
+            moe: moe ? MixtureOfExperts(experts: 4, topK: 2, expertFFN: 16, capacityFactor: Dim(4)) : nil, kvHeads: 4)
+        (model.norm, model.mlp, model.activation, model.rope) = (.rmsnorm, .gated, .silu, RotaryEmbedding())
+        (model.attention, model.causal, model.vocab) = (.fused, true, 64)
+        return model
+    }
+
+    @Test(arguments: [false, true], [1, 2])
+    func contextParallelMatchesTheModel(moe: Bool, pp: Int) throws {
+        var d = Deployment(name: "cp", model: Self.model(moe: moe), strategy: .tensorPipeline(tp: 2, pp: pp))
+        d.contextParallel = 4
+        let result = try Verifier.verify(try DeploymentBuilder().build(d))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    @Test(arguments: [false, true], [1, 2])
+    func expertParallelMatchesTheModel(decode: Bool, tp: Int) throws {
+        var d = Deployment(
+            name: "ep", model: Self.model(moe: true), strategy: .tensorPipeline(tp: tp, pp: 2),
+            phase: decode ? .decode(context: Dim(12)) : .prefill)
+        d.expertParallel = 4
+        let result = try Verifier.verify(try DeploymentBuilder().build(d))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    @Test func aShardAttendingToItsOwnKeysOnlyDoesNotMatch() throws {
+        var d = Deployment(name: "cp", model: Self.model(moe: false), strategy: .tensorPipeline(tp: 1, pp: 1))
+        d.model.vocab = nil
+        d.contextParallel = 2
+        let graph = try DeploymentBuilder().build(d)
+        // Rewire GPU 1's attention to read only the keys and values of its own shard, twice.
+        var edges = graph.edges
+        let k = try #require(graph.nodes.firstIndex { $0.name == "L0.k_rope.gpu1" })
+        let v = try #require(graph.nodes.firstIndex { $0.name == "L0.v.gpu1" })
+        let attention = try #require(graph.nodes.firstIndex { $0.name == "L0.attention.gpu1" })
+        let kv = try #require(graph.nodes.firstIndex { $0.name == "L0.k_all_gather" })
+        let vv = try #require(graph.nodes.firstIndex { $0.name == "L0.v_all_gather" })
+        for i in edges.indices where edges[i].to == attention && edges[i].from == kv { edges[i].from = k }
+        for i in edges.indices where edges[i].to == attention && edges[i].from == vv { edges[i].from = v }
+        let rewired = OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: graph.attributes, nodes: graph.nodes, edges: edges)
+        let result = try? Verifier.verify(rewired)
+        #expect(result?.passes != true)
+    }
+}
