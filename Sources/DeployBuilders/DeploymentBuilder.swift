@@ -5,6 +5,11 @@ public struct DeploymentBuilder: Sendable {
     public init() {}
 
     public func build(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
+        if !deployment.rankOrder.isEmpty {
+            var inner = deployment
+            inner.rankOrder = []
+            return try Self.renumbered(try build(inner), deployment)
+        }
         if deployment.dataParallel > 1 { return try dataParallel(deployment) }
         guard deployment.microBatches > 1 else { return try buildOne(deployment) }
         let n = deployment.microBatches
@@ -93,7 +98,9 @@ public struct DeploymentBuilder: Sendable {
     /// under `key` when it does not split evenly.
     static func batchShare(_ deployment: Deployment, into parts: Int, key: String, _ what: String) throws(SpecError) -> Dim {
         let batch = deployment.model.batch
-        try requireSplittable(batch, into: parts, key: key, "the batch of \(batch) into \(parts) \(what)")
+        if let value = batch.intValue, value % Int64(parts) != 0 {
+            throw SpecError(key: key, "is \(parts), which does not divide the batch of \(value) into as many \(what)")
+        }
         do {
             return try batch.divided(by: parts)
         } catch {
@@ -107,17 +114,71 @@ public struct DeploymentBuilder: Sendable {
     /// `GPUs <list>` and a transfer's `GPU <a> → <b>` in labels.
     static func shiftingGPUs(in text: String, by shift: Int, pattern: GPUText) -> String {
         guard shift != 0 else { return text }
+        return mappingGPUs(in: text, pattern: pattern) { $0 + shift }
+    }
+
+    /// GPU ids replaced by `map` of them where the builders write them (`shiftingGPUs`).
+    static func mappingGPUs(in text: String, pattern: GPUText, _ map: (Int) -> Int) -> String {
         switch pattern {
         case .names:
-            return text.replacing(/gpu(\d+)/) { "gpu\(Int($0.1)! + shift)" }
+            return text.replacing(/gpu(\d+)/) { "gpu\(map(Int($0.1)!))" }
         case .labels:
-            var out = text.replacing(/GPU (\d+) → (\d+)/) { "GPU \(Int($0.1)! + shift) → \(Int($0.2)! + shift)" }
+            var out = text.replacing(/GPU (\d+) → (\d+)/) { "GPU \(map(Int($0.1)!)) → \(map(Int($0.2)!))" }
             out = out.replacing(/GPUs ([0-9,\-]+)/) { match in
                 guard let ids = GPUList.parse(String(match.1)) else { return String(match.0) }
-                return "GPUs " + GPUList.compact(ids.map { $0 + shift })
+                return "GPUs " + GPUList.compact(ids.map(map))
             }
-            return out.replacing(/GPU (\d+)(?! →)/) { "GPU \(Int($0.1)! + shift)" }
+            return out.replacing(/GPU (\d+)\b(?! →)/) { "GPU \(map(Int($0.1)!))" }
         }
+    }
+
+    /// The deployment's GPUs numbered with the degrees nested in `deployment.rankOrder`
+    /// (innermost first) in place of the builders' tp, then cp or ep's attention groups, then
+    /// pp, then dp: which degree's groups are neighbours, and so share a node's NVLink.
+    static func renumbered(_ graph: OperatorGraph, _ deployment: Deployment) throws(SpecError) -> OperatorGraph {
+        guard case .tensorPipeline(let tp, let pp) = deployment.strategy else {
+            throw SpecError(key: "order", "orders the degrees of tp_pp; this strategy places its GPUs itself")
+        }
+        let rowName = deployment.contextParallel > 1 ? "cp" : "ep"
+        let canonical: [(String, Int)] = [("tp", tp), (rowName, deployment.rowsPerStage), ("pp", pp), ("dp", deployment.dataParallel)]
+        var order: [(String, Int)] = []
+        for name in deployment.rankOrder {
+            guard let degree = canonical.first(where: { $0.0 == name || (name == "ep" && $0.0 == rowName && rowName == "ep") }) else {
+                throw SpecError(
+                    key: "order",
+                    "names '\(name)', which is not a degree of this deployment: give some of \(canonical.map(\.0).joined(separator: ", "))")
+            }
+            guard !order.contains(where: { $0.0 == degree.0 }) else { throw SpecError(key: "order", "names '\(name)' twice") }
+            order.append(degree)
+        }
+        order += canonical.filter { degree in !order.contains { $0.0 == degree.0 } }
+        let total = canonical.reduce(1) { $0 * $1.1 }
+        var map = [Int](repeating: 0, count: total)
+        for g in 0..<total {
+            // The builders' coordinates of g, tp innermost, then its id in the order asked for.
+            var rest = g
+            var coordinate: [String: Int] = [:]
+            for (name, degree) in canonical {
+                coordinate[name] = rest % degree
+                rest /= degree
+            }
+            var id = 0
+            for (name, degree) in order.reversed() { id = id * degree + coordinate[name]! }
+            map[g] = id
+        }
+        if map.enumerated().allSatisfy({ $0.offset == $0.element }) { return graph }
+        var nodes: [OperatorNode] = []
+        nodes.reserveCapacity(graph.nodes.count)
+        for var node in graph.nodes {
+            node.name = mappingGPUs(in: node.name, pattern: .names) { map[$0] }
+            node.gpu = node.gpu.map { map[$0] }
+            node.group = node.group.map { map[$0] }
+            node.label = node.label.map { mappingGPUs(in: $0, pattern: .labels) { map[$0] } }
+            nodes.append(node)
+        }
+        var attributes = graph.attributes
+        attributes["order"] = order.filter { $0.1 > 1 }.map(\.0).joined(separator: ",")
+        return OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: attributes, nodes: nodes, edges: graph.edges)
     }
 
     private func buildOne(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {

@@ -112,7 +112,8 @@ struct TensorPipelineStrategy {
             try validateExperts(moe, over: ep, key: "ep")
             if case .decode = deployment.phase {
                 if let batch = model.batch.intValue, batch % Int64(ep) != 0 {
-                    throw SpecError(key: "ep", "is \(ep), which does not divide the batch of \(batch): each GPU routes its own sequences' tokens")
+                    throw SpecError(
+                        key: "ep", "is \(ep), which does not divide the batch of \(batch): each GPU routes its own sequences' tokens")
                 }
             } else {
                 if let batch = model.batch.intValue, batch % Int64(ep / tp) != 0 {

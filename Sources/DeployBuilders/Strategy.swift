@@ -127,6 +127,10 @@ public struct Deployment: Hashable, Sendable {
     /// the experts spread over all `e`, attention data-parallel over `e / tp` groups of `tp`
     /// GPUs, each with its share of the batch. Nil: the experts spread over the `tp` GPUs.
     public var expertParallel: Int?
+    /// The degrees from innermost to outermost in GPU numbering (`order: [tp, pp, dp]`):
+    /// consecutive GPUs share a node, so the innermost degree's groups stay on NVLink. Degrees
+    /// not named follow in the builders' order (tp, cp or ep, pp, dp); empty keeps it.
+    public var rankOrder: [String] = []
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int

@@ -44,6 +44,11 @@ struct DeploymentOptions: ParsableArguments {
     @Flag(name: .long, help: "With --hf-config: Megatron sequence parallelism inside each tensor-parallel group (prefill).")
     var sp = false
 
+    @Option(
+        name: .long,
+        help: "With --hf-config: the degrees from innermost to outermost in GPU numbering, such as tp,pp,dp (default tp,cp,ep,pp,dp).")
+    var order: String?
+
     /// The files this deployment is read from, which no output may replace.
     var inputFiles: [String] { [spec, hfConfig].compactMap { $0 } }
 
@@ -166,7 +171,7 @@ struct DeploymentOptions: ParsableArguments {
     var compositionFlags: [(String, Bool)] {
         [
             ("--strategy", strategy != nil), ("--tp", tp != nil), ("--pp", pp != nil), ("--dp", dp != nil), ("--cp", cp != nil),
-            ("--ep", ep != nil), ("--sp", sp),
+            ("--ep", ep != nil), ("--sp", sp), ("--order", order != nil),
         ]
     }
 
@@ -195,6 +200,7 @@ struct DeploymentOptions: ParsableArguments {
             var spec = try Self.huggingFaceSpec(file: hfConfig, tp: tp ?? 1, pp: pp ?? 1)
             var d = spec.deployment
             (d.dataParallel, d.contextParallel, d.expertParallel, d.sequenceParallel) = (dp ?? 1, cp ?? 1, ep, sp)
+            d.rankOrder = order.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
             for (flag, degree) in [("dp", dp), ("cp", cp), ("ep", ep)] where (degree ?? 1) > 1 { d.name += "-\(flag)\(degree!)" }
             if sp { d.name += "-sp" }
             spec.deployment = d

@@ -9,7 +9,8 @@ extension DeployDag {
     /// `deploydag plan`: every composition of the degrees for a model on a GPU count, ranked.
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Search the deployments of a model on N GPUs: every tp x pp x dp (x sp, micro-batches) composition, ranked.",
+            abstract:
+                "Search the deployments of a model on N GPUs: every tp x pp x dp x cp x ep (x sp, micro-batches) composition, ranked.",
             discussion: """
                 Takes the model of --preset, --spec or --hf-config (its own strategy is ignored). Each composition is built \
                 and analysed in memory with the cost model analyze uses; those that do not fit in memory are marked; the \
@@ -61,7 +62,7 @@ extension DeployDag {
             let compositions = planner.compositions()
             guard !compositions.isEmpty else {
                 throw ValidationError(
-                    "no composition of tp x pp x dp divides \(deployment.model.heads) heads, \(deployment.model.kvHeads) K/V heads, \(deployment.model.layers) layers and a batch of \(deployment.model.batch) over \(gpus) GPUs"
+                    "no composition of tp x pp x dp x cp x ep divides \(deployment.model.heads) heads, \(deployment.model.kvHeads) K/V heads, \(deployment.model.layers) layers and a batch of \(deployment.model.batch) over \(gpus) GPUs"
                 )
             }
             var rows: [Planner.Row] = []

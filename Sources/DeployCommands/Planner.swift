@@ -18,9 +18,17 @@ struct Planner {
         var dp: Int
         var sp: Bool
         var microBatches: Int
+        /// Context-parallel shards of the prompt (prefill).
+        var cp = 1
+        /// The GPUs per stage the experts spread over (a mixture of experts); `tp` unless wider.
+        var ep: Int? = nil
+
+        var gpus: Int { tp * pp * dp * cp * ((ep ?? tp) / tp) }
 
         var name: String {
             var text = "tp\(tp)-pp\(pp)"
+            if cp > 1 { text += "-cp\(cp)" }
+            if let ep, ep > tp { text += "-ep\(ep)" }
             if dp > 1 { text += "-dp\(dp)" }
             if sp { text += "-sp" }
             if microBatches > 1 { text += "-mb\(microBatches)" }
@@ -35,6 +43,8 @@ struct Planner {
         var pp: Int
         var dp: Int
         var sp: Bool
+        var cp: Int
+        var ep: Int?
         var micro_batches: Int
         var gpus: Int
         /// The most any GPU needs: weights plus peak activations.
@@ -58,28 +68,51 @@ struct Planner {
     }
 
     /// Every composition whose degrees multiply to `gpus` and divide what they split: heads and
-    /// K/V heads (tp), layers (pp), the batch (dp, micro-batches), the prompt (sp).
+    /// K/V heads (tp), layers (pp), the batch (dp, micro-batches, ep's attention groups), the
+    /// prompt (sp, cp), the experts (ep).
     func compositions() -> [Composition] {
         let model = base.model
         var result: [Composition] = []
         let batch = model.batch.intValue
+        let prefill = base.phase == .prefill
         for tp in divisors(gpus) where model.heads % tp == 0 && (model.kvHeads % tp == 0 || tp % model.kvHeads == 0) {
             if model.moe == nil && model.ffn % tp != 0 { continue }
             if let vocab = model.vocab, vocab % tp != 0 { continue }
             for pp in divisors(gpus / tp) where model.layers % pp == 0 {
-                let dp = gpus / tp / pp
-                if let batch, batch % Int64(dp) != 0 { continue }
-                let perReplica = batch.map { $0 / Int64(dp) }
-                var spChoices = [false]
-                if case .prefill = base.phase, tp > 1, model.moe == nil, model.positions == nil,
-                    model.seq.intValue.map({ $0 % Int64(tp) == 0 }) ?? false
-                {
-                    spChoices.append(true)
-                }
-                var microChoices = [1]
-                if pp > 1, let perReplica, perReplica % Int64(pp) == 0 { microChoices.append(pp) }
-                for sp in spChoices {
-                    for mb in microChoices { result.append(Composition(tp: tp, pp: pp, dp: dp, sp: sp, microBatches: mb)) }
+                // The rest of the GPUs: data-parallel replicas of rows of tp side by side.
+                for rows in divisors(gpus / tp / pp) {
+                    let dp = gpus / tp / pp / rows
+                    if let batch, batch % Int64(dp) != 0 { continue }
+                    let perReplica = batch.map { $0 / Int64(dp) }
+                    var shapes: [(cp: Int, ep: Int?)] = []
+                    if rows == 1 {
+                        shapes.append((1, nil))
+                    } else {
+                        // Context parallelism: the prompt in `rows` shards.
+                        if prefill, let seq = model.seq.intValue, seq % Int64(rows) == 0 { shapes.append((rows, nil)) }
+                        // Expert parallelism over rows x tp GPUs, attention in `rows` groups.
+                        if let moe = model.moe, case let ep = tp * rows, moe.experts % ep == 0 || ep % moe.experts == 0,
+                            let perReplica, perReplica % Int64(prefill ? rows : ep) == 0
+                        {
+                            shapes.append((1, ep))
+                        }
+                    }
+                    for shape in shapes {
+                        var spChoices = [false]
+                        if prefill, shape.cp == 1, shape.ep == nil, tp > 1, model.moe == nil, model.positions == nil,
+                            model.seq.intValue.map({ $0 % Int64(tp) == 0 }) ?? false
+                        {
+                            spChoices.append(true)
+                        }
+                        var microChoices = [1]
+                        if pp > 1, let perReplica, perReplica % Int64(pp) == 0 { microChoices.append(pp) }
+                        for sp in spChoices {
+                            for mb in microChoices {
+                                result.append(
+                                    Composition(tp: tp, pp: pp, dp: dp, sp: sp, microBatches: mb, cp: shape.cp, ep: shape.ep))
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -96,6 +129,8 @@ struct Planner {
         d.dataParallel = c.dp
         d.sequenceParallel = c.sp
         d.microBatches = c.microBatches
+        d.contextParallel = c.cp
+        d.expertParallel = c.ep
         return d
     }
 
@@ -103,7 +138,7 @@ struct Planner {
     func evaluate(_ c: Composition) -> (Row, OperatorGraph?) {
         // (The graph is built again, whole, only for the compositions --emit-dot writes.)
         var row = Row(
-            composition: c.name, tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, micro_batches: c.microBatches, gpus: c.tp * c.pp * c.dp,
+            composition: c.name, tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, cp: c.cp, ep: c.ep, micro_batches: c.microBatches, gpus: c.gpus,
             fits: false, meets_target: false, pareto: false)
         // The dp replicas run apart on disjoint GPUs: one replica, on its share of the batch, has
         // the whole deployment's makespan and per-GPU memory, and 1/dp of its tokens.

@@ -79,7 +79,7 @@ public enum SpecParser {
     ]
     static let strategyKeys: [String: Set<String>] = [
         "helix": ["kind", "head_groups", "segments"],
-        "tp_pp": ["kind", "tp", "pp", "sp", "dp", "cp", "ep"],
+        "tp_pp": ["kind", "tp", "pp", "sp", "dp", "cp", "ep", "order"],
         "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
         "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
     ]
@@ -232,6 +232,20 @@ struct Reader {
         if let node = strategyNode.mapping?["cp"] {
             guard let c = node.int, c > 0 else { throw fail("cp", node, "must be a positive integer, got '\(node.string ?? "?")'") }
             deployment.contextParallel = c
+        }
+        if let node = strategyNode.mapping?["order"] {
+            let names: [String]
+            if case .sequence = node {
+                names = node.array().compactMap(\.string)
+                guard names.count == node.array().count else { throw fail("order", node, "must list degrees such as [tp, pp, dp]") }
+            } else {
+                names = (node.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            guard !names.isEmpty, names.allSatisfy({ ["tp", "pp", "dp", "cp", "ep"].contains($0) }) else {
+                throw fail(
+                    "order", node, "must list degrees from innermost to outermost, each one of tp, cp, ep, pp, dp, such as [tp, pp, dp]")
+            }
+            deployment.rankOrder = names
         }
         if let node = strategyNode.mapping?["ep"] {
             guard let e = node.int, e > 0 else { throw fail("ep", node, "must be a positive integer, got '\(node.string ?? "?")'") }

@@ -231,11 +231,57 @@ import Testing
             }
         }
         #expect(refusal { $0.contextParallel = 3 } == "cp")
-        #expect(refusal { $0.contextParallel = 2; $0.phase = .decode(context: Dim(12)) } == "cp")
-        #expect(refusal { $0.contextParallel = 2; $0.sequenceParallel = true } == "cp")
+        #expect(
+            refusal {
+                $0.contextParallel = 2; $0.phase = .decode(context: Dim(12))
+            } == "cp")
+        #expect(
+            refusal {
+                $0.contextParallel = 2; $0.sequenceParallel = true
+            } == "cp")
         #expect(refusal { $0.expertParallel = 4 } == "ep")
         #expect(refusal({ $0.expertParallel = 3 }, moe: true) == "ep")
         #expect(refusal({ $0.expertParallel = 6 }, moe: true) == "experts")
-        #expect(refusal({ $0.expertParallel = 16; $0.model.batch = Dim(4) }, moe: true) == "ep")
+        #expect(
+            refusal(
+                {
+                    $0.expertParallel = 16; $0.model.batch = Dim(4)
+                }, moe: true) == "ep")
+    }
+}
+
+/// The rank order: which degree is innermost in GPU numbering.
+@Suite struct RankOrderTests {
+    static func deployment(order: [String]) -> Deployment {
+        var d = DataParallelTests.deployment(moe: false)
+        d.rankOrder = order
+        return d
+    }
+
+    @Test func dataParallelInnermostInterleavesTheReplicas() throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(order: ["dp", "tp"]))
+        #expect(graph.attributes["order"] == "dp,tp,pp")
+        // Replica 0's first stage is tensor ranks 0-3 at even GPU ids; replica 1 the odd ones.
+        let reduce = try #require(graph.nodes.first { $0.name == "dp0.L0.attn_allreduce" })
+        #expect(reduce.group == [0, 2, 4, 6])
+        let q = try #require(graph.nodes.first { $0.name == "dp1.L0.q.gpu3" })
+        #expect(q.gpu == 3 && q.label?.contains("GPU 3") == true)
+        let send = try #require(graph.nodes.first { $0.op == .sendRecv && $0.name.hasPrefix("dp1.") })
+        #expect(send.group == [1, 9] && send.label?.contains("GPU 1 → 9") == true)
+        let errors = check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    @Test func theBuildersOrderIsTheDefault() throws {
+        let plain = try DeploymentBuilder().build(Self.deployment(order: []))
+        let named = try DeploymentBuilder().build(Self.deployment(order: ["tp", "pp", "dp"]))
+        #expect(
+            try DOTWriter().writeString(plain)
+                == DOTWriter().writeString(named).replacingOccurrences(of: "  order=\"tp,pp,dp\",\n", with: ""))
+    }
+
+    @Test func aDegreeTheDeploymentLacksIsRefused() {
+        #expect { try DeploymentBuilder().build(Self.deployment(order: ["cp"])) } throws: { ($0 as? SpecError)?.key == "order" }
+        #expect { try DeploymentBuilder().build(Self.deployment(order: ["tp", "tp"])) } throws: { ($0 as? SpecError)?.key == "order" }
     }
 }
