@@ -42,6 +42,22 @@ for preset in $presets; do
     printf ' report.md overview.svg layer0.svg timeline.svg\n' >&2
 done
 
+# One small deployment per parallel degree (docs/strategies.md): a layer view of each, the
+# pipeline's second layer (where its stages meet).
+specs=$(cd "$(dirname "$0")/.." && pwd)/docs/degrees
+dir="$scratch/degrees"
+mkdir -p "$dir"
+if [ -d "$out/degrees" ]; then cp "$out/degrees"/*.svg "$dir"/ 2>/dev/null || true; fi
+for spec in "$specs"/*.yaml; do
+    name=$(basename "$spec" .yaml)
+    view=layer:0
+    if [ "$name" = pp ]; then view=layer:1; fi
+    printf '[degrees] %-18s %-20s' "$name" "$view" >&2
+    "$deploydag" generate --spec "$spec" --view "$view" -o "$dir/$name.dot"
+    "$deploydag" render "$dir/$name.dot" -o "$dir/$name.svg"
+    printf ' %s.dot %s.svg\n' "$name" "$name" >&2
+done
+
 rm -rf "$out.old"
 if [ -d "$out" ]; then mv "$out" "$out.old"; fi
 mv "$scratch" "$out"

@@ -185,10 +185,14 @@ public struct Diagram: Sendable {
     }
 }
 
-/// How GPUs are drawn together: Helix head groups, or pipeline stages, from graph attributes.
+/// How GPUs are drawn together: Helix head groups, or pipeline stages, from graph attributes;
+/// with data, context or expert parallelism, or a rank order, each GPU's place in the grid of
+/// degrees (replica, stage, shard or attention group).
 struct GPUGrouping {
     let size: Int?
     let noun: String
+    /// The degrees outside tp, innermost first as numbered, each with its name and its noun.
+    private var grid: [(name: String, degree: Int, noun: String)] = []
 
     init(_ graph: OperatorGraph) {
         let a = graph.attributes
@@ -198,6 +202,18 @@ struct GPUGrouping {
         } else if a["strategy"] == "tp_pp", let tp = a["tp"].flatMap(Int.init), tp > 0 {
             size = tp
             noun = "stage"
+            func degree(_ key: String) -> Int { a[key].flatMap(Int.init).map { max($0, 1) } ?? 1 }
+            let (pp, dp, cp, ep) = (degree("pp"), degree("dp"), degree("cp"), degree("ep"))
+            let rows = cp > 1 ? cp : ep > tp && ep % tp == 0 ? ep / tp : 1
+            guard dp > 1 || rows > 1 || a["order"] != nil else { return }
+            let canonical: [(name: String, degree: Int, noun: String)] = [
+                ("tp", tp, "rank"), (cp > 1 ? "cp" : "ep", rows, cp > 1 ? "shard" : "attention group"), ("pp", pp, "stage"),
+                ("dp", dp, "replica"),
+            ]
+            let named = (a["order"] ?? "").split(separator: ",").map(String.init)
+            var order = named.compactMap { name in canonical.first { $0.name == name } }
+            order += canonical.filter { degree in !order.contains { $0.name == degree.name } }
+            grid = order.filter { $0.degree > 1 || $0.name == "tp" }
         } else {
             size = nil
             noun = ""
@@ -207,7 +223,20 @@ struct GPUGrouping {
     /// The group a GPU belongs to: its label and a background tint alternating between groups.
     func group(of gpu: Int) -> (label: String?, tint: String) {
         guard let size else { return (nil, "#f8f9fa") }
-        let index = gpu / size
-        return ("\(noun) \(index)", index.isMultiple(of: 2) ? "#f1f3f5" : "#e7f1fb")
+        guard !grid.isEmpty else {
+            let index = gpu / size
+            return ("\(noun) \(index)", index.isMultiple(of: 2) ? "#f1f3f5" : "#e7f1fb")
+        }
+        var rest = gpu
+        var parts: [String] = []
+        var index = 0
+        for (name, degree, noun) in grid {
+            let coordinate = rest % degree
+            rest /= degree
+            guard name != "tp" else { continue }
+            parts.append("\(noun) \(coordinate)")
+            index += coordinate
+        }
+        return (parts.reversed().joined(separator: " · "), index.isMultiple(of: 2) ? "#f1f3f5" : "#e7f1fb")
     }
 }
