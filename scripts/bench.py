@@ -230,7 +230,7 @@ if plan:
               f"`deploydag plan --hf-config llama-2-70b.json --gpus 64 --phase decode --batch 64 --context 4096` searched",
               f"{plan['compositions']} compositions ({plan['fit']} fit in memory) in {plan['seconds']:.1f} s wall, {plan['cpu']:.1f} s CPU and",
               f"{plan['memory'] / 2**20:.0f} MiB: {per * 1e3:.0f} ms a composition. A DOT round trip of its top entry",
-              f"({plan['top']}: generate the file, then analyze it) took {plan['roundtrip']:.2f} s, so the same search through",
+              f"({plan['top']}: generate the whole DAG, every replica, then analyze the file) took {plan['roundtrip']:.2f} s, so the same search through",
               f"files would take about {plan['roundtrip'] * plan['compositions']:.0f} s: in memory it is {plan['roundtrip'] / per:.1f}x faster a composition.", "",
               "| target | measured | met |", "|---|---:|---|",
               f"| plan of a 70B model over every composition of 64 GPUs in under a minute | {plan['seconds']:.1f} s | {'yes' if plan['seconds'] < 60 else '**no**'} |", ""]
