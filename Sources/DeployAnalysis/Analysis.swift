@@ -95,6 +95,8 @@ public struct Analysis: Sendable {
 
     /// Tokens the DAG processes: batch x seq in prefill, batch in decode (one per sequence).
     public var tokens: Double? {
+        // A disaggregated graph's figures are its own (disaggregatedFigures): a request's.
+        guard !isDisaggregated else { return nil }
         guard let batch = graph.attributes["batch"].flatMap(Dim.init)?.doubleValue else { return nil }
         if isDecode { return batch }
         guard let seq = graph.attributes["seq"].flatMap(Dim.init)?.doubleValue else { return nil }

@@ -5,6 +5,7 @@ public struct DeploymentBuilder: Sendable {
     public init() {}
 
     public func build(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
+        if let side = deployment.disaggregatedDecode { return try disaggregated(deployment, side) }
         if !deployment.rankOrder.isEmpty {
             var inner = deployment
             inner.rankOrder = []

@@ -131,6 +131,10 @@ public struct Deployment: Hashable, Sendable {
     /// consecutive GPUs share a node, so the innermost degree's groups stay on NVLink. Degrees
     /// not named follow in the builders' order (tp, cp or ep, pp, dp); empty keeps it.
     public var rankOrder: [String] = []
+    /// Disaggregated serving: this deployment's degrees run the prompt's prefill, and these the
+    /// first decode step after it, on GPUs of their own; the prefill's keys and values reach the
+    /// decode GPUs' caches as `send_recv` nodes.
+    public var disaggregatedDecode: DecodeDegrees?
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int
@@ -156,6 +160,19 @@ public struct Deployment: Hashable, Sendable {
         self.phase = phase
         self.clusterGPUs = clusterGPUs
         self.microBatches = microBatches
+    }
+}
+
+/// The degrees of the decode side of a disaggregated deployment (`tp_pp`).
+public struct DecodeDegrees: Hashable, Sendable {
+    public var tp: Int
+    public var pp: Int
+    public var dp: Int
+    public var ep: Int?
+    public var order: [String]
+
+    public init(tp: Int, pp: Int = 1, dp: Int = 1, ep: Int? = nil, order: [String] = []) {
+        (self.tp, self.pp, self.dp, self.ep, self.order) = (tp, pp, dp, ep, order)
     }
 }
 

@@ -225,10 +225,14 @@ extension Context {
             if edges.contains(where: { graph.nodes[graph.edges[$0].from].op == .kvCache }) { return nil }
             let others = inputs.map { $0.gathering(dim) }
             let parts = inputs.compactMap { $0.shards[dim] }
-            if Set(others).count == 1, parts.count == inputs.count,
-                parts.enumerated().allSatisfy({ $0.element.index == $0.offset && $0.element.parts == inputs.count })
+            // Consecutive parts k a .. k a + k - 1 of n make part a of n / k (all n: the whole).
+            let k = inputs.count
+            if Set(others).count == 1, parts.count == k, let first = parts.first, first.parts % k == 0, first.index % k == 0,
+                parts.enumerated().allSatisfy({ $0.element.index == first.index + $0.offset && $0.element.parts == first.parts })
             {
-                expected = others[0]
+                var joined = others[0]
+                if first.parts > k { joined.shards[dim] = .init(first.index / k, of: first.parts / k) }
+                expected = joined
             } else if Set(inputs).count == 1 && inputs[0].shards[dim] == nil {
                 expected = inputs[0]
             } else {

@@ -10,10 +10,13 @@ struct AnalysisReport {
     let memory: [GPUMemory]
     let usage: [GPUUsage]
     let findings: [Finding]
+    /// A disaggregated graph's figures: TTFT, the K/V transfer, the decode step alone.
+    let disaggregated: Analysis.DisaggregatedFigures?
 
     init(_ analysis: Analysis, includeSlack: Bool) {
         self.analysis = analysis
         self.includeSlack = includeSlack
+        disaggregated = try? analysis.disaggregatedFigures()
         memory = analysis.memory
         usage = analysis.gpuUsage
         var findings: [Finding] = []
@@ -45,7 +48,12 @@ struct AnalysisReport {
     func text(listSlack: Bool) -> String {
         var lines: [String] = []
         let a = analysis
-        let phase = a.isDecode ? "decode step, context \(graph.attributes["context"] ?? "?")" : "prefill"
+        var phase = a.isDecode ? "decode step, context \(graph.attributes["context"] ?? "?")" : "prefill"
+        if a.isDisaggregated {
+            let at = graph.attributes
+            phase =
+                "disaggregated: prefill of \(at["batch"] ?? "?") x \(at["seq"] ?? "?") tokens on GPUs \(at["prefill_gpus"] ?? "?"), the decode step after it (context \(at["context"] ?? "?")) on GPUs \(at["decode_gpus"] ?? "?")"
+        }
         let tokens = a.tokens.map { " · \(Format.number($0)) tokens" } ?? ""
         lines.append("\(graph.name): \(phase)\(tokens) · \(a.gpuCount) GPUs · \(graph.nodes.count) nodes")
         lines.append("cost model: \(a.options.costModel.description)")
@@ -84,6 +92,16 @@ struct AnalysisReport {
             lines.append(line)
         }
         if let tpot = a.timePerOutputToken { lines.append("time per output token: \(Format.seconds(tpot))") }
+        if let d = disaggregated {
+            lines.append(
+                "time to first token: \(Format.seconds(d.timeToFirstToken)) (the prefill's logits done); K/V caches moved: \(Format.bytes(d.transferBytes)), the last in place at \(Format.seconds(d.transferDone))"
+            )
+            var line = "time per output token: \(Format.seconds(d.timePerOutputToken)) (the decode step alone, its cache in place)"
+            if let tokens = d.decodeTokens, d.timePerOutputToken > 0 {
+                line += ": \(Format.rate(tokens / d.timePerOutputToken)) tokens/s in decode"
+            }
+            lines.append(line)
+        }
         lines.append("communication: \(Format.percent(a.communicationShare)) of busy GPU time")
         lines.append("")
         lines.append("per GPU:")
@@ -148,6 +166,13 @@ struct AnalysisReport {
             var utilisation: Double
             var flops_utilisation: Double?
         }
+        struct Disaggregated: Encodable {
+            var ttft_seconds: Double
+            var kv_transfer_bytes: Double
+            var kv_transfer_done_seconds: Double
+            var tpot_seconds: Double
+            var decode_tokens_per_second: Double?
+        }
         struct Memory: Encodable {
             var gpu: Int
             var weight_bytes: Double
@@ -171,6 +196,8 @@ struct AnalysisReport {
         var micro_batches: Int?
         var tps: Double?
         var tpot_seconds: Double?
+        /// A disaggregated graph: the request's figures.
+        var disaggregated: Disaggregated?
         var roofline_tps: Double?
         var roofline_fraction: Double?
         var total_flops: Double
@@ -191,7 +218,8 @@ struct AnalysisReport {
     var json: JSON {
         let a = analysis
         return JSON(
-            graph: graph.name, phase: a.isDecode ? "decode" : "prefill", cost_model: a.options.costModel.description,
+            graph: graph.name, phase: a.isDisaggregated ? "disaggregated" : a.isDecode ? "decode" : "prefill",
+            cost_model: a.options.costModel.description,
             cost_model_name: a.options.costModel.name, network: a.options.network.description, unbound_symbols: a.unboundSymbols,
             tokens: a.tokens, critical_path_seconds: a.criticalPathSeconds, critical_path: a.criticalPath.map { graph.nodes[$0].name },
             critical_path_steps: a.criticalPath.map { v in
@@ -205,7 +233,12 @@ struct AnalysisReport {
                     memory_bytes: c.memoryBytes > 0 ? c.memoryBytes : nil, seconds: c.seconds)
             }, get_time_expression: a.getTimeExpression, makespan_seconds: a.makespanSeconds,
             micro_batches: graph.attributes["micro_batches"].flatMap(Int.init), tps: a.tokensPerSecond, tpot_seconds: a.timePerOutputToken,
-            roofline_tps: a.rooflineTPS, roofline_fraction: a.tokensPerSecond.flatMap { tps in a.rooflineTPS.map { tps / $0 } },
+            disaggregated: disaggregated.map { d in
+                JSON.Disaggregated(
+                    ttft_seconds: d.timeToFirstToken, kv_transfer_bytes: d.transferBytes, kv_transfer_done_seconds: d.transferDone,
+                    tpot_seconds: d.timePerOutputToken,
+                    decode_tokens_per_second: d.decodeTokens.flatMap { d.timePerOutputToken > 0 ? $0 / d.timePerOutputToken : nil })
+            }, roofline_tps: a.rooflineTPS, roofline_fraction: a.tokensPerSecond.flatMap { tps in a.rooflineTPS.map { tps / $0 } },
             total_flops: a.totalFLOPs, communication_share: a.communicationShare,
             gpus: usage.map {
                 JSON.GPU(

@@ -208,11 +208,15 @@ extension DeployDag {
             let a = try Analysis(graph: graph, options: options)
             var row = Row(
                 deployment: file, source: "file", micro_batches: graph.attributes["micro_batches"].flatMap(Int.init) ?? 1,
-                prefill_tps: a.isDecode ? nil : a.tokensPerSecond, decode_tpot_seconds: a.timePerOutputToken,
+                prefill_tps: a.isDecode ? nil : a.tokensPerSecond,
+                decode_tpot_seconds: a.timePerOutputToken ?? (try? a.disaggregatedFigures())??.timePerOutputToken,
                 makespan_seconds: a.unboundSymbols.isEmpty ? a.makespanSeconds : nil,
                 critical_path_seconds: a.unboundSymbols.isEmpty ? a.criticalPathSeconds : nil, communication_share: a.communicationShare,
                 roofline_fraction: a.isDecode ? nil : a.tokensPerSecond.flatMap { tps in a.rooflineTPS.map { tps / $0 } },
-                note: a.unboundSymbols.isEmpty ? nil : "symbolic \(a.unboundSymbols.joined(separator: ", ")): bind with --bind NAME=VALUE")
+                note: a.unboundSymbols.isEmpty
+                    ? a.isDisaggregated
+                        ? "disaggregated: the makespan is the prefill's and the transfer's; the TPOT the decode step's alone" : nil
+                    : "symbolic \(a.unboundSymbols.joined(separator: ", ")): bind with --bind NAME=VALUE")
             row.record(memoryOf: a)
             return row
         }

@@ -276,6 +276,11 @@ struct ReviewDocument {
                     } ?? "."))
         }
         if let tpot = a.timePerOutputToken { md.append("- Time per output token: **\(Format.seconds(tpot))**.") }
+        if let d = try? a.disaggregatedFigures() {
+            md.append(
+                "- Disaggregated: time to first token **\(Format.seconds(d.timeToFirstToken))** (the prefill's logits done); K/V caches moved to the decode GPUs \(Format.bytes(d.transferBytes)), the last in place at \(Format.seconds(d.transferDone)); time per output token **\(Format.seconds(d.timePerOutputToken))** (the decode step alone, its cache in place)."
+            )
+        }
         md.append("- Communication takes \(Format.percent(a.communicationShare)) of busy GPU time.")
         if !a.unboundSymbols.isEmpty {
             md.append("- Dimensions \(a.unboundSymbols.joined(separator: ", ")) are symbolic: bind them (`--bind`) for figures in seconds.")

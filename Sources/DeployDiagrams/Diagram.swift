@@ -193,10 +193,17 @@ struct GPUGrouping {
     let noun: String
     /// The degrees outside tp, innermost first as numbered, each with its name and its noun.
     private var grid: [(name: String, degree: Int, noun: String)] = []
+    /// A disaggregated graph's prefill GPUs (the others decode).
+    private var prefillGPUs: Set<Int>?
 
     init(_ graph: OperatorGraph) {
         let a = graph.attributes
-        if a["strategy"] == "helix", let s = a["segments"].flatMap(Int.init), s > 0 {
+        if a["strategy"] == "disaggregated", let prefill = a["prefill_gpus"].flatMap(GPUList.parse) {
+            // The sides: one noun per GPU (see group(of:)).
+            size = 1
+            noun = ""
+            prefillGPUs = Set(prefill)
+        } else if a["strategy"] == "helix", let s = a["segments"].flatMap(Int.init), s > 0 {
             size = s
             noun = "head group"
         } else if a["strategy"] == "tp_pp", let tp = a["tp"].flatMap(Int.init), tp > 0 {
@@ -223,6 +230,9 @@ struct GPUGrouping {
     /// The group a GPU belongs to: its label and a background tint alternating between groups.
     func group(of gpu: Int) -> (label: String?, tint: String) {
         guard let size else { return (nil, "#f8f9fa") }
+        if let prefillGPUs {
+            return prefillGPUs.contains(gpu) ? ("prefill", "#f1f3f5") : ("decode", "#e7f1fb")
+        }
         guard !grid.isEmpty else {
             let index = gpu / size
             return ("\(noun) \(index)", index.isMultiple(of: 2) ? "#f1f3f5" : "#e7f1fb")

@@ -82,6 +82,7 @@ public enum SpecParser {
         "tp_pp": ["kind", "tp", "pp", "sp", "dp", "cp", "ep", "order"],
         "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
         "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
+        "disaggregated": ["kind", "prefill", "decode"],
     ]
     static let topKeys: Set<String> = ["name", "summary", "model", "strategy", "phase", "context", "claims", "baseline"]
 
@@ -200,11 +201,10 @@ struct Reader {
         guard let strategyNode = top["strategy"] else { throw fail("strategy", root, "is missing") }
         var model = try readModel(modelNode)
         let (strategy, cluster) = try readStrategy(strategyNode)
-        let sequenceParallel =
-            try strategyNode.mapping?["sp"].map { (node: Node) throws(SpecFileError) -> Bool in
-                guard let on = node.bool else { throw fail("sp", node, "must be true or false, got '\(node.string ?? "?")'") }
-                return on
-            } ?? false
+        let disaggregated = strategyNode.mapping?["kind"]?.string == "disaggregated"
+        // A disaggregated deployment's prefill side carries the degrees a tp_pp strategy does.
+        let degreesNode = disaggregated ? strategyNode.mapping?["prefill"] ?? strategyNode : strategyNode
+        let degrees = try readDegrees(degreesNode)
         // Helix, the attention pool and attention/MoE separation write attention out as Q·Kᵀ,
         // softmax and ·V (Helix needs the scores to sum them): materialized unless stated.
         if keyLines["model.attention"] == nil, case .tensorPipeline = strategy {
@@ -224,32 +224,17 @@ struct Reader {
             }
         }
         var deployment = Deployment(name: name, model: model, strategy: strategy, phase: phase, clusterGPUs: cluster)
-        deployment.sequenceParallel = sequenceParallel
-        if let node = strategyNode.mapping?["dp"] {
-            guard let d = node.int, d > 0 else { throw fail("dp", node, "must be a positive integer, got '\(node.string ?? "?")'") }
-            deployment.dataParallel = d
-        }
-        if let node = strategyNode.mapping?["cp"] {
-            guard let c = node.int, c > 0 else { throw fail("cp", node, "must be a positive integer, got '\(node.string ?? "?")'") }
-            deployment.contextParallel = c
-        }
-        if let node = strategyNode.mapping?["order"] {
-            let names: [String]
-            if case .sequence = node {
-                names = node.array().compactMap(\.string)
-                guard names.count == node.array().count else { throw fail("order", node, "must list degrees such as [tp, pp, dp]") }
-            } else {
-                names = (node.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            }
-            guard !names.isEmpty, names.allSatisfy({ ["tp", "pp", "dp", "cp", "ep"].contains($0) }) else {
+        (deployment.sequenceParallel, deployment.dataParallel, deployment.contextParallel) = (degrees.sp, degrees.dp, degrees.cp)
+        (deployment.expertParallel, deployment.rankOrder) = (degrees.ep, degrees.order)
+        if disaggregated, let decodeNode = strategyNode.mapping?["decode"] {
+            if let contextNode = top["context"] {
                 throw fail(
-                    "order", node, "must list degrees from innermost to outermost, each one of tp, cp, ep, pp, dp, such as [tp, pp, dp]")
+                    "context", contextNode, "follows from seq in a disaggregated deployment: the decode step attends to seq + 1 tokens")
             }
-            deployment.rankOrder = names
-        }
-        if let node = strategyNode.mapping?["ep"] {
-            guard let e = node.int, e > 0 else { throw fail("ep", node, "must be a positive integer, got '\(node.string ?? "?")'") }
-            deployment.expertParallel = e
+            let side = try entries(decodeNode, path: "strategy.decode", allowed: ["tp", "pp", "dp", "ep", "order"])
+            let decode = try readDegrees(decodeNode)
+            deployment.disaggregatedDecode = DecodeDegrees(
+                tp: try integer(side, "tp"), pp: try integer(side, "pp", default: 1), dp: decode.dp, ep: decode.ep, order: decode.order)
         }
         var claims: DeploymentSpec.Claims?
         if let node = top["claims"] {
@@ -266,6 +251,36 @@ struct Reader {
         return DeploymentSpec(
             name: name, summary: summary, deployment: deployment, file: file, keyLines: keyLines, claims: claims,
             baseline: top["baseline"]?.string)
+    }
+
+    /// The composable degrees of a tp_pp strategy (or a disaggregated side): `sp`, `dp`, `cp`,
+    /// `ep`, `order`.
+    func readDegrees(_ node: Node) throws(SpecFileError) -> (sp: Bool, dp: Int, cp: Int, ep: Int?, order: [String]) {
+        let m = node.mapping
+        func positive(_ key: String) throws(SpecFileError) -> Int? {
+            guard let node = m?[key] else { return nil }
+            guard let v = node.int, v > 0 else { throw fail(key, node, "must be a positive integer, got '\(node.string ?? "?")'") }
+            return v
+        }
+        var sp = false
+        if let node = m?["sp"] {
+            guard let on = node.bool else { throw fail("sp", node, "must be true or false, got '\(node.string ?? "?")'") }
+            sp = on
+        }
+        var order: [String] = []
+        if let node = m?["order"] {
+            if case .sequence = node {
+                order = node.array().compactMap(\.string)
+                guard order.count == node.array().count else { throw fail("order", node, "must list degrees such as [tp, pp, dp]") }
+            } else {
+                order = (node.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            guard !order.isEmpty, order.allSatisfy({ ["tp", "pp", "dp", "cp", "ep"].contains($0) }) else {
+                throw fail(
+                    "order", node, "must list degrees from innermost to outermost, each one of tp, cp, ep, pp, dp, such as [tp, pp, dp]")
+            }
+        }
+        return (sp, try positive("dp") ?? 1, try positive("cp") ?? 1, try positive("ep"), order)
     }
 
     mutating func readModel(_ node: Node) throws(SpecFileError) -> TransformerModel {
@@ -443,6 +458,13 @@ struct Reader {
             return (.helix(headGroups: try integer(s, "head_groups"), segments: try integer(s, "segments")), cluster)
         case "tp_pp":
             return (.tensorPipeline(tp: try integer(s, "tp"), pp: try integer(s, "pp", default: 1)), cluster)
+        case "disaggregated":
+            guard let prefillNode = s["prefill"] else {
+                throw fail("prefill", node, "is missing: the prefill side's degrees, such as {tp: 8}")
+            }
+            guard s["decode"] != nil else { throw fail("decode", node, "is missing: the decode side's degrees, such as {tp: 8}") }
+            let side = try entries(prefillNode, path: "strategy.prefill", allowed: ["tp", "pp", "sp", "dp", "cp", "ep", "order"])
+            return (.tensorPipeline(tp: try integer(side, "tp"), pp: try integer(side, "pp", default: 1)), cluster)
         case "attention_pool":
             guard let base = try gpuList(s, "base_gpus") else { throw fail("base_gpus", node, "is missing") }
             var pool = try gpuList(s, "pool_gpus")

@@ -105,7 +105,8 @@ struct Interpreter {
         let a = node.attributes
         switch node.op {
         case .input:
-            let queries = model.context == nil ? model.seq : 1
+            // A disaggregated graph's inputs say which side they feed: the prompt, or the token after it.
+            let queries = a["phase"] == "prefill" ? model.seq : a["phase"] == "decode" || model.context != nil ? 1 : model.seq
             if a["data"] == "positions" {
                 let offset = try integer(node, "offset", 0)
                 let ids = Tensor(shape: [model.batch, queries], data: (0..<(model.batch * queries)).map { Double(offset + $0 % queries) })

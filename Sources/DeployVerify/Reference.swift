@@ -7,8 +7,12 @@ import DeployModel
 struct Reference {
     let model: ReferenceModel
     let data: DataSource
+    /// Decode: each layer's cached keys (rotated) and values, where they come from a prefill
+    /// run rather than from the named data.
+    var caches: [Int: (k: Tensor, v: Tensor)] = [:]
 
-    func run() -> Tensor {
+    /// The model's output; `capture` is given each layer's keys (rotated) and values.
+    func run(capture: ((Int, Tensor, Tensor) -> Void)? = nil) -> Tensor {
         let m = model
         let queries = m.context == nil ? m.seq : 1
         let (h, heads, kvHeads, d) = (m.hidden, m.heads, m.kvHeads, m.headDim)
@@ -77,10 +81,12 @@ struct Reference {
                 q = Kernels.rope(q, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim, interleaved: m.ropeInterleaved)
                 k = Kernels.rope(k, theta: theta, offset: firstPosition, rotaryDim: m.rotaryDim, interleaved: m.ropeInterleaved)
             }
+            capture?(layer, k, v)
             if let context = m.context {
                 let cached = [m.batch, context - 1, kvHeads, d]
-                k = Tensor.concat([data.tensor(p + "k_cache", shape: cached), k], dim: 1)
-                v = Tensor.concat([data.tensor(p + "v_cache", shape: cached), v], dim: 1)
+                let cache = caches[layer] ?? (data.tensor(p + "k_cache", shape: cached), data.tensor(p + "v_cache", shape: cached))
+                k = Tensor.concat([cache.k, k], dim: 1)
+                v = Tensor.concat([cache.v, v], dim: 1)
             }
             // Each query head reads its group's K/V head: repeat them to one per query head.
             if kvHeads != heads {

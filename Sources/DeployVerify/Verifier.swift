@@ -15,6 +15,9 @@ public struct ReferenceModel: Sendable {
     public var expertFFN: Int?
     /// Decode: the tokens attended to (the cache holds `context - 1`).
     public var context: Int?
+    /// A prefill of `seq` tokens and the decode step after it (`context` = `seq` + 1), the
+    /// decode's cache the prefill's keys and values (phase `disaggregated`).
+    public var disaggregated = false
     public var kvHeads: Int
     /// `layernorm` or `rmsnorm`.
     public var norm: String = "layernorm"
@@ -66,7 +69,11 @@ public struct ReferenceModel: Sendable {
         } else {
             ffn = try int("ffn")
         }
-        context = graph.attributes["phase"] == "decode" ? try int("context") : nil
+        disaggregated = graph.attributes["phase"] == "disaggregated"
+        context = graph.attributes["phase"] == "decode" || disaggregated ? try int("context") : nil
+        if disaggregated, context != seq + 1 {
+            throw VerifyError("graph attribute 'context' of a disaggregated graph must be seq + 1 (\(seq + 1)), got \(context ?? 0)")
+        }
         let a = graph.attributes
         kvHeads = a["kv_heads"] == nil ? heads : try int("kv_heads")
         guard heads % kvHeads == 0 else { throw VerifyError("graph attribute 'kv_heads' (\(kvHeads)) must divide 'heads' (\(heads))") }
@@ -106,6 +113,14 @@ public struct ReferenceModel: Sendable {
 
     /// Elements the reference makes and its matmuls' multiply-adds, in floating point.
     var cost: (elements: Double, multiplyAdds: Double) {
+        guard !disaggregated else {
+            // The prefill and the decode step, each run by the reference.
+            var (prefill, decode) = (self, self)
+            (prefill.disaggregated, decode.disaggregated) = (false, false)
+            prefill.context = nil
+            let (a, b) = (prefill.cost, decode.cost)
+            return (a.elements + b.elements, a.multiplyAdds + b.multiplyAdds)
+        }
         let (b, h, n, d) = (Double(batch), Double(hidden), Double(heads), Double(headDim))
         let q = context == nil ? Double(seq) : 1
         let kv = Double(context ?? seq)
@@ -233,7 +248,21 @@ public enum Verifier {
         let shapes = try concreteShapes(graph)
         try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
         let data = DataSource(seed: seed)
-        let reference = Reference(model: model, data: data).run()
+        // A disaggregated graph: the prefill's reference, its keys and values the decode's cache.
+        var references: [String: Tensor] = [:]
+        let reference: Tensor
+        if model.disaggregated {
+            var prefill = model
+            (prefill.disaggregated, prefill.context) = (false, nil)
+            var caches: [Int: (k: Tensor, v: Tensor)] = [:]
+            references["prefill"] = Reference(model: prefill, data: data).run { caches[$0] = ($1, $2) }
+            var decode = model
+            decode.disaggregated = false
+            reference = Reference(model: decode, data: data, caches: caches).run()
+            references["decode"] = reference
+        } else {
+            reference = Reference(model: model, data: data).run()
+        }
         let values = try Interpreter(
             graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds
         ).run()
@@ -243,6 +272,7 @@ public enum Verifier {
         for (i, node) in graph.nodes.enumerated() where node.op == .output {
             guard case .tensor(let t) = values[i] else { continue }
             let place = node.attributes["place"].flatMap(Placement.parse) ?? .replicate
+            let reference = node.attributes["phase"].flatMap { references[$0] } ?? reference
             try Interpreter.checkPlace(place, reference.shape, node.name, "the model's output")
             let expected = reference.part(place)
             guard expected.shape == t.shape else {

@@ -290,3 +290,29 @@ func presetGraph(_ name: String, microBatches: Int = 1, phase: Phase? = nil) thr
         #expect(fp8.memory[0].weightBytes == plain.memory[0].weightBytes)
     }
 }
+
+/// A disaggregated graph's figures: TTFT, the K/V bytes moved, the decode step alone.
+@Suite struct DisaggregatedAnalysisTests {
+    @Test func theFiguresFollowTheGraph() throws {
+        var model = TransformerModel(layers: 2, batch: Dim(8), seq: Dim(64), hidden: 64, heads: 8, headDim: 8, ffn: 64, kvHeads: 4)
+        (model.norm, model.mlp, model.activation, model.rope) = (.rmsnorm, .gated, .silu, RotaryEmbedding())
+        (model.attention, model.causal) = (.fused, true)
+        var d = Deployment(name: "disagg", model: model, strategy: .tensorPipeline(tp: 2, pp: 1))
+        d.disaggregatedDecode = DecodeDegrees(tp: 4)
+        let graph = try DeploymentBuilder().build(d)
+        let a = try Analysis(graph: graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+        let f = try #require(try a.disaggregatedFigures())
+        // K and V of 2 layers: batch 8 x 64 tokens x 4 K/V heads x 8 dims, 2 bytes each.
+        #expect(f.transferBytes == 2 * 2 * 8 * 64 * 4 * 8 * 2)
+        #expect(f.timeToFirstToken > 0 && f.timeToFirstToken <= a.makespanSeconds && f.transferDone <= a.makespanSeconds)
+        // The decode step alone is the decode build's own step, its cache read in place.
+        var decode = d
+        decode.disaggregatedDecode = nil
+        (decode.strategy, decode.phase) = (.tensorPipeline(tp: 4, pp: 1), .decode(context: Dim(65)))
+        let step = try Analysis(graph: try DeploymentBuilder().build(decode), options: a.options)
+        #expect(
+            abs(f.timePerOutputToken - step.makespanSeconds) <= 0.05 * step.makespanSeconds,
+            "\(f.timePerOutputToken) \(step.makespanSeconds)")
+        #expect(a.tokens == nil && a.timePerOutputToken == nil)
+    }
+}

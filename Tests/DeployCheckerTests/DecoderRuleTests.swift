@@ -146,6 +146,15 @@ import Testing
         #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
     }
 
+    @Test func aReplicasTransferLabelsNameItsOwnGPUsOnce() throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(moe: false))
+        // Replica 1 is GPUs 8-15: its stage boundary sends GPU 10 to GPU 14, both ids shifted once.
+        let send = try #require(graph.nodes.first { $0.name == "dp1.L1.pipeline_send.gpu10_to_gpu14" })
+        #expect(send.group == [10, 14] && send.label?.contains("send/recv · GPU 10 → 14") == true, "\(send.label ?? "")")
+        let reduce = try #require(graph.nodes.first { $0.name == "dp1.L0.attn_allreduce" })
+        #expect(reduce.label?.contains("GPUs 8-11") == true, "\(reduce.label ?? "")")
+    }
+
     @Test func aBatchThatDoesNotSplitIsRefusedByKey() {
         var d = Self.deployment(moe: false)
         d.dataParallel = 3
@@ -283,5 +292,69 @@ import Testing
     @Test func aDegreeTheDeploymentLacksIsRefused() {
         #expect { try DeploymentBuilder().build(Self.deployment(order: ["cp"])) } throws: { ($0 as? SpecError)?.key == "order" }
         #expect { try DeploymentBuilder().build(Self.deployment(order: ["tp", "tp"])) } throws: { ($0 as? SpecError)?.key == "order" }
+    }
+}
+
+/// Disaggregated serving: a prefill and the decode step after it on GPUs of their own, the
+/// prefill's keys and values moved into the decode GPUs' caches.
+@Suite struct DisaggregatedServingTests {
+    static func deployment(prefill: (tp: Int, dp: Int), decode: DecodeDegrees, moe: Bool = false) -> Deployment {
+        var d = Deployment(
+            name: "disagg", model: ContextAndExpertParallelTests.model(moe: moe), strategy: .tensorPipeline(tp: prefill.tp, pp: 1))
+        d.dataParallel = prefill.dp
+        d.disaggregatedDecode = decode
+        return d
+    }
+
+    static func errors(_ graph: OperatorGraph) throws -> [Finding] {
+        check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+    }
+
+    @Test func eightAndEightMoveEachRanksCacheOnce() throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(prefill: (4, 1), decode: DecodeDegrees(tp: 4)))
+        #expect(graph.gpus == 8 && graph.attributes["phase"] == "disaggregated" && graph.attributes["context"] == "17")
+        #expect(graph.attributes["prefill_gpus"] == "0-3" && graph.attributes["decode_gpus"] == "4-7")
+        #expect(!graph.nodes.contains { $0.op == .kvCache })
+        // 2 layers x 4 decode GPUs x (K, V): one send each, from the rank of the same K/V heads.
+        let sends = graph.nodes.filter { $0.op == .sendRecv && $0.block == "kv_transfer" }
+        #expect(sends.count == 16)
+        let k = try #require(sends.first { $0.name == "prefill.L1.k_rope.gpu2.kv_to_gpu6" })
+        #expect(k.group == [2, 6] && k.out == [Dim(8), Dim(16), Dim(1), Dim(8)])
+        let errors = try Self.errors(graph)
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    @Test(arguments: [
+        ((2, 1), DecodeDegrees(tp: 4)), ((4, 1), DecodeDegrees(tp: 2)), ((2, 2), DecodeDegrees(tp: 1)),
+        ((1, 1), DecodeDegrees(tp: 2, dp: 2)),
+    ])
+    func sidesOfOtherDegreesReshardTheCaches(prefill: (Int, Int), decode: DecodeDegrees) throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(prefill: (prefill.0, prefill.1), decode: decode))
+        let errors = try Self.errors(graph)
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+        let decoding = prefill.0 * prefill.1
+        #expect(
+            graph.nodes.filter { $0.op == .sendRecv && $0.block == "kv_transfer" }.allSatisfy {
+                $0.group[0] < decoding && $0.group[1] >= decoding
+            })
+    }
+
+    @Test func expertParallelDecodeChecksClean() throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(prefill: (2, 1), decode: DecodeDegrees(tp: 1, ep: 8), moe: true))
+        let errors = try Self.errors(graph)
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    @Test func whatCannotBeDisaggregatedIsRefusedByKey() {
+        var d = Self.deployment(prefill: (2, 1), decode: DecodeDegrees(tp: 2))
+        d.phase = .decode(context: Dim(12))
+        #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "phase" }
+        d = Self.deployment(prefill: (2, 1), decode: DecodeDegrees(tp: 3))
+        #expect { try DeploymentBuilder().build(d) } throws: {
+            ($0 as? SpecError)?.key.hasPrefix("decode") == true || ($0 as? SpecError)?.key == "heads"
+        }
+        d = Self.deployment(prefill: (2, 1), decode: DecodeDegrees(tp: 2))
+        d.contextParallel = 2
+        #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "prefill.cp" }
     }
 }

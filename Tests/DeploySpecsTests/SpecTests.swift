@@ -138,3 +138,53 @@ import Testing
         #expect(throws: SpecFileError.self) { try wrong.apply(to: sep) }
     }
 }
+
+/// `kind: disaggregated`: the prefill and decode sides' degrees, refusals with their lines.
+@Suite struct DisaggregatedSpecTests {
+    static let text = """
+        name: disagg
+        model:
+          layers: 2
+          batch: 4
+          seq: 64
+          hidden: 64
+          heads: 4
+          kv_heads: 2
+          head_dim: 16
+          ffn: 128
+          norm: rmsnorm
+          mlp: gated
+          activation: silu
+          rope: true
+        strategy:
+          kind: disaggregated
+          prefill: {tp: 2, dp: 2}
+          decode:
+            tp: 4
+        """
+
+    @Test func bothSidesAreRead() throws {
+        let spec = try SpecParser.parse(text: Self.text, file: "d.yaml")
+        #expect(spec.deployment.strategy == .tensorPipeline(tp: 2, pp: 1) && spec.deployment.dataParallel == 2)
+        #expect(spec.deployment.disaggregatedDecode == DecodeDegrees(tp: 4))
+        let graph = try spec.build()
+        #expect(graph.gpus == 8 && graph.attributes["decode_gpus"] == "4-7")
+    }
+
+    @Test func refusalsNameTheSideKeyAndLine() throws {
+        func refusal(_ text: String) -> SpecFileError? {
+            do {
+                _ = try SpecParser.parse(text: text, file: "d.yaml").build()
+                return nil
+            } catch { return error }
+        }
+        let heads = try #require(refusal(Self.text.replacingOccurrences(of: "    tp: 4", with: "    tp: 3")))
+        #expect(heads.key == "heads" && heads.description.contains("(decode)"))
+        let sp = try #require(refusal(Self.text.replacingOccurrences(of: "    tp: 4", with: "    tp: 4\n    sp: true")))
+        #expect(sp.key == "sp" && sp.line == 20)
+        let context = try #require(refusal(Self.text + "\ncontext: 100"))
+        #expect(context.key == "context")
+        let missing = try #require(refusal(Self.text.replacingOccurrences(of: "  decode:\n    tp: 4", with: "")))
+        #expect(missing.key == "decode")
+    }
+}

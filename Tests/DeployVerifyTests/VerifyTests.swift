@@ -348,3 +348,39 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(result?.passes != true)
     }
 }
+
+/// Disaggregated serving computes the prefill and the decode step after it, the decode's cache
+/// the prefill's keys and values.
+@Suite struct DisaggregatedVerifyTests {
+    static func deployment(prefill: Int, decode: DecodeDegrees, moe: Bool = false) -> Deployment {
+        var d = Deployment(
+            name: "disagg", model: ContextAndExpertParallelVerifyTests.model(moe: moe), strategy: .tensorPipeline(tp: prefill, pp: 1))
+        d.disaggregatedDecode = decode
+        return d
+    }
+
+    @Test(arguments: [
+        (2, DecodeDegrees(tp: 2)), (1, DecodeDegrees(tp: 4)), (4, DecodeDegrees(tp: 1, pp: 2)), (2, DecodeDegrees(tp: 2, dp: 2)),
+    ])
+    func bothSidesMatchTheModel(prefill: Int, decode: DecodeDegrees) throws {
+        let result = try Verifier.verify(try DeploymentBuilder().build(Self.deployment(prefill: prefill, decode: decode)))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    @Test func expertParallelDecodeMatches() throws {
+        let result = try Verifier.verify(
+            try DeploymentBuilder().build(Self.deployment(prefill: 2, decode: DecodeDegrees(tp: 1, ep: 4), moe: true)))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+
+    @Test func aCacheFilledFromTheWrongLayerDoesNotMatch() throws {
+        let graph = try DeploymentBuilder().build(Self.deployment(prefill: 2, decode: DecodeDegrees(tp: 2)))
+        // Layer 1's keys on decode GPU 2 read the send that carries layer 0's.
+        let wrong = try #require(graph.nodes.firstIndex { $0.name == "prefill.L0.k_rope.gpu0.kv_to_gpu2" })
+        let right = try #require(graph.nodes.firstIndex { $0.name == "prefill.L1.k_rope.gpu0.kv_to_gpu2" })
+        var edges = graph.edges
+        for i in edges.indices where edges[i].from == right { edges[i].from = wrong }
+        let rewired = OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: graph.attributes, nodes: graph.nodes, edges: edges)
+        #expect(try Verifier.verify(rewired).passes == false)
+    }
+}
