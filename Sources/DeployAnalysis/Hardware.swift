@@ -12,6 +12,10 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
     /// NVLink bandwidth per GPU and direction, bytes/s: the network model's default for links
     /// inside a node when the user names none. nil for a GPU described on the command line.
     public var nvlinkBandwidth: Double?
+    /// Dense peaks by data type (`bf16`, `fp16`, `fp8`, `tf32`, `fp32`) where a hardware file
+    /// gives them: a DAG runs at its own data type's. Empty for the built-in GPUs, which run
+    /// every type but fp8 at `peakFLOPs`.
+    public var peaks: [String: Double] = [:]
 
     /// NVLink per GPU and direction when neither the GPU nor the user says: an H100's.
     public static let defaultNVLinkBandwidth = 450e9
@@ -30,6 +34,16 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
 
     /// This GPU as it runs a DAG of `dtype`: FP8 matmuls at the FP8 peak.
     public func running(dtype: String?) throws(AnalysisError) -> GPUSpec {
+        if !peaks.isEmpty {
+            let type = dtype ?? "bf16"
+            guard let peak = peaks[type] else {
+                throw AnalysisError(
+                    "\(name) states no \(type) peak to run a \(type) DAG at; its file gives \(peaks.keys.sorted().joined(separator: ", "))")
+            }
+            var copy = self
+            copy.peakFLOPs = peak
+            return copy
+        }
         guard dtype == "fp8" else { return self }
         guard let fp8PeakFLOPs else {
             throw AnalysisError("\(name) has no FP8 tensor cores to run an fp8 DAG; describe one with fp8 or price another GPU (--gpu)")

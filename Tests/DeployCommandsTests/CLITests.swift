@@ -426,3 +426,40 @@ func scratchDirectory() throws -> URL {
         }
     }
 }
+
+/// `--hardware`: a machine from a data file prices the DAG, its node size deciding the links.
+@Suite struct HardwareFileTests {
+    @Test func fourGPUsPerNodeSendATP8AllReduceOverTheNetwork() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("four.yaml")
+        try HardwareDescriptionTestsText.four.write(to: file, atomically: true, encoding: .utf8)
+        let shipped = try CLI.run(["analyze", "--preset", "tp8-pp2-dense-4l", "--hardware", "dgx-h100", "--format", "json"])
+        let four = try CLI.run(["analyze", "--preset", "tp8-pp2-dense-4l", "--hardware", file.path, "--format", "json"])
+        func links(_ r: CLI.Result) throws -> [String: Double] {
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            return try #require(json["bytes_by_link"] as? [String: Double])
+        }
+        #expect(try links(shipped)["infiniband"] ?? 0 < links(four)["infiniband"] ?? 0, "\(four.stderr)")
+        #expect(four.stdout.contains("h100-sxm of four-per-node"))
+        let both = try CLI.run(["analyze", "--preset", "tp8-pp2-dense-4l", "--hardware", "dgx-h100", "--gpu", "h200"])
+        #expect(both.status == 2 && both.stderr.contains("--gpu and --hardware"))
+    }
+}
+
+enum HardwareDescriptionTestsText {
+    static let four = """
+        name: four-per-node
+        gpu:
+          name: h100-sxm
+          tflops: {bf16: 989}
+          hbm_tbps: 3.35
+          memory_gb: 80
+          nvlink_gbps: 450
+        node:
+          gpus: 4
+          nics: 4
+          nic_gbps: 50
+        """
+}

@@ -188,3 +188,52 @@ import Testing
         #expect(missing.key == "decode")
     }
 }
+
+/// Hardware descriptions: the shipped machines and a user's file.
+@Suite struct HardwareDescriptionTests {
+    @Test func theShippedMachinesAreRead() throws {
+        let all = try HardwareDescription.builtIn()
+        #expect(all.map(\.name) == ["dgx-a100-80gb", "dgx-b200", "dgx-h100", "dgx-h200"])
+        let h100 = try #require(all.first { $0.name == "dgx-h100" })
+        #expect(h100.peakFLOPs["bf16"] == 989e12 && h100.peakFLOPs["fp8"] == 1979e12 && h100.peakFLOPs["fp32"] == 67e12)
+        #expect(h100.gpusPerNode == 8 && h100.interNodeBandwidthPerGPU == 50e9 && h100.nvlinkBandwidth == 450e9)
+        let a100 = try #require(all.first { $0.name == "dgx-a100-80gb" })
+        #expect(a100.peakFLOPs["fp8"] == nil && a100.interNodeBandwidthPerGPU == 25e9)
+    }
+
+    static let mine = """
+        name: my-node
+        gpu:
+          name: h100-pcie
+          tflops: {bf16: 756, fp8: 1513}
+          hbm_tbps: 2.0
+          memory_gb: 80
+          nvlink_gbps: 300
+        node:
+          gpus: 4
+          nics: 2
+          nic_gbps: 50
+        """
+
+    @Test func aUsersFileSetsTheNode() throws {
+        let file = try HardwareDescription.parse(text: Self.mine, file: "mine.yaml")
+        #expect(file.gpusPerNode == 4 && file.interNodeBandwidthPerGPU == 25e9 && file.latency == 2e-6 && file.gpuName == "h100-pcie")
+    }
+
+    @Test func mistakesNameTheKeyAndLine() {
+        func refusal(_ text: String) -> SpecFileError? {
+            do {
+                _ = try HardwareDescription.parse(text: text, file: "mine.yaml")
+                return nil
+            } catch { return error }
+        }
+        let typo = refusal(Self.mine.replacingOccurrences(of: "hbm_tbps", with: "hbm_tb"))
+        #expect(typo?.key == "hbm_tb" && typo?.line == 5)
+        let zero = refusal(Self.mine.replacingOccurrences(of: "gpus: 4", with: "gpus: 0"))
+        #expect(zero?.key == "gpus" && zero?.line == 9)
+        let dtype = refusal(Self.mine.replacingOccurrences(of: "fp8: 1513", with: "int4: 3000"))
+        #expect(dtype?.key == "int4")
+        let noBF16 = refusal(Self.mine.replacingOccurrences(of: "bf16: 756, ", with: ""))
+        #expect(noBF16?.key == "tflops")
+    }
+}
