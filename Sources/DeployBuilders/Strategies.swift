@@ -79,7 +79,19 @@ struct TensorPipelineStrategy {
             throw SpecError(key: "parallel_residual", "is built for dense MLPs; a mixture of experts after a parallel residual is not")
         }
         if model.moe == nil { try requireDivisible(model.ffn, by: tp, key: "ffn", "the MLP is split over \(tp) GPUs per stage") }
-        try requireDivisible(model.layers, by: pp, key: "layers", "the layers split evenly into \(pp) pipeline stages")
+        if let stages = deployment.stageLayers {
+            guard stages.count == pp, stages.allSatisfy({ $0 > 0 }) else {
+                throw SpecError(key: "pp", "lists \(stages.count) stages, but the strategy has \(pp); each must hold at least one layer")
+            }
+            guard stages.reduce(0, +) == model.layers else {
+                throw SpecError(
+                    key: "pp",
+                    "lists stages of \(stages.map(String.init).joined(separator: " + ")) = \(stages.reduce(0, +)) layers, but the model has \(model.layers)"
+                )
+            }
+        } else {
+            try requireDivisible(model.layers, by: pp, key: "layers", "the layers split evenly into \(pp) pipeline stages")
+        }
         let cp = deployment.contextParallel
         let experts = deployment.expertParallel ?? tp
         if cp > 1 {
@@ -138,13 +150,15 @@ struct TensorPipelineStrategy {
 
     func build() throws -> OperatorGraph {
         let (model, phase) = (deployment.model, deployment.phase)
-        let layersPerStage = model.layers / pp
+        // The stage of each layer: even stages, or the counts the spec lists.
+        let counts = deployment.stageLayers ?? Array(repeating: model.layers / pp, count: pp)
+        let stageOf = counts.enumerated().flatMap { stage, count in Array(repeating: stage, count: count) }
         var b = DAGBuilder(deployment: deployment)
         let tp = tp
         let rows = deployment.rowsPerStage
         let width = tp * rows
         let stageGPUs: @Sendable (Int) -> [Int] = { layer in
-            let stage = layersPerStage > 0 ? layer / layersPerStage : 0
+            let stage = layer < stageOf.count ? stageOf[layer] : 0
             return Array((stage * width)..<((stage + 1) * width))
         }
         let sp = deployment.sequenceParallel
@@ -157,7 +171,7 @@ struct TensorPipelineStrategy {
             let gpus = stageGPUs(layer)
             if layer > 0, case let previous = stageGPUs(layer - 1), previous != gpus {
                 b.block = "pipeline"
-                let stage = layer / layersPerStage
+                let stage = stageOf[layer]
                 x = zip(previous, gpus).enumerated().map { i, pair in
                     b.sendRecv(
                         "pipeline_send.gpu\(pair.0)_to_gpu\(pair.1)", title: "stage \(stage - 1) → \(stage)",

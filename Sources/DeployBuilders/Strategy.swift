@@ -135,6 +135,9 @@ public struct Deployment: Hashable, Sendable {
     /// first decode step after it, on GPUs of their own; the prefill's keys and values reach the
     /// decode GPUs' caches as `send_recv` nodes.
     public var disaggregatedDecode: DecodeDegrees?
+    /// Uneven pipeline stages (`pp: [20, 20, 40]`): the layers each stage holds, in order;
+    /// nil splits them evenly.
+    public var stageLayers: [Int]?
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int

@@ -226,6 +226,7 @@ struct Reader {
         var deployment = Deployment(name: name, model: model, strategy: strategy, phase: phase, clusterGPUs: cluster)
         (deployment.sequenceParallel, deployment.dataParallel, deployment.contextParallel) = (degrees.sp, degrees.dp, degrees.cp)
         (deployment.expertParallel, deployment.rankOrder) = (degrees.ep, degrees.order)
+        if let node = degreesNode.mapping?["pp"], case .sequence = node { deployment.stageLayers = try stageLayers(node) }
         if disaggregated, let decodeNode = strategyNode.mapping?["decode"] {
             if let contextNode = top["context"] {
                 throw fail(
@@ -443,6 +444,21 @@ struct Reader {
         return model
     }
 
+    /// `pp`: a stage count (even stages, default 1), or the layers of each stage as a list.
+    func stages(_ s: [String: Node]) throws(SpecFileError) -> Int {
+        if let node = s["pp"], case .sequence = node { return try stageLayers(node).count }
+        return try integer(s, "pp", default: 1)
+    }
+
+    /// The layers of each stage, from `pp: [20, 20, 40]`.
+    func stageLayers(_ node: Node) throws(SpecFileError) -> [Int] {
+        let counts = node.array().compactMap(\.int)
+        guard !counts.isEmpty, counts.count == node.array().count, counts.allSatisfy({ $0 > 0 }) else {
+            throw fail("pp", node, "must be a stage count or the layers of each stage, such as [20, 20, 40]")
+        }
+        return counts
+    }
+
     mutating func readStrategy(_ node: Node) throws(SpecFileError) -> (Strategy, Int?) {
         guard let kindNode = node.mapping?["kind"], let kind = kindNode.string else {
             throw fail(
@@ -457,14 +473,14 @@ struct Reader {
         case "helix":
             return (.helix(headGroups: try integer(s, "head_groups"), segments: try integer(s, "segments")), cluster)
         case "tp_pp":
-            return (.tensorPipeline(tp: try integer(s, "tp"), pp: try integer(s, "pp", default: 1)), cluster)
+            return (.tensorPipeline(tp: try integer(s, "tp"), pp: try stages(s)), cluster)
         case "disaggregated":
             guard let prefillNode = s["prefill"] else {
                 throw fail("prefill", node, "is missing: the prefill side's degrees, such as {tp: 8}")
             }
             guard s["decode"] != nil else { throw fail("decode", node, "is missing: the decode side's degrees, such as {tp: 8}") }
             let side = try entries(prefillNode, path: "strategy.prefill", allowed: ["tp", "pp", "sp", "dp", "cp", "ep", "order"])
-            return (.tensorPipeline(tp: try integer(side, "tp"), pp: try integer(side, "pp", default: 1)), cluster)
+            return (.tensorPipeline(tp: try integer(side, "tp"), pp: try stages(side)), cluster)
         case "attention_pool":
             guard let base = try gpuList(s, "base_gpus") else { throw fail("base_gpus", node, "is missing") }
             var pool = try gpuList(s, "pool_gpus")

@@ -358,3 +358,24 @@ import Testing
         #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "prefill.cp" }
     }
 }
+
+/// Pipeline stages given as a layer list per stage.
+@Suite struct UnevenStageTests {
+    @Test func stagesHoldTheLayersListed() throws {
+        var model = ContextAndExpertParallelTests.model()
+        model.layers = 4
+        var d = Deployment(name: "uneven", model: model, strategy: .tensorPipeline(tp: 2, pp: 2))
+        d.stageLayers = [1, 3]
+        let graph = try DeploymentBuilder().build(d)
+        // Layer 0 on GPUs 0-1, layers 1-3 on GPUs 2-3: one stage boundary, before layer 1.
+        let sends = graph.nodes.filter { $0.op == .sendRecv }
+        #expect(sends.count == 2 && sends.allSatisfy { $0.layer == 1 })
+        #expect(graph.nodes.first { $0.name == "L3.q.gpu3" } != nil && graph.nodes.first { $0.name == "L1.q.gpu1" } == nil)
+        let errors = check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+        d.stageLayers = [1, 2]
+        #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "pp" }
+        d.stageLayers = [4]
+        #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "pp" }
+    }
+}
