@@ -71,7 +71,7 @@ public struct TransformerModel: Hashable, Sendable {
     }
 
     /// Whether any of today's vocabulary is used beyond the seeds' classic block.
-    var isClassic: Bool {
+    public var isClassic: Bool {
         kvHeads == heads && norm == .layernorm && mlp == .plain && activation == .gelu && rope == nil
             && slidingWindow == nil && attention == .materialized && vocab == nil && !parallelResidual && !qkvBias && !normBias
             && !outputBias && !mlpBias && !headBias

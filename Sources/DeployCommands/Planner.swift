@@ -22,10 +22,44 @@ struct Planner {
         var cp = 1
         /// The GPUs per stage the experts spread over (a mixture of experts); `tp` unless wider.
         var ep: Int? = nil
+        /// The seeds' attention layouts, for a model of their classic block; nil: `tp_pp`.
+        var layout: Layout? = nil
 
-        var gpus: Int { tp * pp * dp * cp * ((ep ?? tp) / tp) }
+        /// Helix, the attention pool and attention/MoE separation, each on all the GPUs.
+        enum Layout: Hashable, Sendable {
+            case helix(groups: Int, segments: Int)
+            case attentionPool(base: Int, pool: Int)
+            case separation(attention: Int, experts: Int)
+
+            var strategy: Strategy {
+                switch self {
+                case .helix(let g, let s): .helix(headGroups: g, segments: s)
+                case .attentionPool(let b, let p): .attentionPool(base: Array(0..<b), pool: Array(b..<(b + p)))
+                case .separation(let a, let e): .attentionExpertSeparation(attention: Array(0..<a), experts: Array(a..<(a + e)))
+                }
+            }
+
+            var gpus: Int {
+                switch self {
+                case .helix(let g, let s): g * s
+                case .attentionPool(let b, let p): b + p
+                case .separation(let a, let e): a + e
+                }
+            }
+
+            var name: String {
+                switch self {
+                case .helix(let g, let s): "helix-g\(g)-s\(s)"
+                case .attentionPool(let b, let p): "pool-base\(b)-pool\(p)"
+                case .separation(let a, let e): "separation-attn\(a)-experts\(e)"
+                }
+            }
+        }
+
+        var gpus: Int { layout?.gpus ?? tp * pp * dp * cp * ((ep ?? tp) / tp) }
 
         var name: String {
+            if let layout { return layout.name }
             var text = "tp\(tp)-pp\(pp)"
             if cp > 1 { text += "-cp\(cp)" }
             if let ep, ep > tp { text += "-ep\(ep)" }
@@ -39,6 +73,8 @@ struct Planner {
     /// What one composition gives, priced.
     struct Row: Encodable {
         var composition: String
+        /// `tp_pp`, or `helix`, `attention_pool`, `ma_separation` (their degrees in the name).
+        var strategy: String
         var tp: Int
         var pp: Int
         var dp: Int
@@ -116,7 +152,28 @@ struct Planner {
                 }
             }
         }
-        return result
+        return result + seedLayouts()
+    }
+
+    /// Helix, the attention pool and attention/MoE separation on all the GPUs, for a model of the
+    /// seeds' classic block (any attention form: they build it materialized), each kept when a
+    /// one-layer build of it succeeds.
+    func seedLayouts() -> [Composition] {
+        var model = base.model
+        model.attention = .materialized
+        guard model.isClassic else { return [] }
+        var layouts: [Composition.Layout] = []
+        for g in divisors(gpus) { layouts.append(.helix(groups: g, segments: gpus / g)) }
+        for b in divisors(gpus) where b < gpus {
+            layouts.append(.attentionPool(base: b, pool: gpus - b))
+            if model.moe != nil { layouts.append(.separation(attention: b, experts: gpus - b)) }
+        }
+        return layouts.compactMap { layout in
+            let c = Composition(tp: layout.gpus, pp: 1, dp: 1, sp: false, microBatches: 1, layout: layout)
+            var probe = deployment(c)
+            probe.model.layers = 1
+            return (try? DeploymentBuilder().build(probe)) != nil ? c : nil
+        }
     }
 
     private func divisors(_ n: Int) -> [Int] { (1...max(n, 1)).filter { n % $0 == 0 } }
@@ -125,6 +182,14 @@ struct Planner {
     func deployment(_ c: Composition) -> Deployment {
         var d = base
         d.name = "\(base.name).\(c.name)"
+        if let layout = c.layout {
+            d.strategy = layout.strategy
+            d.model.attention = .materialized
+            (d.dataParallel, d.sequenceParallel, d.microBatches, d.contextParallel, d.expertParallel) = (1, false, 1, 1, nil)
+            d.rankOrder = []
+            d.stageLayers = nil
+            return d
+        }
         d.strategy = .tensorPipeline(tp: c.tp, pp: c.pp)
         d.dataParallel = c.dp
         d.sequenceParallel = c.sp
@@ -138,7 +203,7 @@ struct Planner {
     func evaluate(_ c: Composition) -> (Row, OperatorGraph?) {
         // (The graph is built again, whole, only for the compositions --emit-dot writes.)
         var row = Row(
-            composition: c.name, tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, cp: c.cp, ep: c.ep, micro_batches: c.microBatches, gpus: c.gpus,
+            composition: c.name, strategy: c.layout.map { Self.kind($0) } ?? "tp_pp", tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, cp: c.cp, ep: c.ep, micro_batches: c.microBatches, gpus: c.gpus,
             fits: false, meets_target: false, pareto: false)
         // The dp replicas run apart on disjoint GPUs: one replica, on its share of the batch, has
         // the whole deployment's makespan and per-GPU memory, and 1/dp of its tokens.
@@ -172,6 +237,14 @@ struct Planner {
             row.largest_batch_estimate = perReplica * c.dp
         }
         return (row, nil)
+    }
+
+    static func kind(_ layout: Composition.Layout) -> String {
+        switch layout {
+        case .helix: "helix"
+        case .attentionPool: "attention_pool"
+        case .separation: "ma_separation"
+        }
     }
 
     /// The whole deployment's DAG for `c`, all replicas, as `--emit-dot` writes it.

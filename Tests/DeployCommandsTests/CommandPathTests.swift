@@ -125,6 +125,44 @@ import Testing
         #expect(abs(makespan - (top["makespan_seconds"] as? Double ?? 0)) <= 1e-12 * makespan)
     }
 
+    /// A mixture of experts in prefill: context and expert parallelism among the compositions,
+    /// each priced as analyze prices the DOT plan writes for it.
+    @Test func contextAndExpertParallelCompositionsArePlannedAndAnalyseAlike() throws {
+        let dir = try scratchDirectory()
+        let r = try CLI.run([
+            "plan", "--preset", "mixtral-8x7b-ep8", "--layers", "2", "--gpus", "8", "--batch", "8", "--seq", "256", "--format", "json",
+            "--emit-dot", dir.path, "--top", "40",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(
+            (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["compositions"] as? [[String: Any]])
+        let names = rows.compactMap { $0["composition"] as? String }
+        #expect(names.contains("tp1-pp1-ep8") && names.contains("tp2-pp1-cp4") && names.contains("tp2-pp1-ep4-dp2"), "\(names)")
+        for name in ["tp1-pp1-ep8", "tp2-pp1-cp4"] {
+            let row = try #require(rows.first { $0["composition"] as? String == name })
+            let file = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasSuffix(".\(name).dot") })
+            let analyzed = try CLI.run(["analyze", dir.appendingPathComponent(file).path, "--format", "json"])
+            let figures = try JSONSerialization.jsonObject(with: Data(analyzed.stdout.utf8)) as? [String: Any]
+            let makespan = try #require(figures?["makespan_seconds"] as? Double)
+            #expect(abs(makespan - (row["makespan_seconds"] as? Double ?? 0)) <= 1e-12 * makespan, "\(name)")
+        }
+    }
+
+    /// The seeds' classic block: Helix, the attention pool and attention/MoE separation are
+    /// planned beside the tp_pp compositions.
+    @Test func theSeedsLayoutsArePlannedForTheirBlock() throws {
+        let r = try CLI.run([
+            "plan", "--preset", "helix-moe-4l", "--layers", "1", "--gpus", "16", "--phase", "decode", "--context", "512", "--batch", "16",
+            "--format", "json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(
+            (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["compositions"] as? [[String: Any]])
+        let strategies = Set(rows.compactMap { $0["strategy"] as? String })
+        #expect(strategies == ["tp_pp", "helix", "attention_pool", "ma_separation"], "\(strategies)")
+        #expect(rows.contains { $0["composition"] as? String == "helix-g4-s4" && $0["error"] == nil })
+    }
+
     @Test func aGPUCountNothingDividesIsAUsageError() throws {
         let r = try CLI.run(["plan", "--preset", "llama3-8b-tp1", "--layers", "3", "--gpus", "7", "--batch", "5"])
         #expect(r.status == 2)
