@@ -43,9 +43,6 @@ public struct DeploymentBuilder: Sendable {
     /// holds is part `r` of the model's along the batch; the weights are whole in each.
     private func dataParallel(_ deployment: Deployment) throws(SpecError) -> OperatorGraph {
         let d = deployment.dataParallel
-        guard case .tensorPipeline = deployment.strategy else {
-            throw SpecError(key: "dp", "data parallelism is built for tp_pp; give the other strategies their own GPUs")
-        }
         guard d <= GPUList.maximum else { throw SpecError(key: "dp", "must be at most \(GPUList.maximum), got \(d)") }
         var part = deployment
         part.dataParallel = 1

@@ -56,10 +56,10 @@ struct Planner {
             }
         }
 
-        var gpus: Int { layout?.gpus ?? tp * pp * dp * cp * ((ep ?? tp) / tp) }
+        var gpus: Int { layout.map { $0.gpus * dp } ?? tp * pp * dp * cp * ((ep ?? tp) / tp) }
 
         var name: String {
-            if let layout { return layout.name }
+            if let layout { return layout.name + (dp > 1 ? "-dp\(dp)" : "") }
             var text = "tp\(tp)-pp\(pp)"
             if cp > 1 { text += "-cp\(cp)" }
             if let ep, ep > tp { text += "-ep\(ep)" }
@@ -162,17 +162,26 @@ struct Planner {
         var model = base.model
         model.attention = .materialized
         guard model.isClassic else { return [] }
-        var layouts: [Composition.Layout] = []
-        for g in divisors(gpus) { layouts.append(.helix(groups: g, segments: gpus / g)) }
-        for b in divisors(gpus) where b < gpus {
-            layouts.append(.attentionPool(base: b, pool: gpus - b))
-            if model.moe != nil { layouts.append(.separation(attention: b, experts: gpus - b)) }
+        var candidates: [Composition] = []
+        for dp in divisors(gpus) {
+            if let batch = model.batch.intValue, batch % Int64(dp) != 0 { continue }
+            let n = gpus / dp
+            var layouts: [Composition.Layout] = []
+            for g in divisors(n) { layouts.append(.helix(groups: g, segments: n / g)) }
+            for b in divisors(n) where b < n {
+                layouts.append(.attentionPool(base: b, pool: n - b))
+                if model.moe != nil { layouts.append(.separation(attention: b, experts: n - b)) }
+            }
+            candidates += layouts.map { Composition(tp: $0.gpus, pp: 1, dp: dp, sp: false, microBatches: 1, layout: $0) }
         }
-        return layouts.compactMap { layout in
-            let c = Composition(tp: layout.gpus, pp: 1, dp: 1, sp: false, microBatches: 1, layout: layout)
+        return candidates.filter { c in
+            // One layer of one replica, on its share of the batch, shows whether it builds.
             var probe = deployment(c)
             probe.model.layers = 1
-            return (try? DeploymentBuilder().build(probe)) != nil ? c : nil
+            probe.dataParallel = 1
+            guard let share = try? base.model.batch.divided(by: c.dp) else { return false }
+            probe.model.batch = share
+            return (try? DeploymentBuilder().build(probe)) != nil
         }
     }
 
@@ -185,7 +194,7 @@ struct Planner {
         if let layout = c.layout {
             d.strategy = layout.strategy
             d.model.attention = .materialized
-            (d.dataParallel, d.sequenceParallel, d.microBatches, d.contextParallel, d.expertParallel) = (1, false, 1, 1, nil)
+            (d.dataParallel, d.sequenceParallel, d.microBatches, d.contextParallel, d.expertParallel) = (c.dp, false, 1, 1, nil)
             d.rankOrder = []
             d.stageLayers = nil
             return d
@@ -203,7 +212,8 @@ struct Planner {
     func evaluate(_ c: Composition) -> (Row, OperatorGraph?) {
         // (The graph is built again, whole, only for the compositions --emit-dot writes.)
         var row = Row(
-            composition: c.name, strategy: c.layout.map { Self.kind($0) } ?? "tp_pp", tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, cp: c.cp, ep: c.ep, micro_batches: c.microBatches, gpus: c.gpus,
+            composition: c.name, strategy: c.layout.map { Self.kind($0) } ?? "tp_pp", tp: c.tp, pp: c.pp, dp: c.dp, sp: c.sp, cp: c.cp,
+            ep: c.ep, micro_batches: c.microBatches, gpus: c.gpus,
             fits: false, meets_target: false, pareto: false)
         // The dp replicas run apart on disjoint GPUs: one replica, on its share of the batch, has
         // the whole deployment's makespan and per-GPU memory, and 1/dp of its tokens.
@@ -226,14 +236,20 @@ struct Planner {
         row.tokens_per_second = analysis.tokensPerSecond.map { $0 * Double(c.dp) }
         row.tokens_per_second_per_gpu = row.tokens_per_second.map { $0 / Double(row.gpus) }
         row.bottleneck = Self.bottleneck(analysis)
-        if let batch = base.model.batch.intValue, let capacity = options.costModel.gpu?.memoryCapacity, let worst,
-            worst.peakActivationBytes > 0
+        if let batch = base.model.batch.intValue, let capacity = options.costModel.gpu?.memoryCapacity,
+            memory.contains(where: { $0.peakActivationBytes > 0 })
         {
-            // Activations grow with the batch, weights do not: the batch that fills the GPU.
-            let perSequence = worst.peakActivationBytes / (Double(batch) / Double(c.dp))
-            let room = capacity - worst.weightBytes
+            // Activations grow with the batch, weights do not: the batch that fills the first
+            // GPU to fill (not necessarily the fullest now: one with more activations per
+            // sequence fills sooner).
+            let share = Double(batch) / Double(c.dp)
+            let fits = memory.filter { $0.peakActivationBytes > 0 }.map { gpu -> Int in
+                let room = capacity - gpu.weightBytes
+                let sequences = room / (gpu.peakActivationBytes / share)
+                return room > 0 ? Int(min(sequences, Double(Int32.max))) : 0
+            }
             // Sequences one replica holds, in whole micro-batches, times the replicas.
-            let perReplica = room > 0 ? Int(room / perSequence) / c.microBatches * c.microBatches : 0
+            let perReplica = (fits.min() ?? 0) / c.microBatches * c.microBatches
             row.largest_batch_estimate = perReplica * c.dp
         }
         return (row, nil)

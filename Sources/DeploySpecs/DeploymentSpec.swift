@@ -78,10 +78,10 @@ public enum SpecParser {
         "rope_interleaved",
     ]
     static let strategyKeys: [String: Set<String>] = [
-        "helix": ["kind", "head_groups", "segments"],
+        "helix": ["kind", "head_groups", "segments", "dp"],
         "tp_pp": ["kind", "tp", "pp", "sp", "dp", "cp", "ep", "order"],
-        "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus"],
-        "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus"],
+        "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus", "dp"],
+        "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus", "dp"],
         "disaggregated": ["kind", "prefill", "decode"],
     ]
     static let topKeys: Set<String> = ["name", "summary", "model", "strategy", "phase", "context", "claims", "baseline"]

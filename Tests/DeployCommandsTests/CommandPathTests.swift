@@ -169,3 +169,56 @@ import Testing
         #expect(r.stderr.contains("no composition"), "\(r.stderr)")
     }
 }
+
+/// The compositions of issue 14's acceptance, on the real models' configs: each builds, checks
+/// clean and verifies (scaled down) from the command line.
+@Suite struct ComposedDegreesCLITests {
+    static let hf = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/DeploySpecs/Presets/hf")
+
+    @Test(arguments: [
+        ["llama-2-70b.json", "--tp", "4", "--pp", "2", "--dp", "2", "--batch", "4"],
+        ["llama-3-8b.json", "--tp", "8", "--cp", "2", "--seq", "4096"],
+        ["mixtral-8x7b.json", "--tp", "1", "--ep", "8", "--batch", "8"],
+        ["llama-3-8b.json", "--tp", "8", "--sp"],
+    ])
+    func composedDegreesBuildCheckAndVerify(arguments: [String]) throws {
+        let dir = try scratchDirectory()
+        let config = Self.hf.appendingPathComponent(arguments[0]).path
+        let flags = ["--hf-config", config, "--layers", "2"] + arguments.dropFirst()
+        let dot = dir.appendingPathComponent("c.dot").path
+        let generated = try CLI.run(["generate"] + flags + ["-o", dot])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let checked = try CLI.run(["check", dot])
+        #expect(checked.status == 0 && checked.stdout.contains(": ok"), "\(checked.stdout)")
+        let verified = try CLI.run(["verify"] + flags)
+        #expect(verified.status == 0 && verified.stdout.contains("matches the unpartitioned model"), "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test func disaggregatedEightAndEightBuildsChecksAndVerifies() throws {
+        let dir = try scratchDirectory()
+        let spec = dir.appendingPathComponent("disagg.yaml")
+        try """
+        name: llama3-8b-disagg
+        model:
+          hf_config: \(Self.hf.appendingPathComponent("llama-3-8b.json").path)
+          batch: 8
+          seq: 1024
+          layers: 2
+        strategy:
+          kind: disaggregated
+          prefill: {tp: 8}
+          decode: {tp: 8}
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let dot = dir.appendingPathComponent("d.dot").path
+        let generated = try CLI.run(["generate", "--spec", spec.path, "-o", dot])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let checked = try CLI.run(["check", dot, "--gpus", "16"])
+        #expect(checked.status == 0 && checked.stdout.contains(": ok"), "\(checked.stdout)")
+        let verified = try CLI.run(["verify", "--spec", spec.path])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let analyzed = try CLI.run(["analyze", dot])
+        #expect(
+            analyzed.stdout.contains("time to first token") && analyzed.stdout.contains("K/V caches moved: 67.11 MB"), "\(analyzed.stdout)")
+    }
+}
