@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The attribute-level mutation campaign (docs/fuzzing.md): generated DAGs of several presets and
-# two small specs, their attribute values, edges and names mutated, each mutant run through
+# The attribute-level mutation campaign (docs/fuzzing.md): generated DAGs of several presets,
+# two small specs and three of the composed degrees (docs/degrees), their attribute values, edges and names mutated, each mutant run through
 # check, info, analyze (--gantt, --trace), render, verify, report and compare, every run under
 # 30 s and 2 GB (timeout, prlimit --as).
 #   scripts/mutate.sh [COUNT [SEED [JOBS]]]     (default 5000 mutants, seed 1, 2 jobs)
@@ -30,6 +30,10 @@ d="$run/deploydag"
 "$d" generate --preset mixtral-8x7b-ep8 --layers 1 --view layer:0:moe -o "$run/seeds/mixtral-moe.dot"
 "$d" generate --spec Tests/Fixtures/mutate/tiny-decode.yaml -o "$run/seeds/tiny-decode.dot"
 "$d" generate --spec Tests/Fixtures/mutate/tiny-moe.yaml -o "$run/seeds/tiny-moe.dot"
+# The composed degrees: context parallelism, expert parallelism wider than tp, disaggregated serving.
+"$d" generate --spec docs/degrees/cp.yaml -o "$run/seeds/degree-cp.dot"
+"$d" generate --spec docs/degrees/ep.yaml -o "$run/seeds/degree-ep.dot"
+"$d" generate --spec docs/degrees/disaggregated.yaml -o "$run/seeds/degree-disaggregated.dot"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo ' (with uncommitted changes)'), $(date -u +%FT%TZ)"
 "$run/deploydag-mutate" --binary "$d" --count "$count" --seed "$seed" --jobs "$jobs" --seconds 30 --memory-mb 2048 \
     --work "$run/work" --failures mutate-failures "$run"/seeds/*.dot
