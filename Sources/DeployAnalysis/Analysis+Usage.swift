@@ -126,6 +126,11 @@ extension Analysis {
             let size = elements * (cache?[v] == true ? cacheBytes : bytes)
             var release = schedule.finish[v]
             for s in adjacency.successors(of: v) { release = max(release, schedule.finish[Int(s)]) }
+            // A disaggregated graph's K/V cache, once in place on a decode GPU, stays for the
+            // step (and the steps after it), as a cache read from memory does.
+            if node.block == "kv_transfer", adjacency.successors(of: v).contains(where: { graph.nodes[Int($0)].block != "kv_transfer" }) {
+                release = max(release, schedule.makespan)
+            }
             let holders: [Int] = node.gpu.map { [$0] } ?? (node.op == .sendRecv ? Array(node.group.suffix(1)) : node.group)
             for g in holders {
                 events[g, default: []].append((schedule.start[v], size))

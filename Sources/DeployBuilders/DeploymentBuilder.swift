@@ -12,6 +12,7 @@ public struct DeploymentBuilder: Sendable {
             return try Self.renumbered(try build(inner), deployment)
         }
         if deployment.dataParallel > 1 { return try dataParallel(deployment) }
+        if deployment.layoutStages > 1 { return try pipelined(deployment) }
         guard deployment.microBatches > 1 else { return try buildOne(deployment) }
         let n = deployment.microBatches
         var part = deployment

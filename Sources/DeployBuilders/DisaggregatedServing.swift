@@ -37,7 +37,7 @@ extension DeploymentBuilder {
         var decode = prefill
         decode.strategy = .tensorPipeline(tp: side.tp, pp: side.pp)
         (decode.dataParallel, decode.expertParallel, decode.rankOrder) = (side.dp, side.ep, side.order)
-        (decode.sequenceParallel, decode.contextParallel) = (false, 1)
+        (decode.sequenceParallel, decode.contextParallel, decode.stageLayers) = (false, 1, side.stageLayers)
         decode.phase = .decode(context: Dim(prompt + 1))
         func built(_ d: Deployment, _ name: String) throws(SpecError) -> OperatorGraph {
             do {

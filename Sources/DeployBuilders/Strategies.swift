@@ -121,7 +121,11 @@ struct TensorPipelineStrategy {
                     "is \(ep), which is not a multiple of tp \(tp): the experts spread over ep GPUs that hold ep / tp attention groups of tp GPUs each"
                 )
             }
-            try validateExperts(moe, over: ep, key: "ep")
+            do {
+                try validateExperts(moe, over: ep, key: "ep")
+            } catch {
+                throw SpecError(key: "ep", "is \(ep), which neither divides nor is a multiple of the \(moe.experts) experts")
+            }
             if case .decode = deployment.phase {
                 if let batch = model.batch.intValue, batch % Int64(ep) != 0 {
                     throw SpecError(

@@ -138,6 +138,10 @@ public struct Deployment: Hashable, Sendable {
     /// Uneven pipeline stages (`pp: [20, 20, 40]`): the layers each stage holds, in order;
     /// nil splits them evenly.
     public var stageLayers: [Int]?
+    /// Pipeline stages of a strategy that is not `tp_pp` (Helix, the attention pool,
+    /// attention/MoE separation: `pp: s`): `s` copies of its grid on disjoint GPUs, each holding
+    /// `layers / s` consecutive layers, the activations sent from each GPU to its place in the next.
+    public var layoutStages = 1
     /// The batch is split into this many micro-batches, each an independent chain through the
     /// strategy, so that a schedule can overlap them (a pipeline's fill and drain).
     public var microBatches: Int
@@ -173,9 +177,11 @@ public struct DecodeDegrees: Hashable, Sendable {
     public var dp: Int
     public var ep: Int?
     public var order: [String]
+    /// The layers of each pipeline stage when uneven (`pp: [20, 20, 40]`).
+    public var stageLayers: [Int]?
 
-    public init(tp: Int, pp: Int = 1, dp: Int = 1, ep: Int? = nil, order: [String] = []) {
-        (self.tp, self.pp, self.dp, self.ep, self.order) = (tp, pp, dp, ep, order)
+    public init(tp: Int, pp: Int = 1, dp: Int = 1, ep: Int? = nil, order: [String] = [], stageLayers: [Int]? = nil) {
+        (self.tp, self.pp, self.dp, self.ep, self.order, self.stageLayers) = (tp, pp, dp, ep, order, stageLayers)
     }
 }
 

@@ -268,7 +268,10 @@ extension DAGBuilder {
         // A group of one GPU holds its tokens whole (a lone tensor-parallel GPU keeps the split
         // into one part it has always been built with).
         let whole = g == 1 && attentionGroups > 1
-        func own(_ i: Int) -> Placement { whole ? .replicate : Placement(shards: [tokenDim: .init(i % g, of: g)]) }
+        // One GPU holding every expert: the all-to-alls and the gather would be collectives of
+        // one GPU, which move nothing; its tokens go straight to its experts and back.
+        let alone = p == 1
+        func own(_ i: Int) -> Placement { whole || p == 1 ? .replicate : Placement(shards: [tokenDim: .init(i % g, of: g)]) }
         let replicas = moe.experts >= p ? 1 : p / moe.experts
         let slots = moe.experts * replicas / p
         var routing: [Int] = []
@@ -279,7 +282,7 @@ extension DAGBuilder {
             let tokens = own(rank)
             let ln = norm(model, "ln2", title: "2", gpu: gpu, input: x[rank], place: .replicate)
             let mine =
-                whole
+                whole || alone
                 ? ln
                 : try split(
                     "tokens", title: "this GPU's 1/\(g) of the tokens", gpu: gpu, input: ln, dim: tokenDim, parts: g, index: rank % g,
@@ -293,8 +296,10 @@ extension DAGBuilder {
             buffers.append(try dispatch("dispatch", gpu: gpu, tokens: mine, routing: chosen, moe: moe, replicas: replicas))
         }
         leave()
-        let sent = try allToAll(
-            "dispatch_all_to_all", title: "tokens to their experts", group: gpus, inputs: buffers, splitDim: 0, concatDim: 1)
+        let sent =
+            alone
+            ? buffers[0]
+            : try allToAll("dispatch_all_to_all", title: "tokens to their experts", group: gpus, inputs: buffers, splitDim: 0, concatDim: 1)
         var results: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
             var outputs: [Int] = []
@@ -315,8 +320,11 @@ extension DAGBuilder {
             results.append(
                 slots > 1 ? try concat("experts_out", title: "local experts' outputs", gpu: gpu, inputs: outputs, dim: 0) : outputs[0])
         }
-        let returned = try allToAll(
-            "combine_all_to_all", title: "expert outputs back to their tokens", group: gpus, inputs: results, splitDim: 1, concatDim: 0)
+        let returned =
+            alone
+            ? results[0]
+            : try allToAll(
+                "combine_all_to_all", title: "expert outputs back to their tokens", group: gpus, inputs: results, splitDim: 1, concatDim: 0)
         var combined: [Int] = []
         for (rank, gpu) in gpus.enumerated() {
             enter(rank)
@@ -336,7 +344,7 @@ extension DAGBuilder {
             enter(group * g)
             let mine = Array(combined[(group * g)..<((group + 1) * g)])
             let gathered =
-                whole
+                whole || alone
                 ? mine[0]
                 : try allGather(
                     "moe_all_gather", title: "every GPU's tokens", group: members, inputs: mine, dim: tokenDim, place: .replicate)

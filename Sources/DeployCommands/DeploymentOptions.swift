@@ -200,7 +200,13 @@ struct DeploymentOptions: ParsableArguments {
             var spec = try Self.huggingFaceSpec(file: hfConfig, tp: tp ?? 1, pp: pp ?? 1)
             var d = spec.deployment
             (d.dataParallel, d.contextParallel, d.expertParallel, d.sequenceParallel) = (dp ?? 1, cp ?? 1, ep, sp)
-            d.rankOrder = order.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+            if let order {
+                let names = order.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard !names.contains(where: \.isEmpty) else {
+                    throw ValidationError("--order must list degrees such as tp,pp,dp, with none empty; got '\(order)'")
+                }
+                d.rankOrder = names
+            }
             for (flag, degree) in [("dp", dp), ("cp", cp), ("ep", ep)] where (degree ?? 1) > 1 { d.name += "-\(flag)\(degree!)" }
             if sp { d.name += "-sp" }
             spec.deployment = d

@@ -56,10 +56,10 @@ struct Planner {
             }
         }
 
-        var gpus: Int { layout.map { $0.gpus * dp } ?? tp * pp * dp * cp * ((ep ?? tp) / tp) }
+        var gpus: Int { layout.map { $0.gpus * pp * dp } ?? tp * pp * dp * cp * ((ep ?? tp) / tp) }
 
         var name: String {
-            if let layout { return layout.name + (dp > 1 ? "-dp\(dp)" : "") }
+            if let layout { return layout.name + (pp > 1 ? "-pp\(pp)" : "") + (dp > 1 ? "-dp\(dp)" : "") }
             var text = "tp\(tp)-pp\(pp)"
             if cp > 1 { text += "-cp\(cp)" }
             if let ep, ep > tp { text += "-ep\(ep)" }
@@ -165,19 +165,21 @@ struct Planner {
         var candidates: [Composition] = []
         for dp in divisors(gpus) {
             if let batch = model.batch.intValue, batch % Int64(dp) != 0 { continue }
-            let n = gpus / dp
-            var layouts: [Composition.Layout] = []
-            for g in divisors(n) { layouts.append(.helix(groups: g, segments: n / g)) }
-            for b in divisors(n) where b < n {
-                layouts.append(.attentionPool(base: b, pool: n - b))
-                if model.moe != nil { layouts.append(.separation(attention: b, experts: n - b)) }
+            for pp in divisors(gpus / dp) where model.layers % pp == 0 {
+                let n = gpus / dp / pp
+                var layouts: [Composition.Layout] = []
+                for g in divisors(n) { layouts.append(.helix(groups: g, segments: n / g)) }
+                for b in divisors(n) where b < n {
+                    layouts.append(.attentionPool(base: b, pool: n - b))
+                    if model.moe != nil { layouts.append(.separation(attention: b, experts: n - b)) }
+                }
+                candidates += layouts.map { Composition(tp: $0.gpus, pp: pp, dp: dp, sp: false, microBatches: 1, layout: $0) }
             }
-            candidates += layouts.map { Composition(tp: $0.gpus, pp: 1, dp: dp, sp: false, microBatches: 1, layout: $0) }
         }
         return candidates.filter { c in
-            // One layer of one replica, on its share of the batch, shows whether it builds.
+            // One layer a stage of one replica, on its share of the batch, shows whether it builds.
             var probe = deployment(c)
-            probe.model.layers = 1
+            probe.model.layers = c.pp
             probe.dataParallel = 1
             guard let share = try? base.model.batch.divided(by: c.dp) else { return false }
             probe.model.batch = share
@@ -191,10 +193,13 @@ struct Planner {
     func deployment(_ c: Composition) -> Deployment {
         var d = base
         d.name = "\(base.name).\(c.name)"
+        // The base's own strategy is ignored: its sides, stages and order too.
+        (d.disaggregatedDecode, d.rankOrder, d.stageLayers, d.layoutStages) = (nil, [], nil, 1)
         if let layout = c.layout {
             d.strategy = layout.strategy
             d.model.attention = .materialized
             (d.dataParallel, d.sequenceParallel, d.microBatches, d.contextParallel, d.expertParallel) = (c.dp, false, 1, 1, nil)
+            d.layoutStages = c.pp
             d.rankOrder = []
             d.stageLayers = nil
             return d

@@ -78,10 +78,10 @@ public enum SpecParser {
         "rope_interleaved",
     ]
     static let strategyKeys: [String: Set<String>] = [
-        "helix": ["kind", "head_groups", "segments", "dp"],
+        "helix": ["kind", "head_groups", "segments", "dp", "pp"],
         "tp_pp": ["kind", "tp", "pp", "sp", "dp", "cp", "ep", "order"],
-        "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus", "dp"],
-        "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus", "dp"],
+        "attention_pool": ["kind", "base_gpus", "pool_size", "pool_gpus", "cluster_gpus", "dp", "pp"],
+        "ma_separation": ["kind", "attention_gpus", "expert_gpus", "cluster_gpus", "dp", "pp"],
         "disaggregated": ["kind", "prefill", "decode"],
     ]
     static let topKeys: Set<String> = ["name", "summary", "model", "strategy", "phase", "context", "claims", "baseline"]
@@ -227,6 +227,17 @@ struct Reader {
         (deployment.sequenceParallel, deployment.dataParallel, deployment.contextParallel) = (degrees.sp, degrees.dp, degrees.cp)
         (deployment.expertParallel, deployment.rankOrder) = (degrees.ep, degrees.order)
         if let node = degreesNode.mapping?["pp"], case .sequence = node { deployment.stageLayers = try stageLayers(node) }
+        if case .tensorPipeline = strategy {
+        } else if let node = strategyNode.mapping?["pp"] {
+            guard let stages = node.int, stages > 0 else {
+                throw fail("pp", node, "must be a positive integer, got '\(node.string ?? "?")'")
+            }
+            deployment.layoutStages = stages
+        }
+        if disaggregated, let phaseNode = top["phase"] {
+            throw fail(
+                "phase", phaseNode, "is not given for a disaggregated deployment: it runs the prefill and then the decode step after it")
+        }
         if disaggregated, let decodeNode = strategyNode.mapping?["decode"] {
             if let contextNode = top["context"] {
                 throw fail(
@@ -234,8 +245,12 @@ struct Reader {
             }
             let side = try entries(decodeNode, path: "strategy.decode", allowed: ["tp", "pp", "dp", "ep", "order"])
             let decode = try readDegrees(decodeNode)
+            guard side["tp"] != nil else { throw fail("tp", decodeNode, "is missing from the decode side") }
+            var stageList: [Int]?
+            if let node = side["pp"], case .sequence = node { stageList = try stageLayers(node) }
             deployment.disaggregatedDecode = DecodeDegrees(
-                tp: try integer(side, "tp"), pp: try integer(side, "pp", default: 1), dp: decode.dp, ep: decode.ep, order: decode.order)
+                tp: try integer(side, "tp"), pp: try stages(side), dp: decode.dp, ep: decode.ep, order: decode.order, stageLayers: stageList
+            )
         }
         var claims: DeploymentSpec.Claims?
         if let node = top["claims"] {
@@ -274,11 +289,18 @@ struct Reader {
                 order = node.array().compactMap(\.string)
                 guard order.count == node.array().count else { throw fail("order", node, "must list degrees such as [tp, pp, dp]") }
             } else {
-                order = (node.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                order = (node.string ?? "").split(separator: ",", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
             }
-            guard !order.isEmpty, order.allSatisfy({ ["tp", "pp", "dp", "cp", "ep"].contains($0) }) else {
+            if order.contains(where: \.isEmpty) { throw fail("order", node, "lists an empty degree; list degrees such as [tp, pp, dp]") }
+            let known = ["tp", "pp", "dp", "cp", "ep"]
+            guard !order.isEmpty else { throw fail("order", node, "must list degrees from innermost to outermost, such as [tp, pp, dp]") }
+            if let bad = order.first(where: { !known.contains($0) }) {
                 throw fail(
-                    "order", node, "must list degrees from innermost to outermost, each one of tp, cp, ep, pp, dp, such as [tp, pp, dp]")
+                    "order", node,
+                    "names '\(bad)', which is not a degree: list degrees from innermost to outermost, each one of tp, cp, ep, pp, dp, such as [tp, pp, dp]"
+                )
             }
         }
         return (sp, try positive("dp") ?? 1, try positive("cp") ?? 1, try positive("ep"), order)
@@ -480,6 +502,7 @@ struct Reader {
             }
             guard s["decode"] != nil else { throw fail("decode", node, "is missing: the decode side's degrees, such as {tp: 8}") }
             let side = try entries(prefillNode, path: "strategy.prefill", allowed: ["tp", "pp", "sp", "dp", "cp", "ep", "order"])
+            guard side["tp"] != nil else { throw fail("tp", prefillNode, "is missing from the prefill side") }
             return (.tensorPipeline(tp: try integer(side, "tp"), pp: try stages(side)), cluster)
         case "attention_pool":
             guard let base = try gpuList(s, "base_gpus") else { throw fail("base_gpus", node, "is missing") }

@@ -43,11 +43,14 @@ public struct HardwareDescription: Hashable, Sendable {
     /// A shipped description's name, or a file.
     public static func load(_ nameOrFile: String) throws(SpecFileError) -> HardwareDescription {
         if let known = try builtIn().first(where: { $0.name == nameOrFile }) { return known }
-        guard FileManager.default.fileExists(atPath: nameOrFile) else {
+        var directory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: nameOrFile, isDirectory: &directory) else {
             let names = ((try? builtIn()) ?? []).map(\.name).joined(separator: ", ")
             throw SpecFileError(
-                file: nameOrFile, line: nil, key: nil,
-                reason: "is neither a hardware description file nor one of the shipped ones (\(names))")
+                file: nameOrFile, line: nil, key: nil, reason: "no such file, and not one of the shipped machines (\(names))")
+        }
+        guard !directory.boolValue else {
+            throw SpecFileError(file: nameOrFile, line: nil, key: nil, reason: "is a directory; name a hardware description file (YAML)")
         }
         return try parse(file: nameOrFile)
     }
@@ -74,13 +77,19 @@ public struct HardwareDescription: Hashable, Sendable {
         var reader = Reader(file: file)
         let top = try reader.entries(root, path: "", allowed: ["name", "summary", "gpu", "node", "latency_us"])
         func fail(_ key: String, _ node: Node?, _ reason: String) -> SpecFileError { reader.fail(key, node, reason) }
-        func positive(_ m: [String: Node], _ key: String, default value: Double? = nil) throws(SpecFileError) -> Double {
+        /// A positive number of at most `limit` (in the file's units), or the default.
+        func positive(_ m: [String: Node], _ key: String, in parent: Node, default value: Double? = nil, limit: Double = 1e6)
+            throws(SpecFileError) -> Double
+        {
             guard let node = m[key] else {
                 if let value { return value }
-                throw fail(key, nil, "is missing")
+                throw fail(key, parent, "is missing")
             }
             guard let v = node.float ?? node.int.map(Double.init), v > 0, v.isFinite else {
                 throw fail(key, node, "must be a positive number, got '\(node.string ?? "?")'")
+            }
+            guard v <= limit, v >= 1e-6 else {
+                throw fail(key, node, "is \(node.string ?? "?"), outside the plausible range of 1e-6 to \(Int(limit)) in its unit")
             }
             return v
         }
@@ -93,18 +102,20 @@ public struct HardwareDescription: Hashable, Sendable {
         }
         let tflops = try reader.entries(tflopsNode, path: "gpu.tflops", allowed: dataTypes)
         var peaks: [String: Double] = [:]
-        for (dtype, _) in tflops { peaks[dtype] = try positive(tflops, dtype) * 1e12 }
+        for (dtype, _) in tflops { peaks[dtype] = try positive(tflops, dtype, in: tflopsNode) * 1e12 }
         guard peaks["bf16"] != nil else { throw fail("tflops", tflopsNode, "must give bf16, the peak most DAGs run at") }
         let node = try reader.entries(nodeNode, path: "node", allowed: ["gpus", "nics", "nic_gbps"])
-        let gpus = try positive(node, "gpus")
-        let nics = try positive(node, "nics")
+        let gpus = try positive(node, "gpus", in: nodeNode, limit: 65_536)
+        let nics = try positive(node, "nics", in: nodeNode, limit: 65_536)
         guard gpus == gpus.rounded(), nics == nics.rounded(), gpus <= 65_536, nics <= 65_536 else {
             throw fail("gpus", node["gpus"], "and nics must be whole numbers of at most 65,536")
         }
         return HardwareDescription(
             name: name, gpuName: gpu["name"]?.string ?? name, peakFLOPs: peaks,
-            memoryBandwidth: try positive(gpu, "hbm_tbps") * 1e12, memoryCapacity: try positive(gpu, "memory_gb") * 1e9,
-            nvlinkBandwidth: try positive(gpu, "nvlink_gbps") * 1e9, gpusPerNode: Int(gpus), nicsPerNode: Int(nics),
-            nicBandwidth: try positive(node, "nic_gbps") * 1e9, latency: try positive(top, "latency_us", default: 2) * 1e-6, file: file)
+            memoryBandwidth: try positive(gpu, "hbm_tbps", in: gpuNode) * 1e12,
+            memoryCapacity: try positive(gpu, "memory_gb", in: gpuNode) * 1e9,
+            nvlinkBandwidth: try positive(gpu, "nvlink_gbps", in: gpuNode) * 1e9, gpusPerNode: Int(gpus), nicsPerNode: Int(nics),
+            nicBandwidth: try positive(node, "nic_gbps", in: nodeNode) * 1e9,
+            latency: try positive(top, "latency_us", in: root, default: 2) * 1e-6, file: file)
     }
 }

@@ -314,5 +314,10 @@ func presetGraph(_ name: String, microBatches: Int = 1, phase: Phase? = nil) thr
             abs(f.timePerOutputToken - step.makespanSeconds) <= 0.05 * step.makespanSeconds,
             "\(f.timePerOutputToken) \(step.makespanSeconds)")
         #expect(a.tokens == nil && a.timePerOutputToken == nil)
+        // The decode GPUs hold their cache for the step: at least its bytes, as plain decode does.
+        let cachePerGPU = f.transferBytes / 4
+        for gpu in a.memory where gpu.gpu >= 2 {
+            #expect(gpu.peakActivationBytes >= cachePerGPU, "GPU \(gpu.gpu): \(gpu.peakActivationBytes)")
+        }
     }
 }

@@ -250,7 +250,7 @@ import Testing
             } == "cp")
         #expect(refusal { $0.expertParallel = 4 } == "ep")
         #expect(refusal({ $0.expertParallel = 3 }, moe: true) == "ep")
-        #expect(refusal({ $0.expertParallel = 6 }, moe: true) == "experts")
+        #expect(refusal({ $0.expertParallel = 6 }, moe: true) == "ep")
         #expect(
             refusal(
                 {
@@ -377,5 +377,56 @@ import Testing
         #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "pp" }
         d.stageLayers = [4]
         #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "pp" }
+    }
+}
+
+/// Pipeline stages of the strategies that place their own GPUs (Helix, the pool, separation).
+@Suite struct LayoutStageTests {
+    static func classic(moe: Bool = false) -> TransformerModel {
+        var model = TransformerModel(
+            layers: 4, batch: Dim(2), seq: Dim(16), hidden: 64, heads: 4, headDim: 16, ffn: 128,
+            moe: moe ? MixtureOfExperts(experts: 4, topK: 2, expertFFN: 64, capacityFactor: Dim(4)) : nil)
+        model.attention = .materialized
+        return model
+    }
+
+    @Test(arguments: [
+        Strategy.helix(headGroups: 2, segments: 2), .attentionPool(base: [0, 1], pool: [2, 3]),
+        .attentionExpertSeparation(attention: [0, 1], experts: [2, 3]),
+    ])
+    func stagesOfALayoutCheckClean(strategy: Strategy) throws {
+        var moe = false
+        if case .attentionExpertSeparation = strategy { moe = true }
+        var d = Deployment(name: "stages", model: Self.classic(moe: moe), strategy: strategy)
+        d.layoutStages = 2
+        let graph = try DeploymentBuilder().build(d)
+        #expect(graph.gpus == 8 && graph.attributes["pp"] == "2" && graph.attributes["layers"] == "4")
+        // Stage 1 holds layers 2-3 on GPUs 4-7; its inputs arrive from stage 0's outputs.
+        #expect(graph.nodes.contains { $0.layer == 3 && $0.gpu == 7 } && !graph.nodes.contains { $0.layer == 3 && ($0.gpu ?? 8) < 4 })
+        let sends = graph.nodes.filter { $0.op == .sendRecv && $0.block == "pipeline" }
+        #expect(!sends.isEmpty && sends.allSatisfy { $0.layer == 2 && $0.group[1] == $0.group[0] + 4 })
+        #expect(graph.nodes.filter { $0.op == .output }.allSatisfy { ($0.gpu ?? 0) >= 4 })
+        let errors = check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
+    }
+
+    @Test func unevenLayoutStagesAreRefused() {
+        var d = Deployment(name: "stages", model: Self.classic(), strategy: .helix(headGroups: 2, segments: 2))
+        d.layoutStages = 3
+        #expect { try DeploymentBuilder().build(d) } throws: { ($0 as? SpecError)?.key == "pp" }
+    }
+}
+
+/// A mixture of experts on one GPU (tp 1, alone or in rows): no collective of one GPU.
+@Suite struct SingleGPUExpertsTests {
+    @Test(arguments: [1, 2])
+    func oneGPUsExpertsNeedNoAllToAll(contextParallel: Int) throws {
+        var d = Deployment(name: "moe1", model: ContextAndExpertParallelTests.model(moe: true), strategy: .tensorPipeline(tp: 1, pp: 1))
+        d.contextParallel = contextParallel
+        let graph = try DeploymentBuilder().build(d)
+        #expect(!graph.nodes.contains { $0.op.isCommunication && $0.group.count < 2 })
+        #expect(!graph.nodes.contains { $0.op == .allToAll })
+        let errors = check(try DOTWriter().writeString(graph)).findings.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.prefix(3).map(\.formatted))")
     }
 }

@@ -384,3 +384,16 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(try Verifier.verify(rewired).passes == false)
     }
 }
+
+/// Pipeline stages and replicas of Helix, the attention pool and separation compute the model.
+@Suite struct LayoutCompositionVerifyTests {
+    @Test(arguments: [(2, 1), (1, 2), (2, 2)])
+    func stagesAndReplicasOfHelixMatchTheModel(stages: Int, replicas: Int) throws {
+        var model = TransformerModel(layers: 4, batch: Dim(4), seq: Dim(8), hidden: 32, heads: 4, headDim: 8, ffn: 64)
+        model.attention = .materialized
+        var d = Deployment(name: "helix", model: model, strategy: .helix(headGroups: 2, segments: 2))
+        (d.layoutStages, d.dataParallel) = (stages, replicas)
+        let result = try Verifier.verify(try DeploymentBuilder().build(d))
+        #expect(result.passes, "\(result.maxRelativeError)")
+    }
+}
