@@ -16,29 +16,24 @@ os.makedirs(work, exist_ok=True)
 
 measure = os.path.join(root, ".build/bench-measure")
 
-def run(argv, ok=(0,)):
-    """Wall time, peak memory and CPU time of one command, started through bench/measure.c so
-    that the memory this script holds is not counted against it (a child's ru_maxrss includes
-    what its parent held at fork)."""
-    p = subprocess.run([measure] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.decode(errors="replace")
-    last = [l for l in err.splitlines() if l.startswith("measure: ")]
-    if not last:
-        sys.exit(f"bench: {' '.join(argv)} could not be measured: {err[-2000:]}")
-    seconds, rss_kib, code, cpu = last[-1].split()[1:]
-    if int(code) not in ok:
-        sys.exit(f"bench: {' '.join(argv)} failed ({code}): {err[-2000:]}")
-    return float(seconds), int(rss_kib) * 1024, float(cpu)
-
 def run_capturing(argv):
-    """As run, and the command's standard output."""
+    """Wall time, peak memory, CPU time, exit status, standard output and standard error of one
+    command, started through bench/measure.c so that the memory this script holds is not counted
+    against it (a child's ru_maxrss includes what its parent held at fork)."""
     p = subprocess.run([measure] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = p.stderr.decode(errors="replace")
     last = [l for l in err.splitlines() if l.startswith("measure: ")]
     if not last:
         sys.exit(f"bench: {' '.join(argv)} could not be measured: {err[-2000:]}")
     seconds, rss_kib, code, cpu = last[-1].split()[1:]
-    return float(seconds), int(rss_kib) * 1024, float(cpu), int(code), p.stdout.decode()
+    return float(seconds), int(rss_kib) * 1024, float(cpu), int(code), p.stdout.decode(), err
+
+def run(argv, ok=(0,)):
+    """Wall time, peak memory and CPU time of one command (its output discarded)."""
+    seconds, rss, cpu, code, _, err = run_capturing(argv)
+    if code not in ok:
+        sys.exit(f"bench: {' '.join(argv)} failed ({code}): {err[-2000:]}")
+    return seconds, rss, cpu
 
 def plan_benchmark():
     """Issue 14: deploydag plan over every composition of Llama-2-70B on 64 GPUs (decode, batch 64,
@@ -46,7 +41,7 @@ def plan_benchmark():
     top one's DOT, then analyze the file) times the compositions searched."""
     hf = os.path.join(root, "Sources/DeploySpecs/Presets/hf/llama-2-70b.json")
     common = ["--hf-config", hf, "--phase", "decode", "--batch", "64", "--context", "4096"]
-    plan_t, plan_m, plan_c, code, out = run_capturing([deploydag, "plan"] + common + ["--gpus", "64", "--format", "json"])
+    plan_t, plan_m, plan_c, code, out, _ = run_capturing([deploydag, "plan"] + common + ["--gpus", "64", "--format", "json"])
     if code not in (0, 1):
         sys.exit(f"bench: plan failed ({code})")
     rows = json.loads(out)["compositions"]
