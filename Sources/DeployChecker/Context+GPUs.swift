@@ -95,5 +95,42 @@ extension Context {
                 }
             }
         }
+        checkCollectiveMembers()
+    }
+
+    /// A collective takes one input from each member of its group: two inputs from one GPU and
+    /// none from another (a chain moved to the wrong GPU, a term computed twice) is a finding.
+    /// Decided where every input's GPU is known: a compute node's, or where a send_recv delivers.
+    mutating func checkCollectiveMembers() {
+        for (v, node) in graph.nodes.enumerated() where isValid(v) && node.op.isCommunication && node.op != .sendRecv {
+            guard node.group.count > 1, Set(node.group).count == node.group.count else { continue }
+            var producers: [Int: Set<Int>] = [:]
+            var known = true
+            for e in incoming(v) {
+                let from = graph.edges[Int(e)].from
+                let u = graph.nodes[from]
+                guard let gpu = u.gpu ?? (u.op == .sendRecv ? u.group.last : nil) else {
+                    known = false
+                    break
+                }
+                producers[gpu, default: []].insert(from)
+            }
+            guard known, !producers.isEmpty else { continue }
+            let twice = node.group.filter { (producers[$0]?.count ?? 0) > 1 }
+            let never = node.group.filter { producers[$0] == nil }
+            guard !twice.isEmpty || !never.isEmpty else { continue }
+            var problems: [String] = []
+            if !twice.isEmpty {
+                problems.append(
+                    "GPU\(twice.count == 1 ? "" : "s") \(GPUList.compact(twice)) feed\(twice.count == 1 ? "s" : "") it more than once")
+            }
+            if !never.isEmpty {
+                problems.append("GPU\(never.count == 1 ? "" : "s") \(GPUList.compact(never)) never feed\(never.count == 1 ? "s" : "") it")
+            }
+            report(
+                .crossGPU, node: v,
+                "\(node.op.rawValue) \(node.name) over GPUs \(GPUList.compact(node.group)) takes one input from each member, but \(problems.joined(separator: " and "))"
+            )
+        }
     }
 }

@@ -44,7 +44,7 @@ extension RuleID {
         (.gpuCoverage, "a GPU in range runs no compute node"),
         (
             .crossGPU,
-            "an edge joins different GPUs with no communication node between, or a communication node touches a GPU outside its group"
+            "an edge joins different GPUs with no communication node between, a communication node touches a GPU outside its group, or a collective is not fed once by each member"
         ),
         (.dangling, "a node on no path from an input to an output"),
         (.duplicateEdge, "the same edge twice with the same operand (one tensor consumed twice by mistake)"),

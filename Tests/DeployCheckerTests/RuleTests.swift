@@ -219,3 +219,37 @@ import Testing
         #expect(check(unknown).findings.map(\.rule) == [.schema])
     }
 }
+
+/// A collective is fed once by each member of its group (issue 16, item 6).
+@Suite struct CollectiveMemberTests {
+    static func dag(aFrom: Int, bFrom: Int) -> String {
+        """
+        digraph t {
+          graph [gpus=2];
+          x0 [op=input, gpu=0, out="[2,4]"];
+          x1 [op=input, gpu=1, out="[2,4]"];
+          a [op=gelu, gpu=\(aFrom), out="[2,4]"];
+          b [op=gelu, gpu=\(bFrom), out="[2,4]"];
+          r [op=all_reduce, group="0,1", out="[2,4]"];
+          o0 [op=output, gpu=0, out="[2,4]"];
+          o1 [op=output, gpu=1, out="[2,4]"];
+          x\(aFrom) -> a; x\(bFrom) -> b; a -> r; b -> r; r -> o0; r -> o1;
+          x\(aFrom == 0 ? 1 : 0) -> o\(aFrom == 0 ? 1 : 0) [operand=1];
+        }
+
+        """
+    }
+
+    @Test func oneInputFromEachMemberIsClean() {
+        let findings = check(Self.dag(aFrom: 0, bFrom: 1)).findings.filter { $0.rule == .crossGPU }
+        #expect(findings.isEmpty, "\(findings.map(\.formatted))")
+    }
+
+    @Test func twoInputsFromOneGPUAndNoneFromTheOtherIsAFinding() throws {
+        let findings = check(Self.dag(aFrom: 1, bFrom: 1)).findings.filter { $0.rule == .crossGPU }
+        let finding = try #require(findings.first { $0.node == "r" })
+        #expect(
+            finding.message.contains("GPU 1 feeds it more than once") && finding.message.contains("GPU 0 never feeds it"),
+            "\(finding.message)")
+    }
+}
