@@ -71,10 +71,9 @@ public struct DeploymentBuilder: Sendable {
             let offset = graph.nodes.count
             let shift = r * n
             for var node in replica.nodes {
-                node.name = "dp\(r)." + Self.shiftingGPUs(in: node.name, by: shift, pattern: .names)
-                node.gpu = node.gpu.map { $0 + shift }
-                node.group = node.group.map { $0 + shift }
-                node.label = node.label.map { "dp\(r) " + Self.shiftingGPUs(in: $0, by: shift, pattern: .labels) }
+                node = Self.shifting(node, by: shift)
+                node.name = "dp\(r)." + node.name
+                node.label = node.label.map { "dp\(r) " + $0 }
                 // Every tensor is the model's own, batch first: this replica holds part r of the
                 // batch, inside which the replica's own split (a token slice in decode) applies.
                 if let text = node.attributes["place"], let place = Placement.parse(text) {
@@ -114,6 +113,22 @@ public struct DeploymentBuilder: Sendable {
     static func shiftingGPUs(in text: String, by shift: Int, pattern: GPUText) -> String {
         guard shift != 0 else { return text }
         return mappingGPUs(in: text, pattern: pattern) { $0 + shift }
+    }
+
+    /// `node` on GPUs `shift` further: its GPU, group and the ids in its name and label.
+    static func shifting(_ node: OperatorNode, by shift: Int) -> OperatorNode {
+        shift == 0 ? node : movingGPUs(node) { $0 + shift }
+    }
+
+    /// `node` with every GPU id it states (its GPU, its group, the ids in its name and label)
+    /// replaced by `map` of it.
+    static func movingGPUs(_ node: OperatorNode, _ map: (Int) -> Int) -> OperatorNode {
+        var node = node
+        node.name = mappingGPUs(in: node.name, pattern: .names, map)
+        node.gpu = node.gpu.map(map)
+        node.group = node.group.map(map)
+        node.label = node.label.map { mappingGPUs(in: $0, pattern: .labels, map) }
+        return node
     }
 
     /// GPU ids replaced by `map` of them where the builders write them (`shiftingGPUs`), in one
@@ -212,13 +227,7 @@ public struct DeploymentBuilder: Sendable {
         if map.enumerated().allSatisfy({ $0.offset == $0.element }) { return graph }
         var nodes: [OperatorNode] = []
         nodes.reserveCapacity(graph.nodes.count)
-        for var node in graph.nodes {
-            node.name = mappingGPUs(in: node.name, pattern: .names) { map[$0] }
-            node.gpu = node.gpu.map { map[$0] }
-            node.group = node.group.map { map[$0] }
-            node.label = node.label.map { mappingGPUs(in: $0, pattern: .labels) { map[$0] } }
-            nodes.append(node)
-        }
+        for node in graph.nodes { nodes.append(movingGPUs(node) { map[$0] }) }
         var attributes = graph.attributes
         attributes["order"] = order.filter { $0.1 > 1 }.map(\.0).joined(separator: ",")
         return OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: attributes, nodes: nodes, edges: graph.edges)

@@ -91,11 +91,9 @@ extension DeploymentBuilder {
 
     /// `node` renamed, relabelled and its logical tensor prefixed for its side; its GPUs shifted.
     static func onSide(_ node: OperatorNode, _ side: String, shift: Int) -> OperatorNode {
-        var node = node
-        node.name = "\(side)." + shiftingGPUs(in: node.name, by: shift, pattern: .names)
-        node.gpu = node.gpu.map { $0 + shift }
-        node.group = node.group.map { $0 + shift }
-        node.label = node.label.map { "\(side) " + shiftingGPUs(in: $0, by: shift, pattern: .labels) }
+        var node = shifting(node, by: shift)
+        node.name = "\(side)." + node.name
+        node.label = node.label.map { "\(side) " + $0 }
         if let logical = node.attributes["logical"] { node.attributes["logical"] = "\(side).\(logical)" }
         if node.op == .input || node.op == .output { node.attributes["phase"] = side }
         return node

@@ -82,19 +82,17 @@ extension DeploymentBuilder {
 
     /// A stage's node: its layer and the layer in its names moved by `layers`, its GPUs by `gpus`.
     static func renamed(_ node: OperatorNode, layers: Int, gpus: Int) -> OperatorNode {
-        var node = node
-        guard layers > 0 || gpus > 0 else { return node }
+        var node = shifting(node, by: gpus)
+        guard layers > 0 else { return node }
         func moved(_ text: String, separator: Character) -> String {
             guard text.first == "L", let end = text.dropFirst().firstIndex(where: { !$0.isASCII || !$0.isNumber }), text[end] == separator,
                 let l = Int(text[text.index(after: text.startIndex)..<end])
             else { return text }
             return "L\(l + layers)" + text[end...]
         }
-        node.name = shiftingGPUs(in: moved(node.name, separator: "."), by: gpus, pattern: .names)
-        node.label = node.label.map { shiftingGPUs(in: moved($0, separator: " "), by: gpus, pattern: .labels) }
+        node.name = moved(node.name, separator: ".")
+        node.label = node.label.map { moved($0, separator: " ") }
         node.layer = node.layer.map { $0 + layers }
-        node.gpu = node.gpu.map { $0 + gpus }
-        node.group = node.group.map { $0 + gpus }
         for key in ["logical", "weight_logical", "cache"] {
             if let value = node.attributes[key] { node.attributes[key] = moved(value, separator: ".") }
         }
