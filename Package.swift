@@ -98,7 +98,9 @@ let package = Package(
         ),
         .testTarget(
             name: "DeployDiagramsTests",
-            dependencies: ["DeployDiagrams", "DeployBuilders", "DeploySpecs", "DeployModel", "GraphvizBridge", "DeployTestSupport"]
+            dependencies: [
+                "DeployDiagrams", "DeployBuilders", "DeploySpecs", "DeployModel", "GraphvizBridge", "DeployTestSupport", "DeployAnalysis",
+            ]
         ),
         .testTarget(
             name: "DeployCommandsTests",

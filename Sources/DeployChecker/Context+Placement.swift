@@ -445,7 +445,8 @@ extension Context {
                 for i in 0..<counts[axes[prefix.count]]! { walk(prefix + [i]) }
             }
             walk([])
-            for key in missing.prefix(8) {
+            // A view of some GPUs (`covers` fewer than the graph's) holds only their parts.
+            for key in missing.prefix(isPartialView ? 0 : 8) {
                 report(.shardCoverage, node: nodes[0], "\(name): part \(describe(key, axes, counts)) is computed nowhere")
             }
         }
@@ -454,6 +455,15 @@ extension Context {
     /// The common case, decided without enumerating parts: every node holds one part of one
     /// axis (a dimension, or the partial sum), all of the same count, as many nodes as parts,
     /// each part once.
+    /// Whether the graph is a view that cuts through its GPUs' work: it holds tensors (boundary
+    /// inputs and outputs) on GPUs it does not cover, whose other parts are outside it.
+    private var isPartialView: Bool {
+        guard let covers = graph.attributes[OperatorGraph.coversAttribute].flatMap(GPUList.parse).map(Set.init) else {
+            return false
+        }
+        return graph.nodes.contains { ($0.op == .input || $0.op == .output) && $0.gpu.map { !covers.contains($0) } ?? false }
+    }
+
     private func coversOnce(_ parts: [Placement]) -> Bool {
         var axis: Int?
         var seen = [Bool](repeating: false, count: parts.count)

@@ -45,7 +45,7 @@ struct AnalysisReport {
         return ("", place)
     }
 
-    func text(listSlack: Bool) -> String {
+    func text(listSlack: Bool, listBlocks: Bool = false) -> String {
         var lines: [String] = []
         let a = analysis
         var phase = a.isDecode ? "decode step, context \(graph.attributes["context"] ?? "?")" : "prefill"
@@ -137,6 +137,10 @@ struct AnalysisReport {
             lines.append("")
             lines += findings.map(\.formatted)
         }
+        if listBlocks {
+            lines.append("")
+            lines += blockLines
+        }
         if listSlack {
             lines.append("")
             lines.append("slack (how much later each node could finish without lengthening the critical path):")
@@ -213,6 +217,34 @@ struct AnalysisReport {
         /// errors are not to be trusted.
         var check_errors: Int?
         var slack_seconds: [String: Double]?
+        /// The overview's blocks and their figures (`BlockBreakdown`), as the overview draws them.
+        var blocks: [Block]
+        struct Block: Encodable {
+            var block: String
+            var gpus: String
+            var operators: Int
+            var flops: Double
+            var memory_bytes: Double
+            var sent_bytes: Double
+            var gpu_seconds: Double
+            var on_critical_path: Bool
+        }
+    }
+
+    /// The overview's blocks: what `--blocks` prints and the overview diagram draws.
+    var blockLines: [String] {
+        let breakdown = BlockBreakdown(analysis)
+        return ["by block (the overview diagram's blocks; GPU time is each node's duration times the GPUs it occupies):"]
+            + Table.render(
+                header: ["block", "GPUs", "operators", "FLOPs", "moved", "sent", "GPU time"],
+                rows: breakdown.blocks.map { b in
+                    let f = b.figures
+                    return [
+                        b.title, GPUList.compact(Array(f.gpus)), String(f.nodes), f.flops > 0 ? Format.flops(f.flops) : "-",
+                        f.memoryBytes > 0 ? Format.bytes(f.memoryBytes) : "-", f.sentBytes > 0 ? Format.bytes(f.sentBytes) : "-",
+                        f.gpuSeconds > 0 ? Format.seconds(f.gpuSeconds) : "-",
+                    ]
+                }, rightAligned: [2, 3, 4, 5, 6])
     }
 
     var json: JSON {
@@ -253,7 +285,13 @@ struct AnalysisReport {
                     capacity_bytes: $0.capacityBytes, over_bytes: $0.overBytes)
             }, findings: findings.map(CheckJSON.Item.init), check_errors: nil,
             slack_seconds: includeSlack
-                ? Dictionary(uniqueKeysWithValues: graph.nodes.indices.map { (graph.nodes[$0].name, a.slack[$0]) }) : nil)
+                ? Dictionary(uniqueKeysWithValues: graph.nodes.indices.map { (graph.nodes[$0].name, a.slack[$0]) }) : nil,
+            blocks: BlockBreakdown(a).blocks.map { b in
+                JSON.Block(
+                    block: b.title, gpus: GPUList.compact(Array(b.figures.gpus)), operators: b.figures.nodes, flops: b.figures.flops,
+                    memory_bytes: b.figures.memoryBytes, sent_bytes: b.figures.sentBytes, gpu_seconds: b.figures.gpuSeconds,
+                    on_critical_path: b.onCriticalPath)
+            })
     }
 }
 

@@ -30,6 +30,9 @@ extension DeployDag {
         @Flag(name: .long, help: "List every node's slack (text) or include it in the JSON.")
         var slack = false
 
+        @Flag(name: .long, help: "List the overview diagram's blocks and their figures (always in the JSON).")
+        var blocks = false
+
         func validate() throws {
             try source.validate(file: file)
             for (flag, path) in [("--trace", trace), ("--gantt", gantt)] {
@@ -55,7 +58,7 @@ extension DeployDag {
             }
             let report = AnalysisReport(analysis, includeSlack: slack)
             switch format {
-            case .text: print(report.text(listSlack: slack))
+            case .text: print(report.text(listSlack: slack, listBlocks: blocks))
             case .json:
                 var json = report.json
                 json.check_errors = checked.errorCount

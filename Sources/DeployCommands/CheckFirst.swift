@@ -25,9 +25,14 @@ struct CheckedGraph {
         let progress = ProgressLine.standardError()
         defer { progress.finish() }
         let loaded = try LoadedDAG.load(file, keepLabels: keepLabels, progress: progress)
+        return try checking(loaded, bindings: bindings, progress: progress)
+    }
+
+    /// A DAG already read, checked, then bound; fails as `load` does when it has no graph.
+    static func checking(_ loaded: LoadedDAG, bindings: [String: Int64], progress: ProgressLine? = nil) throws -> CheckedGraph {
         _ = try loaded.requireGraph()
         let decoded = loaded.decoded!
-        progress.show("checking \(loaded.path): \(decoded.graph.nodes.count) nodes")
+        progress?.show("checking \(loaded.path): \(decoded.graph.nodes.count) nodes")
         let report = Checker().check(decoded, earlier: loaded.readFindings)
         do {
             return CheckedGraph(graph: try decoded.graph.binding(bindings), report: report)

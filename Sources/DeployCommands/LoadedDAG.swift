@@ -33,27 +33,7 @@ struct LoadedDAG {
         let limit = limitMB.multipliedReportingOverflow(by: 1_000_000)
         let limitBytes = limit.overflow ? Int.max : limit.partialValue
         if isStream(path) {
-            let name = displayName(path)
-            let read = try readStream(path, limitBytes: limitBytes)
-            guard read.complete else {
-                return LoadedDAG(
-                    path: name, decoded: nil,
-                    readFindings: [
-                        Finding(
-                            .inputSize, file: name,
-                            "more than \(limitMB) MB came from \(name), over the input limit; raise it with --max-input-mb")
-                    ])
-            }
-            if let nul = read.bytes.firstIndex(of: 0) {
-                let line = read.bytes[..<nul].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-                return LoadedDAG(
-                    path: name, decoded: nil,
-                    readFindings: [
-                        Finding(.syntax, file: name, line: line, "byte \(nul) is NUL; a DOT file is text (was this the right input?)")
-                    ])
-            }
-            let result = DOTReader.decode(bytes: read.bytes, file: name, keepLabels: keepLabels)
-            return LoadedDAG(path: name, decoded: result.decoded, readFindings: result.findings)
+            return decoding(try readStream(path, limitBytes: limitBytes), name: displayName(path), limitMB: limitMB, keepLabels: keepLabels)
         }
         try checkReadable(path)
         if let size = FileStatus(following: path).map({ Int($0.size) }), size > limitBytes {
@@ -78,6 +58,31 @@ struct LoadedDAG {
             ("free the parsed graph", result.closeSeconds), ("total read", (clock.now - start).seconds),
         ]
         return loaded
+    }
+
+    /// A stream's bytes as `load` reads them: over the limit, or holding a NUL, no graph.
+    static func decoding(
+        _ read: (bytes: [UInt8], complete: Bool), name: String, limitMB: Int = defaultLimitMB, keepLabels: Bool = true
+    ) -> LoadedDAG {
+        guard read.complete else {
+            return LoadedDAG(
+                path: name, decoded: nil,
+                readFindings: [
+                    Finding(
+                        .inputSize, file: name,
+                        "more than \(limitMB) MB came from \(name), over the input limit; raise it with --max-input-mb")
+                ])
+        }
+        if let nul = read.bytes.firstIndex(of: 0) {
+            let line = read.bytes[..<nul].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            return LoadedDAG(
+                path: name, decoded: nil,
+                readFindings: [
+                    Finding(.syntax, file: name, line: line, "byte \(nul) is NUL; a DOT file is text (was this the right input?)")
+                ])
+        }
+        let result = DOTReader.decode(bytes: read.bytes, file: name, keepLabels: keepLabels)
+        return LoadedDAG(path: name, decoded: result.decoded, readFindings: result.findings)
     }
 
     /// `-` is standard input, shown in findings as `<stdin>`.

@@ -43,8 +43,17 @@ extension DeployDag {
         )
         var allowLarge = false
 
+        @Flag(name: .long, help: "Draw every GPU, not one for each set of GPUs that run the same operators on the same shapes.")
+        var unfold = false
+
         @Flag(name: .long, help: "Do not highlight the critical path (roofline cost model).")
         var noCriticalPath = false
+
+        /// The cost model the drawing's figures and critical path come from.
+        static let pricedBy = "the roofline model on h100-sxm (efficiency 0.8)"
+
+        @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable), for the figures.")
+        var bind: [String] = []
 
         func validate() throws {
             _ = try DrawingFormat.choose(output: output, format: format)
@@ -53,15 +62,76 @@ extension DeployDag {
         func run() throws {
             let drawing = try DrawingFormat.choose(output: output, format: format)
             try OutputFile.preflight(output, diagramDot, inputs: [file])
-            // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
-            let checked = try CheckedGraph.load(file: file, bindings: [:])
-            // A DAG with errors is still drawn (a drawing helps find them), and the exit status says so.
+            // A stream is read once, kept for a plain drawing should it not be a deploydag DAG.
+            var streamed: [UInt8]?
+            let loaded: LoadedDAG
+            if LoadedDAG.isStream(file) {
+                let read = try LoadedDAG.readStream(file, limitBytes: LoadedDAG.defaultLimitMB * 1_000_000)
+                streamed = read.complete ? read.bytes : nil
+                loaded = LoadedDAG.decoding(read, name: LoadedDAG.displayName(file))
+            } else {
+                // An unreadable file is a CommandError: "deploydag: ..." and exit 2 (runAsMain).
+                loaded = try LoadedDAG.load(file)
+            }
+            guard loaded.decoded != nil, !loaded.allFindings.contains(where: { $0.severity == .error }) else {
+                return try drawPlain(loaded, streamed: streamed, drawing: drawing)
+            }
+            let checked = try CheckedGraph.checking(loaded, bindings: try parseBindings(bind))
+            // A DAG with errors is still drawn (a drawing helps find them), with its findings on
+            // the nodes they name, and the exit status says so.
             let untrusted = checked.warnIfErrors(LoadedDAG.displayName(file), what: "the drawing's critical path and figures")
-            try draw(checked.graph, drawing: drawing)
+            try draw(checked.graph, findings: untrusted ? checked.report.findings.filter { $0.severity == .error } : [], drawing: drawing)
             if untrusted { throw ExitCode.failure }
         }
 
-        private func draw(_ full: OperatorGraph, drawing: DrawingFormat) throws {
+        /// A file libcgraph reads that is not a deploydag DAG (no node has an `op`), drawn as
+        /// plain Graphviz with its own attributes; or one whose schema errors leave no graph,
+        /// drawn the same way, its errors printed, exit 1.
+        private func drawPlain(_ loaded: LoadedDAG, streamed: [UInt8]?, drawing: DrawingFormat) throws {
+            let name = LoadedDAG.displayName(file)
+            let bytes: [UInt8]
+            if let streamed {
+                bytes = streamed
+            } else if !LoadedDAG.isStream(file), let data = FileManager.default.contents(atPath: file) {
+                bytes = [UInt8](data)
+            } else {
+                _ = try loaded.requireGraph()
+                return
+            }
+            let read = DOTReader.read(bytes: bytes, file: name)
+            guard let document = read.document, loaded.readFindings.allSatisfy({ $0.severity != .error }) else {
+                _ = try loaded.requireGraph()  // unparsable: its syntax errors, exit 1
+                return
+            }
+            let schemaless = !(document.nodeColumns["op"]?.contains { !$0.isEmpty } ?? false)
+            let errors = loaded.allFindings.filter { $0.severity == .error }
+            if schemaless {
+                printError(
+                    "deploydag: \(name): no node has an op attribute, so this is not a deploydag DAG (docs/dot-schema.md); drawn as plain Graphviz, its own attributes kept"
+                )
+            } else {
+                for finding in errors.prefix(CheckedGraph.printedErrors) { printError(finding.formatted) }
+                printError(
+                    "deploydag: \(name): \(errors.count) schema error\(errors.count == 1 ? "" : "s") leave no deploydag graph to draw (deploydag check \(name)); drawn as plain Graphviz instead"
+                )
+            }
+            guard drawing != .dot else {
+                try OutputFile.write(bytes, to: output, inputs: [file])
+                if !schemaless { throw ExitCode.failure }
+                return
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                let rendered = try SVGRenderer.render(dot: text, format: drawing.rawValue)
+                try OutputFile.write(rendered, to: output, inputs: [file])
+            } catch let failure as SVGRenderer.Failure {
+                printError("deploydag: \(name): \(failure)")
+                throw ExitCode.failure
+            }
+            if !schemaless { throw ExitCode.failure }
+        }
+
+        private func draw(_ full: OperatorGraph, findings: [Finding], drawing: DrawingFormat) throws {
             var graph = try view.apply(to: full)
             var overview = view == .overview
             if !overview {
@@ -82,18 +152,20 @@ extension DeployDag {
                     graph = full
                 }
             }
-            let analysis =
-                noCriticalPath
-                ? nil : try? Analysis(graph: graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+            let analysis = try? Analysis(graph: graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
             let viewName = overview ? "overview" : graph.attributes["view"]
             let heading = title ?? ([graph.name, viewName.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
             let dot: String
             if overview {
                 dot = try Overview().dot(
-                    for: graph, title: heading + "\ncritical path in pink; FLOPs, bytes and times under the roofline model on h100-sxm",
-                    analysis: analysis)
+                    for: graph,
+                    title: heading + "\n\(noCriticalPath ? "" : "critical path in pink; ")FLOPs, bytes and times under \(Self.pricedBy)",
+                    analysis: analysis, showCriticalPath: !noCriticalPath)
             } else {
-                dot = try Diagram(title: heading, criticalPath: analysis?.criticalPath ?? []).dot(for: graph)
+                var diagram = Diagram(
+                    title: heading, criticalPath: noCriticalPath ? [] : analysis?.criticalPath ?? [], fold: !unfold, findings: findings)
+                if let analysis { diagram.figures = Diagram.Figures(analysis, pricedBy: Self.pricedBy) }
+                dot = try diagram.dot(for: graph)
             }
             if let diagramDot { try OutputFile.write(dot, to: diagramDot, inputs: [file]) }
             if drawing == .dot { return try OutputFile.write(dot, to: output, inputs: [file]) }

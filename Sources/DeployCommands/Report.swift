@@ -126,16 +126,29 @@ struct ReviewDocument {
         self.bindings = bindings
     }
 
+    /// The cost model in a few words, for the diagrams' titles.
+    var pricedBy: String {
+        "the \(options.costModel.name) model\(options.costModel.gpu.map { " on \($0.name)" } ?? "")"
+    }
+
     mutating func writeDiagrams(into directory: String) throws {
-        let overview = try Overview().dot(for: graph, title: "\(graph.name) (overview)", analysis: analysis)
+        let overview = try Overview().dot(
+            for: graph, title: "\(graph.name) (overview)\nFLOPs, bytes and times under \(pricedBy)", analysis: analysis)
         try write(
             overview, "overview.svg", "Overview: blocks of layers, their communication, FLOPs and bytes; the critical path in pink.",
             directory)
         if let layer = graph.nodes.compactMap(\.layer).min() {
             let view = try GraphViewSelection.layer(layer, block: nil).apply(to: graph)
             let viewAnalysis = try? Analysis(graph: view, options: options)
-            let dot = try Diagram(title: "\(graph.name): layer \(layer)", criticalPath: viewAnalysis?.criticalPath ?? []).dot(for: view)
-            try write(dot, "layer\(layer).svg", "Layer \(layer), every operator on its GPU.", directory)
+            var diagram = Diagram(
+                title: "\(graph.name): layer \(layer)", criticalPath: viewAnalysis?.criticalPath ?? [],
+                findings: check.findings.filter { $0.severity == .error && $0.rule != .memory })
+            if let viewAnalysis { diagram.figures = Diagram.Figures(viewAnalysis, pricedBy: pricedBy) }
+            let dot = try diagram.dot(for: view)
+            try write(
+                dot, "layer\(layer).svg",
+                "Layer \(layer), every operator on its GPU; GPUs that run the same operators on the same shapes are drawn once (GPU g (×n: ...)).",
+                directory)
         }
         let svg = GanttChart.svg(analysis, title: "\(graph.name): schedule")
         try OutputFile.write(svg, to: directory + "/timeline.svg", inputs: inputs)

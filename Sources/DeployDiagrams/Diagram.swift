@@ -1,4 +1,5 @@
 import DOTFormat
+import DeployAnalysis
 import DeployModel
 
 /// Turns an operator DAG into DOT for people: a cluster per GPU, GPUs nested in their head
@@ -9,14 +10,53 @@ public struct Diagram: Sendable {
     public var showLegend: Bool
     /// Nodes to draw as the critical path (in path order).
     public var criticalPath: [Int]
+    /// Draw GPUs that run the same operators on the same shapes once (`Folding`).
+    public var fold: Bool
+    /// The findings of `check`, drawn on the nodes they name and listed in a legend.
+    public var findings: [Finding]
+
+    /// The figures drawn: the whole view's in the title, each node's time and each folded GPU's
+    /// in its cluster, from one analysis (`WorkFigures`, as `analyze` sums them).
+    public var figures: Figures?
+
+    public struct Figures: Sendable {
+        public var costs: [NodeCost]
+        public var total: WorkFigures
+        public var pricedBy: String
+        public var symbols: [String]
+        let analysis: Analysis
+
+        public init(_ analysis: Analysis, pricedBy: String) {
+            self.analysis = analysis
+            costs = analysis.costs
+            total = analysis.totalFigures
+            self.pricedBy = pricedBy
+            symbols = analysis.unboundSymbols
+        }
+
+        /// The title's line: `all GPUs: 12.34 TFLOP · ... · 3.210 s of GPU time (priced by ...)`.
+        public var titleLine: String {
+            guard symbols.isEmpty else {
+                return
+                    "\(symbols.joined(separator: ", ")) \(symbols.count == 1 ? "is" : "are") symbolic: no figures until bound (--bind \(symbols[0])=N)"
+            }
+            return "all GPUs: " + total.lines.joined(separator: " · ") + "; priced by \(pricedBy)"
+        }
+    }
 
     /// The colour of the critical path in every diagram.
     public static let criticalColour = "#d63384"
+    /// The colour of a node or edge that `check` finds fault with.
+    public static let faultColour = "#e03131"
+    /// Node attributes a user may set in a DAG file that the drawing keeps over its own style.
+    public static let userStyleKeys = ["shape", "color", "fillcolor", "style", "penwidth", "fontcolor", "fontsize", "peripheries"]
 
-    public init(title: String, showLegend: Bool = true, criticalPath: [Int] = []) {
+    public init(title: String, showLegend: Bool = true, criticalPath: [Int] = [], fold: Bool = true, findings: [Finding] = []) {
         self.title = title
         self.showLegend = showLegend
         self.criticalPath = criticalPath
+        self.fold = fold
+        self.findings = findings
     }
 
     public func dot(for graph: OperatorGraph) throws(DOTWriteError) -> String {
@@ -27,92 +67,197 @@ public struct Diagram: Sendable {
         line("digraph deploydag {")
         line("  graph [rankdir=TB, newrank=true, fontname=\"Helvetica\", fontsize=20, labelloc=t, nodesep=0.25, ranksep=0.45];")
         out.append(contentsOf: "  graph [label=".utf8)
-        DOTQuoting.appendLabel(title, to: &out)
+        DOTQuoting.appendLabel(figures.map { title + "\n" + $0.titleLine } ?? title, to: &out)
         line("];")
         line("  node [fontname=\"Helvetica\", fontsize=10, style=\"filled,rounded\", penwidth=1];")
         line("  edge [color=\"#495057\", arrowsize=0.6];")
 
+        var index: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() { index[node.name] = i }
+        var faults: [Int: [String]] = [:]
+        for finding in findings {
+            guard let name = finding.node, let v = index[name] else { continue }
+            if !(faults[v]?.contains(finding.rule.rawValue) ?? false) { faults[v, default: []].append(finding.rule.rawValue) }
+        }
+        let folding = fold ? Folding(graph, keepingApart: Set(faults.keys)) : Folding(unfolded: graph)
         let critical = Set(criticalPath)
         let grouping = GPUGrouping(graph)
         var byGPU: [Int: [Int]] = [:]
         var communication: [Int] = []
-        for (i, node) in graph.nodes.enumerated() {
+        for (i, node) in graph.nodes.enumerated() where folding.isShown(i) {
             if let gpu = node.gpu { byGPU[gpu, default: []].append(i) } else { communication.append(i) }
         }
         // GPU clusters are not nested inside group clusters: dot reverses invisible same-rank
         // chains inside nested clusters, so the group is shown by label and tint instead.
-        for gpu in byGPU.keys.sorted() {
+        let gpus = byGPU.keys.sorted()
+        for gpu in gpus {
+            let members = folding.classOf[gpu] ?? [gpu]
+            let groups = Set(members.map { grouping.group(of: $0).label ?? "" })
             let group = grouping.group(of: gpu)
+            var title = folding.title(of: gpu)
+            if let figures, figures.symbols.isEmpty {
+                let each = figures.analysis.figures(of: graph.nodes.indices.filter { graph.nodes[$0].gpu == gpu })
+                let compute = each.lines.last.map { " · \($0)" } ?? ""
+                title += (folding.classOf[gpu]?.count ?? 1) > 1 ? "\(compute), each" : compute
+            }
             line("  subgraph \"cluster_gpu\(gpu)\" {")
             out.append(
                 contentsOf: "    graph [style=\"rounded,filled\", color=\"#adb5bd\", fontsize=14, fillcolor=\"\(group.tint)\", label=".utf8)
-            DOTQuoting.appendLabel(group.label.map { "GPU \(gpu) · \($0)" } ?? "GPU \(gpu)", to: &out)
+            DOTQuoting.appendLabel(groups.count == 1 && group.label != nil ? "\(title) · \(group.label!)" : title, to: &out)
             line("];")
-            for i in byGPU[gpu] ?? [] { try appendNode(graph.nodes[i], indent: "    ", critical: critical.contains(i), to: &out) }
+            // The anchor: an invisible point above the cluster's nodes, chained to the next
+            // cluster's on one rank, which keeps the clusters in GPU order.
+            line("    \"\(Self.anchor(gpu))\" [shape=point, style=invis, width=0, height=0, label=\"\"];")
+            for i in byGPU[gpu] ?? [] {
+                try appendNode(
+                    graph.nodes[i], index: i, indent: "    ", critical: critical.contains(i), faults: faults[i], alike: folding.alike[i],
+                    siblings: folding.siblings[i] ?? 1, to: &out)
+            }
             line("  }")
         }
-        for i in communication { try appendNode(graph.nodes[i], indent: "  ", critical: critical.contains(i), to: &out) }
-        try appendGPUOrder(graph, byGPU: byGPU, to: &out)
+        for i in communication {
+            try appendNode(
+                graph.nodes[i], index: i, indent: "  ", critical: critical.contains(i), faults: faults[i], alike: folding.alike[i],
+                siblings: folding.siblings[i] ?? 1, to: &out)
+        }
+        if gpus.count > 1 {
+            line("  { rank=same; " + gpus.map { "\"\(Self.anchor($0))\"" }.joined(separator: " -> ") + " [style=invis]; }")
+        }
         let pathEdges = Set(zip(criticalPath, criticalPath.dropFirst()).map { [$0, $1] })
-        for edge in graph.normalized().edges {
+        var anchored = Set<Int>()
+        // Edges between the nodes drawn, once a pair however many siblings they stand for.
+        var drawnEdges = Set<[Int]>()
+        for edge in graph.normalized().edges where folding.drawn[edge.from] && folding.drawn[edge.to] {
+            let (from, to) = (folding.canonical[edge.from], folding.canonical[edge.to])
+            guard from != to, drawnEdges.insert([from, to]).inserted else { continue }
+            let edge = (from: from, to: to)
             let (u, v) = (graph.nodes[edge.from], graph.nodes[edge.to])
             out.append(contentsOf: "  ".utf8)
             try DOTQuoting.appendQuoted(u.name, to: &out)
             out.append(contentsOf: " -> ".utf8)
             try DOTQuoting.appendQuoted(v.name, to: &out)
-            if pathEdges.contains([edge.from, edge.to]) {
+            if let a = u.gpu, let b = v.gpu, a != b {
+                // Compute on one GPU feeding compute on another: data crossing GPUs with no
+                // communication node, never legal, never drawn as the critical path.
+                out.append(contentsOf: " [color=\"\(Diagram.faultColour)\", penwidth=3, style=dashed, class=\"fault\"]".utf8)
+            } else if pathEdges.contains([edge.from, edge.to]) {
                 out.append(contentsOf: " [color=\"\(Diagram.criticalColour)\", penwidth=3, class=\"critical\"]".utf8)
             } else if u.op.isCommunication || v.op.isCommunication {
                 out.append(contentsOf: " [color=\"#c0392b\", penwidth=1.4]".utf8)
             }
             line(";")
+            anchored.insert(edge.to)
         }
-        if showLegend { appendLegend(to: &out, kinds: Set(graph.nodes.map(\.op.kind))) }
+        // Each cluster's anchor sits above the nodes no drawn edge enters.
+        for gpu in gpus {
+            for i in byGPU[gpu] ?? [] where !anchored.contains(i) {
+                out.append(contentsOf: "  \"\(Self.anchor(gpu))\" -> ".utf8)
+                try DOTQuoting.appendQuoted(graph.nodes[i].name, to: &out)
+                line(" [style=invis];")
+            }
+        }
+        if showLegend { appendLegend(to: &out, kinds: Set(graph.nodes.map(\.op.kind)), folded: folding.folds) }
+        if !findings.isEmpty { appendFindings(to: &out) }
         line("}")
         return String(decoding: out, as: UTF8.self)
     }
 
-    private func appendNode(_ node: OperatorNode, indent: String, critical: Bool = false, to out: inout [UInt8]) throws(DOTWriteError) {
+    static func anchor(_ gpu: Int) -> String { "deploydag:anchor:gpu\(gpu)" }
+
+    private func appendNode(
+        _ node: OperatorNode, index: Int? = nil, indent: String, critical: Bool = false, faults: [String]?, alike: [[Int]]?, siblings: Int,
+        to out: inout [UInt8]
+    ) throws(DOTWriteError) {
         out.append(contentsOf: indent.utf8)
         try DOTQuoting.appendQuoted(node.name, to: &out)
-        out.append(contentsOf: " [shape=\(DiagramStyle.shape(node.op)), fillcolor=\"\(DiagramStyle.fill(node.op.kind))\"".utf8)
-        if critical {
-            out.append(contentsOf: ", color=\"\(Diagram.criticalColour)\", penwidth=3, class=\"critical\"".utf8)
+        // The house style, then the fault or critical-path marks, then the user's own: a later
+        // value replaces an earlier one in place.
+        var style: [(key: String, value: String)] = []
+        func set(_ key: String, _ value: String) {
+            if let i = style.firstIndex(where: { $0.key == key }) { style[i].value = value } else { style.append((key, value)) }
+        }
+        set("shape", DiagramStyle.shape(node.op))
+        set("fillcolor", "\"\(DiagramStyle.fill(node.op.kind))\"")
+        if faults != nil {
+            set("color", "\"\(Diagram.faultColour)\"")
+            set("penwidth", "3")
+            set("fillcolor", "\"#ffe3e3\"")
+            set("class", "\"fault\"")
+        } else if critical {
+            set("color", "\"\(Diagram.criticalColour)\"")
+            set("penwidth", "3")
+            set("class", "\"critical\"")
         } else if node.op.isCommunication {
-            out.append(contentsOf: ", color=\"#c0392b\", penwidth=1.6".utf8)
+            set("color", "\"#c0392b\"")
+            set("penwidth", "1.6")
+        }
+        for key in Self.userStyleKeys {
+            if let value = node.attributes[key] {
+                var quoted: [UInt8] = []
+                DOTQuoting.appendLabel(value, to: &quoted)
+                set(key, String(decoding: quoted, as: UTF8.self))
+            }
+        }
+        out.append(contentsOf: " [".utf8)
+        out.append(contentsOf: style.map { "\($0.key)=\($0.value)" }.joined(separator: ", ").utf8)
+        var text = Diagram.label(node)
+        if let figures, figures.symbols.isEmpty, let cost = index.map({ figures.costs[$0] }), cost.seconds > 0 {
+            text += "\n\(Format.seconds(cost.seconds))"
+        }
+        if let alike, alike.count > 1 {
+            let groups = alike.prefix(6).map { node.op == .sendRecv ? "\($0.first ?? 0)→\($0.last ?? 0)" : GPUList.compact($0) }
+            text += "\n×\(alike.count) like it: GPUs \(groups.joined(separator: " · "))\(alike.count > 6 ? " · ..." : "")"
+        } else if siblings > 1 {
+            text += "\n×\(siblings) like it on this GPU, drawn once"
         }
         out.append(contentsOf: ", label=<".utf8)
-        out.append(contentsOf: Diagram.htmlLabel(node.label ?? Diagram.defaultLabel(node)).utf8)
+        out.append(contentsOf: Diagram.htmlLabel(text, name: node.name, faults: faults).utf8)
         out.append(contentsOf: ">".utf8)
         out.append(contentsOf: ", tooltip=".utf8)
         DOTQuoting.appendLabel(Diagram.tooltip(node), to: &out)
         out.append(contentsOf: "];\n".utf8)
     }
 
-    /// Keeps GPU clusters left to right in GPU order: the first node of each GPU is chained to
-    /// the next GPU's by an invisible same-rank edge when both start the same way (same
-    /// operator, same layer), which pins dot's otherwise unstable cluster order.
-    private func appendGPUOrder(_ graph: OperatorGraph, byGPU: [Int: [Int]], to out: inout [UInt8]) throws(DOTWriteError) {
-        let heads = byGPU.keys.sorted().compactMap { gpu in byGPU[gpu]?.first.map { graph.nodes[$0] } }
-        var run: [OperatorNode] = []
-        func flush() throws(DOTWriteError) {
-            defer { run = [] }
-            guard run.count > 1 else { return }
-            out.append(contentsOf: "  { rank=same; ".utf8)
-            for (i, node) in run.enumerated() {
-                if i > 0 { out.append(contentsOf: " -> ".utf8) }
-                try DOTQuoting.appendQuoted(node.name, to: &out)
-            }
-            out.append(contentsOf: " [style=invis]; }\n".utf8)
+    /// The node's label: the file's own, unless it names a GPU the node is not on (a node moved
+    /// by hand), which is then replaced by the derived label with a note of what it said.
+    static func label(_ node: OperatorNode) -> String {
+        guard let label = node.label else { return defaultLabel(node) }
+        let firstLine = label.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? label
+        if let gpu = node.gpu, let said = statedGPU(firstLine), said != gpu {
+            return defaultLabel(node) + "\nthe label says: \(firstLine)"
         }
-        for node in heads {
-            if let last = run.last, last.op != node.op || last.layer != node.layer { try flush() }
-            run.append(node)
-        }
-        try flush()
+        return label
     }
 
-    private func appendLegend(to out: inout [UInt8], kinds: Set<Operator.Kind>) {
+    /// The GPU a label's first line names (`... GPU 3 ...`), if exactly one.
+    static func statedGPU(_ text: String) -> Int? {
+        let parts = text.components(separatedBy: "GPU ")
+        guard parts.count == 2 else { return nil }
+        return Int(parts[1].prefix { $0.isNumber })
+    }
+
+    private func appendFindings(to out: inout [UInt8]) {
+        var rows = ["<tr><td align=\"left\"><b>check: \(findings.count) finding\(findings.count == 1 ? "" : "s")</b></td></tr>"]
+        for f in findings.prefix(12) {
+            var message = f.message
+            if message.count > 110 { message = String(message.prefix(107)) + "..." }
+            let at = f.node.map { " (\($0))" } ?? ""
+            rows.append(
+                "<tr><td align=\"left\"><font color=\"\(Diagram.faultColour)\">\(f.severity.rawValue)[\(f.rule.rawValue)]</font>\(at.xmlEscaped): \(message.xmlEscaped)</td></tr>"
+            )
+        }
+        if findings.count > 12 { rows.append("<tr><td align=\"left\">... \(findings.count - 12) more</td></tr>") }
+        out.append(
+            contentsOf:
+                "  subgraph cluster_findings {\n    graph [label=\"findings\", style=\"rounded\", color=\"\(Diagram.faultColour)\", fontsize=14];\n"
+                .utf8)
+        out.append(
+            contentsOf:
+                "    \"deploydag:findings\" [shape=plain, style=\"\", label=<<table border=\"0\" cellspacing=\"2\">\(rows.joined())</table>>];\n  }\n"
+                .utf8)
+    }
+
+    private func appendLegend(to out: inout [UInt8], kinds: Set<Operator.Kind>, folded: Bool) {
         out.append(
             contentsOf: "  subgraph cluster_legend {\n    graph [label=\"legend\", style=\"rounded\", color=\"#adb5bd\", fontsize=14];\n"
                 .utf8)
@@ -143,18 +288,33 @@ public struct Diagram: Sendable {
                     .utf8)
             if let previous { out.append(contentsOf: "    \(previous) -> legend_critical [style=invis];\n".utf8) }
         }
+        if folded {
+            out.append(
+                contentsOf:
+                    "    legend_folded [shape=box, style=\"rounded,dashed\", color=\"#adb5bd\", label=\"GPU g (×n: GPUs ...): one GPU drawn for n\\nthat run the same operators on the same shapes\\n(--unfold draws every GPU)\"];\n"
+                    .utf8)
+        }
         out.append(contentsOf: "  }\n".utf8)
     }
 
     /// An HTML-like label: the first line (operator, GPU) in bold, shapes smaller below it, the
     /// `Get_Time` arguments in blue.
-    static func htmlLabel(_ text: String) -> String {
+    static func htmlLabel(_ text: String, name: String? = nil, faults: [String]? = nil) -> String {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var rows: [String] = []
         for (i, line) in lines.enumerated() {
             let escaped = line.xmlEscaped
             if i == 0 {
                 rows.append("<tr><td><b>\(escaped)</b></td></tr>")
+                // The node's name, small, under its operator: findings name nodes.
+                if let name, name != line {
+                    rows.append("<tr><td><font point-size=\"8\" color=\"#6c757d\">\(name.xmlEscaped)</font></td></tr>")
+                }
+                if let faults {
+                    rows.append(
+                        "<tr><td><font point-size=\"9\" color=\"\(Diagram.faultColour)\"><b>\(faults.joined(separator: ", ").xmlEscaped)</b></font></td></tr>"
+                    )
+                }
             } else if line.hasPrefix("Get_Time") {
                 rows.append("<tr><td><font point-size=\"9\" color=\"#0b5394\">\(escaped)</font></td></tr>")
             } else {

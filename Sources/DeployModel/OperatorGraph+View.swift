@@ -52,7 +52,8 @@ extension OperatorGraph {
                 break
             }
         }
-        let covered = Set(result.nodes.flatMap { $0.gpu.map { [$0] } ?? [] })
+        // The GPUs whose work the view selects (not those that only hold a boundary tensor).
+        let covered = Set(nodes.indices.filter { selected[$0] >= 0 }.compactMap { nodes[$0].gpu })
         result.attributes[Self.coversAttribute] = GPUList.compact(Array(covered))
         return result
     }

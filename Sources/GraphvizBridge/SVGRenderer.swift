@@ -14,6 +14,9 @@ public enum SVGRenderer {
             case .layout(let m): "graphviz layout failed: " + m.joined(separator: "; ")
             case .render(let format, let m):
                 "graphviz could not render \(format)" + (m.isEmpty ? "" : ": " + m.joined(separator: "; "))
+                    + (["png", "pdf"].contains(format)
+                        ? " (\(format) is drawn by libgvc's cairo renderer, the pango plugin: `dot -P` lists the plugins installed; Debian's libgvc6 ships it)"
+                        : "")
             }
         }
     }
@@ -45,7 +48,8 @@ public enum SVGRenderer {
         }
         let messages = Graphviz.joinMessages(pieces).filter { !$0.hasPrefix("Warning") }
         switch result {
-        case .success(let svg): return wellFormed(svg)
+        // Only SVG is text to make well-formed; PNG and PDF are binary, kept byte for byte.
+        case .success(let bytes): return format == "svg" ? wellFormed(bytes) : bytes
         case .failure(.parse): throw .parse(messages)
         case .failure(.layout(let m)): throw .layout(m + messages)
         case .failure(.render(let format, _)): throw .render(format: format, messages)
