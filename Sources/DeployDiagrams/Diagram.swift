@@ -44,6 +44,39 @@ public struct Diagram: Sendable {
         }
     }
 
+    /// How `diff` marks a node or an edge of the union of two DAGs.
+    public enum Mark: Sendable, Equatable {
+        case added, removed
+        /// Changed in place; the text says how (`moved GPU 0 -> GPU 5`).
+        case changed(String)
+
+        var colour: String {
+            switch self {
+            case .added: "#2f9e44"
+            case .removed: "#e03131"
+            case .changed: "#f08c00"
+            }
+        }
+        var fill: String {
+            switch self {
+            case .added: "#d3f9d8"
+            case .removed: "#ffe3e3"
+            case .changed: "#fff3bf"
+            }
+        }
+        var text: String {
+            switch self {
+            case .added: "+ added"
+            case .removed: "- removed"
+            case .changed(let how): "~ " + how
+            }
+        }
+    }
+
+    /// Nodes (by name) and edges (by their ends' names) to draw as added, removed or changed.
+    public var marks: [String: Mark] = [:]
+    public var edgeMarks: [[String]: Mark] = [:]
+
     /// The colour of the critical path in every diagram.
     public static let criticalColour = "#d63384"
     /// The colour of a node or edge that `check` finds fault with.
@@ -79,7 +112,8 @@ public struct Diagram: Sendable {
             guard let name = finding.node, let v = index[name] else { continue }
             if !(faults[v]?.contains(finding.rule.rawValue) ?? false) { faults[v, default: []].append(finding.rule.rawValue) }
         }
-        let folding = fold ? Folding(graph, keepingApart: Set(faults.keys)) : Folding(unfolded: graph)
+        let marked = marks.isEmpty ? [] : graph.nodes.indices.filter { marks[graph.nodes[$0].name] != nil }
+        let folding = fold ? Folding(graph, keepingApart: Set(faults.keys).union(marked)) : Folding(unfolded: graph)
         let critical = Set(criticalPath)
         let grouping = GPUGrouping(graph)
         var byGPU: [Int: [Int]] = [:]
@@ -136,7 +170,10 @@ public struct Diagram: Sendable {
             try DOTQuoting.appendQuoted(u.name, to: &out)
             out.append(contentsOf: " -> ".utf8)
             try DOTQuoting.appendQuoted(v.name, to: &out)
-            if let a = u.gpu, let b = v.gpu, a != b {
+            if let mark = edgeMarks[[u.name, v.name]] {
+                out.append(
+                    contentsOf: " [color=\"\(mark.colour)\", penwidth=3\(mark == .removed ? ", style=dashed" : ""), class=\"diff\"]".utf8)
+            } else if let a = u.gpu, let b = v.gpu, a != b {
                 // Compute on one GPU feeding compute on another: data crossing GPUs with no
                 // communication node, never legal, never drawn as the critical path.
                 out.append(contentsOf: " [color=\"\(Diagram.faultColour)\", penwidth=3, style=dashed, class=\"fault\"]".utf8)
@@ -191,6 +228,13 @@ public struct Diagram: Sendable {
             set("color", "\"#c0392b\"")
             set("penwidth", "1.6")
         }
+        if let mark = marks[node.name] {
+            set("color", "\"\(mark.colour)\"")
+            set("fillcolor", "\"\(mark.fill)\"")
+            set("penwidth", "3")
+            if mark == .removed { set("style", "\"filled,rounded,dashed\"") }
+            set("class", "\"diff\"")
+        }
         for key in Self.userStyleKeys {
             if let value = node.attributes[key] {
                 var quoted: [UInt8] = []
@@ -201,6 +245,7 @@ public struct Diagram: Sendable {
         out.append(contentsOf: " [".utf8)
         out.append(contentsOf: style.map { "\($0.key)=\($0.value)" }.joined(separator: ", ").utf8)
         var text = Diagram.label(node)
+        if let mark = marks[node.name] { text += "\n" + mark.text }
         if let figures, figures.symbols.isEmpty, let cost = index.map({ figures.costs[$0] }), cost.seconds > 0 {
             text += "\n\(Format.seconds(cost.seconds))"
         }
