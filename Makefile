@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPLOYDAG := .build/debug/deploydag
 
-.PHONY: all deps build dags docs test unit-test check-dags check-docs check-chakra lint format clean bench install
+.PHONY: all deps build dags docs test unit-test check-dags check-docs check-chakra check-html lint format clean bench install
 
 all: build
 
@@ -32,6 +32,11 @@ check-docs: build
 check-chakra: build
 	scripts/check-chakra.sh $(DEPLOYDAG)
 
+# The interactive pages in headless Chromium (installed with apt-get when missing; skipped, with
+# the reason printed, only where it cannot be installed).
+check-html: build
+	scripts/check-html.sh $(DEPLOYDAG)
+
 # `make install PREFIX=/usr/local` (DESTDIR for staging): the release binary, its presets, a man
 # page generated from the parser, and bash, zsh and fish completion scripts.
 PREFIX ?= /usr/local
@@ -44,7 +49,7 @@ lint:
 format:
 	$(SWIFT) format -i -r Sources Tests Package.swift
 
-test: deps lint unit-test check-dags check-docs check-chakra
+test: deps lint unit-test check-dags check-docs check-chakra check-html
 	@scripts/test-summary.sh
 
 clean:

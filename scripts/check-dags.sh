@@ -23,10 +23,11 @@ trap 'rm -rf "$fresh"' EXIT
 scripts/make-dags.sh "$deploydag" "$fresh/dags" 2>/dev/null
 
 summarise() {
-    # One line per file: its path and either its checksum (DOT, others) or its diagram fingerprint (SVG).
+    # One line per file: its path and either its checksum (DOT, others) or its diagram fingerprint
+    # (SVG, and the HTML pages around one).
     (cd "$1" && find . -type f | LC_ALL=C sort | while read -r f; do
         case "$f" in
-            *.svg)
+            *.svg|*.html)
                 # graphviz layouts vary between runs: compare the diagram they were drawn from.
                 # deploydag's own SVGs (the timeline) are deterministic: compare their bytes.
                 echo "$f $(grep -o 'deploydag-diagram fnv1a64=[0-9a-f]*' "$f" || cksum < "$f")" ;;

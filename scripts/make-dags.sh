@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the DAG gallery: for every preset, dags/NAME/ holds the complete model and the
 # layer-0 attention and MLP (or MoE) views, each as DOT and SVG, and the design review
-# (report.md) with its overview, layer and timeline SVGs.
+# (report.md) with its overview, layer and timeline SVGs and its interactive page (report.html).
 #   scripts/make-dags.sh DEPLOYDAG OUTDIR
 set -euo pipefail
 
@@ -23,7 +23,7 @@ for preset in $presets; do
     dir="$scratch/$preset"
     mkdir -p "$dir"
     # SVGs already drawn from the same diagram are kept (render and report compare fingerprints).
-    if [ -d "$out/$preset" ]; then cp "$out/$preset"/*.svg "$dir"/ 2>/dev/null || true; fi
+    if [ -d "$out/$preset" ]; then cp "$out/$preset"/*.svg "$out/$preset"/*.html "$dir"/ 2>/dev/null || true; fi
     # The feed-forward block is `mlp` in dense models and `moe` in mixture-of-experts ones.
     ffn=mlp
     if "$deploydag" generate --preset "$preset" --view layer:0:moe >/dev/null 2>&1; then ffn=moe; fi
@@ -38,8 +38,8 @@ for preset in $presets; do
         printf ' %s.dot %s.svg\n' "$stem" "$stem" >&2
     done
     printf '[%d/%d] %-18s %-20s' "$i" "$count" "$preset" "report" >&2
-    "$deploydag" report "$preset" -o "$dir" >/dev/null
-    printf ' report.md overview.svg layer0.svg timeline.svg\n' >&2
+    "$deploydag" report "$preset" -o "$dir" --html >/dev/null
+    printf ' report.md report.html overview.svg layer0.svg timeline.svg\n' >&2
 done
 
 # One small deployment per parallel degree (docs/strategies.md): a layer view of each, the

@@ -80,6 +80,35 @@ extension Analysis {
         return result
     }
 
+    /// Seconds of the critical path by what sets each node's time under the cost model:
+    /// arithmetic (a node slower than its memory traffic at full bandwidth: compute-bound),
+    /// memory bandwidth (a node whose time is its traffic), or the network (communication).
+    public var criticalPathBinding: (compute: Double, memory: Double, network: Double) {
+        var result = (compute: 0.0, memory: 0.0, network: 0.0)
+        for v in criticalPath {
+            let c = costs[v]
+            if graph.nodes[v].op.isCommunication {
+                result.network += c.seconds
+            } else if let gpu = options.costModel.gpu, c.seconds <= c.memoryBytes / gpu.memoryBandwidth * (1 + 1e-9) {
+                result.memory += c.seconds
+            } else if c.flops > 0 {
+                result.compute += c.seconds
+            } else {
+                result.memory += c.seconds
+            }
+        }
+        return result
+    }
+
+    /// What binds the critical path: `compute`, `memory bandwidth` or `network`, the largest share.
+    public var binding: (resource: String, share: Double)? {
+        let b = criticalPathBinding
+        let total = b.compute + b.memory + b.network
+        guard total > 0 else { return nil }
+        let largest = [("compute", b.compute), ("memory bandwidth", b.memory), ("network", b.network)].max { $0.1 < $1.1 }!
+        return (largest.0, largest.1 / total)
+    }
+
     /// The critical path's matmuls as the seeds write them: `Get_Time(m, k, n) x count + ...`,
     /// grouped by arguments in order of first appearance, symbolic where the dimensions are;
     /// fused attention as `Attention(...)` terms.

@@ -21,7 +21,9 @@ extension DeployDag {
 
         @Option(
             name: .long,
-            help: "svg (default), png, pdf, json (graphviz's layout) or dot (the styled diagram); must agree with -o's extension.")
+            help:
+                "svg (default), png, pdf, json (graphviz's layout), dot (the styled diagram) or html (an interactive page: pan, zoom, search, node details); must agree with -o's extension."
+        )
         var format: DrawingFormat?
 
         @Option(name: .long, help: "The diagram's title (default: the graph's name and its view).")
@@ -84,6 +86,24 @@ extension DeployDag {
             if untrusted { throw ExitCode.failure }
         }
 
+        /// The interactive page, kept when one drawn from the same diagram and data is there.
+        private func writePage(_ page: InteractivePage, dot: String) throws {
+            if !force, case .regular(let path, existing: _?) = try OutputFile.Destination.resolve(output, inputs: [file]),
+                let existing = try? String(contentsOfFile: path, encoding: .utf8),
+                DiagramFingerprint.read(svg: existing) == page.fingerprint(diagram: dot)
+            {
+                return
+            }
+            let svg: [UInt8]
+            do {
+                svg = try SVGRenderer.render(dot: dot)
+            } catch {
+                printError("deploydag: \(file): \(error)")
+                throw ExitCode.failure
+            }
+            try OutputFile.write(page.html(svg: svg, diagram: dot), to: output, inputs: [file])
+        }
+
         /// A file libcgraph reads that is not a deploydag DAG (no node has an `op`), drawn as
         /// plain Graphviz with its own attributes; or one whose schema errors leave no graph,
         /// drawn the same way, its errors printed, exit 1.
@@ -122,8 +142,14 @@ extension DeployDag {
             }
             let text = String(decoding: bytes, as: UTF8.self)
             do {
-                let rendered = try SVGRenderer.render(dot: text, format: drawing.rawValue)
-                try OutputFile.write(rendered, to: output, inputs: [file])
+                let rendered = try SVGRenderer.render(dot: text, format: drawing == .html ? "svg" : drawing.rawValue)
+                if drawing == .html {
+                    var page = InteractivePage(title: "\(name) (plain Graphviz)", pricedBy: "nothing: not a deploydag DAG")
+                    page.findings = errors.map { ($0.formatted, $0.node) }
+                    try OutputFile.write(page.html(svg: rendered, diagram: text), to: output, inputs: [file])
+                } else {
+                    try OutputFile.write(rendered, to: output, inputs: [file])
+                }
             } catch let failure as SVGRenderer.Failure {
                 printError("deploydag: \(name): \(failure)")
                 throw ExitCode.failure
@@ -169,6 +195,23 @@ extension DeployDag {
             }
             if let diagramDot { try OutputFile.write(dot, to: diagramDot, inputs: [file]) }
             if drawing == .dot { return try OutputFile.write(dot, to: output, inputs: [file]) }
+            if drawing == .html {
+                var page = InteractivePage(title: heading, pricedBy: Self.pricedBy)
+                if overview {
+                    let breakdown = analysis.map { BlockBreakdown($0) } ?? BlockBreakdown(graph: graph, costs: nil)
+                    for (i, block) in breakdown.blocks.enumerated() {
+                        page.details["n\(i)"] =
+                            [("block", block.title), ("GPUs", GPUList.compact(Array(block.figures.gpus)))]
+                            + [("operators", String(block.figures.nodes))] + block.figures.lines.map { ("figures", $0) }
+                            + block.collectives.map { ("communication", $0.text) }
+                    }
+                } else {
+                    let drawn = Diagram(title: heading, fold: !unfold, findings: findings)
+                    page.describe(graph, analysis: analysis, folding: drawn.folding(for: graph))
+                }
+                page.findings = findings.map { ($0.formatted, $0.node) }
+                return try writePage(page, dot: dot)
+            }
             // Graphviz lays the same diagram out differently from run to run; an SVG already
             // drawn from this exact diagram is kept rather than replaced by an equivalent one.
             if drawing == .svg, !force, case .regular(let path, existing: _?) = try OutputFile.Destination.resolve(output, inputs: [file]),
@@ -193,6 +236,8 @@ extension DeployDag {
 /// What `render` writes: a libgvc output format, or the styled diagram's DOT.
 enum DrawingFormat: String, ExpressibleByArgument, CaseIterable {
     case svg, png, pdf, json, dot
+    /// A self-contained interactive page around the SVG (`InteractivePage`).
+    case html
 
     /// The format `-o`'s extension names, or `--format`; refuses a disagreement and an extension
     /// that names no format. A path without an extension, and standard output, default to SVG.

@@ -27,6 +27,13 @@ extension DeployDag {
         @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable).")
         var bind: [String] = []
 
+        @Flag(
+            name: .long,
+            help:
+                "Also write report.html: the layer diagram as a self-contained interactive page (pan, zoom, search, node details, findings), the verdict above it."
+        )
+        var html = false
+
         func run() throws {
             let options = try costs.options()
             let bindings = try parseBindings(bind)
@@ -54,9 +61,10 @@ extension DeployDag {
             default: break
             }
             document.inputs = [deployment]
+            document.writesPage = html
             try document.writeDiagrams(into: directory)
             try OutputFile.write(document.markdown(), to: directory + "/report.md", inputs: document.inputs)
-            print("wrote \(directory)/report.md with \(document.diagrams.count) diagrams")
+            print("wrote \(directory)/report.md with \(document.diagrams.count) diagrams\(html ? " and report.html" : "")")
             if untrusted { throw ExitCode.failure }
         }
 
@@ -109,6 +117,8 @@ struct ReviewDocument {
     var diagrams: [(file: String, caption: String)] = []
     /// The files the report was made from, which none of its outputs may replace.
     var inputs: [String] = []
+    /// Whether to write report.html, the interactive page of the layer diagram.
+    var writesPage = false
     /// The checker's errors (memory apart) when there are any: the figures are then not to be trusted.
     var untrustedErrors = 0
     /// What the spec came from: `preset spec`, `spec file` or `Hugging Face config`.
@@ -145,6 +155,16 @@ struct ReviewDocument {
                 findings: check.findings.filter { $0.severity == .error && $0.rule != .memory })
             if let viewAnalysis { diagram.figures = Diagram.Figures(viewAnalysis, pricedBy: pricedBy) }
             let dot = try diagram.dot(for: view)
+            if writesPage {
+                var page = InteractivePage(title: "\(graph.name): layer \(layer)", pricedBy: pricedBy)
+                page.describe(view, analysis: viewAnalysis, folding: diagram.folding(for: view))
+                page.findings = diagram.findings.map { ($0.formatted, $0.node) }
+                page.summary = verdict().replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "`", with: "")
+                let path = directory + "/report.html"
+                if (try? String(contentsOfFile: path, encoding: .utf8)).flatMap(DiagramFingerprint.read) != page.fingerprint(diagram: dot) {
+                    try OutputFile.write(page.html(svg: SVGRenderer.render(dot: dot), diagram: dot), to: path, inputs: inputs)
+                }
+            }
             try write(
                 dot, "layer\(layer).svg",
                 "Layer \(layer), every operator on its GPU; GPUs that run the same operators on the same shapes are drawn once (GPU g (×n: ...)).",
@@ -167,6 +187,49 @@ struct ReviewDocument {
         diagrams.append((file, caption))
     }
 
+    /// The first paragraph: in plain words, whether the DAG is valid, whether it fits, and what
+    /// binds its critical path.
+    func verdict() -> String {
+        var parts: [String] = []
+        let errors = check.findings.filter { $0.severity == .error && $0.rule != .memory }
+        if errors.isEmpty {
+            parts.append("**Valid**: `deploydag check` finds no error in this DAG.")
+        } else {
+            let rules = Set(errors.map(\.rule.rawValue)).sorted().map { "`\($0)`" }.joined(separator: ", ")
+            parts.append(
+                "**Not valid**: `deploydag check` finds \(count(errors.count, "error")) (\(rules)); the figures describe the graph as written, not the model."
+            )
+        }
+        let memory = analysis.memory
+        let over = memory.filter { $0.overBytes != nil }
+        if let gpu = options.costModel.gpu {
+            if over.isEmpty {
+                let most = memory.map(\.totalBytes).max() ?? 0
+                parts.append(
+                    "**It fits**: every GPU's weights and peak activations fit in a \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the most any GPU needs is \(Format.bytes(most)))."
+                )
+            } else {
+                parts.append(
+                    "**It does not fit**: \(over.count) of \(memory.count) GPUs need more than a \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the worst \(Format.bytes(over.map(\.totalBytes).max()!))), so it cannot run as drawn and its times are for comparison only."
+                )
+            }
+        } else {
+            parts.append("Memory is not judged: the \(options.costModel.name) cost model names no GPU.")
+        }
+        if !analysis.unboundSymbols.isEmpty {
+            parts.append(
+                "Dimensions \(analysis.unboundSymbols.joined(separator: ", ")) are symbolic, so no times are given (bind them with `--bind`)."
+            )
+        } else if let binding = analysis.binding {
+            let b = analysis.criticalPathBinding
+            let total = b.compute + b.memory + b.network
+            parts.append(
+                "**\(binding.resource.prefix(1).uppercased() + binding.resource.dropFirst()) binds**: of the critical path's \(Format.seconds(analysis.criticalPathSeconds)), \(Format.percent(b.compute / total)) is compute-bound work, \(Format.percent(b.memory / total)) memory-bandwidth-bound and \(Format.percent(b.network / total)) communication (\(options.costModel.name) model)."
+            )
+        }
+        return parts.joined(separator: " ")
+    }
+
     func markdown() throws -> String {
         let a = analysis
         var md: [String] = []
@@ -175,6 +238,7 @@ struct ReviewDocument {
         md.append(
             "Generated by `deploydag report` from \(spec.map { "the \(specKind) \(Markdown.code(($0.file as NSString).lastPathComponent, inTable: false))" } ?? "a DOT file"). Every figure is derived from the operator DAG (\(graph.nodes.count) nodes, \(graph.edges.count) edges); times are priced by \(options.costModel.description); the network by \(options.network.description)."
         )
+        md += ["", verdict()]
         if let summary = spec?.summary { md += ["", "> \(Markdown.text(summary))"] }
         if untrustedErrors > 0 {
             md += [
@@ -213,6 +277,12 @@ struct ReviewDocument {
 
         md += ["", "## Diagrams", ""]
         for d in diagrams { md += ["![\(d.caption)](\(d.file))", "", "*\(d.caption)*", ""] }
+        if writesPage {
+            md += [
+                "The layer diagram as an interactive page: [report.html](report.html) (pan, zoom, find a node by name, click a node for its attributes and time).",
+                "",
+            ]
+        }
 
         let memory = a.memory
         md += [
@@ -282,8 +352,9 @@ struct ReviewDocument {
             "- Schedule (one kernel at a time per GPU, communication on its own stream): makespan **\(Format.seconds(a.makespanSeconds))**."
         )
         if let tps = a.tokensPerSecond {
+            let micro = graph.attributes["micro_batches"].flatMap(Int.init) ?? 1
             md.append(
-                "- Throughput: **\(Format.rate(tps)) tokens/s**"
+                "- Throughput of this DAG (\(count(micro, "micro-batch"))): **\(Format.rate(tps)) tokens/s**"
                     + (a.rooflineTPS.map {
                         "; the roofline bound is \(Format.rate($0)) tokens/s, \(Format.percent(tps / $0)) of it reached."
                     } ?? "."))
@@ -300,7 +371,11 @@ struct ReviewDocument {
         }
 
         md += ["", "## Checks", ""]
-        md.append("`deploydag check`: \(check.errorCount) errors, \(check.warningCount) warnings.")
+        let structural = check.findings.count { $0.severity == .error && $0.rule != .memory }
+        let overCount = a.memory.count { $0.overBytes != nil }
+        md.append(
+            "`deploydag check`: \(count(structural, "error")) in the DAG itself, \(count(check.warningCount, "warning"))\(overCount > 0 ? "; but the deployment does not fit in memory (below)" : "")."
+        )
         for f in check.findings.prefix(20) { md.append("- `\(f.rule.rawValue)`: \(Markdown.text(f.message))") }
         let overMemory = memory.filter { $0.overBytes != nil }
         if let gpu = options.costModel.gpu, !overMemory.isEmpty {
@@ -325,9 +400,24 @@ struct ReviewDocument {
                     "| \(Markdown.text(r.deployment)) | \(r.prefill_tps.map(Format.rate) ?? "-") | \(r.decode_tpot_seconds.map(Format.seconds) ?? "-") | \(r.micro_batches.map(String.init) ?? "-") | \(r.claimed_tps.map(Format.rate) ?? "") | \(r.claimed_tpot_seconds.map(Format.seconds) ?? "") | \(r.claims_source ?? "") |"
                 )
             }
-            md += [
-                "", "Claimed figures are what the seed documents report; deploydag's are derived from each DAG under the cost model above.",
-            ]
+            md += [""]
+            md.append(
+                "Each row is priced as `deploydag compare` prices it: prefill TPS from the prefill DAG, pipelined deployments with the micro-batches shown (2 per stage unless told otherwise, so that the stages overlap), which is why a pipelined row's TPS can differ from the Runtime section's figure for this DAG; decode TPOT from a one-token decode step."
+            )
+            let claimed = rows.filter { $0.claims_source != nil }
+            if claimed.isEmpty {
+                md.append("")
+                md.append("No claimed figures: the spec names none.")
+            } else {
+                md.append("")
+                md.append(
+                    "Claimed figures are what the seed documents report for the same deployment, quoted beside deploydag's own estimates and never used by them: "
+                        + claimed.map { r in
+                            "\(Markdown.text(r.deployment)): \(r.claimed_tps.map { "\(Format.rate($0)) tokens/s in prefill" } ?? "")\(r.claimed_tps != nil && r.claimed_tpot_seconds != nil ? " and " : "")\(r.claimed_tpot_seconds.map { "\(Format.seconds($0)) per output token in decode" } ?? ""), from \(Markdown.text(r.claims_source!))"
+                        }.joined(separator: "; ")
+                        + ". The seeds' own arithmetic is wrong in places, so a gap between the two columns is not by itself a fault in the DAG."
+                )
+            }
         }
         md.append("")
         return md.joined(separator: "\n")

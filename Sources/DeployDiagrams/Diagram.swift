@@ -112,8 +112,7 @@ public struct Diagram: Sendable {
             guard let name = finding.node, let v = index[name] else { continue }
             if !(faults[v]?.contains(finding.rule.rawValue) ?? false) { faults[v, default: []].append(finding.rule.rawValue) }
         }
-        let marked = marks.isEmpty ? [] : graph.nodes.indices.filter { marks[graph.nodes[$0].name] != nil }
-        let folding = fold ? Folding(graph, keepingApart: Set(faults.keys).union(marked)) : Folding(unfolded: graph)
+        let folding = self.folding(for: graph)
         let critical = Set(criticalPath)
         let grouping = GPUGrouping(graph)
         var byGPU: [Int: [Int]] = [:]
@@ -197,6 +196,13 @@ public struct Diagram: Sendable {
         if !findings.isEmpty { appendFindings(to: &out) }
         line("}")
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// How this diagram folds `graph`: the GPUs of nodes with findings or marks kept apart.
+    public func folding(for graph: OperatorGraph) -> Folding {
+        guard fold else { return Folding(unfolded: graph) }
+        let named = Set(findings.compactMap(\.node)).union(marks.keys)
+        return Folding(graph, keepingApart: Set(graph.nodes.indices.filter { named.contains(graph.nodes[$0].name) }))
     }
 
     static func anchor(_ gpu: Int) -> String { "deploydag:anchor:gpu\(gpu)" }

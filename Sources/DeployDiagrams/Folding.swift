@@ -27,6 +27,7 @@ public struct Folding: Sendable {
     public init(unfolded graph: OperatorGraph) {
         drawn = [Bool](repeating: true, count: graph.nodes.count)
         canonical = Array(graph.nodes.indices)
+        standIn = [Int?](repeating: nil, count: graph.nodes.count)
         for gpu in Set(graph.nodes.compactMap(\.gpu)) { classOf[gpu] = [gpu] }
     }
 
@@ -83,6 +84,7 @@ public struct Folding: Sendable {
 
         drawn = [Bool](repeating: false, count: n)
         canonical = Array(0..<n)
+        standIn = [Int?](repeating: nil, count: n)
         for (v, node) in graph.nodes.enumerated() {
             if let gpu = node.gpu { drawn[v] = classOf[gpu]?.first == gpu } else if faulty.contains(v) { drawn[v] = true }
         }
@@ -142,9 +144,27 @@ public struct Folding: Sendable {
             alike[c, default: []].append(node.group)
         }
         for (v, node) in graph.nodes.enumerated() where node.gpu == nil && !drawn[v] {
-            if let ws = drawnLike[like(node)], ws.count == 1 { alike[ws.first!]!.append(node.group) }
+            if let ws = drawnLike[like(node)], ws.count == 1 {
+                alike[ws.first!]!.append(node.group)
+                standIn[v] = ws.first!
+            }
+        }
+        // A folded GPU's nodes stand in order for its representative's (their signatures match).
+        for (gpu, members) in classOf where members.first != gpu {
+            guard let mine = onGPU[gpu], let theirs = onGPU[members.first!], mine.count == theirs.count else { continue }
+            for (v, w) in zip(mine, theirs) { standIn[v] = w }
         }
     }
+
+    /// The node drawn for node `v`: itself or its sibling when drawn; for a node of a folded GPU,
+    /// the node in the same place on the GPU that stands for it; for a collective left out, the
+    /// one drawn like it. Nil when none stands for it.
+    public func drawnAs(_ v: Int) -> Int? {
+        if drawn[v] { return canonical[v] }
+        return standIn[v].map { canonical[$0] }
+    }
+
+    private var standIn: [Int?] = []
 
     /// Whether node `v` is drawn as a node of its own (drawn and canonical).
     public func isShown(_ v: Int) -> Bool { drawn[v] && canonical[v] == v }

@@ -1,0 +1,340 @@
+import DeployAnalysis
+import DeployModel
+
+/// One self-contained HTML page around a drawn SVG: pan (drag) and zoom (wheel, +/-), a search
+/// box that finds a node by name and centres it, a click on a node listing its attributes and
+/// its priced time, a toggle for the critical path, and the findings linked to their nodes.
+/// Everything it runs is in the page (no network, no library: the script below is the
+/// project's own, under its license).
+public struct InteractivePage: Sendable {
+    public var title: String
+    /// What priced the figures, said on the page.
+    public var pricedBy: String
+    /// For each node drawn (by its name, the SVG's `<title>`): its facts, in order.
+    public var details: [String: [(key: String, value: String)]] = [:]
+    /// The findings to list, each with the node it names.
+    public var findings: [(text: String, node: String?)] = []
+    /// For a node not drawn (a folded GPU's, a collective drawn once for many), the node drawn
+    /// for it: a search for it selects that one.
+    public var aliases: [String: String] = [:]
+    /// A paragraph above the node's facts (the report's verdict), plain text.
+    public var summary: String?
+
+    public init(title: String, pricedBy: String) {
+        self.title = title
+        self.pricedBy = pricedBy
+    }
+
+    /// The facts of every node of `graph`, and its cost under `analysis` when given.
+    public mutating func describe(_ graph: OperatorGraph, analysis: Analysis?, folding: Folding? = nil) {
+        if let folding {
+            for v in graph.nodes.indices where !folding.isShown(v) {
+                if let w = folding.drawnAs(v), w != v { aliases[graph.nodes[v].name] = graph.nodes[w].name }
+            }
+        }
+        for (v, node) in graph.nodes.enumerated() {
+            var facts: [(String, String)] = [("op", node.op.rawValue)]
+            if let gpu = node.gpu { facts.append(("gpu", String(gpu))) }
+            if !node.group.isEmpty { facts.append(("group", GPUList.format(node.group))) }
+            facts.append(("out", node.out.description))
+            if let layer = node.layer { facts.append(("layer", String(layer))) }
+            if let block = node.block { facts.append(("block", block)) }
+            let a = node.attributes
+            if node.op == .matmul, let m = a["m"], let k = a["k"], let n = a["n"] {
+                facts.append(("Get_Time", "Get_Time(\(m), \(k), \(n))"))
+            }
+            if let analysis, v < analysis.costs.count, analysis.unboundSymbols.isEmpty {
+                let c = analysis.costs[v]
+                facts.append(("time", Format.seconds(c.seconds)))
+                if c.flops > 0 { facts.append(("FLOPs", Format.flops(c.flops))) }
+                if c.memoryBytes > 0 && !node.op.isCommunication { facts.append(("memory traffic", Format.bytes(c.memoryBytes))) }
+                if node.op.isCommunication {
+                    facts.append(("sent per GPU", Format.bytes(c.sentBytesPerGPU)))
+                    if let link = c.link { facts.append(("link", link.rawValue)) }
+                }
+            }
+            for (key, value) in a.dictionary.sorted(by: { $0.key < $1.key }) { facts.append((key, value)) }
+            if let label = node.label { facts.append(("label", label)) }
+            details[node.name] = facts.map { (key: $0.0, value: $0.1) }
+        }
+    }
+
+    /// The page's data, as the script reads it.
+    var data: String {
+        var data = "{\"details\":{"
+        data += details.keys.sorted().map { name in
+            Self.json(name) + ":[" + details[name]!.map { "[\(Self.json($0.key)),\(Self.json($0.value))]" }.joined(separator: ",") + "]"
+        }.joined(separator: ",")
+        data += "},\"aliases\":{"
+        data += aliases.keys.sorted().map { "\(Self.json($0)):\(Self.json(aliases[$0]!))" }.joined(separator: ",")
+        data += "},\"findings\":["
+        data += findings.map { "{\"text\":\(Self.json($0.text)),\"node\":\($0.node.map(Self.json) ?? "null")}" }.joined(separator: ",")
+        data += "]}"
+        return data
+    }
+
+    /// What identifies the page but for graphviz's layout: the diagram laid out (its DOT), the
+    /// data and the page's own code. `make dags` keeps a page whose fingerprint is unchanged.
+    public func fingerprint(diagram: String) -> String {
+        DiagramFingerprint.hash([diagram, data, title, pricedBy, summary ?? "", Self.style, Self.script].joined(separator: "\u{0}"))
+    }
+
+    /// The page, the SVG (laid out from `diagram`) inlined.
+    public func html(svg: [UInt8], diagram: String) -> String {
+        var text = String(decoding: svg, as: UTF8.self)
+        // The inline SVG needs no XML prolog, doctype or comments before it.
+        if let start = text.range(of: "<svg") { text = String(text[start.lowerBound...]) }
+        let data = self.data
+        return """
+            <!DOCTYPE html>
+            <!-- \(DiagramFingerprint.marker)\(fingerprint(diagram: diagram)) -->
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <meta name="generator" content="deploydag">
+            <title>\(title.htmlEscaped)</title>
+            <style>\(Self.style)</style>
+            </head>
+            <body data-selected="" data-js-errors="0">
+            <header>
+            <strong>\(title.htmlEscaped)</strong>
+            <input id="search" type="search" placeholder="find a node by name" aria-label="find a node by name" list="names">
+            <datalist id="names"></datalist>
+            <label><input id="critical" type="checkbox" checked> critical path</label>
+            <button id="fit" type="button">fit</button>
+            <span id="status"></span>
+            </header>
+            <main>
+            <div id="viewport">\(text)</div>
+            <aside id="panel">
+            \(summary.map { "<section id=\"summary\"><p>\($0.htmlEscaped)</p></section>" } ?? "")
+            <section id="details"><h2>node</h2><p class="hint">Click a node, or search for one by name.</p></section>
+            <section id="findings"><h2>findings</h2></section>
+            <p class="hint">Figures priced by \(pricedBy.htmlEscaped). Drag to pan, wheel or +/- to zoom.</p>
+            </aside>
+            </main>
+            <script id="dag-data" type="application/json">\(data)</script>
+            <script>\(Self.script)</script>
+            </body>
+            </html>
+
+            """
+    }
+
+    static func json(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            default:
+                if u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static let style = """
+        html,body{margin:0;height:100%;font:14px Helvetica,Arial,sans-serif;color:#212529}
+        body{display:flex;flex-direction:column}
+        header{display:flex;gap:12px;align-items:center;padding:6px 10px;border-bottom:1px solid #dee2e6;background:#f8f9fa}
+        header strong{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:40%}
+        #search{width:22em;padding:3px 6px}
+        #status{color:#6c757d}
+        main{flex:1;display:flex;min-height:0}
+        #viewport{flex:1;overflow:hidden;cursor:grab;background:#fff}
+        #viewport.dragging{cursor:grabbing}
+        #viewport svg{width:100%;height:100%;display:block}
+        #panel{width:340px;overflow:auto;border-left:1px solid #dee2e6;padding:0 10px;font-size:13px}
+        #panel h2{font-size:14px;margin:10px 0 6px}
+        #details table{border-collapse:collapse;width:100%}
+        #details td{border-top:1px solid #f1f3f5;padding:2px 4px;vertical-align:top;word-break:break-all}
+        #details td:first-child{color:#6c757d;white-space:nowrap;word-break:normal}
+        #findings ul{padding-left:16px;margin:0}
+        #findings li{margin-bottom:4px}
+        #findings a{color:#c92a2a;cursor:pointer}
+        .hint{color:#6c757d}
+        g.node{cursor:pointer}
+        g.node.selected>path,g.node.selected>polygon,g.node.selected>ellipse,g.node.selected a>path,g.node.selected a>polygon,g.node.selected a>ellipse{stroke:#1c7ed6;stroke-width:5px}
+        body.hide-critical g.critical path,body.hide-critical g.critical polygon,body.hide-critical g.critical ellipse{stroke:#495057;stroke-width:1px}
+        """
+
+    static let script = """
+        (function () {
+          "use strict";
+          window.addEventListener("error", function () {
+            document.body.dataset.jsErrors = String(Number(document.body.dataset.jsErrors) + 1);
+          });
+          var data = JSON.parse(document.getElementById("dag-data").textContent);
+          var svg = document.querySelector("#viewport svg");
+          var viewport = document.getElementById("viewport");
+          var status = document.getElementById("status");
+          var nodes = {};
+          svg.querySelectorAll("g.node").forEach(function (g) {
+            var t = g.querySelector("title");
+            if (t) { nodes[t.textContent] = g; }
+          });
+          var names = Object.keys(nodes).sort();
+          var list = document.getElementById("names");
+          names.slice(0, 5000).forEach(function (n) {
+            var o = document.createElement("option"); o.value = n; list.appendChild(o);
+          });
+          // The view box: pan and zoom change it; "fit" restores the whole drawing.
+          var whole = svg.viewBox.baseVal;
+          var home = { x: whole.x, y: whole.y, w: whole.width, h: whole.height };
+          var box = { x: home.x, y: home.y, w: home.w, h: home.h };
+          svg.removeAttribute("width"); svg.removeAttribute("height");
+          function apply() { svg.setAttribute("viewBox", box.x + " " + box.y + " " + box.w + " " + box.h); }
+          function fit() { box = { x: home.x, y: home.y, w: home.w, h: home.h }; apply(); }
+          function toUser(clientX, clientY) {
+            var p = svg.createSVGPoint(); p.x = clientX; p.y = clientY;
+            return p.matrixTransform(svg.getScreenCTM().inverse());
+          }
+          function zoom(factor, cx, cy) {
+            var c = (cx === undefined) ? { x: box.x + box.w / 2, y: box.y + box.h / 2 } : toUser(cx, cy);
+            box.x = c.x - (c.x - box.x) * factor; box.y = c.y - (c.y - box.y) * factor;
+            box.w *= factor; box.h *= factor; apply();
+          }
+          viewport.addEventListener("wheel", function (e) {
+            e.preventDefault(); zoom(e.deltaY > 0 ? 1.15 : 1 / 1.15, e.clientX, e.clientY);
+          }, { passive: false });
+          var drag = null;
+          viewport.addEventListener("mousedown", function (e) {
+            drag = { x: e.clientX, y: e.clientY, moved: false, box: { x: box.x, y: box.y } };
+            viewport.classList.add("dragging");
+          });
+          window.addEventListener("mousemove", function (e) {
+            if (!drag) { return; }
+            var scale = box.w / viewport.clientWidth;
+            var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+            if (Math.abs(dx) + Math.abs(dy) > 3) { drag.moved = true; }
+            box.x = drag.box.x - dx * scale; box.y = drag.box.y - dy * scale; apply();
+          });
+          window.addEventListener("mouseup", function () { viewport.classList.remove("dragging"); setTimeout(function () { drag = null; }, 0); });
+          document.addEventListener("keydown", function (e) {
+            if (e.target.tagName === "INPUT") { return; }
+            if (e.key === "+" || e.key === "=") { zoom(1 / 1.25); }
+            if (e.key === "-") { zoom(1.25); }
+            if (e.key === "0") { fit(); }
+          });
+          document.getElementById("fit").addEventListener("click", fit);
+          document.getElementById("critical").addEventListener("change", function (e) {
+            document.body.classList.toggle("hide-critical", !e.target.checked);
+          });
+          function show(name) {
+            var section = document.getElementById("details");
+            section.textContent = "";
+            var h = document.createElement("h2"); h.textContent = name; section.appendChild(h);
+            var facts = data.details[name];
+            if (!facts) {
+              var p = document.createElement("p"); p.className = "hint";
+              p.textContent = "No facts for this node (a legend or a folded block)."; section.appendChild(p); return;
+            }
+            var table = document.createElement("table");
+            facts.forEach(function (f) {
+              var tr = document.createElement("tr");
+              var k = document.createElement("td"); k.textContent = f[0];
+              var v = document.createElement("td"); v.textContent = f[1];
+              tr.appendChild(k); tr.appendChild(v); table.appendChild(tr);
+            });
+            section.appendChild(table);
+          }
+          function select(name, centre) {
+            Object.keys(nodes).forEach(function (n) { nodes[n].classList.remove("selected"); });
+            var g = nodes[name];
+            document.body.dataset.selected = g ? name : "";
+            if (!g) { status.textContent = "no node named " + name; return false; }
+            g.classList.add("selected");
+            show(name);
+            status.textContent = name;
+            if (centre) {
+              var b = g.getBBox();
+              var p = svg.createSVGPoint(); p.x = b.x + b.width / 2; p.y = b.y + b.height / 2;
+              var m = svg.getScreenCTM().inverse().multiply(g.getScreenCTM());
+              var c = p.matrixTransform(m);
+              var w = Math.min(box.w, Math.max(b.width * 6, 600)), h = box.h * w / box.w;
+              box = { x: c.x - w / 2, y: c.y - h / 2, w: w, h: h }; apply();
+            }
+            return true;
+          }
+          function find(query) {
+            query = query.trim();
+            if (!query) { return; }
+            if (nodes[query]) { return select(query, true); }
+            var alias = data.aliases[query];
+            if (alias && nodes[alias]) {
+              var found = select(alias, true);
+              status.textContent = query + " is drawn as " + alias + " (its GPUs run the same operators: folded)";
+              document.body.dataset.alias = query;
+              return found;
+            }
+            var lower = query.toLowerCase();
+            var hit = names.find(function (n) { return n.toLowerCase().indexOf(lower) >= 0; });
+            if (hit) { return select(hit, true); }
+            status.textContent = "no node matches " + query;
+            document.body.dataset.selected = "";
+            return false;
+          }
+          var search = document.getElementById("search");
+          search.addEventListener("keydown", function (e) { if (e.key === "Enter") { find(search.value); } });
+          search.addEventListener("change", function () { find(search.value); });
+          Object.keys(nodes).forEach(function (n) {
+            nodes[n].addEventListener("click", function (e) {
+              if (drag && drag.moved) { return; }
+              e.preventDefault(); select(n, false);
+            });
+          });
+          var fl = document.getElementById("findings");
+          if (data.findings.length === 0) {
+            var none = document.createElement("p"); none.className = "hint"; none.textContent = "deploydag check: no findings.";
+            fl.appendChild(none);
+          } else {
+            var ul = document.createElement("ul");
+            data.findings.forEach(function (f) {
+              var li = document.createElement("li");
+              if (f.node) {
+                var a = document.createElement("a"); a.textContent = f.node; a.dataset.node = f.node;
+                a.addEventListener("click", function () { select(f.node, true); });
+                li.appendChild(a); li.appendChild(document.createTextNode(": "));
+              }
+              li.appendChild(document.createTextNode(f.text));
+              ul.appendChild(li);
+            });
+            fl.appendChild(ul);
+          }
+          // #search=NAME (the tests' entry point, and a link to a node): find it on load.
+          var m = /^#search=(.+)$/.exec(window.location.hash);
+          if (m) { search.value = decodeURIComponent(m[1]); find(search.value); }
+          document.body.dataset.ready = "true";
+        })();
+        """
+}
+
+extension String {
+    var htmlEscaped: String {
+        var out = ""
+        for c in self {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+}
