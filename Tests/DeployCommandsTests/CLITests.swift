@@ -166,9 +166,14 @@ func scratchDirectory() throws -> URL {
         let r = try CLI.run(["render", dot, "-o", svg])
         #expect(r.status == 0, "\(r.stderr)")
         let text = try String(contentsOfFile: svg, encoding: .utf8)
-        #expect(text.contains("<svg") && text.contains("cluster_gpu15") && text.contains("head group 3"))
+        // Helix's 16 GPUs run the same operators: drawn once, folded.
+        #expect(text.contains("<svg") && text.contains("GPU 0 (×16: GPUs 0&#45;15)") && !text.contains("cluster_gpu15"))
         #expect(text.contains("legend") && text.contains("Get_Time(40960000, 128, 10000)"))
         try XMLCheck.wellFormed(Data(text.utf8))
+        let all = try CLI.run(["render", dot, "--unfold", "-o", svg])
+        #expect(all.status == 0, "\(all.stderr)")
+        let unfolded = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(unfolded.contains("cluster_gpu15") && unfolded.contains("head group 3"))
     }
 
     @Test func renderOfABrokenFileFailsWithoutWriting() throws {
@@ -391,7 +396,7 @@ func scratchDirectory() throws -> URL {
         try XMLCheck.wellFormed(Data(text.utf8))
         #expect(text.contains("#d63384"), "the critical path is highlighted")
         if view == "overview" {
-            #expect(text.contains("all_reduce") && text.contains("TFLOP"))
+            #expect(text.contains("all_reduce") && text.contains("FLOP") && text.contains("of GPU time"))
         } else {
             #expect(text.contains("legend") && text.contains("critical path") && text.contains("cluster_gpu"))
         }

@@ -139,7 +139,8 @@ import Testing
         #expect(try DrawingFormat.choose(output: "-", format: .pdf) == .pdf)
         #expect(try DrawingFormat.choose(output: "a.gv", format: .dot) == .dot)
         #expect(throws: (any Error).self) { try DrawingFormat.choose(output: "a.png", format: .svg) }
-        #expect(throws: (any Error).self) { try DrawingFormat.choose(output: "a.html", format: nil) }
+        #expect(try DrawingFormat.choose(output: "a.html", format: nil) == .html)
+        #expect(throws: (any Error).self) { try DrawingFormat.choose(output: "a.xyz", format: nil) }
     }
 }
 
