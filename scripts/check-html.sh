@@ -59,6 +59,9 @@ if [ "$status" -ne 1 ]; then
     exit 1
 fi
 cp dags/helix-dense-4l/report.html "$work/gallery.html"
+# Hostile names: a node called __proto__ (JavaScript's own property) and one with an entity.
+sed 's/\bln0\b/"__proto__"/g; s/\bact0\b/"a\&amp;b"/g' docs/example.dot >"$work/hostile.dot"
+"$deploydag" render "$work/hostile.dot" -o "$work/hostile.html"
 
 failures=0
 # load PAGE QUERY EXPECTED-SELECTION [EXPECTED-TEXT]: loads PAGE#search=QUERY, checks the
@@ -101,6 +104,11 @@ load "$work/layer0.html" L0.fc1.gpu6 L0.fc1.gpu0 'data-alias="L0.fc1.gpu6"'
 # The fault: listed among the findings, linked to its node.
 load "$work/moved.html" L0.softmax.gpu0 L0.softmax.gpu0 'data-node="L0.softmax.gpu0"'
 load "$work/gallery.html" L0.softmax.gpu0 L0.softmax.gpu0 'Valid'
+load "$work/hostile.html" __proto__ __proto__ '<td>op</td><td>layernorm</td>'
+load "$work/hostile.html" 'a%26amp%3Bb' 'a&amp;amp;b'
+# Names no node has, and one that is not percent-encoding: nothing selected, no script error.
+load "$work/layer0.html" constructor ''
+load "$work/layer0.html" '100%' ''
 
 if [ "$failures" -gt 0 ]; then
     echo "check-html: $failures page load(s) failed" >&2

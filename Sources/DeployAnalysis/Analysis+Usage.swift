@@ -171,7 +171,9 @@ extension Analysis {
         return gpus.map { g in
             var live = 0.0
             var peak = 0.0
-            let sorted = (events[g] ?? []).sorted { $0.time != $1.time ? $0.time < $1.time : $0.delta > $1.delta }
+            // At one instant, what is freed goes first: a consumer that finishes at t releases its
+            // inputs before the kernel that starts at t allocates its output.
+            let sorted = (events[g] ?? []).sorted { $0.time != $1.time ? $0.time < $1.time : $0.delta < $1.delta }
             for e in sorted {
                 live += e.delta
                 peak = max(peak, live)

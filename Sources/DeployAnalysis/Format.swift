@@ -50,5 +50,11 @@ public enum Format {
         return String(format: "%.2f", value)
     }
 
+    /// `a` or `an` before a name as it is read aloud (`an h100-sxm`, `a b200`, `an a100-sxm`).
+    public static func article(_ name: String) -> String {
+        guard let first = name.lowercased().first else { return "a" }
+        return "aefhilmnorsx8".contains(first) ? "an" : "a"
+    }
+
     public static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }
 }

@@ -47,15 +47,33 @@ extension DeployDag {
             if let svg, OutputFile.isStandardOutput(svg) {
                 throw ValidationError("--svg \(svg): standard output carries the comparison; name a file")
             }
+            if let svg, let format = try? DrawingFormat.choose(output: svg, format: nil), format != .svg {
+                throw ValidationError("--svg \(svg): the drawing is SVG; name a .svg file (render draws other formats)")
+            }
             if view == .overview { throw ValidationError("--view overview: diff draws nodes; give full, layer:N or gpu:G") }
+            if svg == nil, view != .full || unfold {
+                throw ValidationError("\(unfold ? "--unfold" : "--view") shapes the drawing: give --svg FILE.svg as well")
+            }
         }
 
         func run() throws {
             try OutputFile.preflight(svg, inputs: [before, after])
             let bindings = try parseBindings(bind)
-            let a = try CheckedGraph.load(file: before, bindings: bindings)
-            let b = try CheckedGraph.load(file: after, bindings: bindings)
+            // A file that cannot be read as a DAG is trouble (exit 2), not a difference (exit 1).
+            func load(_ path: String) throws -> CheckedGraph {
+                do {
+                    return try CheckedGraph.load(file: path, bindings: bindings)
+                } catch let code as ExitCode where code == .failure {
+                    printError(
+                        "deploydag: cannot compare: \(LoadedDAG.displayName(path)) is not a DAG deploydag can read (its errors above)")
+                    throw ExitCode(2)
+                }
+            }
+            let a = try load(before)
+            let b = try load(after)
             let diff = GraphDiff(a.graph, b.graph)
+            // The drawing's view is checked before anything is printed.
+            let union = svg == nil ? nil : try view.apply(to: Self.union(diff, a.graph, b.graph))
             let options = try costs.options()
             let figures = FigureChange(a.graph, b.graph, options: options)
             let findings = FindingChange(a.report.findings, b.report.findings)
@@ -63,14 +81,29 @@ extension DeployDag {
             case .text: print(text(diff, findings: findings, figures: figures))
             case .json: print(try JSONOutput.encode(json(diff, findings: findings, figures: figures)))
             }
-            if let svg { try draw(diff, a.graph, b.graph, findings: b.report.findings, to: svg) }
+            if let svg, let union {
+                try draw(diff, union, findings: b.report.findings, headline: headline(diff, findings: findings, figures: figures), to: svg)
+            }
             if !diff.isEmpty || !findings.isEmpty { throw ExitCode.failure }
         }
 
         // MARK: - Text
 
+        /// One line for the drawing's title: what changed, the findings, the makespan.
+        func headline(_ diff: GraphDiff, findings: FindingChange, figures: FigureChange?) -> String {
+            var parts = [
+                "\(diff.moved.count) moved, \(diff.added.count) added, \(diff.removed.count) removed, \(Set(diff.reshaped.map(\.node)).count) reshaped, \(Set(diff.reattributed.map(\.node)).count) re-attributed",
+                "\(findings.new.count) new finding\(findings.new.count == 1 ? "" : "s"), \(findings.gone.count) gone",
+            ]
+            if let line = figures?.lines.first(where: { $0.hasPrefix("makespan") }) { parts.append(line) }
+            if let changed = figures?.changedMemory.count, changed > 0 {
+                parts.append("memory changed on \(changed) GPU\(changed == 1 ? "" : "s")")
+            }
+            return parts.joined(separator: " · ")
+        }
+
         func text(_ diff: GraphDiff, findings: FindingChange, figures: FigureChange?) -> String {
-            var lines = ["deploydag diff \(LoadedDAG.displayName(before)) \(LoadedDAG.displayName(after))"]
+            var lines = ["deploydag diff \(LoadedDAG.displayName(before).terminalEscaped) \(LoadedDAG.displayName(after).terminalEscaped)"]
             if diff.isEmpty && findings.isEmpty {
                 lines.append("the same DAG: no node, edge or attribute differs")
             } else {
@@ -81,7 +114,7 @@ extension DeployDag {
             func section(_ title: String, _ items: [String]) {
                 guard !items.isEmpty else { return }
                 lines.append("\(title):")
-                lines += items.prefix(200).map { "  " + $0 }
+                lines += items.prefix(200).map { "  " + $0.terminalEscaped }
                 if items.count > 200 { lines.append("  ... \(items.count - 200) more (--format json lists them all)") }
             }
             section("moved", diff.moved.map { "\($0.node): \($0.before) -> \($0.after)" })
@@ -93,8 +126,8 @@ extension DeployDag {
             section("edges removed", diff.removedEdges.map(\.text))
             section("graph attributes", diff.graphAttributes.map { "\($0.what): \($0.before) -> \($0.after)" })
             lines.append("findings: \(findings.new.count) new, \(findings.gone.count) gone")
-            lines += findings.new.prefix(50).map { "  new   \($0.formatted)" }
-            lines += findings.gone.prefix(50).map { "  gone  \($0.formatted)" }
+            lines += findings.new.prefix(50).map { "  new   \($0.formatted.terminalEscaped)" }
+            lines += findings.gone.prefix(50).map { "  gone  \($0.formatted.terminalEscaped)" }
             if let figures {
                 lines.append("figures (\(figures.pricedBy)):")
                 lines += figures.lines.map { "  " + $0 }
@@ -120,15 +153,22 @@ extension DeployDag {
             var graph_attributes: [Change]
             var new_findings: [CheckJSON.Item]
             var gone_findings: [CheckJSON.Item]
+            /// `critical_path_seconds`, `makespan_seconds`, `tokens_per_second`, `tpot_seconds`,
+            /// `bytes_sent_nvlink`, `bytes_sent_infiniband`: before and after.
             var figures: [String: Pair]?
+            /// The GPUs whose memory need changed (weights plus peak activations, bytes).
             var memory_per_gpu: [String: Pair]?
             var cost_model: String?
 
             struct Change: Encodable {
                 var node: String
                 var what: String
-                var before: String
-                var after: String
+                /// Absent where the node or attribute had no value.
+                var before: String?
+                var after: String?
+                /// For a move: the GPUs before and after (one for compute, the group for communication).
+                var before_gpus: [Int]?
+                var after_gpus: [Int]?
             }
             struct Edge: Encodable {
                 var from: String
@@ -143,7 +183,11 @@ extension DeployDag {
 
         func json(_ diff: GraphDiff, findings: FindingChange, figures: FigureChange?) -> JSON {
             func changes(_ list: [GraphDiff.Change]) -> [JSON.Change] {
-                list.map { JSON.Change(node: $0.node, what: $0.what, before: $0.before, after: $0.after) }
+                list.map {
+                    JSON.Change(
+                        node: $0.node, what: $0.what, before: $0.before == "-" ? nil : $0.before, after: $0.after == "-" ? nil : $0.after,
+                        before_gpus: $0.beforeGPUs, after_gpus: $0.afterGPUs)
+                }
             }
             func edges(_ list: [GraphDiff.EdgeKey]) -> [JSON.Edge] { list.map { JSON.Edge(from: $0.from, to: $0.to, operand: $0.operand) } }
             return JSON(
@@ -155,15 +199,20 @@ extension DeployDag {
                 figures: figures.map { f in f.values.mapValues { JSON.Pair(before: $0.before, after: $0.after) } },
                 memory_per_gpu: figures.map { f in
                     Dictionary(
-                        uniqueKeysWithValues: f.memory.map { (String($0.key), JSON.Pair(before: $0.value.before, after: $0.value.after)) })
+                        uniqueKeysWithValues: f.changedMemory.map {
+                            (String($0.key), JSON.Pair(before: $0.value.before, after: $0.value.after))
+                        })
                 }, cost_model: figures?.pricedBy)
         }
 
         // MARK: - Drawing
 
-        /// The union of the two DAGs: the second, with the first's removed nodes and edges.
-        func draw(_ diff: GraphDiff, _ a: OperatorGraph, _ b: OperatorGraph, findings: [Finding], to path: String) throws {
+        /// The union of the two DAGs: the second, with the first's removed nodes and edges, and
+        /// only the graph attributes both agree on (a GPU's stage or group is then not guessed
+        /// from one side's strategy).
+        static func union(_ diff: GraphDiff, _ a: OperatorGraph, _ b: OperatorGraph) -> OperatorGraph {
             var union = b
+            union.attributes = b.attributes.filter { a.attributes[$0.key] == $0.value }
             var index: [String: Int] = [:]
             for (i, node) in b.nodes.enumerated() { index[node.name] = i }
             let removed = Set(diff.removed)
@@ -171,6 +220,10 @@ extension DeployDag {
             for key in diff.removedEdges {
                 if let u = index[key.from], let v = index[key.to] { union.connect(u, v, operand: key.operand) }
             }
+            return union
+        }
+
+        func draw(_ diff: GraphDiff, _ graph: OperatorGraph, findings: [Finding], headline: String, to path: String) throws {
             var marks: [String: Diagram.Mark] = [:]
             for name in diff.added { marks[name] = .added }
             for name in diff.removed { marks[name] = .removed }
@@ -183,7 +236,6 @@ extension DeployDag {
                 if text.count > 80 { text = String(text.prefix(77)) + "..." }
                 marks[name] = .changed(text)
             }
-            let graph = try view.apply(to: union)
             let size = LayoutSize(graph)
             if size.isLarge {
                 throw ValidationError(
@@ -192,7 +244,7 @@ extension DeployDag {
             }
             var diagram = Diagram(
                 title:
-                    "deploydag diff \(LoadedDAG.displayName(before)) \(LoadedDAG.displayName(after))\n+ added (green) · - removed (red, dashed) · ~ changed (amber)",
+                    "deploydag diff \(LoadedDAG.displayName(before)) \(LoadedDAG.displayName(after))\n\(headline)\n+ added (green) · - removed (red, dashed) · ~ changed (amber)",
                 fold: !unfold, findings: findings.filter { $0.severity == .error && $0.rule != .memory })
             diagram.marks = marks
             for key in diff.addedEdges { diagram.edgeMarks[[key.from, key.to]] = .added }
@@ -245,13 +297,15 @@ struct FigureChange {
     var pricedBy: String
     var values: [String: (before: Double?, after: Double?)] = [:]
     var memory: [Int: (before: Double?, after: Double?)] = [:]
+    /// The GPUs whose need changed.
+    var changedMemory: [Int: (before: Double?, after: Double?)] { memory.filter { $0.value.before != $0.value.after } }
     var lines: [String] = []
 
     init?(_ a: OperatorGraph, _ b: OperatorGraph, options: AnalysisOptions) {
         guard let x = try? Analysis(graph: a, options: options), let y = try? Analysis(graph: b, options: options) else { return nil }
         pricedBy = options.costModel.description
-        func row(_ name: String, _ p: Double?, _ q: Double?, _ format: (Double) -> String) {
-            values[name] = (p, q)
+        func row(_ name: String, _ key: String, _ p: Double?, _ q: Double?, _ format: (Double) -> String) {
+            values[key] = (p, q)
             var text = "\(name): \(p.map(format) ?? "-") -> \(q.map(format) ?? "-")"
             if p == q {
                 text = "\(name): \(p.map(format) ?? "-"), unchanged"
@@ -260,15 +314,17 @@ struct FigureChange {
             }
             lines.append(text)
         }
-        row("critical path", x.criticalPathSeconds, y.criticalPathSeconds, Format.seconds)
-        row("makespan", x.makespanSeconds, y.makespanSeconds, Format.seconds)
-        if x.tokensPerSecond != nil || y.tokensPerSecond != nil { row("tokens/s", x.tokensPerSecond, y.tokensPerSecond, Format.rate) }
+        row("critical path", "critical_path_seconds", x.criticalPathSeconds, y.criticalPathSeconds, Format.seconds)
+        row("makespan", "makespan_seconds", x.makespanSeconds, y.makespanSeconds, Format.seconds)
+        if x.tokensPerSecond != nil || y.tokensPerSecond != nil {
+            row("tokens/s", "tokens_per_second", x.tokensPerSecond, y.tokensPerSecond, Format.rate)
+        }
         if x.timePerOutputToken != nil || y.timePerOutputToken != nil {
-            row("time per output token", x.timePerOutputToken, y.timePerOutputToken, Format.seconds)
+            row("time per output token", "tpot_seconds", x.timePerOutputToken, y.timePerOutputToken, Format.seconds)
         }
         let (la, lb) = (x.bytesByLink, y.bytesByLink)
         for link in LinkClass.allCases where la[link] != nil || lb[link] != nil {
-            row("bytes sent over \(link.rawValue)", la[link] ?? 0, lb[link] ?? 0, Format.bytes)
+            row("bytes sent over \(link.rawValue)", "bytes_sent_\(link.rawValue)", la[link] ?? 0, lb[link] ?? 0, Format.bytes)
         }
         let (ma, mb) = (x.memory, y.memory)
         var changed: [String] = []

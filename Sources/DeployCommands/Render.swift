@@ -59,6 +59,9 @@ extension DeployDag {
 
         func validate() throws {
             _ = try DrawingFormat.choose(output: output, format: format)
+            if let diagramDot, diagramDot == output, output != OutputFile.standardOutputName {
+                throw ValidationError("--diagram-dot \(diagramDot) is also -o: name two files")
+            }
         }
 
         func run() throws {
@@ -86,10 +89,28 @@ extension DeployDag {
             if untrusted { throw ExitCode.failure }
         }
 
+        /// graphviz's JSON with the control characters it copies from names raw (which no JSON
+        /// parser reads inside a string) written as `\u00XX`.
+        static func jsonWithEscapedControls(_ bytes: [UInt8]) -> [UInt8] {
+            guard bytes.contains(where: { $0 < 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else { return bytes }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count + 64)
+            for b in bytes {
+                if b < 0x20 && b != 0x0A && b != 0x0D && b != 0x09 {
+                    let hex = String(b, radix: 16)
+                    out += Array("\\u00\(hex.count < 2 ? "0" : "")\(hex)".utf8)
+                } else {
+                    out.append(b)
+                }
+            }
+            return out
+        }
+
         /// The interactive page, kept when one drawn from the same diagram and data is there.
         private func writePage(_ page: InteractivePage, dot: String) throws {
             if !force, case .regular(let path, existing: _?) = try OutputFile.Destination.resolve(output, inputs: [file]),
                 let existing = try? String(contentsOfFile: path, encoding: .utf8),
+                DiagramFingerprint.isComplete(existing, closing: "</html>"),
                 DiagramFingerprint.read(svg: existing) == page.fingerprint(diagram: dot)
             {
                 return
@@ -124,6 +145,17 @@ extension DeployDag {
                 return
             }
             let schemaless = !(document.nodeColumns["op"]?.contains { !$0.isEmpty } ?? false)
+            // The layout budget holds for any file: dot takes hours on a complete DAG of 60
+            // nodes and overflows its stack on hundreds of thousands of edges between a pair.
+            let size = LayoutSize(nodeCount: document.nodeNames.count, edges: document.edges.map { ($0.tail, $0.head) })
+            if size.parallelEdges > LayoutSize.parallelLimit || (size.isLarge && !allowLarge) {
+                let why =
+                    size.parallelEdges > LayoutSize.parallelLimit
+                    ? "\(size.parallelEdges) edges join one pair of nodes, more than the \(LayoutSize.parallelLimit) graphviz can lay out without overflowing its stack (--allow-large does not lift this)"
+                    : "\(size.nodes) nodes and \(size.edges) edges (\(size.segments) nodes and edge segments, over \(LayoutSize.largeLayout)) are too many for graphviz's dot to lay out in reasonable time; --allow-large insists"
+                printError("deploydag: \(name): \(why); nothing drawn")
+                throw ExitCode.failure
+            }
             let errors = loaded.allFindings.filter { $0.severity == .error }
             if schemaless {
                 printError(
@@ -148,7 +180,12 @@ extension DeployDag {
                     page.findings = errors.map { ($0.formatted, $0.node) }
                     try OutputFile.write(page.html(svg: rendered, diagram: text), to: output, inputs: [file])
                 } else {
-                    try OutputFile.write(rendered, to: output, inputs: [file])
+                    guard !rendered.isEmpty else {
+                        printError(
+                            "deploydag: \(name): graphviz wrote an empty \(drawing.rawValue) (see its messages above); nothing written")
+                        throw ExitCode.failure
+                    }
+                    try OutputFile.write(drawing == .json ? Self.jsonWithEscapedControls(rendered) : rendered, to: output, inputs: [file])
                 }
             } catch let failure as SVGRenderer.Failure {
                 printError("deploydag: \(name): \(failure)")
@@ -216,6 +253,7 @@ extension DeployDag {
             // drawn from this exact diagram is kept rather than replaced by an equivalent one.
             if drawing == .svg, !force, case .regular(let path, existing: _?) = try OutputFile.Destination.resolve(output, inputs: [file]),
                 let existing = try? String(contentsOfFile: path, encoding: .utf8),
+                DiagramFingerprint.isComplete(existing, closing: "</svg>"),
                 DiagramFingerprint.read(svg: existing) == DiagramFingerprint.hash(dot)
             {
                 return
@@ -228,6 +266,11 @@ extension DeployDag {
                 throw ExitCode.failure
             }
             if drawing == .svg { rendered = DiagramFingerprint.stamp(svg: rendered, diagram: dot) }
+            if drawing == .json { rendered = Self.jsonWithEscapedControls(rendered) }
+            guard !rendered.isEmpty else {
+                printError("deploydag: \(file): graphviz wrote an empty \(drawing.rawValue) (see its messages above); nothing written")
+                throw ExitCode.failure
+            }
             try OutputFile.write(rendered, to: output, inputs: [file])
         }
     }

@@ -50,8 +50,8 @@ extension DeployDag {
             }
             let graph = checked.graph
             let untrusted = checked.warnIfErrors(LoadedDAG.displayName(deployment), what: "the report's figures")
+            let analysis = try Self.analyse(graph, options: options, name: LoadedDAG.displayName(deployment))
             let directory = try Self.directory(output ?? "report-\(OutputFile.safeComponent(graph.name))")
-            let analysis = try Analysis(graph: graph, options: options)
             var document = ReviewDocument(
                 graph: graph, analysis: analysis, check: checked.report, spec: spec, options: options, bindings: bindings)
             document.untrustedErrors = untrusted ? checked.errorCount : 0
@@ -64,8 +64,21 @@ extension DeployDag {
             document.writesPage = html
             try document.writeDiagrams(into: directory)
             try OutputFile.write(document.markdown(), to: directory + "/report.md", inputs: document.inputs)
-            print("wrote \(directory)/report.md with \(document.diagrams.count) diagrams\(html ? " and report.html" : "")")
+            print(
+                "wrote \(directory)/report.md with \(document.diagrams.count) diagrams\(document.wrotePage ? " and report.html" : html ? " (no report.html: the DAG has no layer to draw)" : "")"
+            )
             if untrusted { throw ExitCode.failure }
+        }
+
+        /// The analysis, or (a cycle, no node to schedule) a message and exit 1 before any
+        /// directory is made.
+        static func analyse(_ graph: OperatorGraph, options: AnalysisOptions, name: String) throws -> Analysis {
+            switch Result(catching: { try Analysis(graph: graph, options: options) }) {
+            case .success(let analysis): return analysis
+            case .failure(let error):
+                printError("deploydag: \(name): \(error); no report written")
+                throw ExitCode.failure
+            }
         }
 
         /// The directory to write into, created when missing, without trailing slashes.
@@ -119,6 +132,8 @@ struct ReviewDocument {
     var inputs: [String] = []
     /// Whether to write report.html, the interactive page of the layer diagram.
     var writesPage = false
+    /// Whether it was written (or kept): only a DAG with a layer has its page.
+    var wrotePage = false
     /// The checker's errors (memory apart) when there are any: the figures are then not to be trusted.
     var untrustedErrors = 0
     /// What the spec came from: `preset spec`, `spec file` or `Hugging Face config`.
@@ -156,12 +171,16 @@ struct ReviewDocument {
             if let viewAnalysis { diagram.figures = Diagram.Figures(viewAnalysis, pricedBy: pricedBy) }
             let dot = try diagram.dot(for: view)
             if writesPage {
+                wrotePage = true
                 var page = InteractivePage(title: "\(graph.name): layer \(layer)", pricedBy: pricedBy)
                 page.describe(view, analysis: viewAnalysis, folding: diagram.folding(for: view))
                 page.findings = diagram.findings.map { ($0.formatted, $0.node) }
                 page.summary = verdict().replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "`", with: "")
                 let path = directory + "/report.html"
-                if (try? String(contentsOfFile: path, encoding: .utf8)).flatMap(DiagramFingerprint.read) != page.fingerprint(diagram: dot) {
+                let existing = try? String(contentsOfFile: path, encoding: .utf8)
+                if existing.map({ !DiagramFingerprint.isComplete($0, closing: "</html>") }) ?? true
+                    || existing.flatMap(DiagramFingerprint.read) != page.fingerprint(diagram: dot)
+                {
                     try OutputFile.write(page.html(svg: SVGRenderer.render(dot: dot), diagram: dot), to: path, inputs: inputs)
                 }
             }
@@ -177,7 +196,7 @@ struct ReviewDocument {
 
     private mutating func write(_ dot: String, _ file: String, _ caption: String, _ directory: String) throws {
         let path = directory + "/" + file
-        if let existing = try? String(contentsOfFile: path, encoding: .utf8),
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), DiagramFingerprint.isComplete(existing, closing: "</svg>"),
             DiagramFingerprint.read(svg: existing) == DiagramFingerprint.hash(dot)
         {
             diagrams.append((file, caption))
@@ -189,6 +208,11 @@ struct ReviewDocument {
 
     /// The first paragraph: in plain words, whether the DAG is valid, whether it fits, and what
     /// binds its critical path.
+    /// `B is` or `B and S are`.
+    static func symbolList(_ symbols: [String]) -> String {
+        symbols.count == 1 ? "\(symbols[0]) is" : "\(symbols.dropLast().joined(separator: ", ")) and \(symbols.last!) are"
+    }
+
     func verdict() -> String {
         var parts: [String] = []
         let errors = check.findings.filter { $0.severity == .error && $0.rule != .memory }
@@ -202,29 +226,32 @@ struct ReviewDocument {
         }
         let memory = analysis.memory
         let over = memory.filter { $0.overBytes != nil }
-        if let gpu = options.costModel.gpu {
+        let symbols = analysis.unboundSymbols
+        if !symbols.isEmpty {
+            let them = symbols.count == 1 ? "it" : "them"
+            parts.append(
+                "**Memory and time are not judged**: \(Self.symbolList(symbols)) symbolic, so activation sizes and times are unknown; the figures below set \(them) to 1 and count no activation whose shape holds \(them) (bind \(them) with `--bind \(symbols[0])=N`)."
+            )
+        } else if let gpu = options.costModel.gpu {
             if over.isEmpty {
                 let most = memory.map(\.totalBytes).max() ?? 0
                 parts.append(
-                    "**It fits**: every GPU's weights and peak activations fit in a \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the most any GPU needs is \(Format.bytes(most)))."
+                    "**It fits**: every GPU's weights and peak activations fit in \(Format.article(gpu.name)) \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the most any GPU needs is \(Format.bytes(most)))."
                 )
             } else {
                 parts.append(
-                    "**It does not fit**: \(over.count) of \(memory.count) GPUs need more than a \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the worst \(Format.bytes(over.map(\.totalBytes).max()!))), so it cannot run as drawn and its times are for comparison only."
+                    "**It does not fit**: \(over.count) of \(memory.count) GPUs need more than \(Format.article(gpu.name)) \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the worst \(Format.bytes(over.map(\.totalBytes).max()!))), so it cannot run as drawn and its times are for comparison only."
                 )
             }
         } else {
             parts.append("Memory is not judged: the \(options.costModel.name) cost model names no GPU.")
         }
-        if !analysis.unboundSymbols.isEmpty {
-            parts.append(
-                "Dimensions \(analysis.unboundSymbols.joined(separator: ", ")) are symbolic, so no times are given (bind them with `--bind`)."
-            )
-        } else if let binding = analysis.binding {
+        if symbols.isEmpty, let binding = analysis.binding {
             let b = analysis.criticalPathBinding
             let total = b.compute + b.memory + b.network
+            let resource = binding.resource.prefix(1).uppercased() + binding.resource.dropFirst()
             parts.append(
-                "**\(binding.resource.prefix(1).uppercased() + binding.resource.dropFirst()) binds**: of the critical path's \(Format.seconds(analysis.criticalPathSeconds)), \(Format.percent(b.compute / total)) is compute-bound work, \(Format.percent(b.memory / total)) memory-bandwidth-bound and \(Format.percent(b.network / total)) communication (\(options.costModel.name) model)."
+                "**\(resource) \(binding.share > 0.5 ? "binds" : "binds most")**: of the critical path's \(Format.seconds(analysis.criticalPathSeconds)), \(Format.percent(b.compute / total)) is compute-bound work, \(Format.percent(b.memory / total)) memory-bandwidth-bound and \(Format.percent(b.network / total)) communication (\(options.costModel.name) model)."
             )
         }
         return parts.joined(separator: " ")
@@ -277,7 +304,7 @@ struct ReviewDocument {
 
         md += ["", "## Diagrams", ""]
         for d in diagrams { md += ["![\(d.caption)](\(d.file))", "", "*\(d.caption)*", ""] }
-        if writesPage {
+        if wrotePage {
             md += [
                 "The layer diagram as an interactive page: [report.html](report.html) (pan, zoom, find a node by name, click a node for its attributes and time).",
                 "",
@@ -287,13 +314,13 @@ struct ReviewDocument {
         let memory = a.memory
         md += [
             "## Compute and memory per GPU", "",
-            "| GPU | compute | communication | matmul TFLOP | busy | weights | peak activations | total | fits |",
+            "| GPU | compute | communication | matmul FLOPs | compute busy | weights | peak activations | total | fits |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for u in a.gpuUsage {
             let m = memory.first { $0.gpu == u.gpu }
             md.append(
-                "| \(u.gpu) | \(Format.seconds(u.computeSeconds)) | \(Format.seconds(u.communicationSeconds)) | \(Format.number(u.flops / 1e12)) | \(Format.percent(u.utilisation)) | \(m.map { Format.bytes($0.weightBytes) } ?? "-") | \(m.map { Format.bytes($0.peakActivationBytes) } ?? "-") | \(m.map { Format.bytes($0.totalBytes) } ?? "-") | \(m?.overBytes.map { "**no**: over by \(Format.bytes($0))" } ?? "yes") |"
+                "| \(u.gpu) | \(Format.seconds(u.computeSeconds)) | \(Format.seconds(u.communicationSeconds)) | \(Format.flops(u.flops)) | \(Format.percent(u.utilisation)) | \(m.map { Format.bytes($0.weightBytes) } ?? "-") | \(m.map { Format.bytes($0.peakActivationBytes) } ?? "-") | \(m.map { Format.bytes($0.totalBytes) } ?? "-") | \(m?.overBytes.map { "**no**: over by \(Format.bytes($0))" } ?? "yes") |"
             )
         }
 
@@ -367,7 +394,9 @@ struct ReviewDocument {
         }
         md.append("- Communication takes \(Format.percent(a.communicationShare)) of busy GPU time.")
         if !a.unboundSymbols.isEmpty {
-            md.append("- Dimensions \(a.unboundSymbols.joined(separator: ", ")) are symbolic: bind them (`--bind`) for figures in seconds.")
+            md.append(
+                "- \(Self.symbolList(a.unboundSymbols)) symbolic: the times above set \(a.unboundSymbols.count == 1 ? "it" : "them") to 1, an illustration rather than a figure (`--bind \(a.unboundSymbols[0])=N`)."
+            )
         }
 
         md += ["", "## Checks", ""]
@@ -380,7 +409,7 @@ struct ReviewDocument {
         let overMemory = memory.filter { $0.overBytes != nil }
         if let gpu = options.costModel.gpu, !overMemory.isEmpty {
             md.append(
-                "- Memory: \(overMemory.count) of \(memory.count) GPUs do not fit in a \(gpu.name) (\(Format.bytes(gpu.memoryCapacity))); the worst needs \(Format.bytes(overMemory.map(\.totalBytes).max()!))."
+                "- Memory: \(overMemory.count) of \(memory.count) GPUs do not fit in \(Format.article(gpu.name)) \(gpu.name) (\(Format.bytes(gpu.memoryCapacity))); the worst needs \(Format.bytes(overMemory.map(\.totalBytes).max()!))."
             )
         }
 

@@ -40,6 +40,7 @@ public struct Diagram: Sendable {
                 return
                     "\(symbols.joined(separator: ", ")) \(symbols.count == 1 ? "is" : "are") symbolic: no figures until bound (--bind \(symbols[0])=N)"
             }
+            guard !total.lines.isEmpty else { return "no work to price" }
             return "all GPUs: " + total.lines.joined(separator: " · ") + "; priced by \(pricedBy)"
         }
     }
@@ -97,6 +98,9 @@ public struct Diagram: Sendable {
         out.reserveCapacity(graph.nodes.count * 400 + 4096)
         func line(_ text: String) { out.append(contentsOf: text.utf8); out.append(0x0A) }
 
+        // The diagram's own nodes (anchors, legend, findings) under a prefix no node of the
+        // graph starts with.
+        let ns = Self.namespace(graph)
         line("digraph deploydag {")
         line("  graph [rankdir=TB, newrank=true, fontname=\"Helvetica\", fontsize=20, labelloc=t, nodesep=0.25, ranksep=0.45];")
         out.append(contentsOf: "  graph [label=".utf8)
@@ -140,7 +144,7 @@ public struct Diagram: Sendable {
             line("];")
             // The anchor: an invisible point above the cluster's nodes, chained to the next
             // cluster's on one rank, which keeps the clusters in GPU order.
-            line("    \"\(Self.anchor(gpu))\" [shape=point, style=invis, width=0, height=0, label=\"\"];")
+            line("    \"\(Self.anchor(gpu, ns))\" [shape=point, style=invis, width=0, height=0, label=\"\"];")
             for i in byGPU[gpu] ?? [] {
                 try appendNode(
                     graph.nodes[i], index: i, indent: "    ", critical: critical.contains(i), faults: faults[i], alike: folding.alike[i],
@@ -153,8 +157,12 @@ public struct Diagram: Sendable {
                 graph.nodes[i], index: i, indent: "  ", critical: critical.contains(i), faults: faults[i], alike: folding.alike[i],
                 siblings: folding.siblings[i] ?? 1, to: &out)
         }
-        if gpus.count > 1 {
-            line("  { rank=same; " + gpus.map { "\"\(Self.anchor($0))\"" }.joined(separator: " -> ") + " [style=invis]; }")
+        // The anchors of clusters that start in the same layer (a pipeline's stage) on one rank,
+        // in GPU order; a later stage's clusters sit below and are chained among themselves.
+        var rows: [Int: [Int]] = [:]
+        for gpu in gpus { rows[(byGPU[gpu] ?? []).compactMap { graph.nodes[$0].layer }.min() ?? -1, default: []].append(gpu) }
+        for row in rows.keys.sorted() where rows[row]!.count > 1 {
+            line("  { rank=same; " + rows[row]!.map { "\"\(Self.anchor($0, ns))\"" }.joined(separator: " -> ") + " [style=invis]; }")
         }
         let pathEdges = Set(zip(criticalPath, criticalPath.dropFirst()).map { [$0, $1] })
         var anchored = Set<Int>()
@@ -175,7 +183,9 @@ public struct Diagram: Sendable {
             } else if let a = u.gpu, let b = v.gpu, a != b {
                 // Compute on one GPU feeding compute on another: data crossing GPUs with no
                 // communication node, never legal, never drawn as the critical path.
-                out.append(contentsOf: " [color=\"\(Diagram.faultColour)\", penwidth=3, style=dashed, class=\"fault\"]".utf8)
+                // Not a ranking constraint: such an edge would pull the GPUs' clusters together.
+                out.append(
+                    contentsOf: " [color=\"\(Diagram.faultColour)\", penwidth=3, style=dashed, class=\"fault\", constraint=false]".utf8)
             } else if pathEdges.contains([edge.from, edge.to]) {
                 out.append(contentsOf: " [color=\"\(Diagram.criticalColour)\", penwidth=3, class=\"critical\"]".utf8)
             } else if u.op.isCommunication || v.op.isCommunication {
@@ -187,13 +197,13 @@ public struct Diagram: Sendable {
         // Each cluster's anchor sits above the nodes no drawn edge enters.
         for gpu in gpus {
             for i in byGPU[gpu] ?? [] where !anchored.contains(i) {
-                out.append(contentsOf: "  \"\(Self.anchor(gpu))\" -> ".utf8)
+                out.append(contentsOf: "  \"\(Self.anchor(gpu, ns))\" -> ".utf8)
                 try DOTQuoting.appendQuoted(graph.nodes[i].name, to: &out)
                 line(" [style=invis];")
             }
         }
-        if showLegend { appendLegend(to: &out, kinds: Set(graph.nodes.map(\.op.kind)), folded: folding.folds) }
-        if !findings.isEmpty { appendFindings(to: &out) }
+        if showLegend { appendLegend(to: &out, kinds: Set(graph.nodes.map(\.op.kind)), folded: folding.folds, namespace: ns) }
+        if !findings.isEmpty { appendFindings(to: &out, namespace: ns) }
         line("}")
         return String(decoding: out, as: UTF8.self)
     }
@@ -205,7 +215,18 @@ public struct Diagram: Sendable {
         return Folding(graph, keepingApart: Set(graph.nodes.indices.filter { named.contains(graph.nodes[$0].name) }))
     }
 
-    static func anchor(_ gpu: Int) -> String { "deploydag:anchor:gpu\(gpu)" }
+    static func anchor(_ gpu: Int, _ namespace: String = "deploydag:") -> String { "\(namespace)anchor:gpu\(gpu)" }
+
+    /// `deploydag:`, lengthened with `_` until no node of `graph` starts with it.
+    static func namespace(_ graph: OperatorGraph) -> String {
+        var ns = "deploydag:"
+        while graph.nodes.contains(where: { $0.name.hasPrefix(ns) }) { ns += "_" }
+        return ns
+    }
+
+    /// The DOT id of drawn node `v`: the SVG's `<g id=...>`, by which the interactive page
+    /// finds a node whatever its name.
+    public static func svgID(_ v: Int) -> String { "dd\(v)" }
 
     private func appendNode(
         _ node: OperatorNode, index: Int? = nil, indent: String, critical: Bool = false, faults: [String]?, alike: [[Int]]?, siblings: Int,
@@ -242,12 +263,13 @@ public struct Diagram: Sendable {
             set("class", "\"diff\"")
         }
         for key in Self.userStyleKeys {
-            if let value = node.attributes[key] {
+            if let value = node.attributes[key].flatMap({ Self.usableStyle(key, $0) }) {
                 var quoted: [UInt8] = []
                 DOTQuoting.appendLabel(value, to: &quoted)
                 set(key, String(decoding: quoted, as: UTF8.self))
             }
         }
+        if let index { set("id", "\"\(Self.svgID(index))\"") }
         out.append(contentsOf: " [".utf8)
         out.append(contentsOf: style.map { "\($0.key)=\($0.value)" }.joined(separator: ", ").utf8)
         var text = Diagram.label(node)
@@ -257,9 +279,9 @@ public struct Diagram: Sendable {
         }
         if let alike, alike.count > 1 {
             let groups = alike.prefix(6).map { node.op == .sendRecv ? "\($0.first ?? 0)→\($0.last ?? 0)" : GPUList.compact($0) }
-            text += "\n×\(alike.count) like it: GPUs \(groups.joined(separator: " · "))\(alike.count > 6 ? " · ..." : "")"
+            text += "\nthis and \(alike.count - 1) like it: GPUs \(groups.joined(separator: " · "))\(alike.count > 6 ? " · ..." : "")"
         } else if siblings > 1 {
-            text += "\n×\(siblings) like it on this GPU, drawn once"
+            text += "\nthis and \(siblings - 1) like it on this GPU, drawn once"
         }
         out.append(contentsOf: ", label=<".utf8)
         out.append(contentsOf: Diagram.htmlLabel(text, name: node.name, faults: faults).utf8)
@@ -267,6 +289,28 @@ public struct Diagram: Sendable {
         out.append(contentsOf: ", tooltip=".utf8)
         DOTQuoting.appendLabel(Diagram.tooltip(node), to: &out)
         out.append(contentsOf: "];\n".utf8)
+    }
+
+    /// A user's style value, or nil where it would break the drawing: a font size or pen width
+    /// outside 0 < x <= 100 (cairo runs out of memory on a font of 100,000 points), more than
+    /// 10 peripheries.
+    static func usableStyle(_ key: String, _ value: String) -> String? {
+        switch key {
+        case "fontsize", "penwidth":
+            guard let x = Double(value), x > 0, x <= 100 else { return nil }
+            return value
+        case "peripheries":
+            guard let n = Int(value), n >= 0, n <= 10 else { return nil }
+            return value
+        default:
+            return value
+        }
+    }
+
+    /// At most `limit` characters, the middle elided.
+    static func shortened(_ text: String, _ limit: Int) -> String {
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit / 2 - 1)) + "…" + String(text.suffix(limit / 2 - 1))
     }
 
     /// The node's label: the file's own, unless it names a GPU the node is not on (a node moved
@@ -287,14 +331,14 @@ public struct Diagram: Sendable {
         return Int(parts[1].prefix { $0.isNumber })
     }
 
-    private func appendFindings(to out: inout [UInt8]) {
+    private func appendFindings(to out: inout [UInt8], namespace ns: String) {
         var rows = ["<tr><td align=\"left\"><b>check: \(findings.count) finding\(findings.count == 1 ? "" : "s")</b></td></tr>"]
         for f in findings.prefix(12) {
             var message = f.message
-            if message.count > 110 { message = String(message.prefix(107)) + "..." }
-            let at = f.node.map { " (\($0))" } ?? ""
+            if message.count > 170 { message = String(message.prefix(167)) + "..." }
+            let at = f.node.map { " · \(Self.shortened($0, 60))" } ?? ""
             rows.append(
-                "<tr><td align=\"left\"><font color=\"\(Diagram.faultColour)\">\(f.severity.rawValue)[\(f.rule.rawValue)]</font>\(at.xmlEscaped): \(message.xmlEscaped)</td></tr>"
+                "<tr><td align=\"left\"><font color=\"\(Diagram.faultColour)\">\(f.severity.rawValue)[\(f.rule.rawValue)]\(at.xmlEscaped):</font> \(message.xmlEscaped)</td></tr>"
             )
         }
         if findings.count > 12 { rows.append("<tr><td align=\"left\">... \(findings.count - 12) more</td></tr>") }
@@ -304,11 +348,11 @@ public struct Diagram: Sendable {
                 .utf8)
         out.append(
             contentsOf:
-                "    \"deploydag:findings\" [shape=plain, style=\"\", label=<<table border=\"0\" cellspacing=\"2\">\(rows.joined())</table>>];\n  }\n"
+                "    \"\(ns)findings\" [shape=plain, style=\"\", label=<<table border=\"0\" cellspacing=\"2\">\(rows.joined())</table>>];\n  }\n"
                 .utf8)
     }
 
-    private func appendLegend(to out: inout [UInt8], kinds: Set<Operator.Kind>, folded: Bool) {
+    private func appendLegend(to out: inout [UInt8], kinds: Set<Operator.Kind>, folded: Bool, namespace ns: String) {
         out.append(
             contentsOf: "  subgraph cluster_legend {\n    graph [label=\"legend\", style=\"rounded\", color=\"#adb5bd\", fontsize=14];\n"
                 .utf8)
@@ -324,7 +368,7 @@ public struct Diagram: Sendable {
                 case .routing: .dispatch
                 case .communication: .allReduce
                 }
-            let id = "legend_\(kind.rawValue)"
+            let id = "\"\(ns)legend_\(kind.rawValue)\""
             out.append(
                 contentsOf:
                     "    \(id) [shape=\(DiagramStyle.shape(sample)), fillcolor=\"\(DiagramStyle.fill(kind))\", label=\"\(DiagramStyle.title(kind))\"];\n"
@@ -335,14 +379,14 @@ public struct Diagram: Sendable {
         if !criticalPath.isEmpty {
             out.append(
                 contentsOf:
-                    "    legend_critical [shape=box, style=\"rounded\", color=\"\(Diagram.criticalColour)\", penwidth=3, label=\"critical path\"];\n"
+                    "    \"\(ns)legend_critical\" [shape=box, style=\"rounded\", color=\"\(Diagram.criticalColour)\", penwidth=3, label=\"critical path\"];\n"
                     .utf8)
-            if let previous { out.append(contentsOf: "    \(previous) -> legend_critical [style=invis];\n".utf8) }
+            if let previous { out.append(contentsOf: "    \(previous) -> \"\(ns)legend_critical\" [style=invis];\n".utf8) }
         }
         if folded {
             out.append(
                 contentsOf:
-                    "    legend_folded [shape=box, style=\"rounded,dashed\", color=\"#adb5bd\", label=\"GPU g (×n: GPUs ...): one GPU drawn for n\\nthat run the same operators on the same shapes\\n(--unfold draws every GPU)\"];\n"
+                    "    \"\(ns)legend_folded\" [shape=box, style=\"rounded,dashed\", color=\"#adb5bd\", label=\"GPU g (×n: GPUs ...): one GPU drawn for n\\nthat run the same operators on the same shapes;\\n'this and k like it': one node drawn for k + 1\\n(--unfold draws every GPU)\"];\n"
                     .utf8)
         }
         out.append(contentsOf: "  }\n".utf8)
@@ -359,7 +403,7 @@ public struct Diagram: Sendable {
                 rows.append("<tr><td><b>\(escaped)</b></td></tr>")
                 // The node's name, small, under its operator: findings name nodes.
                 if let name, name != line {
-                    rows.append("<tr><td><font point-size=\"8\" color=\"#6c757d\">\(name.xmlEscaped)</font></td></tr>")
+                    rows.append("<tr><td><font point-size=\"8\" color=\"#6c757d\">\(shortened(name, 80).xmlEscaped)</font></td></tr>")
                 }
                 if let faults {
                     rows.append(

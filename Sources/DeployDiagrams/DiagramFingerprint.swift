@@ -26,6 +26,14 @@ public enum DiagramFingerprint {
         return out
     }
 
+    /// Whether a file kept for its fingerprint is whole: it ends with its closing tag (a file
+    /// cut short, or holding only the stamp, is drawn again).
+    public static func isComplete(_ text: String, closing: String) -> Bool {
+        var end = text.endIndex
+        while end > text.startIndex, text[text.index(before: end)].isWhitespace { end = text.index(before: end) }
+        return text[..<end].hasSuffix(closing)
+    }
+
     /// The hash stamped into an SVG, if any.
     public static func read(svg: String) -> String? {
         guard let range = svg.firstRange(of: marker) else { return nil }

@@ -1,5 +1,6 @@
 import DeployAnalysis
 import DeployModel
+import Foundation
 
 /// One self-contained HTML page around a drawn SVG: pan (drag) and zoom (wheel, +/-), a search
 /// box that finds a node by name and centres it, a click on a node listing its attributes and
@@ -17,6 +18,13 @@ public struct InteractivePage: Sendable {
     /// For a node not drawn (a folded GPU's, a collective drawn once for many), the node drawn
     /// for it: a search for it selects that one.
     public var aliases: [String: String] = [:]
+    /// Why a node is not drawn as itself: `folded GPU` (its GPU runs what the drawn one runs),
+    /// `sibling` (drawn once for several like it on its GPU), `collective` (drawn once for
+    /// several like it), or `hidden` (folded, with nothing drawn in its place).
+    public var aliasReasons: [String: String] = [:]
+    /// The SVG element id of each node drawn (`Diagram.svgID`), by which the page finds it
+    /// whatever graphviz made of its name in the `<title>`.
+    public var ids: [String: String] = [:]
     /// A paragraph above the node's facts (the report's verdict), plain text.
     public var summary: String?
 
@@ -29,10 +37,19 @@ public struct InteractivePage: Sendable {
     public mutating func describe(_ graph: OperatorGraph, analysis: Analysis?, folding: Folding? = nil) {
         if let folding {
             for v in graph.nodes.indices where !folding.isShown(v) {
-                if let w = folding.drawnAs(v), w != v { aliases[graph.nodes[v].name] = graph.nodes[w].name }
+                let name = graph.nodes[v].name
+                if let w = folding.drawnAs(v), w != v {
+                    aliases[name] = graph.nodes[w].name
+                    aliasReasons[name] =
+                        graph.nodes[v].op.isCommunication
+                        ? "collective" : folding.drawn[v] ? "sibling" : "folded GPU"
+                } else {
+                    aliasReasons[name] = "hidden"
+                }
             }
         }
         for (v, node) in graph.nodes.enumerated() {
+            ids[Diagram.svgID(v)] = node.name
             var facts: [(String, String)] = [("op", node.op.rawValue)]
             if let gpu = node.gpu { facts.append(("gpu", String(gpu))) }
             if !node.group.isEmpty { facts.append(("group", GPUList.format(node.group))) }
@@ -67,6 +84,10 @@ public struct InteractivePage: Sendable {
         }.joined(separator: ",")
         data += "},\"aliases\":{"
         data += aliases.keys.sorted().map { "\(Self.json($0)):\(Self.json(aliases[$0]!))" }.joined(separator: ",")
+        data += "},\"ids\":{"
+        data += ids.keys.sorted().map { "\(Self.json($0)):\(Self.json(ids[$0]!))" }.joined(separator: ",")
+        data += "},\"reasons\":{"
+        data += aliasReasons.keys.sorted().map { "\(Self.json($0)):\(Self.json(aliasReasons[$0]!))" }.joined(separator: ",")
         data += "},\"findings\":["
         data += findings.map { "{\"text\":\(Self.json($0.text)),\"node\":\($0.node.map(Self.json) ?? "null")}" }.joined(separator: ",")
         data += "]}"
@@ -84,6 +105,7 @@ public struct InteractivePage: Sendable {
         var text = String(decoding: svg, as: UTF8.self)
         // The inline SVG needs no XML prolog, doctype or comments before it.
         if let start = text.range(of: "<svg") { text = String(text[start.lowerBound...]) }
+        text = Self.withoutScriptLinks(text)
         let data = self.data
         return """
             <!DOCTYPE html>
@@ -120,6 +142,28 @@ public struct InteractivePage: Sendable {
             </html>
 
             """
+    }
+
+    /// The SVG with every link that would run script (`javascript:`, `vbscript:`, `data:` in an
+    /// `href`) made inert: a page that says it runs only its own code must not run a file's.
+    static func withoutScriptLinks(_ svg: String) -> String {
+        var out = ""
+        var rest = Substring(svg)
+        while let r = rest.range(of: "href=\"") {
+            out += rest[..<r.upperBound]
+            rest = rest[r.upperBound...]
+            let value = rest.prefix { $0 != "\"" }
+            // Browsers ignore whitespace and control characters in a scheme, and read entities.
+            let scheme = String(value.filter { !$0.isWhitespace && !($0.asciiValue.map { $0 < 0x20 } ?? false) }.lowercased())
+            let decoded = scheme.replacingOccurrences(of: "&#58;", with: ":").replacingOccurrences(of: "&#x3a;", with: ":")
+                .replacingOccurrences(of: "&colon;", with: ":")
+            let named = decoded.prefix { $0 != ":" }
+            if decoded.contains(":") && (named.contains("&") || ["javascript", "vbscript", "data"].contains(String(named))) {
+                out += "#"
+                rest = rest[value.endIndex...]
+            }
+        }
+        return out + rest
     }
 
     static func json(_ s: String) -> String {
@@ -181,14 +225,18 @@ public struct InteractivePage: Sendable {
           var svg = document.querySelector("#viewport svg");
           var viewport = document.getElementById("viewport");
           var status = document.getElementById("status");
-          var nodes = {};
+          // Own properties only: a node may be called "constructor" or "__proto__".
+          function own(object, key) { return Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined; }
+          var nodes = new Map();
           svg.querySelectorAll("g.node").forEach(function (g) {
-            var t = g.querySelector("title");
-            if (t) { nodes[t.textContent] = g; }
+            var name = own(data.ids, g.id);
+            if (name === undefined) { var t = g.querySelector("title"); name = t ? t.textContent : undefined; }
+            if (name !== undefined && !nodes.has(name)) { nodes.set(name, g); }
           });
-          var names = Object.keys(nodes).sort();
+          var names = Array.from(nodes.keys()).sort();
           var list = document.getElementById("names");
-          names.slice(0, 5000).forEach(function (n) {
+          // Offered as the user types: the DAG's nodes (drawn or folded), not the legend's.
+          Object.keys(data.details).sort().slice(0, 5000).forEach(function (n) {
             var o = document.createElement("option"); o.value = n; list.appendChild(o);
           });
           // The view box: pan and zoom change it; "fit" restores the whole drawing.
@@ -237,10 +285,11 @@ public struct InteractivePage: Sendable {
             var section = document.getElementById("details");
             section.textContent = "";
             var h = document.createElement("h2"); h.textContent = name; section.appendChild(h);
-            var facts = data.details[name];
+            var facts = own(data.details, name);
             if (!facts) {
               var p = document.createElement("p"); p.className = "hint";
-              p.textContent = "No facts for this node (a legend or a folded block)."; section.appendChild(p); return;
+              p.textContent = "No facts for this node: a legend entry, or a node of a file that is not a deploydag DAG.";
+              section.appendChild(p); return;
             }
             var table = document.createElement("table");
             facts.forEach(function (f) {
@@ -251,20 +300,22 @@ public struct InteractivePage: Sendable {
             });
             section.appendChild(table);
           }
-          function select(name, centre) {
-            Object.keys(nodes).forEach(function (n) { nodes[n].classList.remove("selected"); });
-            var g = nodes[name];
+          function select(name, centre, own) {
+            nodes.forEach(function (g) { g.classList.remove("selected"); });
+            var g = nodes.get(name);
             document.body.dataset.selected = g ? name : "";
             if (!g) { status.textContent = "no node named " + name; return false; }
             g.classList.add("selected");
-            show(name);
+            show(own || name);
             status.textContent = name;
             if (centre) {
               var b = g.getBBox();
               var p = svg.createSVGPoint(); p.x = b.x + b.width / 2; p.y = b.y + b.height / 2;
               var m = svg.getScreenCTM().inverse().multiply(g.getScreenCTM());
               var c = p.matrixTransform(m);
-              var w = Math.min(box.w, Math.max(b.width * 6, 600)), h = box.h * w / box.w;
+              // Zoomed so that the node's text reads: about a quarter of the window's height.
+              var aspect = viewport.clientWidth / Math.max(viewport.clientHeight, 1);
+              var h = Math.min(Math.max(b.height * 4, 300), home.h), w = h * aspect;
               box = { x: c.x - w / 2, y: c.y - h / 2, w: w, h: h }; apply();
             }
             return true;
@@ -272,26 +323,39 @@ public struct InteractivePage: Sendable {
           function find(query) {
             query = query.trim();
             if (!query) { return; }
-            if (nodes[query]) { return select(query, true); }
-            var alias = data.aliases[query];
-            if (alias && nodes[alias]) {
-              var found = select(alias, true);
-              status.textContent = query + " is drawn as " + alias + " (its GPUs run the same operators: folded)";
+            if (nodes.has(query)) { return select(query, true); }
+            var alias = own(data.aliases, query);
+            var why = {
+              "folded GPU": "its GPU runs the same operators on the same shapes as the one drawn",
+              "sibling": "drawn once for the nodes like it on its GPU",
+              "collective": "drawn once for the collectives like it"
+            };
+            if (alias !== undefined && nodes.has(alias)) {
+              // The node's own facts, the node drawn for it selected.
+              var found = select(alias, true, query);
+              status.textContent = query + " is drawn as " + alias + " (" + (own(why, own(data.reasons, query)) || "folded") + ")";
               document.body.dataset.alias = query;
               return found;
+            }
+            if (own(data.reasons, query) === "hidden") {
+              show(query);
+              status.textContent = query + " is folded away (its GPUs are drawn by others); render --unfold draws it";
+              document.body.dataset.selected = "";
+              document.body.dataset.alias = query;
+              return false;
             }
             var lower = query.toLowerCase();
             var hit = names.find(function (n) { return n.toLowerCase().indexOf(lower) >= 0; });
             if (hit) { return select(hit, true); }
-            status.textContent = "no node matches " + query;
+            status.textContent = "no node matches " + query + " in this drawing (a view shows part of the DAG)";
             document.body.dataset.selected = "";
             return false;
           }
           var search = document.getElementById("search");
           search.addEventListener("keydown", function (e) { if (e.key === "Enter") { find(search.value); } });
           search.addEventListener("change", function () { find(search.value); });
-          Object.keys(nodes).forEach(function (n) {
-            nodes[n].addEventListener("click", function (e) {
+          nodes.forEach(function (g, n) {
+            g.addEventListener("click", function (e) {
               if (drag && drag.moved) { return; }
               e.preventDefault(); select(n, false);
             });
@@ -316,7 +380,11 @@ public struct InteractivePage: Sendable {
           }
           // #search=NAME (the tests' entry point, and a link to a node): find it on load.
           var m = /^#search=(.+)$/.exec(window.location.hash);
-          if (m) { search.value = decodeURIComponent(m[1]); find(search.value); }
+          if (m) {
+            var wanted = m[1];
+            try { wanted = decodeURIComponent(wanted); } catch (err) { /* not percent-encoded: taken as written */ }
+            search.value = wanted; find(wanted);
+          }
           document.body.dataset.ready = "true";
         })();
         """

@@ -23,16 +23,22 @@ public struct LayoutSize: Sendable, Equatable {
     public static let parallelLimit = 1_000
 
     public init(_ graph: OperatorGraph) {
-        nodes = graph.nodes.count
-        edges = graph.edges.count
-        let adjacency = graph.adjacency
+        self.init(nodeCount: graph.nodes.count, edges: graph.edges.map { ($0.from, $0.to) })
+    }
+
+    /// Any graph's, given as its node count and its edges (tail, head): a file that is not a
+    /// deploydag DAG is held to the same budget.
+    public init(nodeCount: Int, edges pairs: [(Int, Int)]) {
+        nodes = nodeCount
+        edges = pairs.count
+        let adjacency = Adjacency(nodeCount: nodeCount, pairs: pairs)
         var rank = [Int](repeating: 0, count: nodes)
         var segments = nodes
         if case .acyclic(let order) = adjacency.topologicalOrder() {
             for v in order {
                 for s in adjacency.successors(of: v) { rank[Int(s)] = max(rank[Int(s)], rank[v] + 1) }
             }
-            for e in graph.edges { segments += max(1, rank[e.to] - rank[e.from]) }
+            for (from, to) in pairs { segments += max(1, rank[to] - rank[from]) }
         } else {
             segments += edges
         }
@@ -40,11 +46,11 @@ public struct LayoutSize: Sendable, Equatable {
         var counts: [Int: Int] = [:]
         var most = 0
         var pair: (Int, Int)?
-        for e in graph.edges {
-            let key = e.from &* nodes &+ e.to
+        for (from, to) in pairs {
+            let key = from &* nodes &+ to
             let c = counts[key, default: 0] + 1
             counts[key] = c
-            if c > most { (most, pair) = (c, (e.from, e.to)) }
+            if c > most { (most, pair) = (c, (from, to)) }
         }
         parallelEdges = most
         parallelPair = pair

@@ -14,7 +14,8 @@ public struct Overview: Sendable {
 
     /// The label of a block: its title, its GPUs and operator count, its figures.
     public static func label(_ block: BlockBreakdown.Block, figures: Bool) -> String {
-        var lines = [block.title, "GPUs \(GPUList.compact(Array(block.figures.gpus))) · \(block.figures.nodes) operators"]
+        let count = block.figures.nodes
+        var lines = [block.title, "GPUs \(GPUList.compact(Array(block.figures.gpus))) · \(count) operator\(count == 1 ? "" : "s")"]
         if figures {
             lines += block.figures.lines
             lines += block.collectives.map(\.text)
@@ -50,8 +51,15 @@ public struct Overview: Sendable {
             if showCriticalPath && block.onCriticalPath { style += ", color=\"\(Diagram.criticalColour)\", penwidth=3" }
             out += "  n\(i) [\(style), label=\(quote(text)), tooltip=\(quote(text))];\n"
         }
+        // The critical path's edges: between the blocks of consecutive nodes on it, in its order.
+        var pathEdges = Set<[Int]>()
+        if let path = analysis?.criticalPath {
+            for (u, v) in zip(path, path.dropFirst()) where breakdown.blockOf[u] != breakdown.blockOf[v] {
+                pathEdges.insert([breakdown.blockOf[u], breakdown.blockOf[v]])
+            }
+        }
         for e in breakdown.edges {
-            let both = showCriticalPath && breakdown.blocks[e.from].onCriticalPath && breakdown.blocks[e.to].onCriticalPath
+            let both = showCriticalPath && pathEdges.contains([e.from, e.to])
             out += "  n\(e.from) -> n\(e.to)\(both ? " [color=\"\(Diagram.criticalColour)\", penwidth=2.5]" : "");\n"
         }
         out += "}\n"

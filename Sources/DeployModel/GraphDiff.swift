@@ -7,12 +7,17 @@ public struct GraphDiff: Sendable, Equatable {
         public var what: String
         public var before: String
         public var after: String
+        /// For a move, the GPUs before and after.
+        public var beforeGPUs: [Int]?
+        public var afterGPUs: [Int]?
 
-        public init(node: String, what: String, before: String, after: String) {
+        public init(node: String, what: String, before: String, after: String, beforeGPUs: [Int]? = nil, afterGPUs: [Int]? = nil) {
             self.node = node
             self.what = what
             self.before = before
             self.after = after
+            self.beforeGPUs = beforeGPUs
+            self.afterGPUs = afterGPUs
         }
 
         public var text: String { "\(node): \(what) \(before) -> \(after)" }
@@ -62,8 +67,13 @@ public struct GraphDiff: Sendable, Equatable {
                 continue
             }
             let old = a.nodes[i]
-            if old.gpu != node.gpu || old.group != node.group {
-                moved.append(Change(node: node.name, what: "moved", before: Self.place(old), after: Self.place(node)))
+            // A collective's group is a set; a send_recv's is source then destination.
+            let regrouped = node.op == .sendRecv || old.op == .sendRecv ? old.group != node.group : Set(old.group) != Set(node.group)
+            if old.gpu != node.gpu || regrouped {
+                moved.append(
+                    Change(
+                        node: node.name, what: "moved", before: Self.place(old), after: Self.place(node), beforeGPUs: old.gpus,
+                        afterGPUs: node.gpus))
             }
             if old.out != node.out {
                 reshaped.append(Change(node: node.name, what: "out", before: old.out.description, after: node.out.description))
@@ -105,6 +115,7 @@ public struct GraphDiff: Sendable, Equatable {
         for key in Set(a.attributes.keys).union(b.attributes.keys).sorted() where a.attributes[key] != b.attributes[key] {
             graphAttributes.append(Change(node: "graph", what: key, before: a.attributes[key] ?? "-", after: b.attributes[key] ?? "-"))
         }
+        if a.name != b.name { graphAttributes.append(Change(node: "graph", what: "name", before: a.name, after: b.name)) }
         if a.gpus != b.gpus {
             graphAttributes.append(
                 Change(node: "graph", what: "gpus", before: a.gpus.map(String.init) ?? "-", after: b.gpus.map(String.init) ?? "-"))

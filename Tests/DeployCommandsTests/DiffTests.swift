@@ -34,7 +34,7 @@ import Testing
         #expect(result.stdout.contains("  L0.softmax.gpu0: GPU 0 -> GPU 5"))
         #expect(result.stdout.contains("findings: 2 new, 0 gone"))
         #expect(result.stdout.components(separatedBy: "error[cross-gpu]").count == 3)
-        #expect(result.stdout.contains("; GPU 5 1.20 TB (does not fit) -> 1.59 TB (does not fit)"))
+        #expect(result.stdout.contains("; GPU 5 1.15 TB (does not fit) -> 1.56 TB (does not fit)"))
 
         let json = try CLI.run(["diff", a.path, b.path, "--format", "json"])
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
@@ -79,5 +79,53 @@ import Testing
         #expect(twice.stderr.contains("only one of the two DAGs"))
         let missing = try CLI.run(["diff", "/nonexistent/a.dot", "/nonexistent/b.dot"])
         #expect(missing.status == 2 && missing.stderr.contains("no such file"))
+    }
+
+    @Test func troubleIsExitTwoAndOptionsThatCannotApplyAreRefused() throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, _) = try pair(in: dir)
+        let broken = dir.appendingPathComponent("broken.dot")
+        try "digraph { a -> }".write(to: broken, atomically: true, encoding: .utf8)
+        for other in [broken.path, "/dev/null"] {
+            let r = try CLI.run(["diff", a.path, other])
+            #expect(r.status == 2, "\(other): \(r.status)")
+            #expect(r.stderr.contains("cannot compare"))
+        }
+        let view = try CLI.run(["diff", a.path, a.path, "--view", "layer:0"])
+        #expect(view.status != 0 && view.stderr.contains("give --svg"))
+        let png = try CLI.run(["diff", a.path, a.path, "--svg", dir.appendingPathComponent("d.png").path])
+        #expect(png.status != 0 && png.stderr.contains("name a .svg file"))
+        let missingLayer = try CLI.run(["diff", a.path, a.path, "--svg", dir.appendingPathComponent("d.svg").path, "--view", "layer:7"])
+        #expect(missingLayer.status == 2 && missingLayer.stdout.isEmpty)
+    }
+
+    @Test func aCollectivesGroupIsASetAndTheGraphsNameCounts() throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, _) = try pair(in: dir)
+        let text = try String(contentsOf: a, encoding: .utf8)
+        let group = "group=\"0,1,2,3,4,5,6,7\""
+        let line = try #require(text.split(separator: "\n").first { $0.contains("op=\"all_reduce\"") && $0.contains(group) })
+        let reordered = text.replacingOccurrences(
+            of: String(line), with: line.replacingOccurrences(of: "group=\"0,1,2,3,4,5,6,7\"", with: "group=\"7,6,5,4,3,2,1,0\"")
+        )
+        .replacingOccurrences(of: "digraph \"tp8-pp2-dense-4l\"", with: "digraph \"renamed\"")
+        let b = dir.appendingPathComponent("b2.dot")
+        try reordered.write(to: b, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["diff", a.path, b.path])
+        #expect(r.stdout.contains("nodes: 0 moved"), "\(r.stdout)")
+        #expect(r.stdout.contains("name: tp8-pp2-dense-4l -> renamed"))
+    }
+
+    @Test func controlCharactersInNamesCannotReachTheTerminal() throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let example = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/example.dot"), encoding: .utf8)
+        let escaped = dir.appendingPathComponent("esc.dot")
+        try example.replacingOccurrences(of: "act0", with: "\"act\u{1B}[2J\"").write(to: escaped, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["diff", repositoryRoot.appendingPathComponent("docs/example.dot").path, escaped.path])
+        #expect(r.status == 1)
+        #expect(!r.stdout.contains("\u{1B}") && r.stdout.contains("act\\x1b[2J"))
     }
 }

@@ -129,6 +129,8 @@ func parseOneDocument(_ text: String) throws -> Any {
         ("analyze", ["analyze", "--preset", "ma-separation-moe-4l", "--layers", "1", "--format", "json"]),
         ("compare", ["compare", "helix-dense-2l", "tp8-pp2-001", "DOT", "--format", "json"]),
         ("verify", ["verify", "--preset", "tp8-pp2-dense-4l", "--layers", "2", "--format", "json"]),
+        ("diff", ["diff", "DOT", "MOVED", "--format", "json"]),
+        ("diff", ["diff", "DOT", "DOT", "--format", "json"]),
     ])
     func outputFitsItsSchema(schemaName: String, arguments: [String]) throws {
         let dir = try scratchDirectory()
@@ -138,11 +140,16 @@ func parseOneDocument(_ text: String) throws -> Any {
         let broken = dir.appendingPathComponent("broken.dot").path
         let text = try String(contentsOfFile: dot, encoding: .utf8)
         try text.replacingOccurrences(of: "op=softmax", with: "op=softmaxx").write(toFile: broken, atomically: true, encoding: .utf8)
-        let resolved = arguments.map { $0 == "DOT" ? dot : $0 == "BROKEN" ? broken : $0 }
+        let moved = dir.appendingPathComponent("moved.dot").path
+        let edited = text.replacingOccurrences(
+            of: "\"L0.softmax.gpu0\" [op=\"softmax\", gpu=\"0\"", with: "\"L0.softmax.gpu0\" [op=\"softmax\", gpu=\"5\"")
+        #expect(edited != text || !arguments.contains("MOVED"))
+        try edited.write(toFile: moved, atomically: true, encoding: .utf8)
+        let resolved = arguments.map { $0 == "DOT" ? dot : $0 == "BROKEN" ? broken : $0 == "MOVED" ? moved : $0 }
         let r = try CLI.run(resolved)
         // check finds the broken file's error; analyze and compare find helix-dense-2l over an H100's
         // memory: all three exit 1.
-        #expect(r.status == 0 || (["check", "analyze", "compare"].contains(schemaName) && r.status == 1), "\(r.stderr)")
+        #expect(r.status == 0 || (["check", "analyze", "compare", "diff"].contains(schemaName) && r.status == 1), "\(r.stderr)")
         let document = try parseOneDocument(r.stdout)
         let problems = JSONSchemaValidator.problems(document, against: try loadSchema(schemaName))
         #expect(problems.isEmpty, "\(resolved.joined(separator: " ")): \(problems.joined(separator: "\n"))")
@@ -154,7 +161,7 @@ func parseOneDocument(_ text: String) throws -> Any {
         let names = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("docs/schemas").path)
         #expect(
             Set(names.filter { $0.hasSuffix(".schema.json") }).isSuperset(
-                of: ["presets", "info", "check", "analyze", "compare", "verify"].map { "\($0).schema.json" }))
+                of: ["presets", "info", "check", "analyze", "compare", "verify", "diff"].map { "\($0).schema.json" }))
         func keys(_ schema: [String: Any]) -> [String] {
             let properties = schema["properties"] as? [String: [String: Any]] ?? [:]
             return properties.keys + properties.values.flatMap(keys) + ((schema["items"] as? [String: Any]).map(keys) ?? [])

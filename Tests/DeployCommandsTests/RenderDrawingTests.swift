@@ -118,4 +118,67 @@ import Testing
         #expect(try CLI.run(["render", dot.path, "-o", page.path]).status == 0)
         #expect(try Data(contentsOf: page) == before)
     }
+
+    @Test func hostileFilesAreRefusedOrDrawnSafely() throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A complete DAG of 60 nodes with no deploydag schema: held to the layout budget.
+        var complete = "digraph K {"
+        for i in 0..<60 { for j in (i + 1)..<60 { complete += " n\(i) -> n\(j);" } }
+        complete += " }"
+        let refused = try CLI.run(["render", "-", "-o", dir.appendingPathComponent("k.svg").path], input: Data(complete.utf8))
+        #expect(refused.status == 1 && refused.stderr.contains("too many for graphviz's dot"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("k.svg").path))
+
+        // A control character in a name: graphviz's JSON would carry it raw.
+        let json = dir.appendingPathComponent("c.json")
+        #expect(try CLI.run(["render", "-", "-o", json.path], input: Data("digraph { \"a\u{01}x\" -> b; }".utf8)).status == 0)
+        #expect((try? JSONSerialization.jsonObject(with: Data(contentsOf: json))) != nil)
+
+        // Script links in another tool's file are inert in the page.
+        let page = dir.appendingPathComponent("js.html")
+        let links =
+            "digraph { a -> b [URL=\"javascript:void(document.title='x')\"]; c [URL=\" JavaScript:x()\"]; d [URL=\"https://example.org/a-b\"]; }"
+        #expect(try CLI.run(["render", "-", "-o", page.path], input: Data(links.utf8)).status == 0)
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(
+            !html.lowercased().contains("javascript:void") && !html.contains("JavaScript:x") && html.contains("https://example.org/a-b"))
+
+        // A user's node named like the drawing's own keeps its label; the legend keeps its entry.
+        let example = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/example.dot"), encoding: .utf8)
+        let renamed = dir.appendingPathComponent("renamed.dot")
+        try example.replacingOccurrences(of: "fc1_0", with: "\"deploydag:legend_matmul\"").write(
+            to: renamed, atomically: true, encoding: .utf8)
+        let drawn = try CLI.run(["render", renamed.path, "--format", "dot", "-o", "-"])
+        #expect(drawn.status == 0, "\(drawn.stderr)")
+        #expect(drawn.stdout.contains("\"deploydag:_legend_matmul\"") && drawn.stdout.contains("\"deploydag:legend_matmul\" [shape=box"))
+
+        // A font size cairo cannot draw is not used; the PNG is written.
+        let big = dir.appendingPathComponent("big.dot")
+        try example.replacingOccurrences(of: "fc1_0 [op=matmul,", with: "fc1_0 [op=matmul, fontsize=100000,").write(
+            to: big, atomically: true, encoding: .utf8)
+        let png = dir.appendingPathComponent("big.png")
+        #expect(try CLI.run(["render", big.path, "-o", png.path]).status == 0)
+        #expect(try Data(contentsOf: png).count > 1000)
+
+        // -o and --diagram-dot naming one file is refused before anything is written.
+        let same = dir.appendingPathComponent("same.dot").path
+        let clash = try CLI.run(["render", renamed.path, "-o", same, "--diagram-dot", same])
+        #expect(clash.status != 0 && clash.stderr.contains("name two files"))
+    }
+
+    @Test func aTruncatedDrawingWithTheRightStampIsDrawnAgain() throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let example = repositoryRoot.appendingPathComponent("docs/example.dot").path
+        for ext in ["svg", "html"] {
+            let out = dir.appendingPathComponent("e.\(ext)")
+            #expect(try CLI.run(["render", example, "-o", out.path]).status == 0)
+            let whole = try Data(contentsOf: out)
+            try whole.prefix(600).write(to: out)
+            #expect(try CLI.run(["render", example, "-o", out.path]).status == 0)
+            let again = try String(contentsOf: out, encoding: .utf8)
+            #expect(again.hasSuffix(ext == "svg" ? "</svg>\n" : "</html>\n"), "\(ext) kept cut short")
+        }
+    }
 }

@@ -95,7 +95,7 @@ import Testing
         #expect(folded.contains("GPU 0 (×16: GPUs 0-15)"))
         #expect(!folded.contains("cluster_gpu1\""))
         // The four 4-GPU all-reduces of the scores are drawn once, the others named.
-        #expect(folded.contains("×4 like it: GPUs 0-3 · 4-7 · 8-11 · 12-15"))
+        #expect(folded.contains("this and 3 like it: GPUs 0-3 · 4-7 · 8-11 · 12-15"))
         let unfolded = try Diagram(title: "t", fold: false).dot(for: view)
         for gpu in 0..<16 { #expect(unfolded.contains("subgraph \"cluster_gpu\(gpu)\"")) }
         #expect(!unfolded.contains("×16"))
