@@ -1,3 +1,4 @@
+import DeployAnalysis
 import Foundation
 import Testing
 
@@ -127,5 +128,39 @@ import Testing
         let r = try CLI.run(["diff", repositoryRoot.appendingPathComponent("docs/example.dot").path, escaped.path])
         #expect(r.status == 1)
         #expect(!r.stdout.contains("\u{1B}") && r.stdout.contains("act\\x1b[2J"))
+    }
+}
+
+/// Issue 17: the overview `render` draws and `analyze --blocks` print the same figures.
+@Suite struct OverviewAgreesWithAnalyzeTests {
+    @Test(arguments: ["helix-dense-4l", "tp8-pp2-dense-4l", "llama3-8b-tp1", "mixtral-8x7b-ep8"])
+    func everyBlockOfAnalyzeIsDrawnWithItsFigures(_ preset: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("deploydag-overview-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dot = dir.appendingPathComponent("g.dot").path
+        #expect(try CLI.run(["generate", "--preset", preset, "-o", dot]).status == 0)
+        let analysis = try CLI.run(["analyze", dot, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(analysis.stdout.utf8)) as! [String: Any]
+        let blocks = object["blocks"] as! [[String: Any]]
+        #expect(!blocks.isEmpty)
+        let overview = try CLI.run(["render", dot, "--view", "overview", "--format", "dot", "-o", "-"])
+        #expect(overview.stdout.contains("digraph overview"), "\(overview.stderr)")
+        let text = try CLI.run(["analyze", dot, "--blocks"]).stdout
+        for block in blocks {
+            let title = block["block"] as! String
+            #expect(overview.stdout.contains(title), "\(preset): \(title) not drawn")
+            #expect(text.contains(title), "\(preset): \(title) not in analyze --blocks")
+            for (key, format) in [("flops", Format.flops), ("memory_bytes", Format.bytes), ("sent_bytes", Format.bytes)]
+                as [(String, (Double) -> String)]
+            {
+                let value = block[key] as! Double
+                guard value > 0 else { continue }
+                #expect(overview.stdout.contains(format(value)), "\(preset): \(title) \(key) \(format(value)) not drawn")
+                #expect(text.contains(format(value)), "\(preset): \(title) \(key) \(format(value)) not printed")
+            }
+            let seconds = block["gpu_seconds"] as! Double
+            if seconds > 0 { #expect(overview.stdout.contains("\(Format.seconds(seconds)) of GPU time")) }
+        }
     }
 }
