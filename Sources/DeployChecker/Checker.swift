@@ -61,6 +61,7 @@ public struct Checker: Sendable {
                 context.checkCrossGPU()
                 context.checkDuplicateEdges()
                 context.checkShapes()
+                context.checkHeader()
             },
             { [start] in
                 var placements = start

@@ -21,13 +21,17 @@ extension Context {
     /// A partial view names the GPUs it covers in the graph attribute `covers`.
     mutating func checkGPUCoverage() {
         var used = [Bool](repeating: false, count: gpuCount)
-        for (i, node) in graph.nodes.enumerated() where isValid(i) {
+        // Compute: a GPU that only holds an input, an output or a K/V cache computes nothing.
+        for (i, node) in graph.nodes.enumerated() where isValid(i) && node.op != .input && node.op != .output && node.op != .kvCache {
             if let gpu = node.gpu, gpu < gpuCount { used[gpu] = true }
         }
         var required = Array(0..<gpuCount)
         var scope = "the deployment's \(gpuCount) GPUs (0..\(gpuCount - 1))"
         if let covers = graph.attributes[OperatorGraph.coversAttribute] {
-            if let list = GPUList.parse(covers) {
+            if covers.trimmingASCIISpaces() == "none" {
+                // A view of communication alone (a pipeline's send): no GPU of it must compute.
+                required = []
+            } else if let list = GPUList.parse(covers) {
                 required = list.filter { $0 < gpuCount }
                 scope = "the GPUs this view covers (\(covers))"
             } else {

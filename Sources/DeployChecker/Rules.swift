@@ -58,5 +58,9 @@ extension RuleID {
         (.reduceGroup, "a reduction over a group other than the one the partial sum was made over"),
         (.shardCoverage, "a logical operation's slices do not cover it exactly once, or a node's stated slice is not what its inputs make"),
         (.commVolume, "a collective's inputs or output disagree with the placement it converts"),
+        (
+            .header,
+            "a node disagrees with the model the graph header states: a softmax's or attention's scale with 1/sqrt(head_dim), a top-k's k with top_k, a dispatch's or combine's experts with experts and with the router's width"
+        ),
     ]
 }

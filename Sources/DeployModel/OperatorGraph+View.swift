@@ -52,9 +52,12 @@ extension OperatorGraph {
                 break
             }
         }
-        // The GPUs whose work the view selects (not those that only hold a boundary tensor).
-        let covered = Set(nodes.indices.filter { selected[$0] >= 0 }.compactMap { nodes[$0].gpu })
-        result.attributes[Self.coversAttribute] = GPUList.compact(Array(covered))
+        // The GPUs whose compute the view selects (not those that only hold a boundary tensor, an
+        // input, an output or a K/V cache: gpu-coverage does not count them as compute).
+        let covered = Set(
+            nodes.indices.filter { selected[$0] >= 0 && ![.input, .output, .kvCache].contains(nodes[$0].op) }.compactMap { nodes[$0].gpu })
+        // `none`: a view of communication alone (a pipeline's send) covers no GPU's compute.
+        result.attributes[Self.coversAttribute] = covered.isEmpty ? "none" : GPUList.compact(Array(covered))
         return result
     }
 

@@ -113,8 +113,9 @@ import Testing
         digraph g {
           graph [gpus="1"];
           "aNAME" [op="input", gpu="0", out="[4]"];
+          "mNAME" [op="gelu", gpu="0", out="[4]"];
           "bNAME" [op="output", gpu="0", out="[4]"];
-          "aNAME" -> "bNAME";
+          "aNAME" -> "mNAME" -> "bNAME";
         }
 
         """
