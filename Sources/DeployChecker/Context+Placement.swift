@@ -21,9 +21,41 @@ extension Context {
         guard case .acyclic(let order) = adjacency.topologicalOrder() else { return }
         statedPlaces = stated
         termHolders = nil
+        // A reduce_scatter's or an all_to_all's output is a different part on each member:
+        // `places` holds the whole it is a part of, and this the dimension and the group.
+        var perMember: [Int: (dim: Int, group: [Int])] = [:]
+        // What node `v` reads over edge `e`: a per-member output as the part its GPU holds.
+        func inputPlace(_ e: Int, consumer v: Int) -> Placement? {
+            let u = graph.edges[e].from
+            guard let base = places[u] else { return nil }
+            guard let member = perMember[u] else { return base }
+            guard let gpu = graph.nodes[v].gpu, let rank = member.group.firstIndex(of: gpu),
+                let part = (base.shards[member.dim] ?? Placement.Part(0, of: 1)).refined(Placement.Part(rank, of: member.group.count))
+            else { return nil }
+            var place = base
+            place.shards[member.dim] = part
+            return place
+        }
         for v in order where isValid(v) {
             let edges = incoming(v).map { Int($0) }.sorted { (graph.edges[$0].operand ?? 0) < (graph.edges[$1].operand ?? 0) }
-            let inputs = edges.map { places[graph.edges[$0].from] }
+            let node = graph.nodes[v]
+            // An all_gather of a reduce_scatter's (or all_to_all's) parts along the same
+            // dimension over the same GPUs, one edge for all: the whole again (docs/placement.md).
+            if node.op == .allGather, edges.count == 1, let u = Optional(graph.edges[edges[0]].from), let member = perMember[u],
+                let base = places[u], Set(member.group) == Set(node.group), node.attributes["dim"].flatMap(Int.init) == member.dim
+            {
+                if let statedPlace = places[v], statedPlace.part != base {
+                    report(
+                        .commVolume, node: v,
+                        "all_gather makes \(base) of \(logical(v)) from \(graph.nodes[u].name)'s parts, but the node states \(statedPlace.part)"
+                    )
+                    places[v] = nil
+                } else {
+                    places[v] = places[v] ?? base
+                }
+                continue
+            }
+            let inputs = edges.map { inputPlace($0, consumer: v) }
             if places[v] == nil {
                 // No stated place: derived from inputs that all have one, so a hand-written
                 // node between placed ones is checked too; otherwise left unknown.
@@ -31,6 +63,7 @@ extension Context {
                 let before = findings.count
                 let derived = derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: nil)
                 places[v] = findings.count > before ? nil : derived
+                if places[v] != nil, let member = Self.memberDimension(node) { perMember[v] = (member, node.group) }
                 continue
             }
             guard inputs.allSatisfy({ $0 != nil }) else {
@@ -42,6 +75,13 @@ extension Context {
             }
             // After an error the stated place is not to be trusted downstream: one finding, no cascade.
             let before = findings.count
+            if let member = Self.memberDimension(node) {
+                // One `place` cannot say each member's part: the derived whole is carried.
+                let derived = derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: nil)
+                places[v] = findings.count > before ? nil : derived
+                if places[v] != nil { perMember[v] = (member, node.group) }
+                continue
+            }
             derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: places[v]!.part)
             if findings.count > before { places[v] = nil }
         }
@@ -70,6 +110,16 @@ extension Context {
     }
 
     /// The GPUs holding the producers of `edges` (where they are compute nodes).
+    /// The dimension along which a collective leaves a different part on each member: a
+    /// reduce_scatter's `dim`, an all_to_all's `split_dim`.
+    static func memberDimension(_ node: OperatorNode) -> Int? {
+        switch node.op {
+        case .reduceScatter: node.attributes["dim"].flatMap { Int($0.trimmingASCIISpaces()) }
+        case .allToAll: node.attributes["split_dim"].flatMap { Int($0.trimmingASCIISpaces()) }
+        default: nil
+        }
+    }
+
     private func producerGPUs(_ edges: [Int]) -> [Int] {
         edges.compactMap { graph.nodes[graph.edges[$0].from].gpu }
     }
@@ -81,8 +131,13 @@ extension Context {
         let node = graph.nodes[v]
         var expected: Placement?
         switch node.op {
-        case .input, .kvCache, .dispatch, .combine, .allToAll, .reduceScatter:
+        case .input, .kvCache, .dispatch, .combine:
             return nil
+        case .reduceScatter:
+            // The sum of the members' terms, of which member r keeps part r along `dim`.
+            return deriveReduction(v, edges: edges, inputs: inputs)
+        case .allToAll:
+            return deriveAllToAll(v, edges: edges, inputs: inputs)
         case .rope:
             guard let input = inputs.first else { return nil }
             // A rotation is linear, so a partial sum may be rotated term by term; but it pairs
@@ -358,7 +413,7 @@ extension Context {
         guard inputs.allSatisfy({ $0.partial != nil }) else {
             report(
                 .reduceGroup, node: v,
-                "all_reduce over GPUs \(GPUList.compact(node.group)) of a tensor that is not a partial sum (\(inputs.map(\.description).joined(separator: ", "))): it would multiply it by \(p)"
+                "\(node.op.rawValue) over GPUs \(GPUList.compact(node.group)) of a tensor that is not a partial sum (\(inputs.map(\.description).joined(separator: ", "))): it would multiply it by \(p)"
             )
             return nil
         }
@@ -369,11 +424,52 @@ extension Context {
             let made = terms.first.map { "\($0.parts) terms" } ?? "?"
             report(
                 .reduceGroup, node: v,
-                "all_reduce over \(p) GPUs (\(GPUList.compact(node.group))) sums terms \(terms.map { "\($0.index)/\($0.parts)" }.joined(separator: ", ")) of \(source), which was split into \(made)\(shards.count > 1 ? " and different slices" : ""): reduce over exactly the GPUs that hold its terms"
+                "\(node.op.rawValue) over \(p) GPUs (\(GPUList.compact(node.group))) sums terms \(terms.map { "\($0.index)/\($0.parts)" }.joined(separator: ", ")) of \(source), which was split into \(made)\(shards.count > 1 ? " and different slices" : ""): reduce over exactly the GPUs that hold its terms"
             )
             return nil
         }
         return shards.first
+    }
+
+    /// An all_to_all over p GPUs: member r splits its input along `split_dim` into p parts, sends
+    /// part j to member j, and concatenates what it receives along `concat_dim`. So member r's
+    /// input must be part r of p along `concat_dim` (the parts then join in order), and its
+    /// output is part r along `split_dim` of the whole that results. A partial sum is moved, not
+    /// added: its terms would be concatenated as if they were parts.
+    private mutating func deriveAllToAll(_ v: Int, edges: [Int], inputs: [Placement]) -> Placement? {
+        let node = graph.nodes[v]
+        let p = node.group.count
+        guard !edges.isEmpty else { return nil }
+        if let term = inputs.first(where: { $0.partial != nil })?.partial {
+            report(
+                .commVolume, node: v,
+                "all_to_all over \(p) GPUs moves term \(term.index) of \(term.parts) of a partial sum of \(logical(graph.edges[edges[0]].from)) without adding the terms: reduce it first (all_reduce or reduce_scatter)"
+            )
+            return nil
+        }
+        guard let concat = node.attributes["concat_dim"].flatMap({ Int($0.trimmingASCIISpaces()) }),
+            let split = node.attributes["split_dim"].flatMap({ Int($0.trimmingASCIISpaces()) }), concat != split
+        else { return nil }
+        let gpus = producerGPUs(edges)
+        var whole: Placement?
+        for (k, input) in inputs.enumerated() {
+            let rank = k < gpus.count && gpus.count == inputs.count ? node.group.firstIndex(of: gpus[k]) : nil
+            guard let shard = input.shards[concat], shard.parts % p == 0, rank == nil || shard.index % p == rank else {
+                report(
+                    .commVolume, node: v,
+                    "all_to_all over \(p) GPUs concatenates along dim \(concat) what the members send, so member r must hold part r of \(p) of that dim; the input from \(graph.nodes[graph.edges[edges[k]].from].name) is \(input)\(input.shards[concat] == nil ? " (whole: the output would repeat it \(p) times)" : "")"
+                )
+                return nil
+            }
+            var joined = input
+            joined.shards[concat] = shard.parts == p ? nil : Placement.Part(shard.index / p, of: shard.parts / p)
+            if let whole, whole != joined {
+                report(.commVolume, node: v, "all_to_all over \(p) GPUs joins parts of different wholes: \(whole) and \(joined)")
+                return nil
+            }
+            whole = joined
+        }
+        return whole
     }
 
     /// `shard-coverage`: for every logical tensor, its compute nodes' parts cover it exactly once

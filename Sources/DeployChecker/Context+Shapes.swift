@@ -370,7 +370,13 @@ extension Context {
         let node = graph.nodes[v]
         let p = node.group.count
         let name = node.op.rawValue
-        if inputs.count != p {
+        // One edge from a collective over the same GPUs carries every member's tensor at once
+        // (the all_gather of a reduce_scatter's parts: an all-reduce in two steps).
+        let fromCollective =
+            edges.count == 1 && graph.nodes[graph.edges[edges[0]].from].op.isCommunication
+            && graph.nodes[graph.edges[edges[0]].from].op != .sendRecv
+            && Set(graph.nodes[graph.edges[edges[0]].from].group) == Set(node.group)
+        if inputs.count != p && !fromCollective {
             report(
                 .shape, node: v,
                 "\(name) over \(p) GPUs (\(GPUList.compact(node.group))) takes one input per GPU, but \(inputs.count) edge\(inputs.count == 1 ? "" : "s") lead into it"
