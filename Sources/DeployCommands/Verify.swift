@@ -75,10 +75,19 @@ extension DeployDag {
                             outputs: result.outputs, max_relative_error: result.maxRelativeError, tolerance: Verifier.tolerance,
                             passes: result.passes)))
             case .text:
-                let verdict = result.passes ? "matches the unpartitioned model" : "does NOT compute the unpartitioned model"
+                var verdict = result.passes ? "matches the unpartitioned model" : "does NOT compute the unpartitioned model"
+                if !result.passes && result.unplacedDrops > 0 {
+                    verdict =
+                        "inconclusive: \(result.unplacedDrops) token-expert assignments dropped for want of expert capacity could not be placed in the whole batch, so the reference keeps them (build with a capacity factor of at least experts / top_k to drop none)"
+                }
                 let described = scaledSummary.map { " (scaled down: \($0))" } ?? ""
                 print("\(graph.name)\(described): \(result.nodesExecuted) nodes executed, \(result.outputs) outputs compared")
                 print(String(format: "max relative error %.3e (tolerance %.0e): %@", result.maxRelativeError, Verifier.tolerance, verdict))
+                if result.droppedAssignments > result.unplacedDrops {
+                    print(
+                        "\(result.droppedAssignments - result.unplacedDrops) token-expert assignments past an expert's capacity were dropped by the DAG and by the reference alike"
+                    )
+                }
             }
             if !result.passes { throw ExitCode.failure }
         }

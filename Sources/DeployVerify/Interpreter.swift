@@ -10,8 +10,19 @@ enum Value {
 /// checked against the tensors it gets, and every result against the node's `out`, so that a
 /// graph `check` would reject is refused with the node and the reason, never executed out of
 /// bounds.
+/// The token-expert assignments the DAG's dispatches dropped for want of capacity.
+final class DropLog: @unchecked Sendable {
+    /// Per layer, token x experts + expert, the token numbered in the whole batch.
+    var byLayer: [Int: Set<Int>] = [:]
+    var total = 0
+    /// Drops whose token could not be placed in the whole batch (an input neither whole nor
+    /// a batch or sequence part): the comparison is then inconclusive.
+    var unmapped = 0
+}
+
 struct Interpreter {
     let graph: OperatorGraph
+    let drops = DropLog()
     let data: DataSource
     let model: ReferenceModel
     /// Each node's `out` as integers (Verifier.concreteShapes).
@@ -51,9 +62,39 @@ struct Interpreter {
             let inputs = try edges.map { (e: TensorEdge) throws(VerifyError) -> Tensor in try input(e.from, at: gpu) }
             let t = try compute(v, inputs: inputs, multiplyAdds: &multiplyAdds)
             try expectOut(v, t, "")
+            if node.op == .dispatch, inputs.count == 2, let first = edges.first {
+                recordDrops(node, tokens: inputs[0], routing: inputs[1], capacity: t.shape[1], from: graph.nodes[first.from])
+            }
             values[v] = .tensor(t)
         }
         return values
+    }
+
+    /// The assignments past an expert's capacity, numbered in the whole batch through the place
+    /// of the tokens' producer (whole, or a part along the batch or the sequence).
+    private func recordDrops(_ node: OperatorNode, tokens x: Tensor, routing: Tensor, capacity: Int, from producer: OperatorNode) {
+        guard let experts = node.attributes["experts"].flatMap(Int.init), experts > 0 else { return }
+        let (lists, _) = Kernels.positions(routing, experts: experts)
+        let lost = lists.enumerated().flatMap { e, list in list.dropFirst(capacity).map { (token: $0, expert: e) } }
+        guard !lost.isEmpty else { return }
+        drops.total += lost.count
+        let queries = model.context == nil ? model.seq : 1
+        let place = producer.attributes["place"].flatMap(Placement.parse) ?? .replicate
+        let batchPart = place.shards[0] ?? Placement.Part(0, of: 1)
+        let seqPart = place.shards[1] ?? Placement.Part(0, of: 1)
+        guard !model.disaggregated, x.shape.count == 3, place.shards.keys.allSatisfy({ $0 < 2 }), place.partial == nil,
+            model.batch % batchPart.parts == 0, queries % seqPart.parts == 0, x.shape[0] == model.batch / batchPart.parts,
+            x.shape[1] == queries / seqPart.parts
+        else {
+            drops.unmapped += lost.count
+            return
+        }
+        let (bl, sl) = (x.shape[0], x.shape[1])
+        let (b0, s0) = (batchPart.index * bl, seqPart.index * sl)
+        for (t, e) in lost where t < bl * sl {
+            let global = (b0 + t / sl) * queries + s0 + t % sl
+            drops.byLayer[node.layer ?? -1, default: []].insert(global * experts + e)
+        }
     }
 
     private func refuse(_ node: OperatorNode, _ why: String) -> VerifyError {

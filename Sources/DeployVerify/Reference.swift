@@ -10,6 +10,10 @@ struct Reference {
     /// Decode: each layer's cached keys (rotated) and values, where they come from a prefill
     /// run rather than from the named data.
     var caches: [Int: (k: Tensor, v: Tensor)] = [:]
+    /// Per layer, the token-expert assignments (token x experts + expert) the DAG's dispatches
+    /// dropped for want of capacity: the reference drops them too (their gate counts 0), so a
+    /// DAG built with a capacity factor is compared with the model it computes.
+    var dropped: [Int: Set<Int>] = [:]
 
     /// The model's output; `capture` is given each layer's keys (rotated) and values.
     func run(capture: ((Int, Tensor, Tensor) -> Void)? = nil) -> Tensor {
@@ -108,8 +112,15 @@ struct Reference {
             let ln2 = normed(x, p + "w.ln2")
             if let experts = m.experts, let topK = m.topK, let width = m.expertFFN {
                 let logits = Kernels.einsum(try! Einsum("bsh,he->bse"), ln2, data.weight(p + "w.router", shape: [h, experts]))
-                let routing = Kernels.topK(logits, k: topK)
+                var routing = Kernels.topK(logits, k: topK)
                 let tokens = m.batch * queries
+                if let lost = dropped[layer], !lost.isEmpty, let chosen = routing.indices {
+                    var gates = routing.data
+                    for t in 0..<tokens {
+                        for j in 0..<topK where lost.contains(t * experts + chosen[t * topK + j]) { gates[t * topK + j] = 0 }
+                    }
+                    routing = Tensor(shape: routing.shape, data: gates, indices: chosen)
+                }
                 let buffers = Kernels.dispatch(ln2, routing, experts: experts, replicas: 1, capacity: tokens)
                 var outputs: [Tensor] = []
                 for e in 0..<experts {

@@ -217,6 +217,10 @@ public struct VerifyResult: Sendable {
     public var maxRelativeError: Double
     public var outputs: Int
     public var nodesExecuted: Int
+    /// Token-expert assignments the DAG dropped for want of capacity (the reference drops the
+    /// same ones), and those it could not place in the whole batch.
+    public var droppedAssignments = 0
+    public var unplacedDrops = 0
 
     /// At the level of double-precision rounding.
     public var passes: Bool { maxRelativeError <= Verifier.tolerance }
@@ -248,6 +252,10 @@ public enum Verifier {
         let shapes = try concreteShapes(graph)
         try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
         let data = DataSource(seed: seed)
+        // The DAG first: what its dispatches drop for want of capacity, the reference drops too.
+        let interpreter = Interpreter(
+            graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds)
+        let values = try interpreter.run()
         // A disaggregated graph: the prefill's reference, its keys and values the decode's cache.
         var references: [String: Tensor] = [:]
         let reference: Tensor
@@ -261,11 +269,10 @@ public enum Verifier {
             reference = Reference(model: decode, data: data, caches: caches).run()
             references["decode"] = reference
         } else {
-            reference = Reference(model: model, data: data).run()
+            var run = Reference(model: model, data: data)
+            run.dropped = interpreter.drops.byLayer
+            reference = run.run()
         }
-        let values = try Interpreter(
-            graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds
-        ).run()
         var worst = 0.0
         var outputs = 0
         let scale = max(reference.data.map(abs).max() ?? 1, 1e-300)
@@ -282,7 +289,10 @@ public enum Verifier {
             outputs += 1
         }
         guard outputs > 0 else { throw VerifyError("the graph has no output node to compare") }
-        return VerifyResult(maxRelativeError: worst, outputs: outputs, nodesExecuted: graph.nodes.count)
+        var result = VerifyResult(maxRelativeError: worst, outputs: outputs, nodesExecuted: graph.nodes.count)
+        result.droppedAssignments = interpreter.drops.total
+        result.unplacedDrops = interpreter.drops.unmapped
+        return result
     }
 
     /// Every node's `out` as integers; the element count of each is bounded by the budget
