@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The attribute-level mutation campaign (docs/fuzzing.md): generated DAGs of several presets,
-# two small specs and three of the composed degrees (docs/degrees), their attribute values, edges and names mutated, each mutant run through
+# two small specs and four of the composed degrees (docs/degrees), their attribute values, edges and names mutated, each mutant run through
 # check, info, analyze (--gantt, --trace), render, verify, report and compare, every run under
 # 30 s and 2 GB (timeout, prlimit --as).
 #   scripts/mutate.sh [COUNT [SEED [JOBS]]]     (default 5000 mutants, seed 1, 2 jobs)
@@ -34,6 +34,8 @@ d="$run/deploydag"
 "$d" generate --spec docs/degrees/cp.yaml -o "$run/seeds/degree-cp.dot"
 "$d" generate --spec docs/degrees/ep.yaml -o "$run/seeds/degree-ep.dot"
 "$d" generate --spec docs/degrees/disaggregated.yaml -o "$run/seeds/degree-disaggregated.dot"
+# Sequence parallelism: reduce-scatters and all-gathers, whose parts the placement rules derive.
+"$d" generate --spec docs/degrees/sp.yaml -o "$run/seeds/degree-sp.dot"
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo ' (with uncommitted changes)'), $(date -u +%FT%TZ)"
 "$run/deploydag-mutate" --binary "$d" --count "$count" --seed "$seed" --jobs "$jobs" --seconds 30 --memory-mb 2048 \
     --work "$run/work" --failures mutate-failures "$run"/seeds/*.dot
