@@ -72,29 +72,48 @@ public enum ChromeTrace {
 }
 
 /// JSON text as bytes: strings escaped as RFC 8259 asks, numbers as Swift prints them.
-struct JSONText {
-    var bytes: [UInt8] = []
+public struct JSONText: Sendable {
+    public var bytes: [UInt8] = []
+    /// Also escape what would end or confuse an HTML `<script>` element holding the text: `<`,
+    /// `>`, `&`, and U+2028 and U+2029 (line ends to older JavaScript).
+    public var scriptSafe = false
 
-    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    public init(scriptSafe: Bool = false) { self.scriptSafe = scriptSafe }
 
-    mutating func string(_ text: String) {
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    public mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    public mutating func string(_ text: String) {
+        let hex = Array("0123456789abcdef".utf8)
+        func escape(_ value: UInt32) {
+            bytes += Array("\\u".utf8) + [12, 8, 4, 0].map { hex[Int((value >> $0) & 15)] }
+        }
         bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
+        let utf8 = Array(text.utf8)
+        var i = 0
+        while i < utf8.count {
+            let byte = utf8[i]
             switch byte {
             case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
             case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case ..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            case ..<0x20: escape(UInt32(byte))
+            case UInt8(ascii: "<"), UInt8(ascii: ">"),
+                UInt8(ascii: "&") where scriptSafe:
+                escape(UInt32(byte))
+            case 0xE2 where scriptSafe && i + 2 < utf8.count && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
+                escape(utf8[i + 2] == 0xA8 ? 0x2028 : 0x2029)
+                i += 2
             default: bytes.append(byte)
             }
+            i += 1
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
     /// A finite number as Swift prints it (`0.5`, `1e-05`, `2.0`); JSON has no NaN or infinity,
     /// so those are `null`.
-    mutating func number(_ value: Double) {
+    public mutating func number(_ value: Double) {
         guard value.isFinite else { return raw("null") }
         if value == value.rounded(), abs(value) < 1e15 { return raw(String(Int64(value))) }
         raw("\(value)")

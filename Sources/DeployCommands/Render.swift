@@ -106,12 +106,22 @@ extension DeployDag {
             return out
         }
 
+        /// graphviz's output written to `-o`: its JSON with control characters escaped, and
+        /// nothing at all (exit 1) when graphviz wrote nothing (cairo out of memory, say).
+        private func writeRendered(_ rendered: [UInt8], drawing: DrawingFormat) throws {
+            guard !rendered.isEmpty else {
+                printError(
+                    "deploydag: \(LoadedDAG.displayName(file)): graphviz wrote an empty \(drawing.rawValue) (see its messages above); nothing written"
+                )
+                throw ExitCode.failure
+            }
+            try OutputFile.write(drawing == .json ? Self.jsonWithEscapedControls(rendered) : rendered, to: output, inputs: [file])
+        }
+
         /// The interactive page, kept when one drawn from the same diagram and data is there.
         private func writePage(_ page: InteractivePage, dot: String) throws {
             if !force, case .regular(let path, existing: _?) = try OutputFile.Destination.resolve(output, inputs: [file]),
-                let existing = try? String(contentsOfFile: path, encoding: .utf8),
-                DiagramFingerprint.isComplete(existing, closing: "</html>"),
-                DiagramFingerprint.read(svg: existing) == page.fingerprint(diagram: dot)
+                DiagramFingerprint.isCurrent(path, closing: "</html>", fingerprint: page.fingerprint(diagram: dot))
             {
                 return
             }
@@ -180,12 +190,7 @@ extension DeployDag {
                     page.findings = errors.map { ($0.formatted, $0.node) }
                     try OutputFile.write(page.html(svg: rendered, diagram: text), to: output, inputs: [file])
                 } else {
-                    guard !rendered.isEmpty else {
-                        printError(
-                            "deploydag: \(name): graphviz wrote an empty \(drawing.rawValue) (see its messages above); nothing written")
-                        throw ExitCode.failure
-                    }
-                    try OutputFile.write(drawing == .json ? Self.jsonWithEscapedControls(rendered) : rendered, to: output, inputs: [file])
+                    try writeRendered(rendered, drawing: drawing)
                 }
             } catch let failure as SVGRenderer.Failure {
                 printError("deploydag: \(name): \(failure)")
@@ -219,6 +224,7 @@ extension DeployDag {
             let viewName = overview ? "overview" : graph.attributes["view"]
             let heading = title ?? ([graph.name, viewName.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
             let dot: String
+            var folding: Folding?
             if overview {
                 dot = try Overview().dot(
                     for: graph,
@@ -228,7 +234,8 @@ extension DeployDag {
                 var diagram = Diagram(
                     title: heading, criticalPath: noCriticalPath ? [] : analysis?.criticalPath ?? [], fold: !unfold, findings: findings)
                 if let analysis { diagram.figures = Diagram.Figures(analysis, pricedBy: Self.pricedBy) }
-                dot = try diagram.dot(for: graph)
+                folding = diagram.folding(for: graph)
+                dot = try diagram.dot(for: graph, folding: folding)
             }
             if let diagramDot { try OutputFile.write(dot, to: diagramDot, inputs: [file]) }
             if drawing == .dot { return try OutputFile.write(dot, to: output, inputs: [file]) }
@@ -243,8 +250,7 @@ extension DeployDag {
                             + block.collectives.map { ("communication", $0.text) }
                     }
                 } else {
-                    let drawn = Diagram(title: heading, fold: !unfold, findings: findings)
-                    page.describe(graph, analysis: analysis, folding: drawn.folding(for: graph))
+                    page.describe(graph, analysis: analysis, folding: folding)
                 }
                 page.findings = findings.map { ($0.formatted, $0.node) }
                 return try writePage(page, dot: dot)
@@ -252,9 +258,7 @@ extension DeployDag {
             // Graphviz lays the same diagram out differently from run to run; an SVG already
             // drawn from this exact diagram is kept rather than replaced by an equivalent one.
             if drawing == .svg, !force, case .regular(let path, existing: _?) = try OutputFile.Destination.resolve(output, inputs: [file]),
-                let existing = try? String(contentsOfFile: path, encoding: .utf8),
-                DiagramFingerprint.isComplete(existing, closing: "</svg>"),
-                DiagramFingerprint.read(svg: existing) == DiagramFingerprint.hash(dot)
+                DiagramFingerprint.isCurrent(path, closing: "</svg>", fingerprint: DiagramFingerprint.hash(dot))
             {
                 return
             }
@@ -266,12 +270,7 @@ extension DeployDag {
                 throw ExitCode.failure
             }
             if drawing == .svg { rendered = DiagramFingerprint.stamp(svg: rendered, diagram: dot) }
-            if drawing == .json { rendered = Self.jsonWithEscapedControls(rendered) }
-            guard !rendered.isEmpty else {
-                printError("deploydag: \(file): graphviz wrote an empty \(drawing.rawValue) (see its messages above); nothing written")
-                throw ExitCode.failure
-            }
-            try OutputFile.write(rendered, to: output, inputs: [file])
+            try writeRendered(rendered, drawing: drawing)
         }
     }
 }

@@ -169,18 +169,16 @@ struct ReviewDocument {
                 title: "\(graph.name): layer \(layer)", criticalPath: viewAnalysis?.criticalPath ?? [],
                 findings: check.findings.filter { $0.severity == .error && $0.rule != .memory })
             if let viewAnalysis { diagram.figures = Diagram.Figures(viewAnalysis, pricedBy: pricedBy) }
-            let dot = try diagram.dot(for: view)
+            let folding = diagram.folding(for: view)
+            let dot = try diagram.dot(for: view, folding: folding)
             if writesPage {
                 wrotePage = true
                 var page = InteractivePage(title: "\(graph.name): layer \(layer)", pricedBy: pricedBy)
-                page.describe(view, analysis: viewAnalysis, folding: diagram.folding(for: view))
+                page.describe(view, analysis: viewAnalysis, folding: folding)
                 page.findings = diagram.findings.map { ($0.formatted, $0.node) }
                 page.summary = verdict().replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "`", with: "")
                 let path = directory + "/report.html"
-                let existing = try? String(contentsOfFile: path, encoding: .utf8)
-                if existing.map({ !DiagramFingerprint.isComplete($0, closing: "</html>") }) ?? true
-                    || existing.flatMap(DiagramFingerprint.read) != page.fingerprint(diagram: dot)
-                {
+                if !DiagramFingerprint.isCurrent(path, closing: "</html>", fingerprint: page.fingerprint(diagram: dot)) {
                     try OutputFile.write(page.html(svg: SVGRenderer.render(dot: dot), diagram: dot), to: path, inputs: inputs)
                 }
             }
@@ -196,9 +194,7 @@ struct ReviewDocument {
 
     private mutating func write(_ dot: String, _ file: String, _ caption: String, _ directory: String) throws {
         let path = directory + "/" + file
-        if let existing = try? String(contentsOfFile: path, encoding: .utf8), DiagramFingerprint.isComplete(existing, closing: "</svg>"),
-            DiagramFingerprint.read(svg: existing) == DiagramFingerprint.hash(dot)
-        {
+        if DiagramFingerprint.isCurrent(path, closing: "</svg>", fingerprint: DiagramFingerprint.hash(dot)) {
             diagrams.append((file, caption))
             return
         }
@@ -206,13 +202,13 @@ struct ReviewDocument {
         diagrams.append((file, caption))
     }
 
-    /// The first paragraph: in plain words, whether the DAG is valid, whether it fits, and what
-    /// binds its critical path.
     /// `B is` or `B and S are`.
     static func symbolList(_ symbols: [String]) -> String {
         symbols.count == 1 ? "\(symbols[0]) is" : "\(symbols.dropLast().joined(separator: ", ")) and \(symbols.last!) are"
     }
 
+    /// The first paragraph: in plain words, whether the DAG is valid, whether it fits, and what
+    /// binds its critical path.
     func verdict() -> String {
         var parts: [String] = []
         let errors = check.findings.filter { $0.severity == .error && $0.rule != .memory }

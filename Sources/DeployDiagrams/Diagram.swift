@@ -93,7 +93,8 @@ public struct Diagram: Sendable {
         self.findings = findings
     }
 
-    public func dot(for graph: OperatorGraph) throws(DOTWriteError) -> String {
+    /// The styled DOT; `folding`, when the caller has it (`folding(for:)`), is not computed again.
+    public func dot(for graph: OperatorGraph, folding given: Folding? = nil) throws(DOTWriteError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(graph.nodes.count * 400 + 4096)
         func line(_ text: String) { out.append(contentsOf: text.utf8); out.append(0x0A) }
@@ -116,7 +117,7 @@ public struct Diagram: Sendable {
             guard let name = finding.node, let v = index[name] else { continue }
             if !(faults[v]?.contains(finding.rule.rawValue) ?? false) { faults[v, default: []].append(finding.rule.rawValue) }
         }
-        let folding = self.folding(for: graph)
+        let folding = given ?? self.folding(for: graph)
         let critical = Set(criticalPath)
         let grouping = GPUGrouping(graph)
         var byGPU: [Int: [Int]] = [:]

@@ -34,6 +34,13 @@ public enum DiagramFingerprint {
         return text[..<end].hasSuffix(closing)
     }
 
+    /// Whether the file at `path` is a whole drawing (or page) stamped with `fingerprint`: one
+    /// to keep rather than lay out again.
+    public static func isCurrent(_ path: String, closing: String, fingerprint: String) -> Bool {
+        guard let existing = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        return isComplete(existing, closing: closing) && read(svg: existing) == fingerprint
+    }
+
     /// The hash stamped into an SVG, if any.
     public static func read(svg: String) -> String? {
         guard let range = svg.firstRange(of: marker) else { return nil }

@@ -76,27 +76,62 @@ public struct InteractivePage: Sendable {
         }
     }
 
-    /// The page's data, as the script reads it.
+    /// The page's data, as the script reads it: JSON safe inside a `<script>` element.
     var data: String {
-        var data = "{\"details\":{"
-        data += details.keys.sorted().map { name in
-            Self.json(name) + ":[" + details[name]!.map { "[\(Self.json($0.key)),\(Self.json($0.value))]" }.joined(separator: ",") + "]"
-        }.joined(separator: ",")
-        data += "},\"aliases\":{"
-        data += aliases.keys.sorted().map { "\(Self.json($0)):\(Self.json(aliases[$0]!))" }.joined(separator: ",")
-        data += "},\"ids\":{"
-        data += ids.keys.sorted().map { "\(Self.json($0)):\(Self.json(ids[$0]!))" }.joined(separator: ",")
-        data += "},\"reasons\":{"
-        data += aliasReasons.keys.sorted().map { "\(Self.json($0)):\(Self.json(aliasReasons[$0]!))" }.joined(separator: ",")
-        data += "},\"findings\":["
-        data += findings.map { "{\"text\":\(Self.json($0.text)),\"node\":\($0.node.map(Self.json) ?? "null")}" }.joined(separator: ",")
-        data += "]}"
-        return data
+        var json = JSONText(scriptSafe: true)
+        func object(_ key: String, _ map: [String: String]) {
+            json.string(key)
+            json.raw(":{")
+            for (i, name) in map.keys.sorted().enumerated() {
+                if i > 0 { json.raw(",") }
+                json.string(name)
+                json.raw(":")
+                json.string(map[name]!)
+            }
+            json.raw("},")
+        }
+        json.raw("{")
+        json.string("details")
+        json.raw(":{")
+        for (i, name) in details.keys.sorted().enumerated() {
+            if i > 0 { json.raw(",") }
+            json.string(name)
+            json.raw(":[")
+            for (j, fact) in details[name]!.enumerated() {
+                json.raw(j > 0 ? ",[" : "[")
+                json.string(fact.key)
+                json.raw(",")
+                json.string(fact.value)
+                json.raw("]")
+            }
+            json.raw("]")
+        }
+        json.raw("},")
+        object("aliases", aliases)
+        object("ids", ids)
+        object("reasons", aliasReasons)
+        json.string("findings")
+        json.raw(":[")
+        for (i, finding) in findings.enumerated() {
+            json.raw(i > 0 ? ",{" : "{")
+            json.string("text")
+            json.raw(":")
+            json.string(finding.text)
+            json.raw(",")
+            json.string("node")
+            json.raw(":")
+            if let node = finding.node { json.string(node) } else { json.raw("null") }
+            json.raw("}")
+        }
+        json.raw("]}")
+        return json.text
     }
 
     /// What identifies the page but for graphviz's layout: the diagram laid out (its DOT), the
     /// data and the page's own code. `make dags` keeps a page whose fingerprint is unchanged.
-    public func fingerprint(diagram: String) -> String {
+    public func fingerprint(diagram: String) -> String { fingerprint(diagram: diagram, data: data) }
+
+    private func fingerprint(diagram: String, data: String) -> String {
         DiagramFingerprint.hash([diagram, data, title, pricedBy, summary ?? "", Self.style, Self.script].joined(separator: "\u{0}"))
     }
 
@@ -109,18 +144,18 @@ public struct InteractivePage: Sendable {
         let data = self.data
         return """
             <!DOCTYPE html>
-            <!-- \(DiagramFingerprint.marker)\(fingerprint(diagram: diagram)) -->
+            <!-- \(DiagramFingerprint.marker)\(fingerprint(diagram: diagram, data: data)) -->
             <html lang="en">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta name="generator" content="deploydag">
-            <title>\(title.htmlEscaped)</title>
+            <title>\(title.xmlEscaped)</title>
             <style>\(Self.style)</style>
             </head>
             <body data-selected="" data-js-errors="0">
             <header>
-            <strong>\(title.htmlEscaped)</strong>
+            <strong>\(title.xmlEscaped)</strong>
             <input id="search" type="search" placeholder="find a node by name" aria-label="find a node by name" list="names">
             <datalist id="names"></datalist>
             <label><input id="critical" type="checkbox" checked> critical path</label>
@@ -130,10 +165,10 @@ public struct InteractivePage: Sendable {
             <main>
             <div id="viewport">\(text)</div>
             <aside id="panel">
-            \(summary.map { "<section id=\"summary\"><p>\($0.htmlEscaped)</p></section>" } ?? "")
+            \(summary.map { "<section id=\"summary\"><p>\($0.xmlEscaped)</p></section>" } ?? "")
             <section id="details"><h2>node</h2><p class="hint">Click a node, or search for one by name.</p></section>
             <section id="findings"><h2>findings</h2></section>
-            <p class="hint">Figures priced by \(pricedBy.htmlEscaped). Drag to pan, wheel or +/- to zoom.</p>
+            <p class="hint">Figures priced by \(pricedBy.xmlEscaped). Drag to pan, wheel or +/- to zoom.</p>
             </aside>
             </main>
             <script id="dag-data" type="application/json">\(data)</script>
@@ -164,30 +199,6 @@ public struct InteractivePage: Sendable {
             }
         }
         return out + rest
-    }
-
-    static func json(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            default:
-                if u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 
     static let style = """
@@ -388,21 +399,4 @@ public struct InteractivePage: Sendable {
           document.body.dataset.ready = "true";
         })();
         """
-}
-
-extension String {
-    var htmlEscaped: String {
-        var out = ""
-        for c in self {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-
 }
