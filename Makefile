@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPLOYDAG := .build/debug/deploydag
 
-.PHONY: all deps build dags docs test unit-test check-dags check-docs check-chakra check-html lint format clean bench install
+.PHONY: all deps build dags docs calibrate test unit-test check-dags check-docs check-chakra check-html lint format clean bench install
 
 all: build
 
@@ -24,6 +24,11 @@ check-dags: build
 # The command-line reference, generated from the argument parser (checked in; `make test` fails when stale).
 docs: build
 	$(DEPLOYDAG) docs cli-reference > docs/cli-reference.md
+
+# docs/calibration.md: deploydag's figures beside published measurements (bench/calibration/,
+# docs/calibration.md; checked by `make test`).
+calibrate: build
+	$(DEPLOYDAG) calibrate bench/calibration/published.yaml -o docs/calibration.md
 
 check-docs: build
 	scripts/check-docs.sh $(DEPLOYDAG)

@@ -27,7 +27,7 @@ public struct GPUMemory: Sendable, Hashable {
     public func overCapacityMessage(on gpu: GPUSpec) -> String? {
         guard let over = overBytes else { return nil }
         return
-            "GPU \(self.gpu) needs \(Format.bytes(totalBytes)) (weights \(Format.bytes(weightBytes)) + peak activations \(Format.bytes(peakActivationBytes))), but a \(gpu.name) has \(Format.bytes(gpu.memoryCapacity)): over by \(Format.bytes(over))"
+            "GPU \(self.gpu) needs \(Format.bytes(totalBytes)) (weights \(Format.bytes(weightBytes)) + peak activations \(Format.bytes(peakActivationBytes))), but a \(gpu.name) has \(gpu.memoryText): over by \(Format.bytes(over))"
     }
     public var overBytes: Double? { capacityBytes.map { totalBytes - $0 }.flatMap { $0 > 0 ? $0 : nil } }
 }
@@ -148,13 +148,23 @@ extension Analysis {
         let bytes = elementBytes
         for (gpu, slices) in graph.weightSlicesByGPU() { weights[gpu] = slices.reduce(0) { $0 + $1.elements } * bytes }
         let cacheBytes = Pricer.cacheElementBytes(of: graph)
-        let cache = cacheBytes == bytes ? nil : Pricer.cacheTensors(graph, adjacency)
+        let cache = graph.nodes.contains(where: { $0.op == .kvCache }) ? Pricer.cacheTensors(graph, adjacency) : nil
         var events: [Int: [(time: Double, delta: Double)]] = [:]
         for (v, node) in graph.nodes.enumerated() where node.op != .output {
-            guard let elements = node.out.elementCountValue else { continue }
-            let size = elements * (cache?[v] == true ? cacheBytes : bytes)
+            guard var elements = node.out.elementCountValue else { continue }
             var release = schedule.finish[v]
             for s in adjacency.successors(of: v) { release = max(release, schedule.finish[Int(s)]) }
+            // The K/V cache is resident for the step and after it; its append writes the new
+            // tokens in place, at the cache's end, so it adds only those.
+            if node.op == .kvCache { release = max(release, schedule.makespan) }
+            if node.op == .concat, cache?[v] == true {
+                let cached = adjacency.predecessors(of: v).filter { graph.nodes[Int($0)].op == .kvCache }
+                if !cached.isEmpty {
+                    elements -= cached.reduce(0) { $0 + (graph.nodes[Int($1)].out.elementCountValue ?? 0) }
+                    release = max(release, schedule.makespan)
+                }
+            }
+            let size = max(elements, 0) * (cache?[v] == true ? cacheBytes : bytes)
             // A disaggregated graph's K/V cache, once in place on a decode GPU, stays for the
             // step (and the steps after it), as a cache read from memory does.
             if node.block == "kv_transfer", adjacency.successors(of: v).contains(where: { graph.nodes[Int($0)].block != "kv_transfer" }) {
@@ -167,7 +177,7 @@ extension Analysis {
             }
         }
         let gpus = Set(weights.keys).union(events.keys).sorted()
-        let capacity = options.costModel.gpu?.memoryCapacity
+        let capacity = options.costModel.gpu?.usableMemory
         return gpus.map { g in
             var live = 0.0
             var peak = 0.0

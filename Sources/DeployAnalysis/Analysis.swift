@@ -11,6 +11,14 @@ public struct AnalysisOptions: Sendable {
     }
 }
 
+extension AnalysisOptions {
+    /// What the commands price with unless told otherwise (`--cost calibrated`, `--gpu h100-sxm`):
+    /// the calibrated model on an H100 in an 8-GPU NVSwitch node, NCCL-like collectives.
+    public static let standard = AnalysisOptions(
+        costModel: .calibrated(.h100SXM, efficiency: GPUSpec.h100SXM.kernels.gemmEfficiency ?? 0.8),
+        network: NetworkModel(algorithms: .nccl, collectives: .dgxHopper))
+}
+
 /// Everything `deploydag analyze` reports about one DAG, derived from the graph.
 public struct Analysis: Sendable {
     public let graph: OperatorGraph
@@ -35,6 +43,8 @@ public struct Analysis: Sendable {
         switch options.costModel {
         case .roofline(let gpu, let efficiency):
             options.costModel = .roofline(try gpu.running(dtype: graph.attributes["dtype"]), efficiency: efficiency)
+        case .calibrated(let gpu, let efficiency):
+            options.costModel = .calibrated(try gpu.running(dtype: graph.attributes["dtype"]), efficiency: efficiency)
         case .table(let table, let gpu): options.costModel = .table(table, try gpu.running(dtype: graph.attributes["dtype"]))
         case .matmulFLOPs: break
         }
@@ -50,7 +60,8 @@ public struct Analysis: Sendable {
             unboundSymbols.isEmpty ? graph : (try? graph.binding(Dictionary(uniqueKeysWithValues: unboundSymbols.map { ($0, 1) }))) ?? graph
         var pricer = Pricer(costModel: options.costModel, network: options.network, elementBytes: Pricer.elementBytes(of: graph))
         pricer.cacheElementBytes = Pricer.cacheElementBytes(of: graph)
-        let cache = pricer.cacheElementBytes == pricer.elementBytes ? nil : Pricer.cacheTensors(graph, adjacency)
+        // Which tensors are K/V cache: priced in the cache's format, an append writing only the new token.
+        let cache = graph.nodes.contains(where: { $0.op == .kvCache }) ? Pricer.cacheTensors(graph, adjacency) : nil
         var costs: [NodeCost] = []
         costs.reserveCapacity(graph.nodes.count)
         for (i, node) in priced.nodes.enumerated() {
@@ -117,16 +128,40 @@ public struct Analysis: Sendable {
     /// The GPUs the graph's compute runs on.
     public var gpuCount: Int { graph.gpus ?? Set(graph.nodes.compactMap(\.gpu)).count }
 
-    /// TPS if every GPU ran matmuls at the cost model's peak: GPUs x peak / FLOPs per token.
+    /// TPS at the roofline bound: tokens over `roofline.seconds`.
     public var rooflineTPS: Double? {
-        guard let tokens, tokens > 0, totalFLOPs > 0, let peak = peakFLOPs else { return nil }
-        return Double(gpuCount) * peak / (totalFLOPs / tokens)
+        guard let tokens, tokens > 0, let bound = roofline, bound.seconds > 0 else { return nil }
+        return tokens / bound.seconds
+    }
+
+    /// The roofline bound: the busiest GPU's larger of its FLOPs at the tensor-core peak and
+    /// its memory traffic at the HBM bandwidth (both at 100%, nothing fixed, no communication).
+    public var roofline: RooflineBound? {
+        guard let peak = peakFLOPs, peak > 0 else { return nil }
+        let bandwidth = options.costModel.gpu?.memoryBandwidth
+        var flops: [Int: Double] = [:]
+        var bytes: [Int: Double] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            guard let gpu = node.gpu else { continue }
+            flops[gpu, default: 0] += costs[i].flops
+            bytes[gpu, default: 0] += costs[i].memoryBytes
+        }
+        var best: RooflineBound?
+        for gpu in Set(flops.keys).sorted() {
+            let compute = (flops[gpu] ?? 0) / peak
+            let memory = bandwidth.map { (bytes[gpu] ?? 0) / $0 } ?? 0
+            let bound = RooflineBound(
+                gpu: gpu, flops: flops[gpu] ?? 0, memoryBytes: bytes[gpu] ?? 0, computeSeconds: compute, memorySeconds: memory,
+                peakFLOPs: peak, memoryBandwidth: bandwidth)
+            if bound.seconds > best?.seconds ?? -1 { best = bound }
+        }
+        return best.flatMap { $0.seconds > 0 ? $0 : nil }
     }
 
     /// The peak the roofline bound uses.
     public var peakFLOPs: Double? {
         switch options.costModel {
-        case .roofline(let gpu, _), .table(_, let gpu): gpu.peakFLOPs
+        case .roofline(let gpu, _), .calibrated(let gpu, _), .table(_, let gpu): gpu.peakFLOPs
         case .matmulFLOPs(let t): t * 1e12
         }
     }
@@ -137,6 +172,32 @@ public struct Analysis: Sendable {
         let busy = usage.reduce(0) { $0 + $1.computeSeconds + $1.communicationSeconds }
         guard busy > 0 else { return 0 }
         return usage.reduce(0) { $0 + $1.communicationSeconds } / busy
+    }
+}
+
+/// The roofline bound on one DAG: its busiest GPU at its peaks.
+public struct RooflineBound: Sendable, Hashable {
+    public var gpu: Int
+    public var flops: Double
+    public var memoryBytes: Double
+    public var computeSeconds: Double
+    public var memorySeconds: Double
+    public var peakFLOPs: Double
+    /// nil when the cost model names no GPU (matmul-flops): compute only.
+    public var memoryBandwidth: Double?
+
+    public var seconds: Double { max(computeSeconds, memorySeconds) }
+    /// `compute` or `memory`: which of the two binds.
+    public var binding: String { memorySeconds > computeSeconds ? "memory" : "compute" }
+
+    /// "memory-bound: GPU 0 moves 2.9 GB at 3.35 TB/s in 870 us (its 97 GFLOP take 98 us at 989 TFLOP/s)".
+    public var explanation: String {
+        let compute = "\(Format.flops(flops)) at \(Format.number(peakFLOPs / 1e12)) TFLOP/s in \(Format.seconds(computeSeconds))"
+        guard let memoryBandwidth else { return "compute-bound: GPU \(gpu) runs \(compute)" }
+        let memory = "\(Format.bytes(memoryBytes)) at \(Format.number(memoryBandwidth / 1e12)) TB/s in \(Format.seconds(memorySeconds))"
+        return binding == "memory"
+            ? "memory-bound: GPU \(gpu) moves \(memory); its \(compute)"
+            : "compute-bound: GPU \(gpu) runs \(compute); its \(memory)"
     }
 }
 

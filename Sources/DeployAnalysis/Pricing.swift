@@ -80,35 +80,70 @@ public struct Pricer: Sendable {
                 let n = node.attributes["n"].flatMap(Dim.init)?.doubleValue
             else { return nil }
             let flops = 2 * m * k * n
-            // An activation operand read from the cache (materialized attention) is in its format.
-            let rhsBytes = inputs.count == 2 ? bytesPerElement(ofInput: 1) : elementBytes
-            let bytes = m * k * bytesPerElement(ofInput: 0) + k * n * rhsBytes + m * n * elementBytes
+            var bytes: Double
+            if inputs.count == 2, let a = inputs[0].elementCountValue, let b = inputs[1].elementCountValue {
+                // Two activations (materialized attention's Q·Kᵀ and A·V): each operand as it is,
+                // a K or V of every batch element and head read once for its own (the m, k, n of
+                // the flattened product would count it once for all of them), a cache operand in
+                // its format.
+                bytes = a * bytesPerElement(ofInput: 0) + b * bytesPerElement(ofInput: 1) + outBytes
+            } else {
+                bytes = m * k * bytesPerElement(ofInput: 0) + k * n * elementBytes + m * n * elementBytes
+            }
             let seconds: Double
             switch costModel {
             case .roofline(let gpu, let efficiency):
                 seconds = max(flops / (gpu.peakFLOPs * efficiency), bytes / gpu.memoryBandwidth)
-            case .table(let table, _):
-                seconds = table.seconds(m: m, k: k, n: n)
+            case .calibrated(let gpu, let efficiency):
+                seconds = gpu.kernels.gemmSeconds(
+                    m: m, k: k, n: n, bytes: bytes, peak: gpu.peakFLOPs, bandwidth: gpu.memoryBandwidth, efficiency: efficiency)
+            case .table(let table, let gpu):
+                seconds =
+                    table.seconds(m: m, k: k, n: n)
+                    ?? gpu.kernels.gemmSeconds(
+                        m: m, k: k, n: n, bytes: bytes, peak: gpu.peakFLOPs, bandwidth: gpu.memoryBandwidth,
+                        efficiency: gpu.kernels.gemmEfficiency ?? 0.8)
             case .matmulFLOPs(let t):
                 seconds = flops / (t * 1e12)
             }
+            bytes = bytes.isFinite ? bytes : 0
             return NodeCost(seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
         case .attention:
             return fusedAttention(node, inputs: inputs, outBytes: outBytes, bytesPerElement: bytesPerElement)
+        case .kvCache:
+            // The cache is resident, as the weights are: no kernel reads it but its consumers
+            // (the attention that attends to it), which count its bytes.
+            return .zero
         default:
-            // Memory-bound operators: read the inputs, write the output (a cache is only read;
-            // a slice reads only what it keeps).
+            // Memory-bound operators: read the inputs, write the output (a slice reads only what
+            // it keeps; a cache's append writes only the new tokens, in place).
             var bytes = outBytes
             if node.op == .narrow {
                 bytes = 2 * outBytes
-            } else if node.op != .kvCache {
+            } else if node.op == .concat, let cache, cache.output, cache.inputs.contains(true) {
+                var appended = 0.0
+                for (i, shape) in inputs.enumerated() where !(i < cache.inputs.count && cache.inputs[i]) {
+                    guard let e = shape.elementCountValue else { return nil }
+                    appended += e
+                }
+                bytes = appended * (elementBytes + cacheElementBytes)
+            } else {
                 for (i, shape) in inputs.enumerated() {
                     guard let e = shape.elementCountValue else { return nil }
                     bytes += e * bytesPerElement(ofInput: i)
                 }
             }
-            guard let gpu = costModel.gpu else { return NodeCost(seconds: 0, flops: 0, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil) }
-            return NodeCost(seconds: bytes / gpu.memoryBandwidth, flops: 0, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
+            let seconds: Double
+            switch costModel {
+            case .matmulFLOPs: seconds = 0
+            case .roofline(let gpu, _): seconds = bytes / gpu.memoryBandwidth
+            case .calibrated(let gpu, _): seconds = gpu.kernels.streamSeconds(bytes: bytes, bandwidth: gpu.memoryBandwidth)
+            case .table(let table, let gpu):
+                seconds =
+                    table.kernelSeconds(op: node.op.rawValue, bytes: bytes)
+                    ?? gpu.kernels.streamSeconds(bytes: bytes, bandwidth: gpu.memoryBandwidth)
+            }
+            return NodeCost(seconds: seconds, flops: 0, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
         }
     }
 
@@ -139,8 +174,17 @@ public struct Pricer: Sendable {
         switch costModel {
         case .roofline(let gpu, let efficiency):
             seconds = max(flops / (gpu.peakFLOPs * efficiency), bytes / gpu.memoryBandwidth)
-        case .table(_, let gpu):
-            seconds = max(flops / gpu.peakFLOPs, bytes / gpu.memoryBandwidth)
+        case .calibrated(let gpu, let efficiency):
+            let k = gpu.kernels
+            seconds =
+                k.launchSeconds
+                + max(flops / (gpu.peakFLOPs * (k.attentionEfficiency ?? efficiency)), bytes / (gpu.memoryBandwidth * k.memoryEfficiency))
+        case .table(let table, let gpu):
+            let k = gpu.kernels
+            seconds =
+                table.kernelSeconds(op: "attention", bytes: bytes)
+                ?? k.launchSeconds
+                + max(flops / (gpu.peakFLOPs * (k.attentionEfficiency ?? 0.8)), bytes / (gpu.memoryBandwidth * k.memoryEfficiency))
         case .matmulFLOPs(let t):
             seconds = flops / (t * 1e12)
         }
@@ -195,6 +239,69 @@ public struct Pricer: Sendable {
             steps = 1
             sent = outBytes
         }
-        return NodeCost(seconds: steps * network.alpha + sent / bandwidth, flops: 0, memoryBytes: 0, sentBytesPerGPU: sent, link: link)
+        var seconds = steps * network.alpha + sent / bandwidth
+        let volume = node.op == .reduceScatter || node.op == .allToAll ? inBytes : outBytes
+        if network.algorithms == .nccl { seconds = ncclSeconds(node.op, group: node.group, bytes: volume) }
+        if case .table(let table, _) = costModel,
+            let measured = table.collectiveSeconds(op: node.op.rawValue, gpus: node.group.count, link: link, bytes: volume)
+        {
+            seconds = measured
+        }
+        return NodeCost(seconds: seconds, flops: 0, memoryBytes: 0, sentBytesPerGPU: sent, link: link)
+    }
+
+    /// A collective as NCCL and the serving runtimes run it (`CollectiveAlgorithms.nccl`): `bytes`
+    /// is the whole tensor (an all-reduce's, an all-gather's result, a reduce-scatter's or
+    /// all-to-all's buffer, a transfer's). Inside a node on NVSwitch the fastest of a ring, a
+    /// one-shot and a two-shot (direct) algorithm and NVLS; across nodes hierarchical (NVLink
+    /// inside each node, the network over each GPU's shard) or a flat ring, whichever is faster.
+    func ncclSeconds(_ op: Operator, group: [Int], bytes v: Double) -> Double {
+        let c = network.collectives
+        let p = Double(group.count)
+        guard p > 1 || op == .sendRecv else { return c.launchSeconds }
+        let perNode = Dictionary(grouping: group, by: { $0 / max(network.gpusPerNode, 1) }).values.map(\.count)
+        let nodes = Double(perNode.count)
+        let local = Double(perNode.max() ?? 1)
+        let nv = network.intraNodeBandwidth * c.nvlinkEfficiency
+        let net = network.interNodeBandwidth * c.networkEfficiency
+        let (hop, netHop) = (c.nvlinkHopSeconds, c.networkHopSeconds)
+        /// Inside one node: ring, or direct over NVSwitch.
+        func intra(_ op: Operator, _ p: Double, _ v: Double) -> Double {
+            guard p > 1 else { return 0 }
+            switch op {
+            case .allReduce:
+                var best = 2 * (p - 1) * hop + 2 * (p - 1) / p * v / nv
+                if c.nvswitch {
+                    best = min(best, hop + (p - 1) * v / nv)  // one-shot: every peer's whole tensor
+                    best = min(best, 2 * hop + 2 * (p - 1) / p * v / nv)  // two-shot: direct RS + AG
+                }
+                if let nvls = c.nvlsEfficiency { best = min(best, 2 * hop + v / (network.intraNodeBandwidth * nvls)) }
+                return best
+            case .sendRecv:
+                return hop + v / nv
+            default:  // all-gather, reduce-scatter, all-to-all: each GPU moves (p-1)/p of v
+                let steps = c.nvswitch ? 1 : p - 1
+                return steps * hop + (p - 1) / p * v / nv
+            }
+        }
+        if nodes <= 1 { return c.launchSeconds + intra(op, p, v) }
+        switch op {
+        case .sendRecv:
+            return c.launchSeconds + netHop + v / net
+        case .allReduce:
+            let flat = 2 * (p - 1) * netHop + 2 * (p - 1) / p * v / min(net * local, nv)  // a channel a GPU, each on its own NIC
+            let shard = v / local
+            let hierarchical =
+                intra(.reduceScatter, local, v) + 2 * (nodes - 1) * netHop + 2 * (nodes - 1) / nodes * shard / net
+                + intra(.allGather, local, v)
+            return c.launchSeconds + min(flat, hierarchical)
+        case .allGather, .reduceScatter:
+            let shard = v / local
+            return c.launchSeconds + intra(op, local, v) + (nodes - 1) * netHop + (nodes - 1) / nodes * shard / net
+        default:  // all-to-all: the part for other nodes leaves through this GPU's share of the NICs
+            let inside = (local - 1) / p * v / nv
+            let outside = (p - local) / p * v / net
+            return c.launchSeconds + netHop + max(inside, outside)
+        }
     }
 }

@@ -85,9 +85,8 @@ struct AnalysisReport {
                 + (graph.attributes["micro_batches"].map { ", \($0) micro-batches" } ?? ""))
         if let tps = a.tokensPerSecond {
             var line = "throughput: \(Format.rate(tps)) tokens/s"
-            if let bound = a.rooflineTPS, let tokens = a.tokens {
-                line +=
-                    "; roofline bound \(Format.rate(bound)) tokens/s (\(a.gpuCount) GPUs x \(Format.number(a.peakFLOPs! / 1e12)) TFLOP/s / \(Format.number(a.totalFLOPs / tokens / 1e9)) GFLOP per token): \(Format.percent(tps / bound)) reached"
+            if let bound = a.rooflineTPS, let roofline = a.roofline {
+                line += "; roofline bound \(Format.rate(bound)) tokens/s (\(roofline.explanation)): \(Format.percent(tps / bound)) reached"
             }
             lines.append(line)
         }
@@ -123,7 +122,7 @@ struct AnalysisReport {
                         separator: ", "))
         }
         lines.append("")
-        let capacity = a.options.costModel.gpu.map { " (\($0.name): \(Format.bytes($0.memoryCapacity)) each)" } ?? ""
+        let capacity = a.options.costModel.gpu.map { " (\($0.name): \($0.memoryText) each)" } ?? ""
         lines.append("memory\(capacity):")
         lines += Table.render(
             header: ["GPU", "weights", "peak activations", "total", "over capacity"],
@@ -204,6 +203,8 @@ struct AnalysisReport {
         var disaggregated: Disaggregated?
         var roofline_tps: Double?
         var roofline_fraction: Double?
+        /// `compute` or `memory`: which bound binds the busiest GPU.
+        var roofline_binding: String?
         var total_flops: Double
         var communication_share: Double
         var gpus: [GPU]
@@ -271,7 +272,7 @@ struct AnalysisReport {
                     tpot_seconds: d.timePerOutputToken,
                     decode_tokens_per_second: d.decodeTokens.flatMap { d.timePerOutputToken > 0 ? $0 / d.timePerOutputToken : nil })
             }, roofline_tps: a.rooflineTPS, roofline_fraction: a.tokensPerSecond.flatMap { tps in a.rooflineTPS.map { tps / $0 } },
-            total_flops: a.totalFLOPs, communication_share: a.communicationShare,
+            roofline_binding: a.roofline?.binding, total_flops: a.totalFLOPs, communication_share: a.communicationShare,
             gpus: usage.map {
                 JSON.GPU(
                     gpu: $0.gpu, compute_seconds: $0.computeSeconds, communication_seconds: $0.communicationSeconds, flops: $0.flops,

@@ -5,8 +5,23 @@ import DeploySpecs
 /// `--cost` and the hardware it prices on.
 struct CostOptions: ParsableArguments {
     @Option(
-        name: .long, help: "roofline (default), table:FILE.csv (measured m,k,n,seconds) or matmul-flops:T (2mkn / T TFLOP/s, all else 0).")
-    var cost: String = "roofline"
+        name: .long,
+        help:
+            "calibrated (default: the GPU's kernel model, docs/calibration.md), roofline (the textbook bound), table:FILE.csv (measured GEMMs, collectives and kernels; the rest calibrated) or matmul-flops:T (2mkn / T TFLOP/s, all else 0)."
+    )
+    var cost: String = "calibrated"
+
+    @Option(
+        name: .long,
+        help:
+            "Collective algorithms: nccl (by size and topology, hierarchical across nodes; the default but under --cost roofline) or ring (the textbook alpha-beta ring).",
+        transform: { text in
+            guard let value = CollectiveAlgorithms(rawValue: text) else {
+                throw ValidationError("--collectives must be nccl or ring, got '\(text)'")
+            }
+            return value
+        })
+    var collectives: CollectiveAlgorithms?
 
     @Option(name: .long, help: "GPU: h100-sxm (default), h200, a100-sxm, or NAME:peak=TFLOPS,bw=TBPS,mem=GB.")
     var gpu: String?
@@ -20,8 +35,10 @@ struct CostOptions: ParsableArguments {
 
     @Option(
         name: .long, parsing: .unconditional,
-        help: "Fraction of the GPU's peak a large matmul reaches (default 0.8: measured bf16 GEMMs reach 750-800 of 989 TFLOP/s).")
-    var efficiency: Double = 0.8
+        help:
+            "Fraction of the GPU's peak a large matmul reaches (default: the hardware's, 0.8 for the shipped GPUs: measured bf16 GEMMs reach 750-800 of 989 TFLOP/s)."
+    )
+    var efficiency: Double?
 
     @Option(
         name: .long, parsing: .unconditional,
@@ -54,7 +71,9 @@ struct CostOptions: ParsableArguments {
                 "--gpu must be one of \(GPUSpec.builtIn.map(\.name).joined(separator: ", ")) or NAME:peak=TFLOPS,bw=TBPS,mem=GB; got '\(gpu)'"
             )
         }
-        guard efficiency > 0, efficiency <= 1 else { throw ValidationError("--efficiency must be in (0, 1], got \(efficiency)") }
+        if let efficiency, !(efficiency > 0 && efficiency <= 1) {
+            throw ValidationError("--efficiency must be in (0, 1], got \(efficiency)")
+        }
         guard gpusPerNode ?? 1 > 0 else { throw ValidationError("--gpus-per-node must be positive, got \(gpusPerNode!)") }
         guard nvlinkGBps ?? 1 > 0, ibGBps ?? 1 > 0 else { throw ValidationError("--nvlink-gbps and --ib-gbps must be positive") }
         guard alphaUs ?? 0 >= 0 else { throw ValidationError("--alpha-us must not be negative, got \(alphaUs!)") }
@@ -74,9 +93,21 @@ struct CostOptions: ParsableArguments {
             memoryCapacity: file.memoryCapacity,
             fp8PeakFLOPs: file.peakFLOPs["fp8"], nvlinkBandwidth: file.nvlinkBandwidth)
         gpu.peaks = file.peakFLOPs
+        gpu.runtimeReserve = file.reserve
+        gpu.kernels = KernelModel(
+            gemmEfficiency: file.efficiency["gemm"], attentionEfficiency: file.efficiency["attention"],
+            memoryEfficiency: file.efficiency["hbm"] ?? 1, launchSeconds: file.kernelLaunch, multiprocessors: file.multiprocessors)
+        let c = file.collectives
+        let base = CollectiveModel()
+        let collectives = CollectiveModel(
+            launchSeconds: c["launch_us"] ?? base.launchSeconds, nvlinkHopSeconds: c["nvlink_step_us"] ?? base.nvlinkHopSeconds,
+            networkHopSeconds: c["network_step_us"] ?? base.networkHopSeconds,
+            nvlinkEfficiency: c["nvlink_efficiency"] ?? base.nvlinkEfficiency,
+            networkEfficiency: c["network_efficiency"] ?? base.networkEfficiency, nvlsEfficiency: c["nvls_efficiency"],
+            nvswitch: file.nvswitch)
         let network = NetworkModel(
             gpusPerNode: file.gpusPerNode, intraNodeBandwidth: file.nvlinkBandwidth, interNodeBandwidth: file.interNodeBandwidthPerGPU,
-            alpha: file.latency)
+            alpha: file.latency, collectives: collectives)
         return (gpu, network)
     }
 
@@ -93,7 +124,9 @@ struct CostOptions: ParsableArguments {
             gpusPerNode: gpusPerNode ?? base?.gpusPerNode ?? 8,
             intraNodeBandwidth: nvlinkGBps.map { $0 * 1e9 } ?? model.gpu?.nvlinkBandwidth ?? GPUSpec.defaultNVLinkBandwidth,
             interNodeBandwidth: ibGBps.map { $0 * 1e9 } ?? base?.interNodeBandwidth ?? 50e9,
-            alpha: alphaUs.map { $0 * 1e-6 } ?? base?.alpha ?? 2e-6)
+            alpha: alphaUs.map { $0 * 1e-6 } ?? base?.alpha ?? 2e-6,
+            algorithms: collectives ?? (model.name == "roofline" ? .ring : .nccl),
+            collectives: base?.collectives ?? (model.gpu?.name == GPUSpec.a100SXM.name ? .dgxAmpere : .dgxHopper))
         return AnalysisOptions(costModel: model, network: network)
     }
 }

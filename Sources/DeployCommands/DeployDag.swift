@@ -16,7 +16,7 @@ public struct DeployDag: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Generate.self, Presets.self, Check.self, Info.self, Render.self, Analyze.self, Compare.self, Verify.self, Report.self,
-            Plan.self, Diff.self, Export.self, Import.self, Docs.self,
+            Plan.self, Diff.self, Export.self, Import.self, Calibrate.self, Docs.self,
         ]
     )
 

@@ -241,7 +241,7 @@ struct Planner {
         row.tokens_per_second = analysis.tokensPerSecond.map { $0 * Double(c.dp) }
         row.tokens_per_second_per_gpu = row.tokens_per_second.map { $0 / Double(row.gpus) }
         row.bottleneck = Self.bottleneck(analysis)
-        if let batch = base.model.batch.intValue, let capacity = options.costModel.gpu?.memoryCapacity,
+        if let batch = base.model.batch.intValue, let capacity = options.costModel.gpu?.usableMemory,
             memory.contains(where: { $0.peakActivationBytes > 0 })
         {
             // Activations grow with the batch, weights do not: the batch that fills the first

@@ -52,7 +52,7 @@ extension DeployDag {
         var noCriticalPath = false
 
         /// The cost model the drawing's figures and critical path come from.
-        static let pricedBy = "the roofline model on h100-sxm (efficiency 0.8)"
+        static let pricedBy = "the calibrated model on h100-sxm (docs/calibration.md)"
 
         @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable), for the figures.")
         var bind: [String] = []
@@ -220,7 +220,9 @@ extension DeployDag {
                     graph = full
                 }
             }
-            let analysis = try? Analysis(graph: graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+            let analysis = try? Analysis(
+                graph: graph,
+                options: .standard)
             let viewName = overview ? "overview" : graph.attributes["view"]
             let heading = title ?? ([graph.name, viewName.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
             let dot: String

@@ -232,11 +232,11 @@ struct ReviewDocument {
             if over.isEmpty {
                 let most = memory.map(\.totalBytes).max() ?? 0
                 parts.append(
-                    "**It fits**: every GPU's weights and peak activations fit in \(Format.article(gpu.name)) \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the most any GPU needs is \(Format.bytes(most)))."
+                    "**It fits**: every GPU's weights and peak activations fit in \(Format.article(gpu.name)) \(gpu.name)'s \(gpu.memoryText) (the most any GPU needs is \(Format.bytes(most)))."
                 )
             } else {
                 parts.append(
-                    "**It does not fit**: \(over.count) of \(memory.count) GPUs need more than \(Format.article(gpu.name)) \(gpu.name)'s \(Format.bytes(gpu.memoryCapacity)) (the worst \(Format.bytes(over.map(\.totalBytes).max()!))), so it cannot run as drawn and its times are for comparison only."
+                    "**It does not fit**: \(over.count) of \(memory.count) GPUs need more than \(Format.article(gpu.name)) \(gpu.name)'s \(gpu.memoryText) (the worst \(Format.bytes(over.map(\.totalBytes).max()!))), so it cannot run as drawn and its times are for comparison only."
                 )
             }
         } else {
@@ -405,7 +405,7 @@ struct ReviewDocument {
         let overMemory = memory.filter { $0.overBytes != nil }
         if let gpu = options.costModel.gpu, !overMemory.isEmpty {
             md.append(
-                "- Memory: \(overMemory.count) of \(memory.count) GPUs do not fit in \(Format.article(gpu.name)) \(gpu.name) (\(Format.bytes(gpu.memoryCapacity))); the worst needs \(Format.bytes(overMemory.map(\.totalBytes).max()!))."
+                "- Memory: \(overMemory.count) of \(memory.count) GPUs do not fit in \(Format.article(gpu.name)) \(gpu.name) (\(gpu.memoryText)); the worst needs \(Format.bytes(overMemory.map(\.totalBytes).max()!))."
             )
         }
 

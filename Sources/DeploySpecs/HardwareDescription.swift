@@ -22,6 +22,19 @@ public struct HardwareDescription: Hashable, Sendable {
     public var latency: Double
     /// The file it was read from.
     public var file: String
+    /// Bytes the runtime keeps on every GPU (CUDA context, library workspaces, NCCL buffers).
+    public var reserve: Double = 0
+    /// Streaming multiprocessors (GEMM wave quantisation); nil: none.
+    public var multiprocessors: Int?
+    /// Fractions of peak reached: `gemm` (a large GEMM), `attention` (fused), `hbm` (streaming).
+    public var efficiency: [String: Double] = [:]
+    /// Fixed cost of one kernel, seconds.
+    public var kernelLaunch: Double = 0
+    /// Whether a node's GPUs are all one NVLink hop apart.
+    public var nvswitch = true
+    /// The `collectives:` section: `launch_us`, `nvlink_step_us`, `network_step_us`,
+    /// `nvlink_efficiency`, `network_efficiency`, `nvls_efficiency` (seconds and fractions).
+    public var collectives: [String: Double] = [:]
 
     /// What one GPU can send across nodes: the node's NICs shared by its GPUs.
     public var interNodeBandwidthPerGPU: Double { Double(nicsPerNode) * nicBandwidth / Double(max(gpusPerNode, 1)) }
@@ -42,10 +55,14 @@ public struct HardwareDescription: Hashable, Sendable {
 
     /// A shipped description's name, or a file.
     public static func load(_ nameOrFile: String) throws(SpecFileError) -> HardwareDescription {
-        if let known = try builtIn().first(where: { $0.name == nameOrFile }) { return known }
+        // A shipped machine by its name, or by its GPU's (h100-sxm, h200, a100-sxm-80gb, b200).
+        let shipped = try builtIn()
+        if let known = shipped.first(where: { $0.name == nameOrFile }) ?? shipped.first(where: { $0.gpuName == nameOrFile }) {
+            return known
+        }
         var directory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: nameOrFile, isDirectory: &directory) else {
-            let names = ((try? builtIn()) ?? []).map(\.name).joined(separator: ", ")
+            let names = shipped.flatMap { [$0.name, $0.gpuName] }.joined(separator: ", ")
             throw SpecFileError(
                 file: nameOrFile, line: nil, key: nil, reason: "no such file, and not one of the shipped machines (\(names))")
         }
@@ -75,7 +92,7 @@ public struct HardwareDescription: Hashable, Sendable {
             throw SpecFileError(file: file, line: nil, key: nil, reason: "not valid YAML: \(error)")
         }
         var reader = Reader(file: file)
-        let top = try reader.entries(root, path: "", allowed: ["name", "summary", "gpu", "node", "latency_us"])
+        let top = try reader.entries(root, path: "", allowed: ["name", "summary", "gpu", "node", "latency_us", "collectives"])
         func fail(_ key: String, _ node: Node?, _ reason: String) -> SpecFileError { reader.fail(key, node, reason) }
         /// A positive number of at most `limit` (in the file's units), or the default.
         func positive(_ m: [String: Node], _ key: String, in parent: Node, default value: Double? = nil, limit: Double = 1e6)
@@ -96,7 +113,9 @@ public struct HardwareDescription: Hashable, Sendable {
         guard let name = top["name"]?.string, !name.isEmpty else { throw fail("name", top["name"] ?? root, "is missing or empty") }
         guard let gpuNode = top["gpu"] else { throw fail("gpu", root, "is missing") }
         guard let nodeNode = top["node"] else { throw fail("node", root, "is missing") }
-        let gpu = try reader.entries(gpuNode, path: "gpu", allowed: ["name", "tflops", "hbm_tbps", "memory_gb", "nvlink_gbps"])
+        let gpu = try reader.entries(
+            gpuNode, path: "gpu",
+            allowed: ["name", "tflops", "hbm_tbps", "memory_gb", "nvlink_gbps", "reserve_gb", "sms", "efficiency", "launch_us"])
         guard let tflopsNode = gpu["tflops"] else {
             throw fail("tflops", gpuNode, "is missing: dense peaks by data type, such as {bf16: 989}")
         }
@@ -104,18 +123,67 @@ public struct HardwareDescription: Hashable, Sendable {
         var peaks: [String: Double] = [:]
         for (dtype, _) in tflops { peaks[dtype] = try positive(tflops, dtype, in: tflopsNode) * 1e12 }
         guard peaks["bf16"] != nil else { throw fail("tflops", tflopsNode, "must give bf16, the peak most DAGs run at") }
-        let node = try reader.entries(nodeNode, path: "node", allowed: ["gpus", "nics", "nic_gbps"])
+        let node = try reader.entries(nodeNode, path: "node", allowed: ["gpus", "nics", "nic_gbps", "nvswitch"])
         let gpus = try positive(node, "gpus", in: nodeNode, limit: 65_536)
         let nics = try positive(node, "nics", in: nodeNode, limit: 65_536)
         guard gpus == gpus.rounded(), nics == nics.rounded(), gpus <= 65_536, nics <= 65_536 else {
             throw fail("gpus", node["gpus"], "and nics must be whole numbers of at most 65,536")
         }
-        return HardwareDescription(
+        /// A fraction in (0, 1].
+        func fraction(_ m: [String: Node], _ key: String) throws(SpecFileError) -> Double? {
+            guard let node = m[key] else { return nil }
+            guard let v = node.float ?? node.int.map(Double.init), v > 0, v <= 1 else {
+                throw fail(key, node, "must be a fraction in (0, 1], got '\(node.string ?? "?")'")
+            }
+            return v
+        }
+        var efficiency: [String: Double] = [:]
+        if let node = gpu["efficiency"] {
+            let e = try reader.entries(node, path: "gpu.efficiency", allowed: ["gemm", "attention", "hbm"])
+            for key in e.keys { efficiency[key] = try fraction(e, key) }
+        }
+        var collectives: [String: Double] = [:]
+        if let node = top["collectives"] {
+            let c = try reader.entries(
+                node, path: "collectives",
+                allowed: ["launch_us", "nvlink_step_us", "network_step_us", "nvlink_efficiency", "network_efficiency", "nvls_efficiency"])
+            for key in c.keys {
+                collectives[key] = key.hasSuffix("_us") ? try positive(c, key, in: node, limit: 1e6) * 1e-6 : try fraction(c, key)
+            }
+        }
+        var nvswitch = true
+        if let n = node["nvswitch"] {
+            guard let on = n.bool else { throw fail("nvswitch", n, "must be true or false, got '\(n.string ?? "?")'") }
+            nvswitch = on
+        }
+        var sms: Int?
+        if gpu["sms"] != nil {
+            let v = try positive(gpu, "sms", in: gpuNode, limit: 65_536)
+            guard v == v.rounded() else { throw fail("sms", gpu["sms"], "must be a whole number of streaming multiprocessors") }
+            sms = Int(v)
+        }
+        let capacity = try positive(gpu, "memory_gb", in: gpuNode) * 1e9
+        var reserve = 0.0
+        if let r = gpu["reserve_gb"] {
+            guard let v = r.float ?? r.int.map(Double.init), v >= 0, v * 1e9 < capacity else {
+                throw fail("reserve_gb", r, "must be at least 0 and less than memory_gb, got '\(r.string ?? "?")'")
+            }
+            reserve = v * 1e9
+        }
+        var description = HardwareDescription(
             name: name, gpuName: gpu["name"]?.string ?? name, peakFLOPs: peaks,
             memoryBandwidth: try positive(gpu, "hbm_tbps", in: gpuNode) * 1e12,
-            memoryCapacity: try positive(gpu, "memory_gb", in: gpuNode) * 1e9,
+            memoryCapacity: capacity,
             nvlinkBandwidth: try positive(gpu, "nvlink_gbps", in: gpuNode) * 1e9, gpusPerNode: Int(gpus), nicsPerNode: Int(nics),
             nicBandwidth: try positive(node, "nic_gbps", in: nodeNode) * 1e9,
             latency: try positive(top, "latency_us", in: root, default: 2) * 1e-6, file: file)
+        description.reserve = reserve
+        description.multiprocessors = sms
+        description.efficiency = efficiency
+        description.kernelLaunch = try positive(gpu, "launch_us", in: gpuNode, default: 0.000_001) * 1e-6
+        if gpu["launch_us"] == nil { description.kernelLaunch = 0 }
+        description.nvswitch = nvswitch
+        description.collectives = collectives
+        return description
     }
 }

@@ -24,7 +24,7 @@ func checkOneInput(_ bytes: [UInt8]) {
         // What check accepts, analyze prices and verify executes: neither may crash on it.
         // verify runs under a small budget, so that one input costs milliseconds.
         if report.errorCount == 0 {
-            _ = try? Analysis(graph: decoded.graph, options: AnalysisOptions(costModel: .roofline(.h100SXM, efficiency: 0.8)))
+            _ = try? Analysis(graph: decoded.graph, options: .standard)
             _ = try? Verifier.verify(decoded.graph, elementLimit: 100_000, multiplyAddLimit: 10_000_000)
         }
     }
