@@ -81,17 +81,17 @@ extension Analysis {
     }
 
     /// Seconds of the critical path by what sets each node's time under the cost model:
-    /// arithmetic (a node slower than its memory traffic at full bandwidth: compute-bound),
+    /// arithmetic (a node whose FLOPs take longer than its memory traffic: compute-bound),
     /// memory bandwidth (a node whose time is its traffic), or the network (communication).
+    /// Under matmul-flops, which prices no traffic, a node with FLOPs is compute-bound.
     public var criticalPathBinding: (compute: Double, memory: Double, network: Double) {
         var result = (compute: 0.0, memory: 0.0, network: 0.0)
+        let trafficPriced = options.costModel.gpu != nil
         for v in criticalPath {
             let c = costs[v]
             if graph.nodes[v].op.isCommunication {
                 result.network += c.seconds
-            } else if let gpu = options.costModel.gpu, c.seconds <= c.memoryBytes / gpu.memoryBandwidth * (1 + 1e-9) {
-                result.memory += c.seconds
-            } else if c.flops > 0 {
+            } else if c.flops > 0 && (!c.memoryBound || !trafficPriced) {
                 result.compute += c.seconds
             } else {
                 result.memory += c.seconds

@@ -194,19 +194,27 @@ public struct KernelModel: Hashable, Sendable {
     public func gemmSeconds(m: Double, k: Double, n: Double, bytes: Double, peak: Double, bandwidth: Double, efficiency: Double)
         -> Double
     {
+        gemmTime(m: m, k: k, n: n, bytes: bytes, peak: peak, bandwidth: bandwidth, efficiency: efficiency).seconds
+    }
+
+    /// `gemmSeconds`, and whether the bytes (not the FLOPs) set it.
+    public func gemmTime(m: Double, k: Double, n: Double, bytes: Double, peak: Double, bandwidth: Double, efficiency: Double)
+        -> (seconds: Double, memoryBound: Bool)
+    {
         let thin = min(m, n)
         let rows = max(thin, 128)
         let reached = efficiency * rows / (rows + Self.halfEfficiencyRows) * k / (k + Self.epilogueDepth)
         let rate = peak * reached
         let stream = bandwidth * memoryEfficiency
         guard let sms = multiprocessors.map(Double.init), sms > 0 else {
-            return launchSeconds + max(2 * m * k * n / rate, bytes / stream)
+            let (compute, memory) = (2 * m * k * n / rate, bytes / stream)
+            return (launchSeconds + max(compute, memory), memory >= compute)
         }
         // The tile shape and split of k that take least, as a library's heuristics pick.
         let tileRows = min(128, max(16, pow(2, log2(max(thin, 1)).rounded(.up))))
         let (tall, wide) = m <= n ? (m, n) : (n, m)
         let maxSplit = max(1, min(16, (k / 512).rounded(.down)))
-        var best = Double.infinity
+        var best = (seconds: Double.infinity, memoryBound: false)
         for r in [tileRows, max(16, tileRows / 2)] {
             for w in [64.0, 128, 256] {
                 let tiles = (tall / r).rounded(.up) * (wide / w).rounded(.up)
@@ -217,7 +225,8 @@ public struct KernelModel: Hashable, Sendable {
                     // Split parts write fp32 partials that a second kernel reads and adds.
                     let partials = split > 1 ? 2 * split * m * n * 4 : 0
                     let fixed = split > 1 ? 2 * launchSeconds : launchSeconds
-                    best = min(best, fixed + max(compute, (bytes + partials) / stream))
+                    let memory = (bytes + partials) / stream
+                    if fixed + max(compute, memory) < best.seconds { best = (fixed + max(compute, memory), memory >= compute) }
                     split += 1
                 }
             }

@@ -11,6 +11,9 @@ public struct NodeCost: Sendable, Hashable {
     /// Bytes each GPU of a communication sends.
     public var sentBytesPerGPU: Double
     public var link: LinkClass?
+    /// Whether the node's memory traffic, not its FLOPs, sets its time under the cost model (a
+    /// kernel without FLOPs always).
+    public var memoryBound = true
 
     public static let zero = NodeCost(seconds: 0, flops: 0, memoryBytes: 0, sentBytesPerGPU: 0, link: nil)
 }
@@ -91,23 +94,25 @@ public struct Pricer: Sendable {
                 bytes = m * k * bytesPerElement(ofInput: 0) + k * n * elementBytes + m * n * elementBytes
             }
             let seconds: Double
+            var memoryBound = false
             switch costModel {
             case .roofline(let gpu, let efficiency):
-                seconds = max(flops / (gpu.peakFLOPs * efficiency), bytes / gpu.memoryBandwidth)
+                let (compute, memory) = (flops / (gpu.peakFLOPs * efficiency), bytes / gpu.memoryBandwidth)
+                (seconds, memoryBound) = (max(compute, memory), memory >= compute)
             case .calibrated(let gpu, let efficiency):
-                seconds = gpu.kernels.gemmSeconds(
+                (seconds, memoryBound) = gpu.kernels.gemmTime(
                     m: m, k: k, n: n, bytes: bytes, peak: gpu.peakFLOPs, bandwidth: gpu.memoryBandwidth, efficiency: efficiency)
             case .table(let table, let gpu):
-                seconds =
-                    table.seconds(m: m, k: k, n: n)
-                    ?? gpu.kernels.gemmSeconds(
-                        m: m, k: k, n: n, bytes: bytes, peak: gpu.peakFLOPs, bandwidth: gpu.memoryBandwidth,
-                        efficiency: gpu.kernels.gemmEfficiency ?? 0.8)
+                let modelled = gpu.kernels.gemmTime(
+                    m: m, k: k, n: n, bytes: bytes, peak: gpu.peakFLOPs, bandwidth: gpu.memoryBandwidth,
+                    efficiency: gpu.kernels.gemmEfficiency ?? 0.8)
+                (seconds, memoryBound) = (table.seconds(m: m, k: k, n: n) ?? modelled.seconds, modelled.memoryBound)
             case .matmulFLOPs(let t):
                 seconds = flops / (t * 1e12)
             }
             bytes = bytes.isFinite ? bytes : 0
-            return NodeCost(seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
+            return NodeCost(
+                seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil, memoryBound: memoryBound)
         case .attention:
             return fusedAttention(node, inputs: inputs, outBytes: outBytes, bytesPerElement: bytesPerElement)
         case .kvCache:
@@ -150,8 +155,7 @@ public struct Pricer: Sendable {
     /// Fused attention (FlashAttention) is one kernel: its FLOPs are two products over the
     /// visible query-key pairs of every head (QKᵀ and PV, 2 x 2 x head_dim each); its memory
     /// traffic is Q, K, V and the output, the score matrix never leaving the chip. Priced at
-    /// the matmul roofline (the table model has no attention rows: it uses the roofline at the
-    /// tensor-core peak, and says so in docs/analysis.md).
+    /// the cost model's attention efficiency (a table's `attention` rows where it has them).
     private func fusedAttention(
         _ node: OperatorNode, inputs: [Shape], outBytes: Double, bytesPerElement: (Int) -> Double
     ) -> NodeCost? {
@@ -170,25 +174,27 @@ public struct Pricer: Sendable {
             queries: queries, keys: keys, offset: a["q_offset"].flatMap(Double.init) ?? 0, causal: a["causal"] == "true",
             window: a["window"].flatMap(Double.init))
         let flops = 4 * b * heads * d * pairs
-        let seconds: Double
+        /// At `fraction` of the tensor-core peak against the bytes at the achievable bandwidth.
+        func kernel(_ gpu: GPUSpec, fraction: Double) -> (Double, Bool) {
+            let k = gpu.kernels
+            let (compute, memory) = (flops / (gpu.peakFLOPs * fraction), bytes / (gpu.memoryBandwidth * k.memoryEfficiency))
+            return (k.launchSeconds + max(compute, memory), memory >= compute)
+        }
+        var seconds: Double
+        var memoryBound = false
         switch costModel {
         case .roofline(let gpu, let efficiency):
-            seconds = max(flops / (gpu.peakFLOPs * efficiency), bytes / gpu.memoryBandwidth)
+            let (compute, memory) = (flops / (gpu.peakFLOPs * efficiency), bytes / gpu.memoryBandwidth)
+            (seconds, memoryBound) = (max(compute, memory), memory >= compute)
         case .calibrated(let gpu, let efficiency):
-            let k = gpu.kernels
-            seconds =
-                k.launchSeconds
-                + max(flops / (gpu.peakFLOPs * (k.attentionEfficiency ?? efficiency)), bytes / (gpu.memoryBandwidth * k.memoryEfficiency))
+            (seconds, memoryBound) = kernel(gpu, fraction: gpu.kernels.attentionEfficiency ?? efficiency)
         case .table(let table, let gpu):
-            let k = gpu.kernels
-            seconds =
-                table.kernelSeconds(op: "attention", bytes: bytes)
-                ?? k.launchSeconds
-                + max(flops / (gpu.peakFLOPs * (k.attentionEfficiency ?? 0.8)), bytes / (gpu.memoryBandwidth * k.memoryEfficiency))
+            (seconds, memoryBound) = kernel(gpu, fraction: gpu.kernels.attentionEfficiency ?? gpu.kernels.gemmEfficiency ?? 0.8)
+            if let measured = table.kernelSeconds(op: "attention", bytes: bytes) { seconds = measured }
         case .matmulFLOPs(let t):
             seconds = flops / (t * 1e12)
         }
-        return NodeCost(seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil)
+        return NodeCost(seconds: seconds, flops: flops, memoryBytes: bytes, sentBytesPerGPU: 0, link: nil, memoryBound: memoryBound)
     }
 
     /// The query-key pairs a mask lets through: query `i` (of `queries`) sits at position

@@ -271,23 +271,14 @@ struct Planner {
     /// The whole deployment's DAG for `c`, all replicas, as `--emit-dot` writes it.
     func graph(_ c: Composition) throws -> OperatorGraph { try DeploymentBuilder().build(deployment(c)) }
 
-    /// What the critical path's time goes to: compute (a node priced above its memory traffic's
-    /// time, so its FLOPs bind), memory bandwidth (the others), or communication.
+    /// What the critical path's time goes to (`Analysis.binding`): compute, memory bandwidth or
+    /// communication.
     static func bottleneck(_ analysis: Analysis) -> String {
-        var (compute, memory, network) = (0.0, 0.0, 0.0)
-        let gpu = analysis.options.costModel.gpu
-        for v in analysis.criticalPath {
-            let cost = analysis.costs[v]
-            if analysis.graph.nodes[v].op.isCommunication {
-                network += cost.seconds
-            } else if let gpu, cost.flops > 0, cost.seconds > cost.memoryBytes / gpu.memoryBandwidth * (1 + 1e-9) {
-                compute += cost.seconds
-            } else {
-                memory += cost.seconds
-            }
+        switch analysis.binding?.resource {
+        case "network": "communication"
+        case let resource?: resource
+        case nil: "memory bandwidth"
         }
-        let top = max(compute, memory, network)
-        return top == network ? "communication" : top == compute ? "compute" : "memory bandwidth"
     }
 
     /// Marks the Pareto front of throughput per GPU against latency among the rows that fit:
