@@ -62,13 +62,15 @@ public struct Analysis: Sendable {
         pricer.cacheElementBytes = Pricer.cacheElementBytes(of: graph)
         // Which tensors are K/V cache: priced in the cache's format, an append writing only the new token.
         let cache = graph.nodes.contains(where: { $0.op == .kvCache }) ? Pricer.cacheTensors(graph, adjacency) : nil
+        let expertTouched = Pricer.expertTouched(priced)
         var costs: [NodeCost] = []
         costs.reserveCapacity(graph.nodes.count)
         for (i, node) in priced.nodes.enumerated() {
             let predecessors = adjacency.predecessors(of: i)
             let inputs = predecessors.map { priced.nodes[Int($0)].out }
             let flags = cache.map { c in (inputs: predecessors.map { c[Int($0)] }, output: c[i]) }
-            costs.append(pricer.price(node, inputs: inputs, cache: flags) ?? .zero)
+            let touched = expertTouched.flatMap { Pricer.isExpertWeight(node) ? $0 : nil } ?? 1
+            costs.append(pricer.price(node, inputs: inputs, cache: flags, weightTouched: touched) ?? .zero)
         }
         self.costs = costs
         let durations = costs.map(\.seconds)

@@ -7,7 +7,7 @@ public enum CostModel: Sendable {
     /// memory traffic; communication by the network model.
     case roofline(GPUSpec, efficiency: Double)
     /// The default: the GPU's kernel model (docs/calibration.md) on top of the roofline. A GEMM
-    /// occupies whole waves of 128 x 128 tiles over the SMs at `efficiency` of the peak, against
+    /// occupies whole waves of tiles over the SMs at up to `efficiency` of the peak, against
     /// its bytes at the achievable HBM bandwidth; fused attention at the GPU's attention
     /// efficiency; every other kernel its bytes at the achievable bandwidth; each kernel pays
     /// the launch; a K/V cache is resident (its append writes the new token only).

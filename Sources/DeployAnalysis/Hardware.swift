@@ -59,6 +59,7 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
             }
             var copy = self
             copy.peakFLOPs = peak
+            if type == "fp32" { copy.kernels.minimumTileRows = 1 }
             return copy
         }
         guard dtype == "fp8" else { return self }
@@ -114,11 +115,30 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
         return gpu
     }()
 
-    public static let builtIn: [GPUSpec] = [.h100SXM, .h200, .a100SXM]
+    /// B200: 2,250 TFLOP/s dense BF16 (4,500 FP8), 8 TB/s; NVLink 5: 1.8 TB/s a GPU, both
+    /// directions together; 183,359 MiB as nvidia-smi reports it, less 3 GB.
+    public static let b200: GPUSpec = {
+        var gpu = GPUSpec(
+            name: "b200", peakFLOPs: 2250e12, memoryBandwidth: 8e12, memoryCapacity: 192.27e9, fp8PeakFLOPs: 4500e12,
+            nvlinkBandwidth: 900e9)
+        gpu.peaks = ["bf16": 2250e12, "fp16": 2250e12, "fp8": 4500e12, "tf32": 1100e12, "fp32": 80e12]
+        gpu.kernels = .blackwell
+        gpu.runtimeReserve = 3e9
+        return gpu
+    }()
+
+    public static let builtIn: [GPUSpec] = [.h100SXM, .h200, .a100SXM, .b200]
+
+    /// Other names of the built-in GPUs: the shipped hardware files' GPU names.
+    public static let aliases: [String: GPUSpec] = ["a100-sxm-80gb": .a100SXM]
+
+    /// InfiniBand per GPU in the GPU's DGX node when the user names none: 8 NICs of 400 Gb/s
+    /// for 8 GPUs (200 Gb/s HDR on a DGX A100).
+    public var defaultNetworkBandwidth: Double { name == GPUSpec.a100SXM.name ? 25e9 : 50e9 }
 
     /// A built-in name, or `NAME:peak=TFLOPS,bw=TBPS,mem=GB` to describe another GPU.
     public static func parse(_ text: String) -> GPUSpec? {
-        if let known = builtIn.first(where: { $0.name == text }) { return known }
+        if let known = builtIn.first(where: { $0.name == text }) ?? aliases[text] { return known }
         let parts = text.split(separator: ":", maxSplits: 1)
         guard parts.count == 2 else { return nil }
         var values: [String: Double] = [:]
@@ -144,9 +164,12 @@ public struct KernelModel: Hashable, Sendable {
     public var memoryEfficiency: Double
     /// Fixed cost of one kernel: launch and the tail of a kernel too small to fill the GPU.
     public var launchSeconds: Double
-    /// Streaming multiprocessors: a GEMM's 128 x 128 output tiles run in waves of this many
+    /// Streaming multiprocessors: a GEMM's output tiles run in waves of this many
     /// (wave quantisation); nil: no quantisation.
     public var multiprocessors: Int?
+    /// The fewest rows a GEMM tile has: 16 on tensor cores, 1 for a CUDA-core type (fp32), whose
+    /// GEMV reads the weights once for a single row (`GPUSpec.running(dtype:)` sets it).
+    public var minimumTileRows = 16.0
 
     public init(
         gemmEfficiency: Double? = nil, attentionEfficiency: Double? = nil, memoryEfficiency: Double = 1, launchSeconds: Double = 0,
@@ -172,12 +195,13 @@ public struct KernelModel: Hashable, Sendable {
         gemmEfficiency: 0.8, attentionEfficiency: 0.6, memoryEfficiency: 0.85, launchSeconds: 3e-6, multiprocessors: 148)
 
     /// Rows of a GEMM's thin side at which it reaches half its large-GEMM efficiency: a kernel's
-    /// fixed work per tile (prologue, pipeline fill) against its rows. Measured bf16 GEMMs on an
-    /// H100 (docs/calibration.md, the OpenXLA table) reach 33% of peak at 256 rows, 53% at
-    /// 1,024, 64% at 2,048 and 79% at 4,096.
+    /// fixed work per tile (prologue, pipeline fill) against its rows. With the launch and the
+    /// waves, the model is within 0.8-1.1 of the OpenXLA table's measured H100 GEMMs
+    /// (docs/calibration.md), which reach 33% of peak at 256 rows and 79% at 4,096.
     public static let halfEfficiencyRows = 128.0
-    /// The depth of k a tile's epilogue (writing its outputs) costs as much as: a GEMM of depth
-    /// k runs at `k / (k + 64)` of its efficiency (OpenXLA: 4096 x 256 x 4096 at 392 TFLOP/s).
+    /// The depth of k a tile's epilogue (writing its outputs) costs as much as: a GEMM part of
+    /// depth k runs at `k / (k + 64)` of its efficiency (with the launch and waves, 4096 x 256 x
+    /// 4096 comes to 0.8 of the 392 TFLOP/s OpenXLA measured).
     public static let epilogueDepth = 64.0
 
     /// Time of a GEMM of `2mkn` FLOPs moving `bytes`, at `peak` with large-GEMM efficiency
@@ -203,25 +227,27 @@ public struct KernelModel: Hashable, Sendable {
     {
         let thin = min(m, n)
         let rows = max(thin, 128)
-        let reached = efficiency * rows / (rows + Self.halfEfficiencyRows) * k / (k + Self.epilogueDepth)
-        let rate = peak * reached
+        let shape = efficiency * rows / (rows + Self.halfEfficiencyRows)
+        /// The rate of a part of depth `depth`.
+        func rate(_ depth: Double) -> Double { peak * shape * depth / (depth + Self.epilogueDepth) }
         let stream = bandwidth * memoryEfficiency
         guard let sms = multiprocessors.map(Double.init), sms > 0 else {
-            let (compute, memory) = (2 * m * k * n / rate, bytes / stream)
+            let (compute, memory) = (2 * m * k * n / rate(k), bytes / stream)
             return (launchSeconds + max(compute, memory), memory >= compute)
         }
-        // The tile shape and split of k that take least, as a library's heuristics pick.
-        let tileRows = min(128, max(16, pow(2, log2(max(thin, 1)).rounded(.up))))
+        // The tile shape and split of k that take least, as a library's heuristics pick; a
+        // tensor-core tile has at least 16 rows, a CUDA-core GEMV (fp32) one.
+        let tileRows = min(128, max(minimumTileRows, pow(2, log2(max(thin, 1)).rounded(.up))))
         let (tall, wide) = m <= n ? (m, n) : (n, m)
         let maxSplit = max(1, min(16, (k / 512).rounded(.down)))
         var best = (seconds: Double.infinity, memoryBound: false)
-        for r in [tileRows, max(16, tileRows / 2)] {
+        for r in [tileRows, max(minimumTileRows, tileRows / 2)] {
             for w in [64.0, 128, 256] {
                 let tiles = (tall / r).rounded(.up) * (wide / w).rounded(.up)
                 var split = 1.0
                 while split <= maxSplit {
                     let waves = (tiles * split / sms).rounded(.up)
-                    let compute = waves * sms * 2 * r * w * (k / split) / rate
+                    let compute = waves * sms * 2 * r * w * (k / split) / rate(k / split)
                     // Split parts write fp32 partials that a second kernel reads and adds.
                     let partials = split > 1 ? 2 * split * m * n * 4 : 0
                     let fixed = split > 1 ? 2 * launchSeconds : launchSeconds

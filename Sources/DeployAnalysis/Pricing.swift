@@ -1,4 +1,5 @@
 import DeployModel
+import Foundation
 
 /// What one node costs.
 public struct NodeCost: Sendable, Hashable {
@@ -50,6 +51,29 @@ public struct Pricer: Sendable {
         return cache
     }
 
+    /// The expected share of an expert's weights a step reads: under uniform top-k routing of
+    /// `T` tokens over `E` experts an expert is chosen by none with probability `(1 - k/E)^T`,
+    /// and a grouped GEMM skips an expert with no token. At Mixtral's batch-1 decode (k 2 of E 8)
+    /// that is 1/4 of each expert, two experts' weights in all, where the DAG's capacity buffers
+    /// run every expert; from some dozens of tokens on, every expert is read. `T` is the tokens of
+    /// one replica's micro-batch (graph attributes `batch`, `seq`, `phase`, `dp`, `micro_batches`).
+    /// nil for a graph without experts.
+    public static func expertTouched(_ graph: OperatorGraph) -> Double? {
+        let a = graph.attributes
+        guard let experts = a["experts"].flatMap(Double.init), let k = a["top_k"].flatMap(Double.init), experts > 0, k > 0, k <= experts,
+            let batch = a["batch"].flatMap(Dim.init)?.doubleValue
+        else { return nil }
+        let seq = a["phase"] == "decode" ? 1 : a["seq"].flatMap(Dim.init)?.doubleValue ?? 1
+        let replicas = (a["dp"].flatMap(Double.init) ?? 1) * (a["micro_batches"].flatMap(Double.init) ?? 1)
+        let tokens = max(1, batch * seq / max(replicas, 1))
+        return 1 - pow(1 - k / experts, tokens)
+    }
+
+    /// Whether a matmul's weight is an expert's (its `weight_logical` names `.expert`).
+    public static func isExpertWeight(_ node: OperatorNode) -> Bool {
+        node.op == .matmul && node.attributes["weight_logical"]?.contains(".expert") == true
+    }
+
     /// Bytes per element of a graph's `dtype` attribute (bf16 when absent).
     public static func elementBytes(of graph: OperatorGraph) -> Double { elementBytes(dtype: graph.attributes["dtype"]) }
 
@@ -63,7 +87,11 @@ public struct Pricer: Sendable {
 
     /// The cost of `node` given its inputs' shapes; nil when a dimension is symbolic. `cache`
     /// says which inputs, and whether the output, are K/V cache (priced at its own format).
-    public func price(_ node: OperatorNode, inputs: [Shape], cache: (inputs: [Bool], output: Bool)? = nil) -> NodeCost? {
+    /// `weightTouched`: the expected share of a matmul's weight that is read (an expert whose
+    /// buffer may stay empty: `Pricer.expertTouched`); 1 for every other matmul.
+    public func price(
+        _ node: OperatorNode, inputs: [Shape], cache: (inputs: [Bool], output: Bool)? = nil, weightTouched: Double = 1
+    ) -> NodeCost? {
         guard let outElements = node.out.elementCountValue else { return nil }
         let outBytes = outElements * (cache?.output == true ? cacheElementBytes : elementBytes)
         func bytesPerElement(ofInput i: Int) -> Double {
@@ -91,7 +119,7 @@ public struct Pricer: Sendable {
                 // its format.
                 bytes = a * bytesPerElement(ofInput: 0) + b * bytesPerElement(ofInput: 1) + outBytes
             } else {
-                bytes = m * k * bytesPerElement(ofInput: 0) + k * n * elementBytes + m * n * elementBytes
+                bytes = m * k * bytesPerElement(ofInput: 0) + k * n * elementBytes * weightTouched + m * n * elementBytes
             }
             let seconds: Double
             var memoryBound = false
@@ -260,7 +288,9 @@ public struct Pricer: Sendable {
     /// is the whole tensor (an all-reduce's, an all-gather's result, a reduce-scatter's or
     /// all-to-all's buffer, a transfer's). Inside a node on NVSwitch the fastest of a ring, a
     /// one-shot and a two-shot (direct) algorithm and NVLS; across nodes hierarchical (NVLink
-    /// inside each node, the network over each GPU's shard) or a flat ring, whichever is faster.
+    /// inside each node, the network over each GPU's shard, the phases pipelined) or a flat ring
+    /// whose steps inside a node pay NVLink's latency and only those across nodes the network's,
+    /// whichever is faster.
     func ncclSeconds(_ op: Operator, group: [Int], bytes v: Double) -> Double {
         let c = network.collectives
         let p = Double(group.count)
@@ -295,15 +325,20 @@ public struct Pricer: Sendable {
         case .sendRecv:
             return c.launchSeconds + netHop + v / net
         case .allReduce:
-            let flat = 2 * (p - 1) * netHop + 2 * (p - 1) / p * v / min(net * local, nv)  // a channel a GPU, each on its own NIC
+            // A flat ring, a channel per NIC: only the 2(nodes - 1) steps that cross nodes pay the
+            // network's latency, the others NVLink's (NCCL's tuning model).
+            let flat =
+                2 * (nodes - 1) * netHop + 2 * (p - nodes) * hop + 2 * (p - 1) / p * v / min(net * local, nv)
+            // Hierarchical, its phases pipelined in chunks: the latencies add, the slowest
+            // phase's bandwidth binds.
             let shard = v / local
-            let hierarchical =
-                intra(.reduceScatter, local, v) + 2 * (nodes - 1) * netHop + 2 * (nodes - 1) / nodes * shard / net
-                + intra(.allGather, local, v)
-            return c.launchSeconds + min(flat, hierarchical)
+            let latencies = 2 * hop + 2 * (nodes - 1) * netHop
+            let phases = max(2 * (local - 1) / local * v / nv, 2 * (nodes - 1) / nodes * shard / net)
+            return c.launchSeconds + min(flat, latencies + phases)
         case .allGather, .reduceScatter:
             let shard = v / local
-            return c.launchSeconds + intra(op, local, v) + (nodes - 1) * netHop + (nodes - 1) / nodes * shard / net
+            let latencies = hop + (nodes - 1) * netHop
+            return c.launchSeconds + latencies + max((local - 1) / local * v / nv, (nodes - 1) / nodes * shard / net)
         default:  // all-to-all: the part for other nodes leaves through this GPU's share of the NICs
             let inside = (local - 1) / p * v / nv
             let outside = (p - local) / p * v / net

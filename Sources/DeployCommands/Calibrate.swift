@@ -204,8 +204,12 @@ struct CalibrationReport {
         return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
+    /// The points the summary counts: priced, and fitting in memory (a configuration that does
+    /// not fit cannot have run as the source says: its runtime must have queued or swapped).
+    var counted: [CalibrationRow] { rows.filter { $0.ratio != nil && $0.fits != false } }
+
     var summary: String {
-        let priced = rows.filter { $0.ratio != nil }
+        let priced = counted
         let ratios = priced.map { $0.ratio! }
         guard let median = Self.median(ratios) else { return "No point could be priced." }
         let worst = priced.max { abs(log($0.ratio!)) < abs(log($1.ratio!)) }!
@@ -214,8 +218,13 @@ struct CalibrationReport {
         let sources = Set(priced.map(\.point.source)).count
         var text =
             "**\(priced.count) points from \(sources) sources: median ratio \(Self.format(median)), worst \(Self.format(worst.ratio!)) (point \(worst.number), \(worst.point.model)); \(inside) of \(priced.count) within \(Self.format(Self.band.low))-\(Self.format(Self.band.high)); \(order.filter(\.agrees).count) of \(order.count) orderings the measurements make kept.**"
-        let failed = rows.count - priced.count
+        let failed = rows.filter { $0.error != nil }.count
         if failed > 0 { text += " \(failed) points could not be priced (below)." }
+        let unfit = rows.filter { $0.fits == false }.map { String($0.number) }
+        if !unfit.isEmpty {
+            text +=
+                " Not counted: point\(unfit.count == 1 ? "" : "s") \(unfit.joined(separator: ", ")), which deploydag finds does not fit in the GPU's memory, so the run cannot have held the batch as stated."
+        }
         return text
     }
 

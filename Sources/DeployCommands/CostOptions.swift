@@ -23,7 +23,11 @@ struct CostOptions: ParsableArguments {
         })
     var collectives: CollectiveAlgorithms?
 
-    @Option(name: .long, help: "GPU: h100-sxm (default), h200, a100-sxm, or NAME:peak=TFLOPS,bw=TBPS,mem=GB.")
+    @Option(
+        name: .long,
+        help:
+            "GPU: h100-sxm (default), h200, a100-sxm, b200, or NAME:peak=TFLOPS,bw=TBPS,mem=GB (priced by the textbook kernel model: every kernel at its peaks, no launch, no reserve; a hardware file describes the rest)."
+    )
     var gpu: String?
 
     @Option(
@@ -54,7 +58,9 @@ struct CostOptions: ParsableArguments {
 
     @Option(
         name: [.customLong("ib-gbps"), .customLong("ib-g-bps")], parsing: .unconditional,
-        help: "InfiniBand bandwidth per GPU, GB/s (default: the hardware file's NICs shared by its GPUs, else 50).")
+        help:
+            "InfiniBand bandwidth per GPU, GB/s (default: the hardware file's NICs shared by its GPUs, else the GPU's DGX node's: 25 for a100-sxm, 50 for the others)."
+    )
     var ibGBps: Double?
 
     @Option(
@@ -123,7 +129,7 @@ struct CostOptions: ParsableArguments {
         let network = NetworkModel(
             gpusPerNode: gpusPerNode ?? base?.gpusPerNode ?? 8,
             intraNodeBandwidth: nvlinkGBps.map { $0 * 1e9 } ?? model.gpu?.nvlinkBandwidth ?? GPUSpec.defaultNVLinkBandwidth,
-            interNodeBandwidth: ibGBps.map { $0 * 1e9 } ?? base?.interNodeBandwidth ?? 50e9,
+            interNodeBandwidth: ibGBps.map { $0 * 1e9 } ?? base?.interNodeBandwidth ?? model.gpu?.defaultNetworkBandwidth ?? 50e9,
             alpha: alphaUs.map { $0 * 1e-6 } ?? base?.alpha ?? 2e-6,
             algorithms: collectives ?? (model.name == "roofline" ? .ring : .nccl),
             collectives: base?.collectives ?? (model.gpu?.name == GPUSpec.a100SXM.name ? .dgxAmpere : .dgxHopper))

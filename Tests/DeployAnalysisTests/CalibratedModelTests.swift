@@ -104,6 +104,17 @@ let calibrated = AnalysisOptions(
         #expect(abs(hopper.streamSeconds(bytes: 3.35e12 * 0.85, bandwidth: 3.35e12) - 1 - hopper.launchSeconds) < 1e-12)
     }
 
+    /// An fp32 decode GEMV runs on CUDA cores, one row read once: bound by its weights, not
+    /// padded to a 16-row tensor-core tile.
+    @Test func anFP32GEMVIsMemoryBound() throws {
+        let gpu = try GPUSpec.a100SXM.running(dtype: "fp32")
+        let bytes = (4096.0 + 4096 * 11008 + 11008) * 4
+        let t = gpu.kernels.gemmTime(
+            m: 1, k: 4096, n: 11008, bytes: bytes, peak: gpu.peakFLOPs, bandwidth: gpu.memoryBandwidth, efficiency: 0.8)
+        #expect(t.memoryBound)
+        #expect(abs(t.seconds - (gpu.kernels.launchSeconds + bytes / (gpu.memoryBandwidth * 0.85))) < 1e-9)
+    }
+
     /// An fp32 model runs at the fp32 peak, not the bf16 tensor-core one.
     @Test func eachDataTypeRunsAtItsOwnPeak() throws {
         #expect(try GPUSpec.h100SXM.running(dtype: "fp32").peakFLOPs == 67e12)
@@ -143,6 +154,10 @@ let calibrated = AnalysisOptions(
         // The network part is the shard's: 2(n-1)/n x V/8 over a NIC at 90%.
         #expect(hierarchical > bytes / 8 / (50e9 * 0.9))
         #expect(seconds(.allReduce, Array(0..<16), bytes: bytes, algorithms: .ring) > flatAtOneNIC)
+        // A small message pays one network step each way, not 2(p-1) of them.
+        let c = CollectiveModel.dgxHopper
+        let small = seconds(.allReduce, Array(0..<16), bytes: 16384)
+        #expect(small < c.launchSeconds + 2 * c.nvlinkHopSeconds + 2 * c.networkHopSeconds + 1e-6)
     }
 
     /// The measurements order a 7B model's batch-1 decode TP 8 faster than TP 4 (gpt-fast:

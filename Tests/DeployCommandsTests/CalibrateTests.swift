@@ -87,7 +87,7 @@ import Testing
     /// `--gpu h100-sxm` and the GPU of `--hardware dgx-h100` are the same GPU (as for the H200
     /// and the A100): peaks by data type, memory, reserve and kernel model.
     @Test func theBuiltInGPUsAreTheShippedFiles() throws {
-        for (gpu, machine) in [(GPUSpec.h100SXM, "dgx-h100"), (.h200, "dgx-h200"), (.a100SXM, "dgx-a100-80gb")] {
+        for (gpu, machine) in [(GPUSpec.h100SXM, "dgx-h100"), (.h200, "dgx-h200"), (.a100SXM, "dgx-a100-80gb"), (.b200, "dgx-b200")] {
             let file = try #require(try CostOptions.parse(["--hardware", machine]).machine()).gpu
             #expect(file.peaks == gpu.peaks, "\(machine)")
             #expect(file.memoryCapacity == gpu.memoryCapacity && file.runtimeReserve == gpu.runtimeReserve, "\(machine)")
@@ -103,6 +103,8 @@ import Testing
     @Test func theNetworkFollowsTheGPU() throws {
         let options = try CostOptions.parse(["--gpu", "a100-sxm"]).options()
         #expect(options.network.intraNodeBandwidth == 300e9)
+        #expect(options.network.interNodeBandwidth == 25e9, "a DGX A100's 200 Gb/s NICs, as --hardware dgx-a100-80gb")
+        #expect(GPUSpec.parse("a100-sxm-80gb") == .a100SXM && GPUSpec.parse("b200") == .b200)
         #expect(options.network.collectives.nvlsEfficiency == nil, "an A100's NVSwitch has no NVLS")
         #expect(try CostOptions.parse(["--cost", "roofline"]).options().network.algorithms == .ring)
         #expect(try CostOptions.parse([]).options().network.algorithms == .nccl)
