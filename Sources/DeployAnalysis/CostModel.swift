@@ -57,8 +57,8 @@ public enum CostModel: Sendable {
         let efficiency = efficiency ?? 0.8
         if text == "roofline" { return .roofline(gpu, efficiency: efficiency) }
         if text.hasPrefix("matmul-flops:") {
-            guard let t = Double(text.dropFirst("matmul-flops:".count)), t > 0 else {
-                throw CostModelError("matmul-flops:T needs a positive TFLOP/s figure, got '\(text)'")
+            guard let t = Double(text.dropFirst("matmul-flops:".count)), t >= 1e-3, t <= 1e6 else {
+                throw CostModelError("matmul-flops:T needs a TFLOP/s figure between 0.001 and 1e6, got '\(text)'")
             }
             return .matmulFLOPs(teraFLOPs: t)
         }
@@ -139,15 +139,22 @@ public struct MeasuredTable: Sendable {
         var rows: [Row] = []
         var curves: [String: [(bytes: Double, seconds: Double)]] = [:]
         let known = Set(Operator.allCases.map(\.rawValue))
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            func fail(_ reason: String) -> CostModelError { CostModelError("\(path):\(i + 1): \(reason), got '\(line)'") }
+            func fail(_ reason: String) -> CostModelError {
+                let shown = line.count > 120 ? line.prefix(120) + "..." : line
+                return CostModelError("\(path):\(i + 1): \(reason), got '\(shown)'")
+            }
             func numbers(_ slice: ArraySlice<String>) throws -> [Double] {
                 let values = slice.compactMap(Double.init)
                 guard values.count == slice.count, values.allSatisfy({ $0 > 0 && $0.isFinite }) else {
                     throw fail("every figure must be a positive number")
+                }
+                // Sizes up to 1e15 (elements or bytes), times from a picosecond to a day.
+                guard values.dropLast().allSatisfy({ $0 <= 1e15 }), let seconds = values.last, seconds >= 1e-12, seconds <= 86_400 else {
+                    throw fail("sizes must be at most 1e15 and seconds between 1e-12 and 86400")
                 }
                 return values
             }
@@ -191,10 +198,15 @@ public struct MeasuredTable: Sendable {
         guard !rows.isEmpty else { return nil }
         let flops = 2 * m * k * n
         let (lm, lk, ln) = (log(m), log(k), log(n))
-        let nearest = rows.map { row -> (distance: Double, throughput: Double) in
-            let d = pow(log(row.m) - lm, 2) + pow(log(row.k) - lk, 2) + pow(log(row.n) - ln, 2)
-            return (d.squareRoot(), 2 * row.m * row.k * row.n / row.seconds)
-        }.sorted { $0.distance < $1.distance }.prefix(4)
+        // The 4 nearest by one pass (a table of a million rows is read in one pass per GEMM).
+        var nearest: [(distance: Double, throughput: Double)] = []
+        for row in rows {
+            let d = (pow(log(row.m) - lm, 2) + pow(log(row.k) - lk, 2) + pow(log(row.n) - ln, 2)).squareRoot()
+            guard nearest.count < 4 || d < nearest[nearest.count - 1].distance else { continue }
+            let point = (distance: d, throughput: 2 * row.m * row.k * row.n / row.seconds)
+            nearest.insert(point, at: nearest.firstIndex { $0.distance > d } ?? nearest.count)
+            if nearest.count > 4 { nearest.removeLast() }
+        }
         var weight = 0.0
         var sum = 0.0
         for point in nearest {

@@ -43,7 +43,7 @@ extension DeployDag {
         }
 
         func run() throws {
-            let inputs = [file].compactMap { $0 } + source.inputFiles
+            let inputs = [file].compactMap { $0 } + source.inputFiles + costs.inputFiles
             try OutputFile.preflight(trace, gantt, inputs: inputs)
             let checked =
                 try file.map { try CheckedGraph.load(file: $0, bindings: source.bindings(), keepLabels: false) }

@@ -19,7 +19,9 @@ extension DeployDag {
                 """)
 
         @Argument(help: "The calibration set (YAML).", completion: .file(extensions: ["yaml", "yml"]))
-        var points: String = "bench/calibration/published.yaml"
+        var points: String = Self.defaultPoints
+
+        static let defaultPoints = "bench/calibration/published.yaml"
 
         @Option(
             name: .long,
@@ -30,37 +32,73 @@ extension DeployDag {
         var output: String = "-"
 
         func run() throws {
-            try OutputFile.preflight(output, inputs: [points])
+            if points == Self.defaultPoints, !FileManager.default.fileExists(atPath: points) {
+                throw CommandError.io(
+                    "cannot read \(points): no such file here (the default is the repository's; run from the repository or name the file)")
+            }
+            try LoadedDAG.checkReadable(points)
             let set: CalibrationSet
             do {
                 set = try CalibrationSet.parse(file: points)
             } catch {
                 throw CommandError.io("\(error)")
             }
+            // The cost model is checked (and a table read) once, before anything is priced.
+            let model = try CostOptions.parse(["--cost", cost])
+            _ = try model.options()
+            let configs = set.points.map { Self.resolve($0.config, from: points) }
+            let hardware = Set(set.points.map(\.hardware)).filter { $0.contains("/") }.map { Self.resolve($0, from: points) }
+            let inputs = [points] + model.inputFiles + configs.filter { !$0.isEmpty } + hardware
+            try OutputFile.preflight(output, inputs: inputs)
             var rows: [CalibrationRow] = []
+            var machines: [String: AnalysisOptions] = [:]
             let progress = ProgressLine.standardError()
             for (i, point) in set.points.enumerated() {
                 progress.show("point \(i + 1) of \(set.points.count), \(point.model)")
-                rows.append(Self.price(point, number: i + 1, cost: cost))
+                var resolved = point
+                resolved.config = configs[i]
+                if point.hardware.contains("/") { resolved.hardware = Self.resolve(point.hardware, from: points) }
+                rows.append(Self.price(resolved, number: i + 1, cost: cost, machines: &machines))
+                rows[i].point = point
             }
             progress.finish()
             let report = CalibrationReport(set: set, rows: rows, cost: cost)
-            try OutputFile.write(report.markdown, to: output, inputs: [points])
+            try OutputFile.write(report.markdown, to: output, inputs: inputs)
             if rows.contains(where: { $0.error != nil }) { throw ExitCode.failure }
         }
 
+        /// A path of the points file: as given when it names a file from here; otherwise relative
+        /// to the points file's directory or the nearest directory above it where it exists (the
+        /// repository, for bench/calibration/published.yaml's `Sources/...` and `bench/...`).
+        static func resolve(_ path: String, from points: String) -> String {
+            guard !path.isEmpty, !path.hasPrefix("/"), !FileManager.default.fileExists(atPath: path) else { return path }
+            var directory = URL(fileURLWithPath: points).standardizedFileURL.deletingLastPathComponent()
+            while directory.path != "/" {
+                let candidate = directory.appendingPathComponent(path).path
+                if FileManager.default.fileExists(atPath: candidate) { return candidate }
+                directory = directory.deletingLastPathComponent()
+            }
+            return path
+        }
+
         /// One point priced: its DAGs built from the config and analysed on its hardware.
-        static func price(_ point: CalibrationSet.Point, number: Int, cost: String) -> CalibrationRow {
+        static func price(_ point: CalibrationSet.Point, number: Int, cost: String, machines: inout [String: AnalysisOptions])
+            -> CalibrationRow
+        {
             var row = CalibrationRow(number: number, point: point)
             do {
-                let costs = try CostOptions.parse(["--hardware", point.hardware, "--cost", cost])
-                let options = try costs.options()
+                let options: AnalysisOptions
+                if let known = machines[point.hardware] {
+                    options = known
+                } else {
+                    options = try CostOptions.parse(["--hardware", point.hardware, "--cost", cost]).options()
+                    machines[point.hardware] = options
+                }
                 row.costModel = options.costModel.description
                 row.network = options.network.description
-                var base = [
+                let base = [
                     "--hf-config", point.config, "--tp", String(point.tp), "--pp", String(point.pp), "--batch", String(point.batch),
                 ]
-                base += ["--max-nodes", "4000000"]
                 func analyse(_ extra: [String]) throws -> Analysis {
                     let source = try DeploymentOptions.parse(base + extra)
                     let graph = try source.build().graph
@@ -96,11 +134,11 @@ extension DeployDag {
                     row.seconds = try decodeStep()
                 case .e2e:
                     let prefill = try analyse(["--seq", String(point.prompt!)]).makespanSeconds
-                    row.seconds = prefill + Double(point.output! - 1) * (try decodeStep())
+                    row.seconds = prefill + (point.output! > 1 ? Double(point.output! - 1) * (try decodeStep()) : 0)
                 }
                 if row.fits == nil && point.measure != .gemm { row.fits = true }
             } catch {
-                row.error = "\(error)".replacingOccurrences(of: "\n", with: " ")
+                row.error = DeployDag.message(for: error).replacingOccurrences(of: "\n", with: " ")
             }
             return row
         }
@@ -235,8 +273,19 @@ struct CalibrationReport {
         return seconds >= 0.1 ? String(format: "%.0f ms", seconds * 1000) : String(format: "%.2f ms", seconds * 1000)
     }
 
+    /// A table cell or a line of prose: one line, `|`, `<`, `>` and control characters made inert.
     static func cell(_ text: String) -> String {
-        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "|": out += "\\|"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            default:
+                if scalar.properties.generalCategory == .control { out += " " } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out.count > 2000 ? String(out.prefix(2000)) + "..." : out
     }
 
     var markdown: String {
@@ -266,7 +315,7 @@ struct CalibrationReport {
             if let fits = row.fits { memory += fits ? " (fits)" : " (does NOT fit)" }
             let published = p.published + (p.published.hasSuffix("tokens/s") ? " (\(Self.milliseconds(p.seconds)))" : "")
             md.append(
-                "| \(row.number) | \(p.source) | \(p.hardware) | \(Self.cell(p.model)) | \(p.measure.rawValue) | \(row.configuration) | \(published) | \(figure) | \(ratio) | \(memory) |"
+                "| \(row.number) | \(Self.cell(p.source)) | \(Self.cell(p.hardware)) | \(Self.cell(p.model)) | \(p.measure.rawValue) | \(row.configuration) | \(published) | \(figure) | \(ratio) | \(memory) |"
             )
         }
         let failed = rows.filter { $0.error != nil }
@@ -299,7 +348,7 @@ struct CalibrationReport {
                 let strays = outside.filter { $0.point.source == source.id }
                 guard !strays.isEmpty else { continue }
                 let list = strays.map { "\($0.number) (\(String(format: "%.3f", $0.ratio!)))" }.joined(separator: ", ")
-                md.append("- **\(source.id)**: points \(list).\(source.note.map { " \($0)" } ?? "")")
+                md.append("- **\(Self.cell(source.id))**: points \(list).\(source.note.map { " \(Self.cell($0))" } ?? "")")
             }
         }
         let twins = disagreements
@@ -316,7 +365,7 @@ struct CalibrationReport {
             for (a, b) in twins {
                 let apart = max(a.point.seconds, b.point.seconds) / min(a.point.seconds, b.point.seconds)
                 md.append(
-                    "| \(a.number) (\(a.point.source)), \(b.number) (\(b.point.source)) | \(Self.cell(a.point.model)) | \(a.configuration) | \(Self.milliseconds(a.point.seconds)) / \(Self.milliseconds(b.point.seconds)) | \(Self.format(apart))x |"
+                    "| \(a.number) (\(Self.cell(a.point.source))), \(b.number) (\(Self.cell(b.point.source))) | \(Self.cell(a.point.model)) | \(a.configuration) | \(Self.milliseconds(a.point.seconds)) / \(Self.milliseconds(b.point.seconds)) | \(Self.format(apart))x |"
                 )
             }
         }
@@ -326,13 +375,15 @@ struct CalibrationReport {
         var seen: Set<String> = []
         for row in rows {
             guard let model = row.costModel, let network = row.network, seen.insert(row.point.hardware).inserted else { continue }
-            md.append("- `\(row.point.hardware)`: \(model). Network: \(network).")
+            md.append("- \(Self.cell(row.point.hardware)): \(model). Network: \(network).")
         }
         md.append("")
         md.append("## Sources")
         md.append("")
         for source in set.sources {
-            md.append("- **\(source.id)**: \(source.title). \(source.location). How measured: \(source.method).")
+            md.append(
+                "- **\(Self.cell(source.id))**: \(Self.cell(source.title)). \(Self.cell(source.location)). How measured: \(Self.cell(source.method))."
+            )
         }
         md.append("")
         md.append("## The rows as published")

@@ -76,7 +76,7 @@ extension DeployDag {
             }
             let prefix = name ?? ChakraFiles.safePrefix(graph.name)
             try ChakraFiles.makeDirectory(output)
-            let inputs = [file].compactMap { $0 } + source.inputFiles
+            let inputs = [file].compactMap { $0 } + source.inputFiles + costs.inputFiles
             for (rank, bytes) in export.traces {
                 try OutputFile.write(bytes, to: ChakraFiles.path(output, prefix, rank: rank), inputs: inputs)
             }

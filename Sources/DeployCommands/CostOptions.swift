@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeployAnalysis
 import DeploySpecs
+import Foundation
 
 /// `--cost` and the hardware it prices on.
 struct CostOptions: ParsableArguments {
@@ -68,6 +69,15 @@ struct CostOptions: ParsableArguments {
         help: "Latency per collective step or transfer, microseconds (default: the hardware file's, else 2).")
     var alphaUs: Double?
 
+    /// The files the cost model is read from (a hardware file, a measured table), which no
+    /// output may replace.
+    var inputFiles: [String] {
+        var files: [String] = []
+        if let hardware, hardware.contains("/") || FileManager.default.fileExists(atPath: hardware) { files.append(hardware) }
+        if cost.hasPrefix("table:") { files.append(String(cost.dropFirst("table:".count))) }
+        return files
+    }
+
     func validate() throws {
         if hardware != nil && gpu != nil {
             throw ValidationError("--gpu and --hardware both name the GPU; give one (a hardware file holds its GPU)")
@@ -77,8 +87,8 @@ struct CostOptions: ParsableArguments {
                 "--gpu must be one of \(GPUSpec.builtIn.map(\.name).joined(separator: ", ")) or NAME:peak=TFLOPS,bw=TBPS,mem=GB; got '\(gpu)'"
             )
         }
-        if let efficiency, !(efficiency > 0 && efficiency <= 1) {
-            throw ValidationError("--efficiency must be in (0, 1], got \(efficiency)")
+        if let efficiency, !(efficiency >= 0.01 && efficiency <= 1) {
+            throw ValidationError("--efficiency must be a fraction from 0.01 to 1, got \(efficiency)")
         }
         guard gpusPerNode ?? 1 > 0 else { throw ValidationError("--gpus-per-node must be positive, got \(gpusPerNode!)") }
         guard nvlinkGBps ?? 1 > 0, ibGBps ?? 1 > 0 else { throw ValidationError("--nvlink-gbps and --ib-gbps must be positive") }

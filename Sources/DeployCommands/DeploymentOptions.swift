@@ -243,9 +243,14 @@ struct DeploymentOptions: ParsableArguments {
     /// denied, a directory).
     static func checkSpecReadable(_ file: String) throws {
         try LoadedDAG.checkReadable(file)
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        // Non-blocking: a FIFO with no writer must not hang the open; only a regular file is read.
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw CommandError.io("cannot read \(file): \(lastError())") }
-        close(fd)
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            throw CommandError.io("cannot read \(file): not a regular file (a spec or config is read whole, from a file)")
+        }
     }
 
     /// The deployment with the overrides applied, and its DAG.

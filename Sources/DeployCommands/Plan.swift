@@ -76,7 +76,7 @@ extension DeployDag {
             Planner.markPareto(&rows)
             rows = Planner.rank(rows)
             let title = "\(deployment.name) on \(gpus) GPUs (\(deployment.phase))"
-            if let plot { try OutputFile.write(PlanChart.svg(rows, title: title), to: plot, inputs: source.inputFiles) }
+            if let plot { try OutputFile.write(PlanChart.svg(rows, title: title), to: plot, inputs: source.inputFiles + costs.inputFiles) }
             if let emitDot {
                 try FileManager.default.createDirectory(atPath: emitDot, withIntermediateDirectories: true)
                 for row in rows.prefix(top) where row.fits {

@@ -60,7 +60,7 @@ extension DeployDag {
             case .huggingFace: document.specKind = "Hugging Face config"
             default: break
             }
-            document.inputs = [deployment]
+            document.inputs = [deployment] + costs.inputFiles
             document.writesPage = html
             try document.writeDiagrams(into: directory)
             try OutputFile.write(document.markdown(), to: directory + "/report.md", inputs: document.inputs)

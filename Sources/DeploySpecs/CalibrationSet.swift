@@ -83,6 +83,7 @@ public struct CalibrationSet: Sendable, Hashable {
     public static func parse(text: String, file: String) throws(SpecFileError) -> CalibrationSet {
         let root: Node
         do {
+            try YAMLKeys.refuseComplexKeys(text, file: file)
             guard let node = try Yams.compose(yaml: text) else {
                 throw SpecFileError(file: file, line: 1, key: nil, reason: "the file is empty; expected sources and points")
             }
@@ -125,13 +126,20 @@ public struct CalibrationSet: Sendable, Hashable {
                 guard let value = m[key]?.string, !value.isEmpty else { throw fail(key, m[key] ?? node, "is missing or empty") }
                 return value
             }
-            func count(_ key: String, required: Bool = false) throws(SpecFileError) -> Int? {
+            func count(_ key: String, required: Bool = false, limit: Int = 1_000_000) throws(SpecFileError) -> Int? {
                 guard let value = m[key] else {
                     if required { throw fail(key, node, "is missing") }
                     return nil
                 }
-                guard let v = value.int, v > 0, v <= 1_000_000 else {
-                    throw fail(key, value, "must be a positive whole number, got '\(value.string ?? "?")'")
+                guard let v = value.int, v > 0, v <= limit else {
+                    throw fail(key, value, "must be a whole number from 1 to \(limit), got '\(value.string ?? "a list or mapping")'")
+                }
+                return v
+            }
+            /// A published value in its unit, within `range`.
+            func measured(_ key: String, _ node: Node, _ range: ClosedRange<Double>) throws(SpecFileError) -> Double {
+                guard let v = node.float ?? node.int.map(Double.init), range.contains(v) else {
+                    throw fail(key, node, "must be a number from \(range.lowerBound) to \(range.upperBound), got '\(node.string ?? "?")'")
                 }
                 return v
             }
@@ -141,35 +149,30 @@ public struct CalibrationSet: Sendable, Hashable {
             }
             let measureText = try text("measure")
             guard let measure = Measure(rawValue: measureText) else {
-                throw fail("measure", m["measure"], "must be ttft, tpot or e2e, got '\(measureText)'")
+                throw fail("measure", m["measure"], "must be ttft, tpot, e2e or gemm, got '\(measureText)'")
             }
             let batch = try count("batch", required: measure != .gemm) ?? 1
             let seconds: Double
             let published: String
             let shape: GEMMShape?
             if measure == .gemm {
-                guard let m = try count("m"), let k = try count("k"), let n = try count("n") else {
-                    throw fail("m", node, "a gemm point needs m, k and n")
-                }
+                guard let m = try count("m", required: true, limit: 1 << 30), let k = try count("k", required: true, limit: 1 << 30),
+                    let n = try count("n", required: true, limit: 1 << 30)
+                else { throw fail("m", node, "a gemm point needs m, k and n") }
                 shape = GEMMShape(m: m, k: k, n: n)
             } else {
                 shape = nil
             }
             switch (m["ms"], m["tokens_per_s"] ?? m["flops_per_s"]) {
             case (nil, let rate?) where m["flops_per_s"] != nil:
-                guard let v = rate.float ?? rate.int.map(Double.init), v > 0, v.isFinite, let shape else {
-                    throw fail("flops_per_s", rate, "is a gemm point's achieved FLOP/s: a positive number, with m, k and n")
-                }
+                let v = try measured("flops_per_s", rate, 1e6...1e18)
+                guard let shape else { throw fail("flops_per_s", rate, "is a gemm point's achieved FLOP/s, with m, k and n") }
                 (seconds, published) = (2 * Double(shape.m) * Double(shape.k) * Double(shape.n) / v, "\(Self.teraflops(v)) TFLOP/s")
             case (let ms?, nil):
-                guard let v = ms.float ?? ms.int.map(Double.init), v > 0, v.isFinite else {
-                    throw fail("ms", ms, "must be a positive number of milliseconds")
-                }
+                let v = try measured("ms", ms, 1e-6...1e9)
                 (seconds, published) = (v / 1000, "\(ms.string ?? "\(v)") ms")
             case (nil, let rate?):
-                guard let v = rate.float ?? rate.int.map(Double.init), v > 0, v.isFinite else {
-                    throw fail("tokens_per_s", rate, "must be a positive number")
-                }
+                let v = try measured("tokens_per_s", rate, 1e-3...1e9)
                 guard measure == .tpot, batch == 1 else {
                     throw fail("tokens_per_s", rate, "is a time per output token only for a tpot point of batch 1; give ms")
                 }
@@ -180,10 +183,14 @@ public struct CalibrationSet: Sendable, Hashable {
             var point = Point(
                 source: source, hardware: try text("hardware"), config: measure == .gemm ? "" : try text("config"),
                 model: try text("model"),
-                tp: try count("tp") ?? 1, pp: try count("pp") ?? 1, batch: batch, measure: measure, prompt: try count("prompt"),
+                tp: try count("tp", limit: 4096) ?? 1, pp: try count("pp", limit: 4096) ?? 1, batch: batch, measure: measure,
+                prompt: try count("prompt"),
                 output: try count("output"), context: try count("context"), seconds: seconds, published: published,
                 quote: try text("quote"), line: node.mark?.line ?? 0)
             point.gemm = shape
+            if let context = point.stepContext, context < 2, measure != .ttft {
+                throw fail("context", m["context"] ?? node, "must be at least 2 (the cached tokens and the new one), got \(context)")
+            }
             switch measure {
             case .ttft where point.prompt == nil: throw fail("prompt", node, "is missing: a ttft point needs its prompt length")
             case .tpot where point.stepContext == nil:

@@ -100,6 +100,7 @@ public enum SpecParser {
         var reader = Reader(file: file)
         let root: Node
         do {
+            try YAMLKeys.refuseComplexKeys(text, file: file)
             guard let node = try Yams.compose(yaml: text) else {
                 throw SpecFileError(
                     file: file, line: 1, key: nil, reason: "the file is empty; expected a mapping with 'model' and 'strategy'")
@@ -519,6 +520,31 @@ struct Reader {
             guard let attention = try gpuList(s, "attention_gpus") else { throw fail("attention_gpus", node, "is missing") }
             guard let experts = try gpuList(s, "expert_gpus") else { throw fail("expert_gpus", node, "is missing") }
             return (.attentionExpertSeparation(attention: attention, experts: experts), cluster)
+        }
+    }
+}
+
+/// The YAML a spec, hardware or calibration file may hold before it is composed: mapping keys
+/// are plain scalars. An alias or a collection used as a key is hashed node by node when the
+/// document is composed, so a few hundred bytes of nested aliases (`{? *a7 : 1}`) take hours;
+/// such a key is refused with its line instead.
+enum YAMLKeys {
+    static func refuseComplexKeys(_ text: String, file: String) throws(SpecFileError) {
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = raw.drop { $0 == " " || $0 == "\t" || $0 == "-" }
+            // An explicit key (`? `) at the start of a line, or inside a flow mapping.
+            let explicit = line.hasPrefix("? ") || line == "?" || raw.contains("{? ") || raw.contains(", ? ")
+            // An alias followed by the colon of a key.
+            var aliasKey = false
+            if let star = line.firstIndex(of: "*"), line[line.startIndex..<star].allSatisfy({ $0 == "{" || $0 == " " || $0 == "," }) {
+                let rest = line[line.index(after: star)...].drop { !($0 == " " || $0 == ":" || $0 == "," || $0 == "}") }
+                aliasKey = rest.drop { $0 == " " }.first == ":"
+            }
+            if explicit || aliasKey {
+                throw SpecFileError(
+                    file: file, line: i + 1, key: nil,
+                    reason: "mapping keys must be plain names; an explicit ('? ') or alias ('*name') key is not read")
+            }
         }
     }
 }

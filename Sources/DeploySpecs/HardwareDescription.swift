@@ -82,6 +82,7 @@ public struct HardwareDescription: Hashable, Sendable {
     public static func parse(text: String, file: String) throws(SpecFileError) -> HardwareDescription {
         let root: Node
         do {
+            try YAMLKeys.refuseComplexKeys(text, file: file)
             guard let node = try Yams.compose(yaml: text) else {
                 throw SpecFileError(file: file, line: 1, key: nil, reason: "the file is empty; expected name, gpu and node")
             }
@@ -129,13 +130,21 @@ public struct HardwareDescription: Hashable, Sendable {
         guard gpus == gpus.rounded(), nics == nics.rounded(), gpus <= 65_536, nics <= 65_536 else {
             throw fail("gpus", node["gpus"], "and nics must be whole numbers of at most 65,536")
         }
-        /// A fraction in (0, 1].
+        /// A fraction in [0.01, 1].
         func fraction(_ m: [String: Node], _ key: String) throws(SpecFileError) -> Double? {
             guard let node = m[key] else { return nil }
-            guard let v = node.float ?? node.int.map(Double.init), v > 0, v <= 1 else {
-                throw fail(key, node, "must be a fraction in (0, 1], got '\(node.string ?? "?")'")
+            guard let v = node.float ?? node.int.map(Double.init), v >= 0.01, v <= 1 else {
+                throw fail(key, node, "must be a fraction from 0.01 to 1, got '\(node.string ?? "?")'")
             }
             return v
+        }
+        /// Microseconds from 0 to 1e6, as seconds; nil when absent.
+        func microseconds(_ m: [String: Node], _ key: String) throws(SpecFileError) -> Double? {
+            guard let node = m[key] else { return nil }
+            guard let v = node.float ?? node.int.map(Double.init), v >= 0, v <= 1e6 else {
+                throw fail(key, node, "must be a number of microseconds from 0 to 1e6, got '\(node.string ?? "?")'")
+            }
+            return v * 1e-6
         }
         var efficiency: [String: Double] = [:]
         if let node = gpu["efficiency"] {
@@ -148,7 +157,7 @@ public struct HardwareDescription: Hashable, Sendable {
                 node, path: "collectives",
                 allowed: ["launch_us", "nvlink_step_us", "network_step_us", "nvlink_efficiency", "network_efficiency", "nvls_efficiency"])
             for key in c.keys {
-                collectives[key] = key.hasSuffix("_us") ? try positive(c, key, in: node, limit: 1e6) * 1e-6 : try fraction(c, key)
+                collectives[key] = key.hasSuffix("_us") ? try microseconds(c, key) : try fraction(c, key)
             }
         }
         var nvswitch = true
@@ -170,18 +179,24 @@ public struct HardwareDescription: Hashable, Sendable {
             }
             reserve = v * 1e9
         }
+        func gpuName() throws(SpecFileError) -> String {
+            guard let node = gpu["name"] else { return name }
+            guard node.scalar != nil, let text = node.string, !text.isEmpty else {
+                throw fail("name", node, "must be the GPU's name, a string")
+            }
+            return text
+        }
         var description = HardwareDescription(
-            name: name, gpuName: gpu["name"]?.string ?? name, peakFLOPs: peaks,
+            name: name, gpuName: try gpuName(), peakFLOPs: peaks,
             memoryBandwidth: try positive(gpu, "hbm_tbps", in: gpuNode) * 1e12,
             memoryCapacity: capacity,
             nvlinkBandwidth: try positive(gpu, "nvlink_gbps", in: gpuNode) * 1e9, gpusPerNode: Int(gpus), nicsPerNode: Int(nics),
             nicBandwidth: try positive(node, "nic_gbps", in: nodeNode) * 1e9,
-            latency: try positive(top, "latency_us", in: root, default: 2) * 1e-6, file: file)
+            latency: try microseconds(top, "latency_us") ?? 2e-6, file: file)
         description.reserve = reserve
         description.multiprocessors = sms
         description.efficiency = efficiency
-        description.kernelLaunch = try positive(gpu, "launch_us", in: gpuNode, default: 0.000_001) * 1e-6
-        if gpu["launch_us"] == nil { description.kernelLaunch = 0 }
+        description.kernelLaunch = try microseconds(gpu, "launch_us") ?? 0
         description.nvswitch = nvswitch
         description.collectives = collectives
         return description

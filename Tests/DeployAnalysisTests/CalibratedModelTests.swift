@@ -218,10 +218,17 @@ let calibrated = AnalysisOptions(
             pricer.price(silu, inputs: [[Dim(262_144)]])!.seconds == KernelModel.hopper.streamSeconds(bytes: 1_048_576, bandwidth: 3.35e12))
     }
 
+    /// A file written on Windows (CRLF line ends) reads as the same rows.
+    @Test func crlfLineEndsAreRows() throws {
+        let t = try table("m,k,n,seconds\r\n128,4096,4096,1e-5\r\n128,4096,11008,2e-5\r\n")
+        #expect(t.rows.count == 2 && t.seconds(m: 128, k: 4096, n: 4096) == 1e-5)
+    }
+
     @Test func badRowsAreRefusedWithTheirLine() throws {
         for (text, says) in [
             ("all_reduce,8,pcie,1024,1e-6\n", ":1: a collective row"), ("magic,1024,1e-6\n", ":1: 'magic' is not an operator"),
             ("m,k,n,seconds\nrmsnorm,1024\n", ":2: a kernel row"), ("1,2,3,-4\n", ":1: every figure must be a positive number"),
+            ("1e300,1e300,1e300,1e-5\n", ":1: sizes must be at most 1e15"), ("rmsnorm,1,1e308\n", ":1: sizes must be at most 1e15"),
         ] {
             #expect {
                 _ = try table(text)

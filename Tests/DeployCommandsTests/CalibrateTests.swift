@@ -5,6 +5,10 @@ import Testing
 
 @testable import DeployCommands
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct CalibrateTests {
     static let sources = """
         sources:
@@ -62,6 +66,45 @@ import Testing
         #expect(r.stderr.contains("points.yaml:5") && r.stderr.contains("only for a tpot point of batch 1"), "\(r.stderr)")
         try (Self.sources + "\npoints:\n  - {source: nobody}\n").write(to: points, atomically: true, encoding: .utf8)
         #expect(try CLI.run(["calibrate", points.path]).stderr.contains("'nobody' is not one of the sources"))
+    }
+
+    /// Hostile inputs: an alias used as a key is refused at once (composing it would take hours),
+    /// a config that is a FIFO is refused rather than waited on, an unknown cost model is a usage
+    /// error before anything is written, and no output replaces a config or a table.
+    @Test func hostileInputsAreRefusedAtOnce() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("calibrate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bomb = dir.appendingPathComponent("bomb.yaml")
+        var text = "a: &a0 [x,x,x,x,x,x,x,x,x,x]\n"
+        for i in 1...7 { text += "b\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ",") + "]\n" }
+        text += "c: {? *a7 : 1}\n"
+        try text.write(to: bomb, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["calibrate", bomb.path])
+        #expect(refused.status == 2 && refused.stderr.contains("bomb.yaml:9") && refused.stderr.contains("keys must be plain names"))
+        let config = repositoryRoot.appendingPathComponent("bench/calibration/models/llama-2-7b.json").path
+        let copy = dir.appendingPathComponent("l7.json")
+        try FileManager.default.copyItem(atPath: config, toPath: copy.path)
+        let fifo = dir.appendingPathComponent("fifo.json")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let points = dir.appendingPathComponent("points.yaml")
+        try
+            (Self.sources + """
+
+                points:
+                  - {source: gpt-fast, hardware: dgx-a100-80gb, config: \(fifo.path), model: X, batch: 1, measure: tpot, context: 9, tokens_per_s: 1, quote: q}
+                  - {source: gpt-fast, hardware: dgx-a100-80gb, config: l7.json, model: X, batch: 1, measure: tpot, context: 9, tokens_per_s: 1, quote: q}
+                """).write(to: points, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["calibrate", points.path])
+        #expect(r.status == 1 && r.stdout.contains("not a regular file"), "\(r.stdout)")
+        #expect(r.stdout.contains("| 2 | gpt-fast |"), "the config relative to the points file is found")
+        let overwrite = try CLI.run(["calibrate", points.path, "-o", copy.path])
+        #expect(overwrite.status != 0 && overwrite.stderr.contains("it is the input"))
+        #expect(try String(contentsOf: copy, encoding: .utf8).contains("\"model_type\""))
+        let bogus = dir.appendingPathComponent("out.md")
+        try "keep".write(to: bogus, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["calibrate", points.path, "--cost", "bogus", "-o", bogus.path]).status == 2)
+        #expect(try String(contentsOf: bogus, encoding: .utf8) == "keep")
     }
 
     /// A point that cannot be built is a row that says why, and the exit status is 1.
