@@ -173,10 +173,18 @@ public struct CalibrationSet: Sendable, Hashable {
                 (seconds, published) = (v / 1000, "\(ms.string ?? "\(v)") ms")
             case (nil, let rate?):
                 let v = try measured("tokens_per_s", rate, 1e-3...1e9)
-                guard measure == .tpot, batch == 1 else {
-                    throw fail("tokens_per_s", rate, "is a time per output token only for a tpot point of batch 1; give ms")
+                let text = "\(rate.string ?? "\(v)") tokens/s"
+                if measure == .tpot && batch == 1 {
+                    (seconds, published) = (1 / v, text)
+                } else if measure == .e2e, let output = m["output"]?.int, output > 0 {
+                    // A static batch's output tokens over the run: batch x output / rate.
+                    (seconds, published) = (Double(batch) * Double(output) / v, text)
+                } else {
+                    throw fail(
+                        "tokens_per_s", rate,
+                        "is a time per output token for a tpot point of batch 1, or a run's output tokens per second for an e2e point with its output; give ms"
+                    )
                 }
-                (seconds, published) = (1 / v, "\(rate.string ?? "\(v)") tokens/s")
             default:
                 throw fail("ms", node, "give the measured value once, as ms, tokens_per_s or (a gemm) flops_per_s")
             }

@@ -63,7 +63,9 @@ import Testing
                 """).write(to: points, atomically: true, encoding: .utf8)
         let r = try CLI.run(["calibrate", points.path])
         #expect(r.status != 0)
-        #expect(r.stderr.contains("points.yaml:5") && r.stderr.contains("only for a tpot point of batch 1"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("points.yaml:5") && r.stderr.contains("is a time per output token for a tpot point of batch 1"), "\(r.stderr)"
+        )
         try (Self.sources + "\npoints:\n  - {source: nobody}\n").write(to: points, atomically: true, encoding: .utf8)
         #expect(try CLI.run(["calibrate", points.path]).stderr.contains("'nobody' is not one of the sources"))
     }
