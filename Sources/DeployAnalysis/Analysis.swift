@@ -39,15 +39,8 @@ public struct Analysis: Sendable {
     public init(graph: OperatorGraph, options: AnalysisOptions) throws(AnalysisError) {
         self.graph = graph
         var options = options
-        // An fp8 DAG's matmuls run at the GPU's FP8 peak.
-        switch options.costModel {
-        case .roofline(let gpu, let efficiency):
-            options.costModel = .roofline(try gpu.running(dtype: graph.attributes["dtype"]), efficiency: efficiency)
-        case .calibrated(let gpu, let efficiency):
-            options.costModel = .calibrated(try gpu.running(dtype: graph.attributes["dtype"]), efficiency: efficiency)
-        case .table(let table, let gpu): options.costModel = .table(table, try gpu.running(dtype: graph.attributes["dtype"]))
-        case .matmulFLOPs: break
-        }
+        // A DAG runs at its own data type's peak (an fp8 DAG's matmuls at the FP8 peak).
+        options.costModel = try options.costModel.running(dtype: graph.attributes["dtype"])
         self.options = options
         let adjacency = graph.adjacency
         self.adjacency = adjacency

@@ -50,6 +50,16 @@ public enum CostModel: Sendable {
         }
     }
 
+    /// This model with its GPU as it runs a DAG of `dtype` (`GPUSpec.running(dtype:)`).
+    public func running(dtype: String?) throws(AnalysisError) -> CostModel {
+        switch self {
+        case .roofline(let gpu, let efficiency): .roofline(try gpu.running(dtype: dtype), efficiency: efficiency)
+        case .calibrated(let gpu, let efficiency): .calibrated(try gpu.running(dtype: dtype), efficiency: efficiency)
+        case .table(let table, let gpu): .table(table, try gpu.running(dtype: dtype))
+        case .matmulFLOPs: self
+        }
+    }
+
     /// `calibrated`, `roofline`, `table:FILE.csv` or `matmul-flops:T` (T in TFLOP/s). Without an
     /// `efficiency`, the calibrated model takes the GPU's large-GEMM efficiency and the others 0.8.
     public static func parse(_ text: String, gpu: GPUSpec, efficiency: Double?) throws -> CostModel {

@@ -84,48 +84,39 @@ public struct GPUSpec: Hashable, Sendable, CustomStringConvertible {
     /// reports it (`torch.cuda.get_device_properties(0).total_memory`: 85,520,809,984 bytes, the
     /// 80 GiB "80 GB" part) less a 3 GB runtime reserve. The same GPU as `--hardware dgx-h100`
     /// (a test holds them equal).
-    public static let h100SXM: GPUSpec = {
-        var gpu = GPUSpec(
-            name: "h100-sxm", peakFLOPs: 989e12, memoryBandwidth: 3.35e12, memoryCapacity: 85.52e9, fp8PeakFLOPs: 1979e12,
-            nvlinkBandwidth: 450e9)
-        gpu.peaks = ["bf16": 989e12, "fp16": 989e12, "fp8": 1979e12, "tf32": 494e12, "fp32": 67e12]
-        gpu.kernels = .hopper
-        gpu.runtimeReserve = 3e9
-        return gpu
-    }()
+    public static let h100SXM = shipped(
+        "h100-sxm", peaks: ["bf16": 989e12, "fp16": 989e12, "fp8": 1979e12, "tf32": 494e12, "fp32": 67e12], bandwidth: 3.35e12,
+        capacity: 85.52e9, nvlink: 450e9, kernels: .hopper)
     /// H200: the H100's compute and NVLink with 4.8 TB/s of HBM3e; 141 GB as sold, 150.1e9
     /// bytes as the device reports it, less a 3 GB runtime reserve.
-    public static let h200: GPUSpec = {
-        var gpu = GPUSpec(
-            name: "h200", peakFLOPs: 989e12, memoryBandwidth: 4.8e12, memoryCapacity: 150.1e9, fp8PeakFLOPs: 1979e12,
-            nvlinkBandwidth: 450e9)
-        gpu.peaks = ["bf16": 989e12, "fp16": 989e12, "fp8": 1979e12, "tf32": 494e12, "fp32": 67e12]
-        gpu.kernels = .hopper
-        gpu.runtimeReserve = 3e9
-        return gpu
-    }()
+    public static let h200 = shipped(
+        "h200", peaks: h100SXM.peaks, bandwidth: 4.8e12, capacity: 150.1e9, nvlink: 450e9, kernels: .hopper)
     /// A100 SXM 80 GB: 312 TFLOP/s dense BF16, 2.039 TB/s; NVLink 3: 600 GB/s a GPU, both
     /// directions together; 85,899,345,920 bytes (80 GiB) as the device reports it, less 3 GB.
-    public static let a100SXM: GPUSpec = {
-        var gpu = GPUSpec(
-            name: "a100-sxm", peakFLOPs: 312e12, memoryBandwidth: 2.039e12, memoryCapacity: 85.9e9, nvlinkBandwidth: 300e9)
-        gpu.peaks = ["bf16": 312e12, "fp16": 312e12, "tf32": 156e12, "fp32": 19.5e12]
-        gpu.kernels = .ampere
-        gpu.runtimeReserve = 3e9
-        return gpu
-    }()
+    public static let a100SXM = shipped(
+        "a100-sxm", peaks: ["bf16": 312e12, "fp16": 312e12, "tf32": 156e12, "fp32": 19.5e12], bandwidth: 2.039e12, capacity: 85.9e9,
+        nvlink: 300e9, kernels: .ampere)
 
     /// B200: 2,250 TFLOP/s dense BF16 (4,500 FP8), 8 TB/s; NVLink 5: 1.8 TB/s a GPU, both
     /// directions together; 183,359 MiB as nvidia-smi reports it, less 3 GB.
-    public static let b200: GPUSpec = {
+    public static let b200 = shipped(
+        "b200", peaks: ["bf16": 2250e12, "fp16": 2250e12, "fp8": 4500e12, "tf32": 1100e12, "fp32": 80e12], bandwidth: 8e12,
+        capacity: 192.27e9, nvlink: 900e9, kernels: .blackwell)
+
+    /// A built-in GPU as its shipped hardware file describes it: dense peaks by data type (bf16
+    /// the default, fp8 where it has FP8 tensor cores), memory as the device reports it less a
+    /// 3 GB runtime reserve.
+    static func shipped(
+        _ name: String, peaks: [String: Double], bandwidth: Double, capacity: Double, nvlink: Double, kernels: KernelModel
+    ) -> GPUSpec {
         var gpu = GPUSpec(
-            name: "b200", peakFLOPs: 2250e12, memoryBandwidth: 8e12, memoryCapacity: 192.27e9, fp8PeakFLOPs: 4500e12,
-            nvlinkBandwidth: 900e9)
-        gpu.peaks = ["bf16": 2250e12, "fp16": 2250e12, "fp8": 4500e12, "tf32": 1100e12, "fp32": 80e12]
-        gpu.kernels = .blackwell
+            name: name, peakFLOPs: peaks["bf16"]!, memoryBandwidth: bandwidth, memoryCapacity: capacity, fp8PeakFLOPs: peaks["fp8"],
+            nvlinkBandwidth: nvlink)
+        gpu.peaks = peaks
+        gpu.kernels = kernels
         gpu.runtimeReserve = 3e9
         return gpu
-    }()
+    }
 
     public static let builtIn: [GPUSpec] = [.h100SXM, .h200, .a100SXM, .b200]
 
@@ -184,15 +175,18 @@ public struct KernelModel: Hashable, Sendable {
 
     /// The plain roofline: every kernel at its peak, no fixed cost.
     public static let textbook = KernelModel()
-    /// H100 and H200 (132 SMs); the fractions are docs/calibration.md's.
-    public static let hopper = KernelModel(
-        gemmEfficiency: 0.8, attentionEfficiency: 0.6, memoryEfficiency: 0.85, launchSeconds: 3e-6, multiprocessors: 132)
+    /// H100 and H200 (132 SMs).
+    public static let hopper = calibrated(multiprocessors: 132)
     /// A100 (108 SMs).
-    public static let ampere = KernelModel(
-        gemmEfficiency: 0.8, attentionEfficiency: 0.6, memoryEfficiency: 0.85, launchSeconds: 3e-6, multiprocessors: 108)
+    public static let ampere = calibrated(multiprocessors: 108)
     /// B200 (148 SMs).
-    public static let blackwell = KernelModel(
-        gemmEfficiency: 0.8, attentionEfficiency: 0.6, memoryEfficiency: 0.85, launchSeconds: 3e-6, multiprocessors: 148)
+    public static let blackwell = calibrated(multiprocessors: 148)
+
+    /// The shipped GPUs' kernel model (docs/calibration.md's fractions and launch) on `multiprocessors` SMs.
+    static func calibrated(multiprocessors: Int) -> KernelModel {
+        KernelModel(
+            gemmEfficiency: 0.8, attentionEfficiency: 0.6, memoryEfficiency: 0.85, launchSeconds: 3e-6, multiprocessors: multiprocessors)
+    }
 
     /// Rows of a GEMM's thin side at which it reaches half its large-GEMM efficiency: a kernel's
     /// fixed work per tile (prologue, pipeline fill) against its rows. With the launch and the

@@ -105,7 +105,6 @@ extension DeployDag {
                     let analysis = try Analysis(graph: graph, options: options)
                     row.memoryPerGPU = max(row.memoryPerGPU ?? 0, analysis.memory.map(\.totalBytes).max() ?? 0)
                     if analysis.memory.contains(where: { $0.overBytes != nil }) { row.fits = false }
-                    row.capacity = options.costModel.gpu?.usableMemory
                     return analysis
                 }
                 func decodeStep() throws -> Double {
@@ -118,14 +117,7 @@ extension DeployDag {
                     let node = OperatorNode(
                         name: "gemm", op: .matmul, gpu: 0, out: [Dim(m), Dim(n)],
                         attributes: ["m": String(m), "k": String(k), "n": String(n)])
-                    let model =
-                        try options.costModel.gpu.map { gpu in
-                            switch options.costModel {
-                            case .calibrated(_, let e): CostModel.calibrated(try gpu.running(dtype: "bf16"), efficiency: e)
-                            case .roofline(_, let e): .roofline(try gpu.running(dtype: "bf16"), efficiency: e)
-                            default: options.costModel
-                            }
-                        } ?? options.costModel
+                    let model = try options.costModel.running(dtype: "bf16")
                     let pricer = Pricer(costModel: model, network: options.network, elementBytes: 2)
                     row.seconds = pricer.price(node, inputs: [[Dim(m), Dim(k)]])?.seconds
                 case .ttft:
@@ -153,7 +145,6 @@ struct CalibrationRow {
     var costModel: String?
     var network: String?
     var memoryPerGPU: Double?
-    var capacity: Double?
     var fits: Bool?
     var error: String?
 

@@ -52,7 +52,8 @@ extension DeployDag {
         var noCriticalPath = false
 
         /// The cost model the drawing's figures and critical path come from.
-        static let pricedBy = "the calibrated model on h100-sxm (docs/calibration.md)"
+        static let pricedBy =
+            "the \(AnalysisOptions.standard.costModel.name) model on \(AnalysisOptions.standard.costModel.gpu!.name) (docs/calibration.md)"
 
         @Option(name: .long, parsing: .singleValue, help: "Give a symbol a value, as NAME=VALUE (repeatable), for the figures.")
         var bind: [String] = []

@@ -74,25 +74,11 @@ public struct CalibrationSet: Sendable, Hashable {
     static func teraflops(_ v: Double) -> String { String(format: "%.1f", v / 1e12) }
 
     public static func parse(file: String) throws(SpecFileError) -> CalibrationSet {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw SpecFileError(file: file, line: nil, key: nil, reason: "cannot read the file as UTF-8 text")
-        }
-        return try parse(text: text, file: file)
+        try parse(text: YAMLKeys.text(of: file), file: file)
     }
 
     public static func parse(text: String, file: String) throws(SpecFileError) -> CalibrationSet {
-        let root: Node
-        do {
-            try YAMLKeys.refuseComplexKeys(text, file: file)
-            guard let node = try Yams.compose(yaml: text) else {
-                throw SpecFileError(file: file, line: 1, key: nil, reason: "the file is empty; expected sources and points")
-            }
-            root = node
-        } catch let error as SpecFileError {
-            throw error
-        } catch {
-            throw SpecFileError(file: file, line: nil, key: nil, reason: "not valid YAML: \(error)")
-        }
+        let root = try YAMLKeys.root(text, file: file, expected: "sources and points")
         var reader = Reader(file: file)
         let top = try reader.entries(root, path: "", allowed: ["sources", "points"])
         func fail(_ key: String, _ node: Node?, _ reason: String) -> SpecFileError { reader.fail(key, node, reason) }

@@ -524,11 +524,35 @@ struct Reader {
     }
 }
 
-/// The YAML a spec, hardware or calibration file may hold before it is composed: mapping keys
-/// are plain scalars. An alias or a collection used as a key is hashed node by node when the
-/// document is composed, so a few hundred bytes of nested aliases (`{? *a7 : 1}`) take hours;
-/// such a key is refused with its line instead.
+/// Reading the YAML of a spec, hardware or calibration file.
 enum YAMLKeys {
+    /// The file's text, refused when it is not UTF-8.
+    static func text(of file: String) throws(SpecFileError) -> String {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            throw SpecFileError(file: file, line: nil, key: nil, reason: "cannot read the file as UTF-8 text")
+        }
+        return text
+    }
+
+    /// The document's root node, its keys checked first (`refuseComplexKeys`); `expected` says
+    /// what an empty file lacks.
+    static func root(_ text: String, file: String, expected: String) throws(SpecFileError) -> Node {
+        do {
+            try refuseComplexKeys(text, file: file)
+            guard let node = try Yams.compose(yaml: text) else {
+                throw SpecFileError(file: file, line: 1, key: nil, reason: "the file is empty; expected \(expected)")
+            }
+            return node
+        } catch let error as SpecFileError {
+            throw error
+        } catch {
+            throw SpecFileError(file: file, line: nil, key: nil, reason: "not valid YAML: \(error)")
+        }
+    }
+
+    /// Mapping keys must be plain scalars. An alias or a collection used as a key is hashed
+    /// node by node when the document is composed, so a few hundred bytes of nested aliases
+    /// (`{? *a7 : 1}`) take hours; such a key is refused with its line instead.
     static func refuseComplexKeys(_ text: String, file: String) throws(SpecFileError) {
         for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.drop { $0 == " " || $0 == "\t" || $0 == "-" }

@@ -73,25 +73,11 @@ public struct HardwareDescription: Hashable, Sendable {
     }
 
     public static func parse(file: String) throws(SpecFileError) -> HardwareDescription {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw SpecFileError(file: file, line: nil, key: nil, reason: "cannot read the file as UTF-8 text")
-        }
-        return try parse(text: text, file: file)
+        try parse(text: YAMLKeys.text(of: file), file: file)
     }
 
     public static func parse(text: String, file: String) throws(SpecFileError) -> HardwareDescription {
-        let root: Node
-        do {
-            try YAMLKeys.refuseComplexKeys(text, file: file)
-            guard let node = try Yams.compose(yaml: text) else {
-                throw SpecFileError(file: file, line: 1, key: nil, reason: "the file is empty; expected name, gpu and node")
-            }
-            root = node
-        } catch let error as SpecFileError {
-            throw error
-        } catch {
-            throw SpecFileError(file: file, line: nil, key: nil, reason: "not valid YAML: \(error)")
-        }
+        let root = try YAMLKeys.root(text, file: file, expected: "name, gpu and node")
         var reader = Reader(file: file)
         let top = try reader.entries(root, path: "", allowed: ["name", "summary", "gpu", "node", "latency_us", "collectives"])
         func fail(_ key: String, _ node: Node?, _ reason: String) -> SpecFileError { reader.fail(key, node, reason) }
