@@ -97,6 +97,29 @@ public struct Checker: Sendable {
     }
 }
 
+extension Checker {
+    /// `decoded`'s graph with the placements a hand-written file leaves out filled in as the
+    /// placement rules infer them: `place` on inputs, outputs and K/V caches, `weight_place` on
+    /// matmuls and embeddings (docs/placement.md). `verify` executes a file so annotated.
+    public func annotated(_ decoded: DecodedGraph) -> OperatorGraph {
+        var context = Context(decoded: decoded, gpuCount: gpus ?? decoded.graph.gpus ?? Self.defaultGPUCount)
+        context.checkPlacements()
+        let graph = decoded.graph
+        var nodes = graph.nodes
+        for (v, node) in nodes.enumerated() {
+            if node.attributes["place"] == nil, [.input, .output, .kvCache].contains(node.op), v < context.derivedPlaces.count,
+                let place = context.derivedPlaces[v]
+            {
+                nodes[v].attributes["place"] = place.description
+            }
+            if node.attributes["weight_place"] == nil, let weight = context.inferredWeights[v] {
+                nodes[v].attributes["weight_place"] = weight.description
+            }
+        }
+        return OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: graph.attributes, nodes: nodes, edges: graph.edges)
+    }
+}
+
 /// Shared state of one check: the graph, its incoming-edge index, and the findings so far.
 struct Context: Sendable {
     let decoded: DecodedGraph
@@ -120,6 +143,15 @@ struct Context: Sendable {
     /// Placements derived for matmuls so far, by equation and operand placements (successes only:
     /// a failure is worked out again, to report it at its node).
     var matmulPlacements: [MatmulKey<Placement>: Placement] = [:]
+    /// Matmuls whose weight states no `weight_place`: the GPUs holding the same weight.
+    var weightSlots: [Int: WeightSlot] = [:]
+    /// The whole sizes of the header's model, where it states one (placement inference).
+    var modelSizes: Set<Int>?
+    /// During placement inference's first pass: each weight's activation placement.
+    var weightActivations: [Int: Placement]?
+    /// The placements the last pass derived, and the weights' it inferred (for `annotated`).
+    var derivedPlaces: [Placement?] = []
+    var inferredWeights: [Int: Placement] = [:]
 
     var graph: OperatorGraph { decoded.graph }
 

@@ -5,6 +5,24 @@ import DeployModel
 /// its placement derived from its inputs' and its operator's, and compared with what it states.
 extension Context {
     mutating func checkPlacements() {
+        weightSlots = findWeightSlots()
+        modelSizes = headerSizes()
+        if !weightSlots.isEmpty {
+            // A first pass learns each weight's activation, whose parts along the letters the
+            // weight lacks tell a weight's copies (replicas) from its parts; its findings are
+            // the second pass's to report.
+            let saved = (findings, omitted)
+            weightActivations = [:]
+            propagatePlacements()
+            (findings, omitted) = saved
+            matmulPlacements = [:]
+            refineWeightSlots()
+            weightActivations = nil
+        }
+        propagatePlacements()
+    }
+
+    private mutating func propagatePlacements() {
         var places = [Placement?](repeating: nil, count: graph.nodes.count)
         var any = false
         for (i, node) in graph.nodes.enumerated() where isValid(i) {
@@ -16,10 +34,25 @@ extension Context {
                 report(.schema, node: i, "'place' must be R or terms such as S2:1/4 and P:0/4 separated by commas; got '\(text)'")
             }
         }
-        guard any else { return }
+        _ = any
         let stated = places
         guard case .acyclic(let order) = adjacency.topologicalOrder() else { return }
         statedPlaces = stated
+        // A file without placements (hand-written): sources hold the whole tensor or the part
+        // their shape says, weights the part their activation and GPU say (Context+Inference).
+        var sources: [SourceKey: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() where isValid(i) && places[i] == nil && (node.op == .input || node.op == .kvCache) {
+            guard let dims = Optional(node.out.dims.compactMap { $0.intValue.map(Int.init) }), dims.count == node.out.rank else { continue }
+            sources[sourceKey(i), default: []].append(i)
+        }
+        for key in sources.keys { sources[key]!.sort { (graph.nodes[$0].gpu ?? 0, $0) < (graph.nodes[$1].gpu ?? 0, $1) } }
+        // Not where a consumer states its place: that starts propagation, as it always has.
+        for (i, node) in graph.nodes.enumerated() where isValid(i) && places[i] == nil && (node.op == .input || node.op == .kvCache) {
+            guard !adjacency.successors(of: i).contains(where: { stated[Int($0)] != nil }) else { continue }
+            places[i] = inferredSourcePlacement(i, sources: sources)
+        }
+        // The first node whose placement no rule derives from known inputs, and how many.
+        var underivable: (node: Int, count: Int)?
         termHolders = nil
         // A reduce_scatter's or an all_to_all's output is a different part on each member:
         // `places` holds the whole it is a part of, and this the dimension and the group.
@@ -64,6 +97,11 @@ extension Context {
                 let derived = derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: nil)
                 places[v] = findings.count > before ? nil : derived
                 if places[v] != nil, let member = Self.memberDimension(node) { perMember[v] = (member, node.group) }
+                // The MoE routing region (dispatch to combine) is a data-dependent permutation
+                // that verify checks numerically; any other gap is said once.
+                if derived == nil, findings.count == before, node.op != .dispatch, node.op != .combine {
+                    underivable = (underivable?.node ?? v, (underivable?.count ?? 0) + 1)
+                }
                 continue
             }
             guard inputs.allSatisfy({ $0 != nil }) else {
@@ -85,7 +123,29 @@ extension Context {
             derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: places[v]!.part)
             if findings.count > before { places[v] = nil }
         }
+        derivedPlaces = places
+        if let (v, count) = underivable {
+            let node = graph.nodes[v]
+            findings.append(
+                Finding(
+                    .shardCoverage, .note, file: decoded.file, line: decoded.line(ofNode: v), node: node.name,
+                    "the placement of \(count == 1 ? "this node" : "\(count) nodes, the first this one,") could not be derived: \(node.op.rawValue) has no placement rule for these inputs or lacks the attributes its rule reads (\(Self.ruleAttributes(node.op))); the placement rules skip what depends on it"
+                ))
+        }
         checkCoverage(stated)
+    }
+
+    /// The attributes the placement rule of `op` reads, for the note on a node it cannot place.
+    static func ruleAttributes(_ op: Operator) -> String {
+        switch op {
+        case .matmul: "eq"
+        case .split: "dim, parts, index"
+        case .concat, .allGather, .narrow: "dim"
+        case .reduceScatter: "dim"
+        case .allToAll: "split_dim, concat_dim"
+        case .attention: "three inputs: Q, K, V by operand"
+        default: "its inputs"
+        }
     }
 
     /// The GPUs whose nodes state a term of `key`'s partial sum, gathered over the whole graph
@@ -196,7 +256,8 @@ extension Context {
             expected = Placement(shards: q.shards)
         case .embedding:
             guard let input = inputs.first else { return nil }
-            guard let w = memo.placement(node.attributes["weight_place"] ?? "R") else { return nil }
+            guard let w = node.attributes["weight_place"].map({ memo.placement($0) }) ?? inferredTablePlacement(v) else { return nil }
+            if node.attributes["weight_place"] == nil { inferredWeights[v] = w }
             if w.shards.keys.contains(where: { $0 != 0 }) {
                 report(.shardCoverage, node: v, "an embedding's table may be split by rows (S0) only, got \(w)")
                 return nil
@@ -277,7 +338,7 @@ extension Context {
         case .concat:
             guard let dim = node.attributes["dim"].flatMap(Int.init) else { return nil }
             // Appending to a K/V cache: the cache's token range decides; take the stated place.
-            if edges.contains(where: { graph.nodes[graph.edges[$0].from].op == .kvCache }) { return nil }
+            if stated != nil, edges.contains(where: { graph.nodes[graph.edges[$0].from].op == .kvCache }) { return nil }
             let others = inputs.map { $0.gathering(dim) }
             let parts = inputs.compactMap { $0.shards[dim] }
             // Consecutive parts k a .. k a + k - 1 of n make part a of n / k (all n: the whole).
@@ -341,11 +402,17 @@ extension Context {
         guard let eq = node.attributes["eq"], let einsum = try? memo.einsum(eq).get() else { return nil }
         var operands = inputs
         if node.attributes["weight"] != nil {
-            guard let text = node.attributes["weight_place"] ?? Optional("R"), let w = memo.placement(text) else {
-                report(.schema, node: v, "'weight_place' must be R or terms such as S1:0/4; got '\(node.attributes["weight_place"] ?? "")'")
-                return nil
+            if let text = node.attributes["weight_place"] {
+                guard let w = memo.placement(text) else {
+                    report(.schema, node: v, "'weight_place' must be R or terms such as S1:0/4; got '\(text)'")
+                    return nil
+                }
+                operands.append(w)
+            } else if let activation = inputs.first {
+                let weight = inferredWeightPlacement(v, einsum: einsum, activation: activation)
+                if weightActivations == nil { inferredWeights[v] = weight }
+                operands.append(weight)
             }
-            operands.append(w)
         }
         guard operands.count == 2 else { return nil }
         let key = MatmulKey(equation: eq, lhs: operands[0], rhs: operands[1])
@@ -409,6 +476,8 @@ extension Context {
         let p = node.group.count
         // No inputs at all is a shape finding already; nothing to derive.
         guard !edges.isEmpty else { return nil }
+        // Inference's first pass, with weights whole: only the tokens' parts are wanted.
+        if weightActivations != nil, let first = inputs.first { return Placement(shards: first.shards) }
         let shards = Set(inputs.map { Placement(shards: $0.shards) })
         guard inputs.allSatisfy({ $0.partial != nil }) else {
             report(

@@ -32,6 +32,8 @@ extension RuleID {
     public static let shardCoverage = RuleID("shard-coverage")
     /// A collective's inputs or output disagree with the placements it converts.
     public static let commVolume = RuleID("comm-volume")
+    /// Executed on small random data, the DAG does not compute the model its header states.
+    public static let numeric = RuleID("numeric")
 
     /// Every rule `deploydag check` applies, with a one-line description, for `--help` and docs.
     public static let catalogue: [(RuleID, String)] = [
@@ -58,6 +60,10 @@ extension RuleID {
         (.reduceGroup, "a reduction over a group other than the one the partial sum was made over"),
         (.shardCoverage, "a logical operation's slices do not cover it exactly once, or a node's stated slice is not what its inputs make"),
         (.commVolume, "a collective's inputs or output disagree with the placement it converts"),
+        (
+            .numeric,
+            "executed on random data (verify's semantic pass, on by default for a file with a model header within verify's budget; --no-verify skips it), the DAG's outputs are not the model's"
+        ),
         (
             .header,
             "a node disagrees with the model the graph header states: a softmax's or attention's scale with 1/sqrt(head_dim), a top-k's k with top_k, a dispatch's or combine's experts with experts and with the router's width"

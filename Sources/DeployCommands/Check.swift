@@ -1,6 +1,8 @@
 import ArgumentParser
+import DOTFormat
 import DeployChecker
 import DeployModel
+import DeployVerify
 import Foundation
 
 extension DeployDag {
@@ -49,6 +51,13 @@ extension DeployDag {
 
         static let defaultMaxFindings = 20
 
+        @Flag(
+            name: .long,
+            help:
+                "Skip the semantic pass: by default a file whose graph states its model (graph attribute 'model') and that passes every rule is executed on small random data against that model, as verify does, within verify's budget."
+        )
+        var noVerify = false
+
         /// The largest `--max-input-mb`: a terabyte, far past what libcgraph can hold, and small
         /// enough that the limit in bytes fits 64 bits.
         static let maximumInputMB = 1_000_000
@@ -77,7 +86,12 @@ extension DeployDag {
                         let clock = ContinuousClock()
                         let start = clock.now
                         progress.show("checking \(file): \(decoded.graph.nodes.count) nodes")
-                        reports.append(Checker(gpus: gpus).check(decoded, earlier: loaded.readFindings))
+                        var report = Checker(gpus: gpus).check(decoded, earlier: loaded.readFindings)
+                        if !noVerify && report.errorCount == 0 && decoded.graph.attributes["model"] != nil {
+                            progress.show("executing \(file): \(decoded.graph.nodes.count) nodes")
+                            report.findings += Self.semanticPass(decoded, gpus: gpus)
+                        }
+                        reports.append(report)
                         if timings {
                             for (phase, seconds) in loaded.timings + [("rules", (clock.now - start).seconds)] {
                                 printError(
@@ -100,6 +114,39 @@ extension DeployDag {
             }
             if !unreadable.isEmpty { throw ExitCode(2) }
             if reports.contains(where: { $0.errorCount > 0 }) { throw ExitCode.failure }
+        }
+
+        /// verify's execution of a file check accepts: a `numeric` error when the outputs differ
+        /// from the model's, a note when it cannot run (too big, or not a model verify knows).
+        static func semanticPass(_ decoded: DecodedGraph, gpus: Int?) -> [Finding] {
+            func note(_ message: String) -> Finding { Finding(.numeric, .note, file: decoded.file, message) }
+            do {
+                try Verifier.precheck(decoded.graph)
+                let result = try Verifier.verify(Checker(gpus: gpus).annotated(decoded))
+                if result.passes { return [] }
+                if result.unplacedDrops > 0 {
+                    return [
+                        note(
+                            "executed, inconclusive: \(result.unplacedDrops) token-expert assignments dropped for want of capacity could not be placed in the whole batch"
+                        )
+                    ]
+                }
+                return [
+                    Finding(
+                        .numeric, file: decoded.file,
+                        String(
+                            format:
+                                "executed on random data, the DAG does not compute the model its graph attributes state: max relative error %.3e over %d outputs (tolerance %.0e); a wrong slice, scale, wiring or collective that keeps every shape; deploydag verify prints the same",
+                            result.maxRelativeError, result.outputs, Verifier.tolerance))
+                ]
+            } catch let error as VerifyError {
+                if error.overBudget {
+                    return [note("semantic pass skipped: \(error.description); --no-verify skips it silently")]
+                }
+                return [note("semantic pass not run: \(error.description)")]
+            } catch {
+                return [note("semantic pass not run: \(error)")]
+            }
         }
 
         private func printText(_ reports: [CheckReport]) {

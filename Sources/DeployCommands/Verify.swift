@@ -118,7 +118,8 @@ extension DeployDag.Verify {
             throw ExitCode.failure
         }
         do {
-            return try decoded.graph.binding(bindings)
+            // A hand-written file's placements, as check infers them (docs/placement.md).
+            return try Checker().annotated(decoded).binding(bindings)
         } catch {
             throw ValidationError("--bind: \(error)")
         }

@@ -29,6 +29,9 @@ struct Interpreter {
     let shapes: [[Int]]
     /// Multiply-adds the graph's matmuls may take in all.
     let multiplyAddBudget: Double
+    /// For weights whose role `WeightRoles` found: the model's shape, of which the node's
+    /// logical weight must merge consecutive dimensions.
+    var referenceShapes: [Int: [Int]] = [:]
 
     func run() throws(VerifyError) -> [Value?] {
         let adjacency = graph.adjacency
@@ -186,7 +189,7 @@ struct Interpreter {
             guard let eq = a["eq"], let einsum = try? Einsum(eq) else { throw VerifyError("\(node.name): no usable 'eq'") }
             if let (name, logical, slice) = try weight(node) {
                 try expectInputs(node, inputs, 1...1)
-                let product = try einsumChecked(node, einsum, inputs[0], data.weight(name, shape: logical).part(slice), &multiplyAdds)
+                let product = try einsumChecked(node, einsum, inputs[0], try drawn(v, name, logical).part(slice), &multiplyAdds)
                 guard a["bias"] == "true" else { return product }
                 return try addBias(node, einsum: einsum, product, weight: name, logical: logical, slice: slice)
             }
@@ -205,7 +208,7 @@ struct Interpreter {
             try expectInputs(node, inputs, 1...1)
             let normed = node.op == .layernorm ? Kernels.layerNorm(inputs[0]) : Kernels.rmsNorm(inputs[0])
             guard let (name, logical, slice) = try weight(node) else { return normed }
-            let gain = data.weight(name, shape: logical).part(slice)
+            let gain = try drawn(v, name, logical).part(slice)
             guard gain.count == normed.shape.last else {
                 throw refuse(node, "the norm's weight has \(gain.count) entries for rows of \(normed.shape.last ?? 0)")
             }
@@ -256,7 +259,7 @@ struct Interpreter {
                 throw refuse(node, "an embedding needs its table as 'weight' [rows, hidden] with 'weight_logical'")
             }
             let first = slice.shards[0].map { $0.index * (logical[0] / $0.parts) } ?? 0
-            return Kernels.embedding(inputs[0], data.weight(name, shape: logical).part(slice), first: first)
+            return Kernels.embedding(inputs[0], try drawn(v, name, logical).part(slice), first: first)
         case .narrow:
             try expectInputs(node, inputs, 1...1)
             let dim = try integer(node, "dim", 0)
@@ -327,6 +330,22 @@ struct Interpreter {
     }
 
     /// The logical weight a node slices: its name, whole shape and the slice it takes.
+    /// The logical weight `name` of node `v`: where its role was inferred, the model's tensor
+    /// of the reference's shape, read in the node's layout (consecutive dimensions merged).
+    private func drawn(_ v: Int, _ name: String, _ logical: [Int]) throws(VerifyError) -> Tensor {
+        guard let shape = referenceShapes[v] ?? WeightRoles.referenceShape(name, model: model) else {
+            return data.weight(name, shape: logical)
+        }
+        guard WeightRoles.isCoarsening(logical, of: shape) else {
+            throw refuse(
+                graph.nodes[v],
+                "its weight is, by its placement, part of a \(logical) tensor, but the model's \(name) is \(shape) (read in that layout, dimensions merged in order); state weight_logical and weight_place, or lay the weight out as the model's"
+            )
+        }
+        let t = data.weight(name, shape: shape)
+        return Tensor(shape: logical, data: t.data)
+    }
+
     private func weight(_ node: OperatorNode) throws(VerifyError) -> (String, [Int], Placement)? {
         guard let text = node.attributes["weight"], let name = node.attributes["weight_logical"] else { return nil }
         guard let shape = try? Shape.parse(text), var logical = Verifier.concrete(shape) else {

@@ -160,7 +160,12 @@ final class DrawnWeights {
 
 public struct VerifyError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// Refused for its size alone (the element or multiply-add budget).
+    public var overBudget = false
+    public init(_ description: String, overBudget: Bool = false) {
+        self.description = description
+        self.overBudget = overBudget
+    }
 }
 
 /// Deterministic data: every logical weight, input and cache is drawn from a generator seeded
@@ -200,7 +205,9 @@ struct DataSource {
             return Tensor(shape: shape, data: noise.data.map { 1 + $0 })
         }
         if name.hasSuffix(".bias") { return tensor(name, shape: shape, scale: 0.1) }
-        let fanIn = name.hasSuffix("o_proj") && shape.count >= 2 ? shape[0] * shape[1] : shape.first ?? 1
+        // The output projection sums over heads and head_dim, [heads, head_dim, hidden] or
+        // flattened [heads x head_dim, hidden]: the same fan-in either way.
+        let fanIn = name.hasSuffix("o_proj") && shape.count >= 3 ? shape[0] * shape[1] : shape.first ?? 1
         return tensor(name, shape: shape, scale: 1 / Double(fanIn).squareRoot())
     }
 
@@ -244,17 +251,30 @@ public enum Verifier {
     public static func verify(
         _ graph: OperatorGraph, seed: UInt64 = 1, elementLimit: Double, multiplyAddLimit: Double
     ) throws(VerifyError) -> VerifyResult {
+        try refuseView(graph)
         guard graph.attributes["micro_batches"] == nil else {
             throw VerifyError("verify executes one batch; generate the DAG without --micro-batches")
         }
         guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
         let model = try ReferenceModel(graph: graph)
+        // A hand-written file's weights: which of the model's each node reads (WeightRoles).
+        var graph = graph
+        var referenceShapes: [Int: [Int]] = [:]
+        if graph.nodes.contains(where: { $0.attributes["weight"] != nil && $0.attributes["weight_logical"] == nil }) {
+            var nodes = graph.nodes
+            for (v, role) in try WeightRoles.assign(graph, model: model) {
+                nodes[v].attributes["weight_logical"] = role.name
+                referenceShapes[v] = role.shape
+            }
+            graph = OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: graph.attributes, nodes: nodes, edges: graph.edges)
+        }
         let shapes = try concreteShapes(graph)
         try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
         let data = DataSource(seed: seed)
         // The DAG first: what its dispatches drop for want of capacity, the reference drops too.
         let interpreter = Interpreter(
-            graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds)
+            graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds,
+            referenceShapes: referenceShapes)
         let values = try interpreter.run()
         // A disaggregated graph: the prefill's reference, its keys and values the decode's cache.
         var references: [String: Tensor] = [:]
@@ -293,6 +313,52 @@ public enum Verifier {
         result.droppedAssignments = interpreter.drops.total
         result.unplacedDrops = interpreter.drops.unmapped
         return result
+    }
+
+    /// A view (`generate --view`, graph attribute `view`) holds part of the deployment: its
+    /// outputs are not the model's.
+    static func refuseView(_ graph: OperatorGraph) throws(VerifyError) {
+        if let view = graph.attributes["view"] {
+            throw VerifyError(
+                "the graph is a view of part of a deployment (\(view)), whose outputs are not the model's; verify the whole DAG")
+        }
+    }
+
+    /// What `verify` would refuse before executing anything: the header's model, the shapes,
+    /// the budget. Cheap (one pass over the nodes), so that `check` can decide whether to run
+    /// the semantic pass on a file of any size.
+    public static func precheck(_ graph: OperatorGraph) throws(VerifyError) {
+        try refuseView(graph)
+        guard graph.attributes["micro_batches"] == nil else {
+            throw VerifyError("verify executes one batch; the graph has micro-batches")
+        }
+        guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
+        let model = try ReferenceModel(graph: graph)
+        // The nodes' outputs alone, counted until they pass the limit: a file of a million
+        // nodes is refused after its first few, without a shape array for each.
+        var elements = model.cost.elements
+        if elements > elementLimit {
+            throw VerifyError(
+                "the unpartitioned model the graph attributes state makes \(scientific(elements)) elements (its weights and activations), over the limit of \(scientific(elementLimit)): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)",
+                overBudget: true)
+        }
+        for node in graph.nodes {
+            var product = 1.0
+            for d in node.out.dims {
+                guard let v = d.intValue, v > 0 else {
+                    throw VerifyError("\(node.name): out \(node.out) is not a list of positive integers; bind its symbols (--bind)")
+                }
+                product *= Double(v)
+            }
+            elements += product
+            if elements > elementLimit {
+                throw VerifyError(
+                    "executing the graph and its model makes more than \(scientific(elementLimit)) elements (the limit), passed at \(node.name): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)",
+                    overBudget: true)
+            }
+        }
+        let shapes = try concreteShapes(graph)
+        try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
     }
 
     /// Every node's `out` as integers; the element count of each is bounded by the budget
@@ -350,13 +416,13 @@ public enum Verifier {
         elements += referenceElements
         if elements > elementLimit {
             throw VerifyError(
-                "executing the graph and its model makes \(scientific(elements)) elements (the most, \(scientific(largest.0)), at \(largest.1)), over the limit of \(scientific(elementLimit)): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)"
-            )
+                "executing the graph and its model makes \(scientific(elements)) elements (the most, \(scientific(largest.0)), at \(largest.1)), over the limit of \(scientific(elementLimit)): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)",
+                overBudget: true)
         }
         if multiplyAdds > multiplyAddLimit {
             throw VerifyError(
-                "executing the model takes \(scientific(multiplyAdds)) multiply-adds, over the limit of \(scientific(multiplyAddLimit)): too many to execute; verify a scaled-down DAG"
-            )
+                "executing the model takes \(scientific(multiplyAdds)) multiply-adds, over the limit of \(scientific(multiplyAddLimit)): too many to execute; verify a scaled-down DAG",
+                overBudget: true)
         }
     }
 

@@ -25,7 +25,7 @@ func checkOneInput(_ bytes: [UInt8]) {
         // verify runs under a small budget, so that one input costs milliseconds.
         if report.errorCount == 0 {
             _ = try? Analysis(graph: decoded.graph, options: .standard)
-            _ = try? Verifier.verify(decoded.graph, elementLimit: 100_000, multiplyAddLimit: 10_000_000)
+            _ = try? Verifier.verify(Checker().annotated(decoded), elementLimit: 100_000, multiplyAddLimit: 10_000_000)
         }
     }
 }

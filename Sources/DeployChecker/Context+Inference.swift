@@ -1,0 +1,352 @@
+import DOTFormat
+import DeployModel
+
+/// Placements a hand-written file leaves out, inferred from shapes, GPUs and the model header
+/// (docs/placement.md, "Files without placements"): a source without `place` holds the whole
+/// tensor (or, where its shape is a fraction of the header's, one part of it); a matmul's
+/// weight without `weight_place` is split along the letters it shares with its activation as
+/// the activation is, and along its own output letters among the GPUs that hold the same weight.
+extension Context {
+    /// A matmul's place among the nodes that hold parts of the same weight: `count` GPUs, this
+    /// node the `position`-th of them in GPU order.
+    struct WeightSlot: Sendable {
+        var position: Int
+        var count: Int
+        /// The nodes of the group, in GPU order.
+        var members: [Int]
+    }
+
+    /// After the first pass: a group's members whose activations are different parts along
+    /// letters the weight lacks (batch or tokens) hold copies of the weight's parts; each
+    /// member's slot becomes its place among those with its activation's part.
+    mutating func refineWeightSlots() {
+        guard let activations = weightActivations else { return }
+        var refined: [Int: WeightSlot] = [:]
+        for (v, slot) in weightSlots where refined[v] == nil {
+            guard let eq = graph.nodes[v].attributes["eq"], let einsum = try? memo.einsum(eq).get() else {
+                refined[v] = slot
+                continue
+            }
+            func key(_ u: Int) -> Placement? {
+                guard let a = activations[u] else { return nil }
+                var own = Placement()
+                for (j, c) in einsum.lhs.enumerated() where !einsum.rhs.contains(c) { own.shards[j] = a.shards[j] }
+                return own
+            }
+            var classes: [Placement?: [Int]] = [:]
+            for u in slot.members { classes[key(u), default: []].append(u) }
+            for members in classes.values {
+                for (position, u) in members.enumerated() {
+                    refined[u] = WeightSlot(position: position, count: members.count, members: members)
+                }
+            }
+        }
+        weightSlots = refined
+    }
+
+    /// The node's name with its GPU's number taken out (`fc1_1` on GPU 1 is `fc1_#`,
+    /// `L0.q.gpu3` on GPU 3 is `L0.q.#`): nodes on different GPUs whose names differ only there
+    /// hold parts of one tensor. Nil where the name does not contain the GPU's number.
+    static func nameWithoutGPU(_ name: String, gpu: Int) -> String? {
+        guard var stripped = lastGPUMention(name, gpu: gpu, anyWord: true) else { return nil }
+        // Further mentions named as devices (`in_x.gpu0_gpu0`) go too.
+        while let further = lastGPUMention(stripped, gpu: gpu, anyWord: false) { stripped = further }
+        return stripped
+    }
+
+    /// `name` with the last run of digits that is `gpu` replaced by `#` (with a device word
+    /// before it); only one after a device word (gpu, rank, dev, device, cuda) unless `anyWord`.
+    private static func lastGPUMention(_ name: String, gpu: Int, anyWord: Bool) -> String? {
+        let bytes = Array(name.utf8)
+        let target = Array(String(gpu).utf8)
+        var end = bytes.count
+        while end > 0 {
+            // The last run of digits ending at or before `end`.
+            var e = end
+            while e > 0 && !(bytes[e - 1] >= 0x30 && bytes[e - 1] <= 0x39) { e -= 1 }
+            guard e > 0 else { return nil }
+            var s = e
+            while s > 0 && bytes[s - 1] >= 0x30 && bytes[s - 1] <= 0x39 { s -= 1 }
+            if Array(bytes[s..<e]) == target {
+                // Also the word naming a device just before it: gpu3, rank3, dev3, g3, r3.
+                var w = s
+                while w > 0 && ((bytes[w - 1] | 0x20) >= 0x61 && (bytes[w - 1] | 0x20) <= 0x7A) { w -= 1 }
+                let word = String(decoding: bytes[w..<s], as: UTF8.self).lowercased()
+                let device = ["gpu", "rank", "dev", "device", "cuda"].contains(word)
+                if anyWord || device {
+                    let from = device || ["g", "r", "d"].contains(word) ? w : s
+                    return String(decoding: bytes[..<from], as: UTF8.self) + "#" + String(decoding: bytes[e...], as: UTF8.self)
+                }
+            }
+            end = s
+        }
+        return nil
+    }
+
+    /// For each matmul with a `weight` and no `weight_place`: the GPUs that hold the same weight.
+    /// Same weight: the same `weight_logical` where stated, else the same layer, equation,
+    /// weight shape and name but for the GPU's number.
+    func findWeightSlots() -> [Int: WeightSlot] {
+        struct Key: Hashable {
+            var name: String
+            var layer: Int?
+            var eq: String
+            var weight: String
+        }
+        var groups: [Key: [(gpu: Int, node: Int)]] = [:]
+        for (v, node) in graph.nodes.enumerated() where isValid(v) && (node.op == .matmul || node.op == .embedding) {
+            guard node.attributes["weight_place"] == nil, let weight = node.attributes["weight"], let gpu = node.gpu else { continue }
+            let name = node.attributes["weight_logical"] ?? Self.nameWithoutGPU(node.name, gpu: gpu) ?? node.name
+            groups[Key(name: name, layer: node.layer, eq: node.attributes["eq"] ?? "", weight: weight), default: []].append((gpu, v))
+        }
+        // A weight alone under its name (renamed by hand) joins the others alone under theirs
+        // with its layer, equation and shape, where they sit on different GPUs.
+        var lone: [Key: [(gpu: Int, node: Int)]] = [:]
+        for (key, members) in groups where members.count == 1 && graph.nodes[members[0].node].attributes["weight_logical"] == nil {
+            lone[Key(name: "", layer: key.layer, eq: key.eq, weight: key.weight), default: []].append(members[0])
+            groups[key] = nil
+        }
+        for (key, members) in lone {
+            if Set(members.map(\.gpu)).count == members.count {
+                groups[key] = members
+            } else {
+                for member in members {
+                    groups[Key(name: graph.nodes[member.node].name, layer: nil, eq: "", weight: ""), default: []].append(member)
+                }
+            }
+        }
+        var slots: [Int: WeightSlot] = [:]
+        for members in groups.values {
+            let sorted = members.sorted { $0.gpu < $1.gpu }
+            // Two on one GPU: not parts of one weight over GPUs; each stays whole.
+            guard Set(sorted.map(\.gpu)).count == sorted.count else { continue }
+            let nodes = sorted.map(\.node)
+            for (position, member) in sorted.enumerated() {
+                slots[member.node] = WeightSlot(position: position, count: sorted.count, members: nodes)
+            }
+        }
+        return slots
+    }
+
+    /// The whole sizes the header's model has (hidden, ffn, heads x head_dim, ...), or nil
+    /// where the header does not state the hidden size.
+    func headerSizes() -> Set<Int>? {
+        let a = graph.attributes
+        func int(_ key: String) -> Int? { a[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil } }
+        guard let hidden = int("hidden") else { return nil }
+        var sizes: Set<Int> = [hidden]
+        // Weights' sizes only: a token count (batch, seq, context) is no weight's dimension.
+        for key in ["ffn", "expert_ffn", "shared_expert_ffn", "experts", "vocab", "heads", "kv_heads", "head_dim", "positions"] {
+            if let v = int(key) { sizes.insert(v) }
+        }
+        for key in ["ffn", "expert_ffn", "shared_expert_ffn"] { if let v = int(key) { sizes.insert(2 * v) } }
+        if let heads = int("heads") {
+            let kv = int("kv_heads") ?? heads
+            let d = int("head_dim") ?? hidden / heads
+            sizes.formUnion([heads * d, kv * d, (heads + 2 * kv) * d, d])
+        }
+        return sizes
+    }
+
+    /// Sources that may be parts or copies of one tensor: the same shape, and names the same
+    /// but for their numbers (`x0`, `x1`; `dp0.x.gpu0`, `dp1.x.gpu3`; not `k_cache`, `v_cache`).
+    struct SourceKey: Hashable {
+        var dims: [Int]
+        var skeleton: String
+    }
+
+    func sourceKey(_ v: Int) -> SourceKey {
+        let node = graph.nodes[v]
+        var skeleton = ""
+        var inDigits = false
+        for c in node.name {
+            if c.isASCII && c.isNumber {
+                if !inDigits { skeleton.append("#") }
+                inDigits = true
+            } else {
+                skeleton.append(c)
+                inDigits = false
+            }
+        }
+        return SourceKey(dims: node.out.dims.compactMap { $0.intValue.map(Int.init) }, skeleton: node.op.rawValue + "|" + skeleton)
+    }
+
+    /// A source's placement where it states none.
+    func inferredSourcePlacement(_ v: Int, sources: [SourceKey: [Int]]) -> Placement {
+        let node = graph.nodes[v]
+        let a = graph.attributes
+        func int(_ key: String) -> Int? { a[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil } }
+        guard let local = node.out.dims.map({ $0.intValue.map(Int.init) }) as [Int?]?, local.allSatisfy({ $0 != nil }) else {
+            return .replicate
+        }
+        let dims = local.map { $0! }
+        var whole: [Int?]
+        var tokens: Placement.Part?
+        switch node.op {
+        case .kvCache:
+            // `range` a:b of the cache's tokens: part a / (b - a) along the sequence.
+            // Its heads: a part of the header's K/V heads where the shape holds fewer.
+            let heads = int("kv_heads") ?? int("heads")
+            let d = int("head_dim") ?? int("hidden").flatMap { h in int("heads").map { h / $0 } }
+            whole = [int("batch"), int("context").map { $0 - 1 }, heads, d]
+            if let range = node.attributes["range"]?.split(separator: ":").compactMap({ Int($0) }), range.count == 2,
+                let context = int("context"), range[1] > range[0], (context - 1) % (range[1] - range[0]) == 0,
+                range[0] % (range[1] - range[0]) == 0, range[1] - range[0] < context - 1
+            {
+                let size = range[1] - range[0]
+                tokens = Placement.Part(range[0] / size, of: (context - 1) / size)
+                whole[1] = size
+            }
+        case .input:
+            let queries = a["phase"] == "decode" || node.attributes["phase"] == "decode" ? 1 : int("seq")
+            whole = node.attributes["data"] != nil ? [int("batch"), queries] : [int("batch"), queries, int("hidden")]
+        default:
+            return .replicate
+        }
+        guard whole.count == dims.count else { return tokens.map { Placement(shards: [1: $0]) } ?? .replicate }
+        // The position of this source among the sources of its shape, in GPU order.
+        let peers = sources[sourceKey(v)] ?? [v]
+        let rank = peers.firstIndex(of: v) ?? 0
+        var splits: [(dim: Int, parts: Int)] = []
+        var total = 1
+        for d in 0..<dims.count {
+            guard let w = whole[d], w > dims[d], w % dims[d] == 0 else { continue }
+            splits.append((d, w / dims[d]))
+            total *= w / dims[d]
+        }
+        // As many sources of the shape as parts (or copies of each): else a source that is
+        // simply smaller (one decode token of a longer prompt) is whole.
+        guard !splits.isEmpty, peers.count % total == 0 else { return tokens.map { Placement(shards: [1: $0]) } ?? .replicate }
+        // Sources whose names differ only in the GPU's number are one group. Several groups,
+        // a multiple of the parts: each group is one part, in the order of their first GPUs
+        // (`dp0.x.gpu0`, `dp0.x.gpu2` one replica's batch). Else copies of one part sit on
+        // consecutive GPUs (a tensor-parallel group's replicas).
+        var groupNames: [String] = []
+        var groupOf: [Int: Int] = [:]
+        for u in peers {
+            let name = graph.nodes[u].gpu.flatMap { Self.nameWithoutGPU(graph.nodes[u].name, gpu: $0) } ?? graph.nodes[u].name
+            if let g = groupNames.firstIndex(of: name) {
+                groupOf[u] = g
+            } else {
+                groupOf[u] = groupNames.count
+                groupNames.append(name)
+            }
+        }
+        var index =
+            groupNames.count > 1 && groupNames.count % total == 0
+            ? (groupOf[v] ?? 0) / (groupNames.count / total) : rank / (peers.count / total)
+        var place = Placement()
+        for split in splits.reversed() {
+            place.shards[split.dim] = .init(index % split.parts, of: split.parts)
+            index /= split.parts
+        }
+        if let tokens { place.shards[1] = tokens }
+        return place
+    }
+
+    /// A weight's placement where the matmul states none: along each letter it shares with its
+    /// activation, the activation's part; the GPUs holding the same weight that the shared
+    /// letters do not tell apart split its own output letters, each by a factor that makes a
+    /// whole size of the header's model (where the header states one), the last letter
+    /// innermost. What is left over are copies (data-parallel replicas).
+    mutating func inferredWeightPlacement(_ v: Int, einsum: Einsum, activation: Placement) -> Placement {
+        let node = graph.nodes[v]
+        var place = Placement()
+        var sharedParts = 1
+        for (i, c) in einsum.rhs.enumerated() {
+            guard let j = einsum.lhs.firstIndex(of: c), let part = activation.shards[j] else { continue }
+            place.shards[i] = part
+            sharedParts *= part.parts
+        }
+        guard weightActivations == nil else {
+            // The first pass: the activation is what it learns; the weight's own letters wait.
+            weightActivations?[v] = activation
+            return place
+        }
+        guard let slot = weightSlots[v], let text = node.attributes["weight"], let shape = Shape.parseIfValid(text) else { return place }
+        var remaining = slot.count % sharedParts == 0 ? slot.count / sharedParts : 1
+        guard remaining > 1 else { return place }
+        let reduced = reducesLastDimensionSoon(v)
+        var splits: [(dim: Int, parts: Int)] = []
+        var firstFree = true
+        for (i, c) in einsum.rhs.enumerated() where remaining > 1 {
+            guard !einsum.lhs.contains(c), einsum.result.contains(c), i < shape.rank, let local = shape.dims[i].intValue.map(Int.init),
+                local > 0
+            else { continue }
+            defer { firstFree = false }
+            var k = remaining
+            if let sizes = modelSizes {
+                k = 1
+                for f in stride(from: remaining, to: 1, by: -1) where remaining % f == 0 {
+                    let (whole, overflow) = local.multipliedReportingOverflow(by: f)
+                    if !overflow && sizes.contains(whole) {
+                        k = f
+                        break
+                    }
+                }
+                // A letter already of a whole size stays whole: after the first (a head count
+                // may be another's part, 8 query heads of 64 as many as the K/V heads), or
+                // where a softmax, norm or top-k soon reduces over it (a router's experts).
+                let last = einsum.result.last == c
+                if sizes.contains(local) && (!firstFree || (last && reduced)) { k = 1 }
+            }
+            if k > 1 {
+                splits.append((i, k))
+                remaining /= k
+            }
+        }
+        let total = splits.reduce(1) { $0 * $1.parts }
+        var index = slot.position % total
+        for split in splits.reversed() {
+            place.shards[split.dim] = .init(index % split.parts, of: split.parts)
+            index /= split.parts
+        }
+        return place
+    }
+}
+
+extension Context {
+    /// An embedding table's placement where it states none: its rows split among the GPUs
+    /// that hold the same table, where a factor of their count times its rows is the header's
+    /// vocabulary.
+    func inferredTablePlacement(_ v: Int) -> Placement {
+        let node = graph.nodes[v]
+        guard let slot = weightSlots[v], slot.count > 1, let text = node.attributes["weight"], let shape = Shape.parseIfValid(text),
+            shape.rank == 2, let rows = shape.dims[0].intValue.map(Int.init),
+            let vocab = graph.attributes["vocab"].flatMap({ Int($0.trimmingASCIISpaces()) })
+        else { return .replicate }
+        for f in stride(from: slot.count, to: 1, by: -1) where slot.count % f == 0 {
+            let (whole, overflow) = rows.multipliedReportingOverflow(by: f)
+            if !overflow && whole == vocab {
+                return Placement(shards: [0: .init(slot.position % f, of: f)])
+            }
+        }
+        return .replicate
+    }
+
+    /// Whether a softmax, norm or top-k on this node's GPU reads its output within a few steps
+    /// of elementwise work (a router's scores, a vocabulary's logits).
+    func reducesLastDimensionSoon(_ v: Int) -> Bool {
+        var frontier = [v]
+        for _ in 0..<3 {
+            var next: [Int] = []
+            for u in frontier {
+                for e in adjacency.successors(of: u) {
+                    let w = Int(e)
+                    switch graph.nodes[w].op {
+                    case .softmax, .topk, .layernorm, .rmsnorm: return true
+                    case .add, .mul, .gelu, .silu, .relu, .sendRecv: next.append(w)
+                    default: break
+                    }
+                }
+            }
+            frontier = next
+        }
+        return false
+    }
+}
+
+extension Shape {
+    /// The shape `text` states, or nil.
+    fileprivate static func parseIfValid(_ text: String) -> Shape? { try? Shape.parse(text) }
+}

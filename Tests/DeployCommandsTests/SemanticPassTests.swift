@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// `check` executes what it accepts (verify's semantic pass), and `verify` runs on files written
+/// by hand without any placement attribute (docs/placement.md).
+@Suite struct SemanticPassTests {
+    static var example: String {
+        get throws { try String(contentsOf: repositoryRoot.appendingPathComponent("docs/example.dot"), encoding: .utf8) }
+    }
+
+    @Test func theHandWrittenExampleChecksAndVerifies() throws {
+        let path = repositoryRoot.appendingPathComponent("docs/example.dot").path
+        let checked = try CLI.run(["check", path])
+        #expect(
+            checked.status == 0 && checked.stdout.contains("ok (30 nodes, 38 edges)") && !checked.stdout.contains("note"),
+            "\(checked.stdout)")
+        let verified = try CLI.run(["verify", path])
+        #expect(verified.status == 0 && verified.stdout.contains("matches the unpartitioned model"), "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test func theSchemaDocumentShowsTheExampleAsItIs() throws {
+        let schema = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/dot-schema.md"), encoding: .utf8)
+        let shown = schema.components(separatedBy: "```dot\n").last?.components(separatedBy: "```").first
+        #expect(shown == (try Self.example))
+    }
+
+    @Test func aFaultEveryShapeSurvivesIsANumericError() throws {
+        // The MLP's residual taken from the layer's input instead of the attention's sum.
+        let wired = try Self.example.replacingOccurrences(of: "res0 -> out0", with: "x0 -> out0").replacingOccurrences(
+            of: "res1 -> out1", with: "x1 -> out1")
+        let checked = try CLI.run(["check", "-"], input: Data(wired.utf8))
+        #expect(checked.status == 1 && checked.stdout.contains("error[numeric]"), "\(checked.stdout)")
+        let skipped = try CLI.run(["check", "--no-verify", "-"], input: Data(wired.utf8))
+        #expect(skipped.status == 0 && !skipped.stdout.contains("numeric"), "\(skipped.stdout)")
+        let verified = try CLI.run(["verify", "-"], input: Data(wired.utf8))
+        #expect(verified.status == 1 && verified.stdout.contains("does NOT compute"), "\(verified.stdout)\(verified.stderr)")
+        // The MLP's norm reading the layer's input instead of the residual sum: every shape holds.
+        let skipped2 = try Self.example.replacingOccurrences(of: "res0 -> mlpln0", with: "x0 -> mlpln0")
+        let r = try CLI.run(["check", "-"], input: Data(skipped2.utf8))
+        #expect(r.status == 1 && r.stdout.contains("error[numeric]"), "\(r.stdout)")
+    }
+
+    @Test func aFileOverTheBudgetSaysThePassWasSkipped() throws {
+        let r = try CLI.run(["check", repositoryRoot.appendingPathComponent("dags/llama3-8b-tp1/llama3-8b-tp1.dot").path])
+        #expect(r.status == 0 && r.stdout.contains("note[numeric]: semantic pass skipped") && r.stdout.contains("ok ("), "\(r.stdout)")
+    }
+
+    @Test func aWeightWhoseRoleCannotBeToldIsNamed() throws {
+        // An extra projection between attention and the output projection: no model weight.
+        var text = try Self.example
+        for g in 0...1 {
+            text = text.replacingOccurrences(
+                of: "  o\(g) [op=matmul",
+                with:
+                    "  mix\(g) [op=matmul, gpu=\(g), layer=0, eq=\"bsnd,de->bsne\", weight=\"[16,16]\", m=32, k=16, n=16, out=\"[2,8,2,16]\"];\n  o\(g) [op=matmul"
+            ).replacingOccurrences(of: "attn\(g) -> o\(g)", with: "attn\(g) -> mix\(g) -> o\(g)")
+        }
+        #expect(try CLI.run(["check", "--no-verify", "-"], input: Data(text.utf8)).status == 0)
+        let r = try CLI.run(["verify", "-"], input: Data(text.utf8))
+        #expect(r.status == 1 && r.stderr.contains("mix0") && r.stderr.contains("weight_logical"), "\(r.stdout)\(r.stderr)")
+        let checked = try CLI.run(["check", "-"], input: Data(text.utf8))
+        #expect(checked.status == 0 && checked.stdout.contains("note[numeric]: semantic pass not run") && checked.stdout.contains("mix0"))
+    }
+
+    /// A generated DAG with every placement attribute removed, as a hand-written one would be.
+    static func strippedDAG(spec: String) throws -> String {
+        let r = try CLI.run(["generate", "--spec", repositoryRoot.appendingPathComponent(spec).path])
+        #expect(r.status == 0)
+        return r.stdout.replacing(/, (place|logical|weight_place|weight_logical)="[^"]*"/, with: "")
+    }
+
+    @Test func strippedDecodeStepsVerifyAndAWrongAppendIsFound() throws {
+        // A Llama-style decode step (GQA, RoPE, a sliding window, vocabulary-parallel embedding).
+        let text = try Self.strippedDAG(spec: "Tests/Fixtures/mutate/tiny-decode.yaml")
+        let clean = try CLI.run(["check", "-"], input: Data(text.utf8))
+        #expect(clean.status == 0 && !clean.stdout.contains("note"), "\(clean.stdout)")
+        // The new token's K put before the cached ones: every shape holds.
+        let swapped = text.replacingOccurrences(
+            of: "\"L0.k_rope.gpu0\" -> \"L0.k_append.gpu0\" [operand=1]", with: "\"L0.k_rope.gpu0\" -> \"L0.k_append.gpu0\" [operand=0]"
+        ).replacingOccurrences(
+            of: "\"L0.k_cache.gpu0\" -> \"L0.k_append.gpu0\" [operand=0]", with: "\"L0.k_cache.gpu0\" -> \"L0.k_append.gpu0\" [operand=1]")
+        #expect(swapped != text)
+        let r = try CLI.run(["check", "-"], input: Data(swapped.utf8))
+        #expect(r.status == 1 && r.stdout.contains("error[numeric]"), "\(r.stdout)")
+    }
+
+    @Test func expertsThatSwapTheirWeightsAreFound() throws {
+        let r = try CLI.run(["generate", "--spec", repositoryRoot.appendingPathComponent("Tests/Fixtures/mutate/tiny-moe.yaml").path])
+        #expect(try CLI.run(["check", "-"], input: Data(r.stdout.utf8)).status == 0)
+        let swapped = r.stdout.replacingOccurrences(of: "weight_logical=\"L0.w.expert0.fc1\"", with: "weight_logical=\"L0.w.expert1.fc1\"")
+        #expect(swapped != r.stdout)
+        let checked = try CLI.run(["check", "-"], input: Data(swapped.utf8))
+        #expect(checked.status == 1 && checked.stdout.contains("error[numeric]"), "\(checked.stdout)")
+    }
+
+    @Test func strippedWholeDAGsOfEveryDegreeVerify() throws {
+        for spec in ["tp", "dp", "order", "cp", "sp", "pp", "disaggregated"] {
+            let text = try Self.strippedDAG(spec: "docs/degrees/\(spec).yaml")
+            let r = try CLI.run(["check", "-"], input: Data(text.utf8))
+            #expect(r.status == 0 && !r.stdout.contains("numeric"), "\(spec): \(r.stdout)")
+        }
+    }
+
+    @Test func aHelixWithoutAnnotationsVerifiesAndItsPerSegmentSoftmaxIsFound() throws {
+        let text = try Self.strippedDAG(spec: "Tests/Fixtures/hand/helix-2x2.yaml")
+        let r = try CLI.run(["check", "-"], input: Data(text.utf8))
+        #expect(r.status == 0 && !r.stdout.contains("numeric"), "\(r.stdout)")
+        let generated = try CLI.run([
+            "generate", "--spec", repositoryRoot.appendingPathComponent("Tests/Fixtures/hand/helix-2x2.yaml").path, "--helix-softmax",
+            "per-segment",
+        ])
+        let perSegment = generated.stdout.replacing(/, (place|logical|weight_place|weight_logical)="[^"]*"/, with: "")
+        let found = try CLI.run(["check", "-"], input: Data(perSegment.utf8))
+        #expect(found.status == 1 && found.stdout.contains("error[partial-nonlinear]: softmax of a partial sum"), "\(found.stdout)")
+    }
+}
