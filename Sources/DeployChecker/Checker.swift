@@ -99,15 +99,17 @@ public struct Checker: Sendable {
 
 extension Checker {
     /// `decoded`'s graph with the placements a hand-written file leaves out filled in as the
-    /// placement rules infer them: `place` on inputs, outputs and K/V caches, `weight_place` on
-    /// matmuls and embeddings (docs/placement.md). `verify` executes a file so annotated.
+    /// placement rules infer them: `place` where derived, `weight_place` on matmuls and
+    /// embeddings (docs/placement.md). `verify` executes a file so annotated.
     public func annotated(_ decoded: DecodedGraph) -> OperatorGraph {
         var context = Context(decoded: decoded, gpuCount: gpus ?? decoded.graph.gpus ?? Self.defaultGPUCount)
         context.checkPlacements()
         let graph = decoded.graph
         var nodes = graph.nodes
         for (v, node) in nodes.enumerated() {
-            if node.attributes["place"] == nil, [.input, .output, .kvCache].contains(node.op), v < context.derivedPlaces.count,
+            // Every node's derived place but a reduce_scatter's or an all_to_all's (a part per
+            // member, which one `place` cannot say).
+            if node.attributes["place"] == nil, node.op != .reduceScatter, node.op != .allToAll, v < context.derivedPlaces.count,
                 let place = context.derivedPlaces[v]
             {
                 nodes[v].attributes["place"] = place.description

@@ -131,13 +131,19 @@ extension DeployDag {
                         )
                     ]
                 }
+                let line = result.firstDifference.flatMap { d in decoded.graph.nodes.firstIndex { $0.name == d.node } }.flatMap {
+                    decoded.line(ofNode: $0)
+                }
                 return [
                     Finding(
-                        .numeric, file: decoded.file,
+                        .numeric, file: decoded.file, line: line, node: result.firstDifference?.node,
                         String(
                             format:
-                                "executed on random data, the DAG does not compute the model its graph attributes state: max relative error %.3e over %d outputs (tolerance %.0e); a wrong slice, scale, wiring or collective that keeps every shape; deploydag verify prints the same",
-                            result.maxRelativeError, result.outputs, Verifier.tolerance))
+                                "executed on random data, the DAG does not compute the model its graph attributes state: max relative error %.3e over %d outputs (tolerance %.0e); %@",
+                            result.maxRelativeError, result.outputs, Verifier.tolerance,
+                            result.firstDifference?.description
+                                ?? "no node with a counterpart in the model differs before the outputs (a wrong slice, scale, wiring or collective that keeps every shape)"
+                        ))
                 ]
             } catch let error as VerifyError {
                 if error.overBudget {

@@ -83,6 +83,7 @@ extension DeployDag {
                 let described = scaledSummary.map { " (scaled down: \($0))" } ?? ""
                 print("\(graph.name)\(described): \(result.nodesExecuted) nodes executed, \(result.outputs) outputs compared")
                 print(String(format: "max relative error %.3e (tolerance %.0e): %@", result.maxRelativeError, Verifier.tolerance, verdict))
+                if let difference = result.firstDifference { print(difference.description) }
                 if result.droppedAssignments > result.unplacedDrops {
                     print(
                         "\(result.droppedAssignments - result.unplacedDrops) token-expert assignments past an expert's capacity were dropped by the DAG and by the reference alike"

@@ -14,6 +14,15 @@ struct Reference {
     /// dropped for want of capacity: the reference drops them too (their gate counts 0), so a
     /// DAG built with a capacity factor is compared with the model it computes.
     var dropped: [Int: Set<Int>] = [:]
+    /// Where given: each weight's product (and each norm's output), by the weight's name
+    /// (`L0.w.q` the queries before rotation, `L0.w.o_proj` attention's projection, `L0.w.fc2`
+    /// the MLP's output), so that verify can name the first node of a DAG that differs.
+    var recorder: Recorder?
+
+    /// The reference's intermediate tensors, by weight name (one run, one thread).
+    final class Recorder {
+        var tensors: [String: Tensor] = [:]
+    }
 
     /// The model's output; `capture` is given each layer's keys (rotated) and values.
     func run(capture: ((Int, Tensor, Tensor) -> Void)? = nil) -> Tensor {
@@ -35,9 +44,14 @@ struct Reference {
         }
         func normed(_ t: Tensor, _ name: String) -> Tensor {
             let n = m.norm == "rmsnorm" ? Kernels.rmsNorm(t) : Kernels.layerNorm(t)
-            guard m.vocab != nil else { return n }
+            guard m.vocab != nil else {
+                recorder?.tensors[name] = n
+                return n
+            }
             let scaled = Kernels.scaled(n, by: data.weight(name, shape: [h]))
-            return m.normBias ? Kernels.shifted(scaled, by: data.weight(name + ".bias", shape: [h])) : scaled
+            let out = m.normBias ? Kernels.shifted(scaled, by: data.weight(name + ".bias", shape: [h])) : scaled
+            recorder?.tensors[name] = out
+            return out
         }
         func act(_ t: Tensor) -> Tensor {
             switch m.activation {
@@ -56,8 +70,11 @@ struct Reference {
             let up = try! Einsum(letters.0)
             let down = try! Einsum(letters.1)
             func project(_ x: Tensor, _ name: String, _ e: Einsum, _ shape: [Int]) -> Tensor {
-                let out = Kernels.einsum(e, x, data.weight(prefix + name, shape: shape))
-                return bias ? biased(out, prefix + name + ".bias") : out
+                let product = Kernels.einsum(e, x, data.weight(prefix + name, shape: shape))
+                let out = bias ? biased(product, prefix + name + ".bias") : product
+                // Not an expert's: its buffer's rows are not the DAG's capacity-limited ones.
+                if !prefix.contains("expert") { recorder?.tensors[prefix + name] = out }
+                return out
             }
             if m.gated {
                 let gate = project(input, "gate", up, [h, f])
@@ -73,6 +90,7 @@ struct Reference {
                 let bias = data.weight(name + ".bias", shape: [n, d])
                 out = Tensor(shape: out.shape, data: out.data.enumerated().map { $0.element + bias.data[$0.offset % bias.count] })
             }
+            recorder?.tensors[name] = out
             return out
         }
         for layer in 0..<m.layers {
@@ -103,6 +121,7 @@ struct Reference {
             let context = Kernels.einsum(try! Einsum("bnqk,bknd->bqnd"), probabilities, v)
             var attention = Kernels.einsum(try! Einsum("bsnd,ndh->bsh"), context, data.weight(p + "w.o_proj", shape: [heads, d, h]))
             if m.outputBias { attention = biased(attention, p + "w.o_proj.bias") }
+            recorder?.tensors[p + "w.o_proj"] = attention
             if m.parallelResidual, let f = m.ffn {
                 let mlpInput = m.parallelNorms ? normed(x, p + "w.ln2") : ln1
                 x = x + attention + mlp(mlpInput, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"), bias: m.mlpBias)
@@ -112,6 +131,7 @@ struct Reference {
             let ln2 = normed(x, p + "w.ln2")
             if let experts = m.experts, let topK = m.topK, let width = m.expertFFN {
                 let logits = Kernels.einsum(try! Einsum("bsh,he->bse"), ln2, data.weight(p + "w.router", shape: [h, experts]))
+                recorder?.tensors[p + "w.router"] = logits
                 var routing = Kernels.topK(logits, k: topK)
                 let tokens = m.batch * queries
                 if let lost = dropped[layer], !lost.isEmpty, let chosen = routing.indices {

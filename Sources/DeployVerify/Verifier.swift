@@ -231,6 +231,23 @@ public struct VerifyResult: Sendable {
 
     /// At the level of double-precision rounding.
     public var passes: Bool { maxRelativeError <= Verifier.tolerance }
+
+    /// Where the DAG first departs from the model: a node, the model's tensor it holds part of
+    /// (named by its weight), and the part.
+    public struct Difference: Sendable {
+        public var node: String
+        public var tensor: String
+        public var place: String
+        public var relativeError: Double
+
+        /// `the first node that differs: NODE (part P of the product of W, relative error E)`.
+        public var description: String {
+            String(
+                format: "the first node that differs from the model: %@ (part %@ of the product of %@, relative error %.2e)", node, place,
+                tensor, relativeError)
+        }
+    }
+    public var firstDifference: Difference?
 }
 
 public enum Verifier {
@@ -276,6 +293,7 @@ public enum Verifier {
             graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds,
             referenceShapes: referenceShapes)
         let values = try interpreter.run()
+        let recorder = Reference.Recorder()
         // A disaggregated graph: the prefill's reference, its keys and values the decode's cache.
         var references: [String: Tensor] = [:]
         let reference: Tensor
@@ -291,6 +309,7 @@ public enum Verifier {
         } else {
             var run = Reference(model: model, data: data)
             run.dropped = interpreter.drops.byLayer
+            run.recorder = recorder
             reference = run.run()
         }
         var worst = 0.0
@@ -312,7 +331,51 @@ public enum Verifier {
         var result = VerifyResult(maxRelativeError: worst, outputs: outputs, nodesExecuted: graph.nodes.count)
         result.droppedAssignments = interpreter.drops.total
         result.unplacedDrops = interpreter.drops.unmapped
+        if !result.passes { result.firstDifference = firstDifference(graph, values: values, recorded: recorder.tensors) }
         return result
+    }
+
+    /// The first node, in an order the graph allows, whose output differs from the part its
+    /// `place` names of the model's corresponding tensor: a weight's product (or, after the
+    /// collective that sums or gathers it, the whole product), a norm's output. Nodes without a
+    /// counterpart, or whose place is a partial sum, are passed over.
+    static func firstDifference(_ graph: OperatorGraph, values: [Value?], recorded: [String: Tensor]) -> VerifyResult.Difference? {
+        guard !recorded.isEmpty, case .acyclic(let order) = graph.adjacency.topologicalOrder() else { return nil }
+        var producer = [Int?](repeating: nil, count: graph.nodes.count)
+        for e in graph.edges where producer[e.to] == nil { producer[e.to] = e.from }
+        /// The weight whose product `v` holds: its own, or, for a collective, its input's.
+        func weightName(_ v: Int) -> String? {
+            var u = v
+            for _ in 0..<8 {
+                let node = graph.nodes[u]
+                if !node.op.isCommunication { return node.attributes["weight"] != nil ? node.attributes["weight_logical"] : nil }
+                guard node.op == .allReduce || node.op == .allGather || node.op == .sendRecv, let from = producer[u] else { return nil }
+                u = from
+            }
+            return nil
+        }
+        for v in order {
+            let node = graph.nodes[v]
+            guard [.matmul, .layernorm, .rmsnorm, .allReduce, .allGather, .sendRecv].contains(node.op), let name = weightName(v),
+                let whole = recorded[name], let text = node.attributes["place"], let place = Placement.parse(text), place.partial == nil,
+                (try? Interpreter.checkPlace(place, whole.shape, node.name, name)) != nil
+            else { continue }
+            let expected = whole.part(place)
+            let actual: [Tensor]
+            switch values[v] {
+            case .tensor(let t): actual = [t]
+            case .perGPU(let m): actual = m.sorted { $0.key < $1.key }.map(\.value)
+            case nil: continue
+            }
+            let scale = max(expected.data.map(abs).max() ?? 0, 1e-300)
+            var worst = 0.0
+            for t in actual {
+                guard t.shape == expected.shape else { continue }
+                for (a, b) in zip(t.data, expected.data) { worst = max(worst, abs(a - b) / scale) }
+            }
+            if worst > tolerance { return .init(node: node.name, tensor: name, place: place.description, relativeError: worst) }
+        }
+        return nil
     }
 
     /// A view (`generate --view`, graph attribute `view`) holds part of the deployment: its

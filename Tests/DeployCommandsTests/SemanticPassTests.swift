@@ -38,6 +38,9 @@ import Testing
         let skipped2 = try Self.example.replacingOccurrences(of: "res0 -> mlpln0", with: "x0 -> mlpln0")
         let r = try CLI.run(["check", "-"], input: Data(skipped2.utf8))
         #expect(r.status == 1 && r.stdout.contains("error[numeric]"), "\(r.stdout)")
+        // Named where it starts: the first product that reads the wrong norm.
+        #expect(
+            r.stdout.contains("the first node that differs from the model: fc1_0 (part S2:0/2 of the product of L0.w.fc1"), "\(r.stdout)")
     }
 
     @Test func aFileOverTheBudgetSaysThePassWasSkipped() throws {
