@@ -21,6 +21,15 @@ extension Context {
         for (v, node) in graph.nodes.enumerated() where isValid(v) {
             switch node.op {
             case .softmax, .attention:
+                // Fused attention without a scale scores by 1: not the model's 1/sqrt(head_dim).
+                // (A softmax may be a router's or a gate's, which no scale concerns.)
+                if node.op == .attention, let headDim, node.attributes["scale"] == nil {
+                    report(
+                        .header, node: v,
+                        "attention states no scale, so it scores by 1, but the graph's head_dim is \(headDim): state scale=\(1 / Double(headDim).squareRoot()) (1/sqrt(head_dim))"
+                    )
+                    continue
+                }
                 guard let headDim, let text = node.attributes["scale"], let scale = Double(text.trimmingASCIISpaces()), scale > 0
                 else { continue }
                 let expected = 1 / Double(headDim).squareRoot()

@@ -14,6 +14,8 @@ extension Context {
         var count: Int
         /// The nodes of the group, in GPU order.
         var members: [Int]
+        /// Whether a collective of the layer joins the group's work (else they are replicas).
+        var joined = true
     }
 
     /// After the first pass: a group's members whose activations are different parts along
@@ -37,7 +39,7 @@ extension Context {
             for u in slot.members { classes[key(u), default: []].append(u) }
             for members in classes.values {
                 for (position, u) in members.enumerated() {
-                    refined[u] = WeightSlot(position: position, count: members.count, members: members)
+                    refined[u] = WeightSlot(position: position, count: members.count, members: members, joined: slot.joined)
                 }
             }
         }
@@ -93,39 +95,68 @@ extension Context {
             var eq: String
             var weight: String
         }
-        var groups: [Key: [(gpu: Int, node: Int)]] = [:]
+        var unassigned: [(gpu: Int, node: Int)] = []
         for (v, node) in graph.nodes.enumerated() where isValid(v) && (node.op == .matmul || node.op == .embedding) {
-            guard node.attributes["weight_place"] == nil, let weight = node.attributes["weight"], let gpu = node.gpu else { continue }
-            let name = node.attributes["weight_logical"] ?? Self.nameWithoutGPU(node.name, gpu: gpu) ?? node.name
-            groups[Key(name: name, layer: node.layer, eq: node.attributes["eq"] ?? "", weight: weight), default: []].append((gpu, v))
+            guard node.attributes["weight_place"] == nil, node.attributes["weight"] != nil, let gpu = node.gpu else { continue }
+            unassigned.append((gpu, v))
         }
-        // A weight alone under its name (renamed by hand) joins the others alone under theirs
-        // with its layer, equation and shape, where they sit on different GPUs.
-        var lone: [Key: [(gpu: Int, node: Int)]] = [:]
-        for (key, members) in groups where members.count == 1 && graph.nodes[members[0].node].attributes["weight_logical"] == nil {
-            lone[Key(name: "", layer: key.layer, eq: key.eq, weight: key.weight), default: []].append(members[0])
-            groups[key] = nil
-        }
-        for (key, members) in lone {
-            if Set(members.map(\.gpu)).count == members.count {
-                groups[key] = members
-            } else {
-                for member in members {
-                    groups[Key(name: graph.nodes[member.node].name, layer: nil, eq: "", weight: ""), default: []].append(member)
+        // Ways of telling which nodes hold one weight, the surest first: the stated
+        // weight_logical; the name with every number taken out (`q_gpu00`, `g0_q_r0`, `dp1_q0`);
+        // with the GPU's number taken out (`w1_0`, `w3_0` apart); without its last word
+        // (`q_a`, `q_left`); none (a node renamed by hand), where one a GPU is left.
+        let ways: [(OperatorNode, Int) -> String?] = [
+            { node, _ in node.attributes["weight_logical"] },
+            { node, _ in node.attributes["weight_logical"] == nil ? Self.numbersTakenOut(node.name) : nil },
+            { node, gpu in node.attributes["weight_logical"] == nil ? Self.nameWithoutGPU(node.name, gpu: gpu) : nil },
+            { node, _ in node.attributes["weight_logical"] == nil ? Self.lastWordTakenOut(node.name) : nil },
+            { node, _ in node.attributes["weight_logical"] == nil ? "" : nil },
+        ]
+        var slots: [Int: WeightSlot] = [:]
+        for way in ways where !unassigned.isEmpty {
+            var groups: [Key: [(gpu: Int, node: Int)]] = [:]
+            for member in unassigned {
+                let node = graph.nodes[member.node]
+                guard let name = way(node, member.gpu) else { continue }
+                let key = Key(name: name, layer: node.layer, eq: node.attributes["eq"] ?? "", weight: node.attributes["weight"] ?? "")
+                groups[key, default: []].append(member)
+            }
+            var taken = Set<Int>()
+            for members in groups.values where members.count > 1 {
+                // Two on one GPU: not parts of one weight over GPUs, by this way of telling.
+                guard Set(members.map(\.gpu)).count == members.count else { continue }
+                let sorted = members.sorted { $0.gpu < $1.gpu }
+                let nodes = sorted.map(\.node)
+                let joined = reachesCollectiveInLayer(nodes[0])
+                for (position, member) in sorted.enumerated() {
+                    slots[member.node] = WeightSlot(position: position, count: sorted.count, members: nodes, joined: joined)
+                    taken.insert(member.node)
                 }
             }
-        }
-        var slots: [Int: WeightSlot] = [:]
-        for members in groups.values {
-            let sorted = members.sorted { $0.gpu < $1.gpu }
-            // Two on one GPU: not parts of one weight over GPUs; each stays whole.
-            guard Set(sorted.map(\.gpu)).count == sorted.count else { continue }
-            let nodes = sorted.map(\.node)
-            for (position, member) in sorted.enumerated() {
-                slots[member.node] = WeightSlot(position: position, count: sorted.count, members: nodes)
-            }
+            unassigned.removeAll { taken.contains($0.node) }
         }
         return slots
+    }
+
+    /// `name` with each run of digits replaced by `#`.
+    static func numbersTakenOut(_ name: String) -> String {
+        var out = ""
+        var inDigits = false
+        for c in name {
+            if c.isASCII && c.isNumber {
+                if !inDigits { out.append("#") }
+                inDigits = true
+            } else {
+                out.append(c)
+                inDigits = false
+            }
+        }
+        return out
+    }
+
+    /// `name` without what follows its last separator (`q_a` is `q_`), or nil without one.
+    static func lastWordTakenOut(_ name: String) -> String? {
+        guard let last = name.lastIndex(where: { !($0.isLetter || $0.isNumber) }), last != name.startIndex else { return nil }
+        return String(name[...last])
     }
 
     /// The whole sizes the header's model has (hidden, ffn, heads x head_dim, ...), or nil
@@ -267,6 +298,7 @@ extension Context {
         var remaining = slot.count % sharedParts == 0 ? slot.count / sharedParts : 1
         guard remaining > 1 else { return place }
         let reduced = reducesLastDimensionSoon(v)
+        let splitLater = splitDimensionsSoon(v)
         var splits: [(dim: Int, parts: Int)] = []
         var firstFree = true
         for (i, c) in einsum.rhs.enumerated() where remaining > 1 {
@@ -274,6 +306,8 @@ extension Context {
                 local > 0
             else { continue }
             defer { firstFree = false }
+            // Computed whole and split afterwards on the GPU: whole here.
+            if let out = einsum.result.firstIndex(of: c), splitLater.contains(out) { continue }
             var k = remaining
             if let sizes = modelSizes {
                 k = 1
@@ -288,7 +322,9 @@ extension Context {
                 // may be another's part, 8 query heads of 64 as many as the K/V heads), or
                 // where a softmax, norm or top-k soon reduces over it (a router's experts).
                 let last = einsum.result.last == c
-                if sizes.contains(local) && (!firstFree || (last && reduced)) { k = 1 }
+                // GPUs whose work no collective of the layer joins hold replicas where the
+                // letter is of a whole size already (a part would miss its collective: found).
+                if sizes.contains(local) && (!firstFree || (last && reduced) || !slot.joined) { k = 1 }
             }
             if k > 1 {
                 splits.append((i, k))
@@ -296,7 +332,9 @@ extension Context {
             }
         }
         let total = splits.reduce(1) { $0 * $1.parts }
-        var index = slot.position % total
+        // What no letter takes are copies of each part on consecutive GPUs: K/V heads fewer than
+        // the GPUs (GPUs 0 and 1 share K/V head 0). Replicas' copies are apart already (classes).
+        var index = (slot.position / remaining) % total
         for split in splits.reversed() {
             place.shards[split.dim] = .init(index % split.parts, of: split.parts)
             index /= split.parts
@@ -322,6 +360,48 @@ extension Context {
             }
         }
         return .replicate
+    }
+
+    /// The dimensions along which a split or narrow on this node's GPU cuts its output within a
+    /// few steps of elementwise work.
+    func splitDimensionsSoon(_ v: Int) -> Set<Int> {
+        var dims: Set<Int> = []
+        var frontier = [v]
+        for _ in 0..<3 {
+            var next: [Int] = []
+            for u in frontier {
+                for e in adjacency.successors(of: u) {
+                    let w = Int(e)
+                    let node = graph.nodes[w]
+                    switch node.op {
+                    case .split, .narrow:
+                        if let d = node.attributes["dim"].flatMap({ Int($0.trimmingASCIISpaces()) }) { dims.insert(d) }
+                    case .add, .mul, .gelu, .silu, .relu: next.append(w)
+                    default: break
+                    }
+                }
+            }
+            frontier = next
+        }
+        return dims
+    }
+
+    /// Whether a collective of `v`'s layer (an all-reduce, reduce-scatter, all-gather or
+    /// all-to-all) is reachable from `v` without leaving the layer.
+    func reachesCollectiveInLayer(_ v: Int) -> Bool {
+        let layer = graph.nodes[v].layer
+        var seen: Set<Int> = [v]
+        var frontier = [v]
+        while let u = frontier.popLast() {
+            for e in adjacency.successors(of: u) {
+                let w = Int(e)
+                let node = graph.nodes[w]
+                guard node.layer == layer, seen.insert(w).inserted else { continue }
+                if [.allReduce, .reduceScatter, .allGather, .allToAll].contains(node.op) { return true }
+                frontier.append(w)
+            }
+        }
+        return false
     }
 
     /// Whether a softmax, norm or top-k on this node's GPU reads its output within a few steps

@@ -278,6 +278,16 @@ extension Context {
                     return nil
                 }
                 expected = input.gathering(dim)
+            } else if stated == nil, let start = node.attributes["start"].flatMap({ Int($0.trimmingASCIISpaces()) }), start >= 0,
+                dim >= 0, dim < node.out.rank, let length = node.out.dims[dim].intValue.map(Int.init), length > 0,
+                let producer = edges.first.map({ graph.edges[$0].from }), dim < graph.nodes[producer].out.rank,
+                let size = graph.nodes[producer].out.dims[dim].intValue.map(Int.init), length < size, size % length == 0,
+                start % length == 0, start + length <= size,
+                let part = input.splitting(dim, .init(start / length, of: size / length))
+            {
+                // A hand-written file's narrow of a whole dimension into equal slices: one
+                // part of them, as a split would state (docs/placement.md).
+                expected = part
             }
         case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .relu, .topk, .output:
             guard let input = inputs.first else { return nil }

@@ -23,6 +23,10 @@ extension Context {
             case .topk:
                 guard expectInputs(v, inputs.count, exactly: 1), let k = integer(node, DOTSchema.topK) else { continue }
                 var expected = inputs[0]
+                if expected.rank > 0, let width = expected[expected.rank - 1].intValue, Int64(k) > width {
+                    report(.shape, node: v, "topk with k=\(k) of \(inputs[0]) picks more entries than its last dimension's \(width)")
+                    continue
+                }
                 if expected.rank > 0 { expected[expected.rank - 1] = Dim(k) }
                 if expected != node.out {
                     report(.shape, node: v, "topk with k=\(k) of \(inputs[0]) gives \(expected), but out is \(node.out)")

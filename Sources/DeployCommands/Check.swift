@@ -146,6 +146,14 @@ extension DeployDag {
                         ))
                 ]
             } catch let error as VerifyError {
+                if let node = error.headerMismatchNode {
+                    let line = decoded.graph.nodes.firstIndex { $0.name == node }.flatMap { decoded.line(ofNode: $0) }
+                    return [
+                        Finding(
+                            .header, file: decoded.file, line: line, node: node,
+                            "the node's weight and the graph attributes describe different models: \(error.description)")
+                    ]
+                }
                 if error.overBudget {
                     return [note("semantic pass skipped: \(error.description); --no-verify skips it silently")]
                 }

@@ -337,10 +337,12 @@ struct Interpreter {
             return data.weight(name, shape: logical)
         }
         guard WeightRoles.isCoarsening(logical, of: shape) else {
-            throw refuse(
+            var error = refuse(
                 graph.nodes[v],
-                "its weight is, by its placement, part of a \(logical) tensor, but the model's \(name) is \(shape) (read in that layout, dimensions merged in order); state weight_logical and weight_place, or lay the weight out as the model's"
+                "its weight is, by its placement, part of a \(logical) tensor, but the model's \(name) is \(shape) (read in that layout, dimensions merged in order): the file's weights and the header's model differ (a part no GPU holds, or a header that is not the file's model); where only the layout differs, state weight_logical and weight_place"
             )
+            error.headerMismatchNode = graph.nodes[v].name
+            throw error
         }
         let t = data.weight(name, shape: shape)
         return Tensor(shape: logical, data: t.data)

@@ -162,6 +162,9 @@ public struct VerifyError: Error, CustomStringConvertible, Sendable {
     public var description: String
     /// Refused for its size alone (the element or multiply-add budget).
     public var overBudget = false
+    /// Refused because a node's weight is not the model's the graph attributes state: the
+    /// header and the file describe different models (the node's name).
+    public var headerMismatchNode: String?
     public init(_ description: String, overBudget: Bool = false) {
         self.description = description
         self.overBudget = overBudget

@@ -116,4 +116,23 @@ import Testing
         let found = try CLI.run(["check", "-"], input: Data(perSegment.utf8))
         #expect(found.status == 1 && found.stdout.contains("error[partial-nonlinear]: softmax of a partial sum"), "\(found.stdout)")
     }
+
+    /// Files written by hand without placements (Tests/Fixtures/hand/README.md): the valid ones
+    /// pass every rule and the semantic pass; each faulty one is named under its rule.
+    @Test(
+        arguments: [
+            ("v_n_gpu00_tp4", nil), ("v_n_twice_tp4", nil), ("v_n_block_gpu_tp4", nil), ("v_name_letters", nil), ("v_name_reversed", nil),
+            ("v_dp_localrank", nil), ("v_gqa_tp4_kvrep", nil), ("v_replica2_tp1", nil), ("v_narrow_fc1", nil), ("v_sp", nil),
+            ("v_materialized", nil), ("v_dp2tp2", nil), ("f_drop_gpu1_noar", "header"), ("f_scale_missing", "header"),
+            ("f_wrong_group_tp4", "reduce-group"), ("f_sp_kv_local", "shard-coverage"), ("f_res_one_gpu", "numeric"),
+        ] as [(String, String?)])
+    func handWrittenFiles(name: String, rule: String?) throws {
+        let path = repositoryRoot.appendingPathComponent("Tests/Fixtures/hand/\(name).dot").path
+        let r = try CLI.run(["check", path])
+        if let rule {
+            #expect(r.status == 1 && r.stdout.contains("error[\(rule)]"), "\(r.stdout)")
+        } else {
+            #expect(r.status == 0 && !r.stdout.contains("numeric") && !r.stdout.contains("error"), "\(r.stdout)")
+        }
+    }
 }
