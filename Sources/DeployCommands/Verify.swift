@@ -14,8 +14,10 @@ extension DeployDag {
             discussion: """
                 With --preset or --spec, every dimension is scaled down (batch, sequence, head dimension, MLP width) while \
                 the partition counts stay, and MoE capacity is raised so that no token is dropped. With a DOT file, the \
-                graph is executed as it is (it must be small) against the model its attributes describe. Weights, inputs \
-                and caches are drawn deterministically from the logical tensors the nodes slice; double precision; \
+                graph is executed as it is (it must be small) against the model its attributes describe; a file without \
+                weight_logical or place (hand-written) has its weights' roles found from the graph and its placements \
+                inferred as check infers them. Weights, inputs and caches are drawn deterministically from the logical \
+                tensors the nodes slice; double precision; \
                 exit 0 when the maximum relative error is at rounding level (1e-9), 1 otherwise.
                 """)
 
