@@ -159,22 +159,37 @@ extension Context {
         return String(name[...last])
     }
 
+    /// A positive integer graph attribute, or nil.
+    func headerInt(_ key: String) -> Int? {
+        graph.attributes[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil }
+    }
+
     /// The whole sizes the header's model has (hidden, ffn, heads x head_dim, ...), or nil
     /// where the header does not state the hidden size.
     func headerSizes() -> Set<Int>? {
-        let a = graph.attributes
-        func int(_ key: String) -> Int? { a[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil } }
+        let int = headerInt
         guard let hidden = int("hidden") else { return nil }
         var sizes: Set<Int> = [hidden]
         // Weights' sizes only: a token count (batch, seq, context) is no weight's dimension.
         for key in ["ffn", "expert_ffn", "shared_expert_ffn", "experts", "vocab", "heads", "kv_heads", "head_dim", "positions"] {
             if let v = int(key) { sizes.insert(v) }
         }
-        for key in ["ffn", "expert_ffn", "shared_expert_ffn"] { if let v = int(key) { sizes.insert(2 * v) } }
+        // Products of header numbers, which may be anything: those past 64 bits are left out.
+        func product(_ a: Int, _ b: Int) -> Int? {
+            let (p, overflow) = a.multipliedReportingOverflow(by: b)
+            return overflow ? nil : p
+        }
+        for key in ["ffn", "expert_ffn", "shared_expert_ffn"] { if let v = int(key), let twice = product(2, v) { sizes.insert(twice) } }
         if let heads = int("heads") {
             let kv = int("kv_heads") ?? heads
             let d = int("head_dim") ?? hidden / heads
-            sizes.formUnion([heads * d, kv * d, (heads + 2 * kv) * d, d])
+            sizes.insert(d)
+            for n in [heads, kv] { if let w = product(n, d) { sizes.insert(w) } }
+            if let twice = product(2, kv), let all = Optional(heads.addingReportingOverflow(twice)), !all.overflow,
+                let w = product(all.partialValue, d)
+            {
+                sizes.insert(w)
+            }
         }
         return sizes
     }
@@ -182,35 +197,53 @@ extension Context {
     /// Sources that may be parts or copies of one tensor: the same shape, and names the same
     /// but for their numbers (`x0`, `x1`; `dp0.x.gpu0`, `dp1.x.gpu3`; not `k_cache`, `v_cache`).
     struct SourceKey: Hashable {
-        var dims: [Int]
+        var shape: String
         var skeleton: String
+        var layer: Int?
     }
 
     func sourceKey(_ v: Int) -> SourceKey {
         let node = graph.nodes[v]
-        var skeleton = ""
-        var inDigits = false
-        for c in node.name {
-            if c.isASCII && c.isNumber {
-                if !inDigits { skeleton.append("#") }
-                inDigits = true
-            } else {
-                skeleton.append(c)
-                inDigits = false
-            }
-        }
-        return SourceKey(dims: node.out.dims.compactMap { $0.intValue.map(Int.init) }, skeleton: node.op.rawValue + "|" + skeleton)
+        // The layer too: one layer's K/V cache is not a part of another's.
+        return SourceKey(
+            shape: node.out.description, skeleton: node.op.rawValue + "|" + Self.numbersTakenOut(node.name),
+            layer: node.layer)
     }
 
     /// A source's placement where it states none.
-    func inferredSourcePlacement(_ v: Int, sources: [SourceKey: [Int]]) -> Placement {
+    /// The sources that may be parts of one tensor (`SourceKey`), in GPU order, with each one's
+    /// rank among them and its group (names equal but for the GPU's number), worked out once.
+    struct Peers {
+        var members: [Int]
+        var rank: [Int: Int] = [:]
+        var group: [Int: Int] = [:]
+        var groups = 0
+    }
+
+    func peers(_ members: [Int]) -> Peers {
+        var peers = Peers(members: members)
+        var names: [String: Int] = [:]
+        for (rank, u) in members.enumerated() {
+            peers.rank[u] = rank
+            let node = graph.nodes[u]
+            let name = node.gpu.flatMap { Self.nameWithoutGPU(node.name, gpu: $0) } ?? node.name
+            if let g = names[name] {
+                peers.group[u] = g
+            } else {
+                peers.group[u] = names.count
+                names[name] = names.count
+            }
+        }
+        peers.groups = names.count
+        return peers
+    }
+
+    func inferredSourcePlacement(_ v: Int, sources: [SourceKey: Peers]) -> Placement {
         let node = graph.nodes[v]
         let a = graph.attributes
-        func int(_ key: String) -> Int? { a[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil } }
-        guard let local = node.out.dims.map({ $0.intValue.map(Int.init) }) as [Int?]?, local.allSatisfy({ $0 != nil }) else {
-            return .replicate
-        }
-        let dims = local.map { $0! }
+        let int = headerInt
+        // Symbolic dimensions (batch B) are whole; the concrete ones are compared.
+        let dims = node.out.dims.map { $0.intValue.map(Int.init) ?? 0 }
         var whole: [Int?]
         var tokens: Placement.Part?
         switch node.op {
@@ -221,7 +254,7 @@ extension Context {
             let d = int("head_dim") ?? int("hidden").flatMap { h in int("heads").map { h / $0 } }
             whole = [int("batch"), int("context").map { $0 - 1 }, heads, d]
             if let range = node.attributes["range"]?.split(separator: ":").compactMap({ Int($0) }), range.count == 2,
-                let context = int("context"), range[1] > range[0], (context - 1) % (range[1] - range[0]) == 0,
+                let context = int("context"), range[0] >= 0, range[1] > range[0], (context - 1) % (range[1] - range[0]) == 0,
                 range[0] % (range[1] - range[0]) == 0, range[1] - range[0] < context - 1
             {
                 let size = range[1] - range[0]
@@ -236,36 +269,27 @@ extension Context {
         }
         guard whole.count == dims.count else { return tokens.map { Placement(shards: [1: $0]) } ?? .replicate }
         // The position of this source among the sources of its shape, in GPU order.
-        let peers = sources[sourceKey(v)] ?? [v]
-        let rank = peers.firstIndex(of: v) ?? 0
+        let known = sources[sourceKey(v)]
+        let count = known?.members.count ?? 1
+        let rank = known?.rank[v] ?? 0
         var splits: [(dim: Int, parts: Int)] = []
         var total = 1
         for d in 0..<dims.count {
-            guard let w = whole[d], w > dims[d], w % dims[d] == 0 else { continue }
+            guard let w = whole[d], dims[d] > 0, w > dims[d], w % dims[d] == 0 else { continue }
             splits.append((d, w / dims[d]))
-            total *= w / dims[d]
+            let (product, overflow) = total.multipliedReportingOverflow(by: w / dims[d])
+            guard !overflow else { return .replicate }
+            total = product
         }
         // As many sources of the shape as parts (or copies of each): else a source that is
         // simply smaller (one decode token of a longer prompt) is whole.
-        guard !splits.isEmpty, peers.count % total == 0 else { return tokens.map { Placement(shards: [1: $0]) } ?? .replicate }
+        guard !splits.isEmpty, count % total == 0 else { return tokens.map { Placement(shards: [1: $0]) } ?? .replicate }
         // Sources whose names differ only in the GPU's number are one group. Several groups,
         // a multiple of the parts: each group is one part, in the order of their first GPUs
         // (`dp0.x.gpu0`, `dp0.x.gpu2` one replica's batch). Else copies of one part sit on
         // consecutive GPUs (a tensor-parallel group's replicas).
-        var groupNames: [String] = []
-        var groupOf: [Int: Int] = [:]
-        for u in peers {
-            let name = graph.nodes[u].gpu.flatMap { Self.nameWithoutGPU(graph.nodes[u].name, gpu: $0) } ?? graph.nodes[u].name
-            if let g = groupNames.firstIndex(of: name) {
-                groupOf[u] = g
-            } else {
-                groupOf[u] = groupNames.count
-                groupNames.append(name)
-            }
-        }
-        var index =
-            groupNames.count > 1 && groupNames.count % total == 0
-            ? (groupOf[v] ?? 0) / (groupNames.count / total) : rank / (peers.count / total)
+        let groups = known?.groups ?? 1
+        var index = groups > 1 && groups % total == 0 ? (known?.group[v] ?? 0) / (groups / total) : rank / (count / total)
         var place = Placement()
         for split in splits.reversed() {
             place.shards[split.dim] = .init(index % split.parts, of: split.parts)
@@ -287,7 +311,9 @@ extension Context {
         for (i, c) in einsum.rhs.enumerated() {
             guard let j = einsum.lhs.firstIndex(of: c), let part = activation.shards[j] else { continue }
             place.shards[i] = part
-            sharedParts *= part.parts
+            let (product, overflow) = sharedParts.multipliedReportingOverflow(by: part.parts)
+            guard !overflow else { return place }
+            sharedParts = product
         }
         guard weightActivations == nil else {
             // The first pass: the activation is what it learns; the weight's own letters wait.
@@ -351,37 +377,46 @@ extension Context {
         let node = graph.nodes[v]
         guard let slot = weightSlots[v], slot.count > 1, let text = node.attributes["weight"], let shape = Shape.parseIfValid(text),
             shape.rank == 2, let rows = shape.dims[0].intValue.map(Int.init),
-            let vocab = graph.attributes["vocab"].flatMap({ Int($0.trimmingASCIISpaces()) })
+            let vocab = headerInt("vocab")
         else { return .replicate }
         for f in stride(from: slot.count, to: 1, by: -1) where slot.count % f == 0 {
             let (whole, overflow) = rows.multipliedReportingOverflow(by: f)
             if !overflow && whole == vocab {
-                return Placement(shards: [0: .init(slot.position % f, of: f)])
+                // Copies of each part on consecutive GPUs, as a weight's (inferredWeightPlacement).
+                return Placement(shards: [0: .init((slot.position / (slot.count / f)) % f, of: f)])
             }
         }
         return .replicate
     }
 
-    /// The dimensions along which a split or narrow on this node's GPU cuts its output within a
-    /// few steps of elementwise work.
-    func splitDimensionsSoon(_ v: Int) -> Set<Int> {
-        var dims: Set<Int> = []
+    /// The nodes a few steps of elementwise work past `v` on its GPU reach: `visit` is given
+    /// each node past those steps, and returns true to stop.
+    private func walkSoon(_ v: Int, _ visit: (OperatorNode) -> Bool) {
         var frontier = [v]
         for _ in 0..<3 {
             var next: [Int] = []
             for u in frontier {
                 for e in adjacency.successors(of: u) {
                     let w = Int(e)
-                    let node = graph.nodes[w]
-                    switch node.op {
-                    case .split, .narrow:
-                        if let d = node.attributes["dim"].flatMap({ Int($0.trimmingASCIISpaces()) }) { dims.insert(d) }
-                    case .add, .mul, .gelu, .silu, .relu: next.append(w)
-                    default: break
+                    switch graph.nodes[w].op {
+                    case .add, .mul, .gelu, .silu, .relu, .sendRecv: next.append(w)
+                    default: if visit(graph.nodes[w]) { return }
                     }
                 }
             }
             frontier = next
+        }
+    }
+
+    /// The dimensions along which a split or narrow on this node's GPU cuts its output within a
+    /// few steps of elementwise work.
+    func splitDimensionsSoon(_ v: Int) -> Set<Int> {
+        var dims: Set<Int> = []
+        walkSoon(v) { node in
+            if node.op == .split || node.op == .narrow, let d = node.attributes["dim"].flatMap({ Int($0.trimmingASCIISpaces()) }) {
+                dims.insert(d)
+            }
+            return false
         }
         return dims
     }
@@ -393,10 +428,13 @@ extension Context {
         var seen: Set<Int> = [v]
         var frontier = [v]
         while let u = frontier.popLast() {
+            // A layer past any real one's size: taken as joined (one search per weight group).
+            guard seen.count < 100_000 else { return true }
             for e in adjacency.successors(of: u) {
                 let w = Int(e)
                 let node = graph.nodes[w]
-                guard node.layer == layer, seen.insert(w).inserted else { continue }
+                // A collective written without `layer` is in every layer.
+                guard node.layer == layer || node.layer == nil, seen.insert(w).inserted else { continue }
                 if [.allReduce, .reduceScatter, .allGather, .allToAll].contains(node.op) { return true }
                 frontier.append(w)
             }
@@ -407,22 +445,12 @@ extension Context {
     /// Whether a softmax, norm or top-k on this node's GPU reads its output within a few steps
     /// of elementwise work (a router's scores, a vocabulary's logits).
     func reducesLastDimensionSoon(_ v: Int) -> Bool {
-        var frontier = [v]
-        for _ in 0..<3 {
-            var next: [Int] = []
-            for u in frontier {
-                for e in adjacency.successors(of: u) {
-                    let w = Int(e)
-                    switch graph.nodes[w].op {
-                    case .softmax, .topk, .layernorm, .rmsnorm: return true
-                    case .add, .mul, .gelu, .silu, .relu, .sendRecv: next.append(w)
-                    default: break
-                    }
-                }
-            }
-            frontier = next
+        var found = false
+        walkSoon(v) { node in
+            found = [.softmax, .topk, .layernorm, .rmsnorm].contains(node.op)
+            return found
         }
-        return false
+        return found
     }
 }
 

@@ -42,14 +42,16 @@ extension Context {
         // their shape says, weights the part their activation and GPU say (Context+Inference).
         var sources: [SourceKey: [Int]] = [:]
         for (i, node) in graph.nodes.enumerated() where isValid(i) && places[i] == nil && (node.op == .input || node.op == .kvCache) {
-            guard let dims = Optional(node.out.dims.compactMap { $0.intValue.map(Int.init) }), dims.count == node.out.rank else { continue }
             sources[sourceKey(i), default: []].append(i)
         }
-        for key in sources.keys { sources[key]!.sort { (graph.nodes[$0].gpu ?? 0, $0) < (graph.nodes[$1].gpu ?? 0, $1) } }
+        var peerSets: [SourceKey: Peers] = [:]
+        for (key, members) in sources {
+            peerSets[key] = peers(members.sorted { (graph.nodes[$0].gpu ?? 0, $0) < (graph.nodes[$1].gpu ?? 0, $1) })
+        }
         // Not where a consumer states its place: that starts propagation, as it always has.
         for (i, node) in graph.nodes.enumerated() where isValid(i) && places[i] == nil && (node.op == .input || node.op == .kvCache) {
             guard !adjacency.successors(of: i).contains(where: { stated[Int($0)] != nil }) else { continue }
-            places[i] = inferredSourcePlacement(i, sources: sources)
+            places[i] = inferredSourcePlacement(i, sources: peerSets)
         }
         // The first node whose placement no rule derives from known inputs, and how many.
         var underivable: (node: Int, count: Int)?
@@ -96,6 +98,11 @@ extension Context {
                 let before = findings.count
                 let derived = derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: nil)
                 places[v] = findings.count > before ? nil : derived
+                // Inference's first pass, its weights whole, fails where a part meets them (a
+                // cache's K/V heads); the batch's and tokens' parts it wants go on.
+                if weightActivations != nil, findings.count > before, let first = inputs.first ?? nil {
+                    places[v] = Placement(shards: first.shards.filter { $0.key < 2 })
+                }
                 if places[v] != nil, let member = Self.memberDimension(node) { perMember[v] = (member, node.group) }
                 // The MoE routing region (dispatch to combine) is a data-dependent permutation
                 // that verify checks numerically; any other gap is said once.
@@ -121,7 +128,7 @@ extension Context {
                 continue
             }
             derive(v, edges: edges, inputs: inputs.map { $0!.part }, stated: places[v]!.part)
-            if findings.count > before { places[v] = nil }
+            if findings.count > before && weightActivations == nil { places[v] = nil }
         }
         derivedPlaces = places
         if let (v, count) = underivable {
@@ -281,12 +288,13 @@ extension Context {
             } else if stated == nil, let start = node.attributes["start"].flatMap({ Int($0.trimmingASCIISpaces()) }), start >= 0,
                 dim >= 0, dim < node.out.rank, let length = node.out.dims[dim].intValue.map(Int.init), length > 0,
                 let producer = edges.first.map({ graph.edges[$0].from }), dim < graph.nodes[producer].out.rank,
-                let size = graph.nodes[producer].out.dims[dim].intValue.map(Int.init), length < size, size % length == 0,
-                start % length == 0, start + length <= size,
+                let size = graph.nodes[producer].out.dims[dim].intValue.map(Int.init), length > 1, length < size, size % length == 0,
+                start % length == 0, start <= size - length,
                 let part = input.splitting(dim, .init(start / length, of: size / length))
             {
                 // A hand-written file's narrow of a whole dimension into equal slices: one
-                // part of them, as a split would state (docs/placement.md).
+                // part of them, as a split would state (docs/placement.md). Not one entry: a
+                // last token (`start` seq - 1, length 1) is the whole tensor's.
                 expected = part
             }
         case .softmax, .layernorm, .rmsnorm, .gelu, .silu, .relu, .topk, .output:

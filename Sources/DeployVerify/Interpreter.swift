@@ -29,9 +29,6 @@ struct Interpreter {
     let shapes: [[Int]]
     /// Multiply-adds the graph's matmuls may take in all.
     let multiplyAddBudget: Double
-    /// For weights whose role `WeightRoles` found: the model's shape, of which the node's
-    /// logical weight must merge consecutive dimensions.
-    var referenceShapes: [Int: [Int]] = [:]
 
     func run() throws(VerifyError) -> [Value?] {
         let adjacency = graph.adjacency
@@ -333,15 +330,20 @@ struct Interpreter {
     /// The logical weight `name` of node `v`: where its role was inferred, the model's tensor
     /// of the reference's shape, read in the node's layout (consecutive dimensions merged).
     private func drawn(_ v: Int, _ name: String, _ logical: [Int]) throws(VerifyError) -> Tensor {
-        guard let shape = referenceShapes[v] ?? WeightRoles.referenceShape(name, model: model) else {
+        guard let shape = WeightRoles.referenceShape(name, model: model) else {
             return data.weight(name, shape: logical)
         }
         guard WeightRoles.isCoarsening(logical, of: shape) else {
+            let sameCount = logical.reduce(1.0) { $0 * Double($1) } == shape.reduce(1.0) { $0 * Double($1) }
             var error = refuse(
                 graph.nodes[v],
-                "its weight is, by its placement, part of a \(logical) tensor, but the model's \(name) is \(shape) (read in that layout, dimensions merged in order): the file's weights and the header's model differ (a part no GPU holds, or a header that is not the file's model); where only the layout differs, state weight_logical and weight_place"
+                sameCount
+                    ? "its weight is, by its placement, part of a \(logical) tensor, the model's \(name) \(shape) in another layout (verify reads a weight in the model's, dimensions merged in order): lay it out so, or state weight_logical and weight_place"
+                    : "its weight is, by its placement, part of a \(logical) tensor, but the model's \(name) is \(shape): the file's weights and the header's model differ (a part no GPU holds, or a header that is not the file's model)"
             )
-            error.headerMismatchNode = graph.nodes[v].name
+            // As many elements in another layout (a transposed weight) is the file's choice,
+            // which verify cannot read; another count is another model.
+            if !sameCount { error.headerMismatchNode = graph.nodes[v].name }
             throw error
         }
         let t = data.weight(name, shape: shape)

@@ -44,7 +44,7 @@ struct Reference {
         }
         func normed(_ t: Tensor, _ name: String) -> Tensor {
             let n = m.norm == "rmsnorm" ? Kernels.rmsNorm(t) : Kernels.layerNorm(t)
-            guard m.vocab != nil else {
+            guard m.normGains else {
                 recorder?.tensors[name] = n
                 return n
             }

@@ -41,6 +41,9 @@ public struct ReferenceModel: Sendable {
     public var ropeInterleaved = false
     /// MoE: the shared expert's inner width.
     public var sharedExpertFFN: Int?
+    /// Norms scale by a learned gain: a model with a vocabulary (a real checkpoint's), or a
+    /// graph whose norms state a `weight`.
+    public var normGains = false
 
     /// Reads the model from the graph attributes deploydag's builders write.
     public init(graph: OperatorGraph) throws(VerifyError) {
@@ -109,6 +112,8 @@ public struct ReferenceModel: Sendable {
         positions = a["positions"] == nil ? nil : try int("positions")
         ropeInterleaved = try flag("rope_interleaved")
         sharedExpertFFN = a["shared_expert_ffn"] == nil ? nil : try int("shared_expert_ffn")
+        normGains =
+            vocab != nil || graph.nodes.contains { ($0.op == .layernorm || $0.op == .rmsnorm) && $0.attributes["weight"] != nil }
     }
 
     /// Elements the reference makes and its matmuls' multiply-adds, in floating point.
@@ -271,20 +276,14 @@ public enum Verifier {
     public static func verify(
         _ graph: OperatorGraph, seed: UInt64 = 1, elementLimit: Double, multiplyAddLimit: Double
     ) throws(VerifyError) -> VerifyResult {
-        try refuseView(graph)
-        guard graph.attributes["micro_batches"] == nil else {
-            throw VerifyError("verify executes one batch; generate the DAG without --micro-batches")
-        }
-        guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
+        try refuseUnexecutable(graph)
         let model = try ReferenceModel(graph: graph)
         // A hand-written file's weights: which of the model's each node reads (WeightRoles).
         var graph = graph
-        var referenceShapes: [Int: [Int]] = [:]
         if graph.nodes.contains(where: { $0.attributes["weight"] != nil && $0.attributes["weight_logical"] == nil }) {
             var nodes = graph.nodes
             for (v, role) in try WeightRoles.assign(graph, model: model) {
-                nodes[v].attributes["weight_logical"] = role.name
-                referenceShapes[v] = role.shape
+                nodes[v].attributes["weight_logical"] = role
             }
             graph = OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: graph.attributes, nodes: nodes, edges: graph.edges)
         }
@@ -293,8 +292,7 @@ public enum Verifier {
         let data = DataSource(seed: seed)
         // The DAG first: what its dispatches drop for want of capacity, the reference drops too.
         let interpreter = Interpreter(
-            graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds,
-            referenceShapes: referenceShapes)
+            graph: graph, data: data, model: model, shapes: shapes, multiplyAddBudget: multiplyAddLimit - model.cost.multiplyAdds)
         let values = try interpreter.run()
         let recorder = Reference.Recorder()
         // A disaggregated graph: the prefill's reference, its keys and values the decode's cache.
@@ -381,24 +379,25 @@ public enum Verifier {
         return nil
     }
 
-    /// A view (`generate --view`, graph attribute `view`) holds part of the deployment: its
-    /// outputs are not the model's.
-    static func refuseView(_ graph: OperatorGraph) throws(VerifyError) {
+    /// What no execution can compare: a view (`generate --view`, graph attribute `view`) holds
+    /// part of the deployment, micro-batches split the one batch verify runs, symbols have no
+    /// value.
+    static func refuseUnexecutable(_ graph: OperatorGraph) throws(VerifyError) {
         if let view = graph.attributes["view"] {
             throw VerifyError(
                 "the graph is a view of part of a deployment (\(view)), whose outputs are not the model's; verify the whole DAG")
         }
+        guard graph.attributes["micro_batches"] == nil else {
+            throw VerifyError("verify executes one batch; generate the DAG without --micro-batches")
+        }
+        guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
     }
 
     /// What `verify` would refuse before executing anything: the header's model, the shapes,
     /// the budget. Cheap (one pass over the nodes), so that `check` can decide whether to run
     /// the semantic pass on a file of any size.
     public static func precheck(_ graph: OperatorGraph) throws(VerifyError) {
-        try refuseView(graph)
-        guard graph.attributes["micro_batches"] == nil else {
-            throw VerifyError("verify executes one batch; the graph has micro-batches")
-        }
-        guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
+        try refuseUnexecutable(graph)
         let model = try ReferenceModel(graph: graph)
         // The nodes' outputs alone, counted until they pass the limit: a file of a million
         // nodes is refused after its first few, without a shape array for each.

@@ -5,9 +5,9 @@ import DeployModel
 /// feeds, the activation, the product, the residual) and where its input comes from, so that
 /// `verify` can execute a file written from docs/dot-schema.md alone.
 public enum WeightRoles {
-    /// The model's name for each such node's weight (`L0.w.q`), and its shape in the
-    /// reference's layout. Throws, naming the node, where a weight's role cannot be told.
-    public static func assign(_ graph: OperatorGraph, model: ReferenceModel) throws(VerifyError) -> [Int: (name: String, shape: [Int])] {
+    /// The model's name for each such node's weight (`L0.w.q`; its shape is `referenceShape`).
+    /// Throws, naming the node, where a weight's role cannot be told.
+    public static func assign(_ graph: OperatorGraph, model: ReferenceModel) throws(VerifyError) -> [Int: String] {
         let adjacency = graph.adjacency
         var incoming = [[TensorEdge]](repeating: [], count: graph.nodes.count)
         var outgoing = [[TensorEdge]](repeating: [], count: graph.nodes.count)
@@ -51,7 +51,7 @@ public enum WeightRoles {
         func feedsSoftmax(_ v: Int) -> Bool { landmarks(v).contains { graph.nodes[$0.node].op == .softmax } }
         let m = model
         let (h, d) = (m.hidden, m.headDim)
-        var roles: [Int: (name: String, shape: [Int])] = [:]
+        var roles: [Int: String] = [:]
         // Norms: per layer and GPU, in the order they run: ln1, then ln2.
         guard case .acyclic(let order) = adjacency.topologicalOrder() else { throw VerifyError("the graph has a cycle") }
         var normsSeen: [String: Int] = [:]
@@ -63,29 +63,29 @@ public enum WeightRoles {
             }
             if node.op == .layernorm || node.op == .rmsnorm {
                 guard let layer = node.layer else {
-                    roles[v] = ("w.final_norm", [h])
+                    roles[v] = "w.final_norm"
                     continue
                 }
                 let key = "\(layer)|\(node.gpu ?? -1)"
                 let seen = normsSeen[key, default: 0]
                 normsSeen[key] = seen + 1
                 guard seen < 2 else { throw refuse("a third norm with a weight in layer \(layer) on one GPU is not the model's") }
-                roles[v] = ("L\(layer).w.\(seen == 0 ? "ln1" : "ln2")", [h])
+                roles[v] = "L\(layer).w.\(seen == 0 ? "ln1" : "ln2")"
                 continue
             }
             if node.op == .embedding {
-                guard let vocab = m.vocab else { throw refuse("an embedding needs the graph's 'vocab'") }
-                roles[v] = ("w.embed", [vocab, h])
+                guard m.vocab != nil else { throw refuse("an embedding needs the graph's 'vocab'") }
+                roles[v] = "w.embed"
                 continue
             }
             guard node.op == .matmul else { continue }
             let ahead = landmarks(v)
             guard let layer = node.layer else {
-                guard let vocab = m.vocab, ahead.allSatisfy({ graph.nodes[$0.node].op == .output }) else {
+                guard m.vocab != nil, ahead.allSatisfy({ graph.nodes[$0.node].op == .output }) else {
                     throw refuse(
                         "a matmul outside every layer is the model's head only when it feeds the outputs and the graph states 'vocab'")
                 }
-                roles[v] = (m.tiedEmbeddings ? "w.embed" : "w.lm_head", [vocab, h])
+                roles[v] = m.tiedEmbeddings ? "w.embed" : "w.lm_head"
                 continue
             }
             let p = "L\(layer).w."
@@ -125,17 +125,7 @@ public enum WeightRoles {
             guard let role else {
                 throw refuse("its output reaches no attention, activation, product or residual add that tells which weight it is")
             }
-            let f = m.ffn ?? 0
-            let shape: [Int] =
-                switch role {
-                case "q": [h, m.heads, d]
-                case "k", "v": [h, m.kvHeads, d]
-                case "o_proj": [m.heads, d, h]
-                case "fc1", "gate", "up": [h, f]
-                case "router": [h, m.experts ?? 0]
-                default: [f, h]
-                }
-            roles[v] = (p + role, shape)
+            roles[v] = p + role
         }
         return roles
     }

@@ -160,6 +160,15 @@ extension MutationFindingTests {
         #expect(text.contains("1,182,"), "\(text.prefix(800))")
     }
 
+    /// A header with heads = 2^63-1: the placement inference's whole sizes (heads x head_dim)
+    /// trapped on the product (signal 4 in check and every command that checks first).
+    @Test(arguments: ["check", "analyze", "verify"])
+    func aHeaderPast64BitsIsNoTrap(command: String) throws {
+        let file = Self.campaignFixtures.appendingPathComponent("crash-header-heads-past-int64.dot").path
+        let r = try CLI.run([command, file])
+        #expect(r.status == 0 || r.status == 1, "\(r.status): \(r.stderr.suffix(400))")
+    }
+
     /// The same trap from the other side: a weight placed in 2^63-1 parts makes each part's
     /// count of the logical weight huge.
     @Test func aWeightInHugelyManyPartsIsCounted() throws {

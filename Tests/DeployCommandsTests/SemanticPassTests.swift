@@ -135,4 +135,35 @@ import Testing
             #expect(r.status == 0 && !r.stdout.contains("numeric") && !r.stdout.contains("error"), "\(r.stdout)")
         }
     }
+
+    /// Decode steps with every placement removed: K/V caches of each layer, split over heads and
+    /// replicas, under pipeline, data and tensor parallelism and symbolic batches.
+    @Test(arguments: ["llama2-70b-tp8-pp2", "ma-separation-moe-4l", "mixtral-8x7b-ep8", "helix-dense-2l"])
+    func strippedDecodeStepsCheckClean(preset: String) throws {
+        let r = try CLI.run(["generate", "--preset", preset, "--layers", "2", "--phase", "decode", "--context", "64"])
+        #expect(r.status == 0)
+        let text = r.stdout.replacing(/, (place|logical|weight_place|weight_logical)="[^"]*"/, with: "")
+        let checked = try CLI.run(["check", "--no-verify", "-"], input: Data(text.utf8))
+        #expect(checked.status == 0, "\(checked.stdout.prefix(600))")
+    }
+
+    @Test func strippedDataParallelDecodeVerifies() throws {
+        let r = try CLI.run([
+            "generate", "--spec", repositoryRoot.appendingPathComponent("docs/degrees/dp.yaml").path, "--phase", "decode", "--context",
+            "16",
+        ])
+        let text = r.stdout.replacing(/, (place|logical|weight_place|weight_logical)="[^"]*"/, with: "")
+        let checked = try CLI.run(["check", "-"], input: Data(text.utf8))
+        #expect(checked.status == 0 && !checked.stdout.contains("numeric"), "\(checked.stdout.prefix(600))")
+    }
+
+    @Test func normGainsWithoutAVocabularyVerify() throws {
+        // A norm with a weight is a gain the model applies, with or without a vocabulary.
+        var text = try Self.example
+        for norm in ["ln0", "ln1", "mlpln0", "mlpln1"] {
+            text = text.replacingOccurrences(of: "  \(norm) [op=layernorm,", with: "  \(norm) [op=layernorm, weight=\"[64]\",")
+        }
+        let r = try CLI.run(["check", "-"], input: Data(text.utf8))
+        #expect(r.status == 0 && !r.stdout.contains("numeric"), "\(r.stdout)")
+    }
 }
