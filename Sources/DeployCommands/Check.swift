@@ -88,8 +88,19 @@ extension DeployDag {
                         progress.show("checking \(file): \(decoded.graph.nodes.count) nodes")
                         var report = Checker(gpus: gpus).check(decoded, earlier: loaded.readFindings)
                         if !noVerify && report.errorCount == 0 && decoded.graph.attributes["model"] != nil {
-                            progress.show("executing \(file): \(decoded.graph.nodes.count) nodes")
-                            report.findings += Self.semanticPass(decoded, gpus: gpus)
+                            // The stated weights against the header first, at any size.
+                            let mismatched = Verifier.weightsAgainstHeader(decoded.graph)
+                            if mismatched.isEmpty {
+                                progress.show("executing \(file): \(decoded.graph.nodes.count) nodes")
+                                report.findings += Self.semanticPass(decoded, gpus: gpus)
+                            } else {
+                                report.findings += mismatched.map {
+                                    Finding(
+                                        .header, file: decoded.file, line: decoded.line(ofNode: $0.node),
+                                        node: decoded.graph.nodes[$0.node].name,
+                                        $0.message)
+                                }
+                            }
                         }
                         reports.append(report)
                         if timings {

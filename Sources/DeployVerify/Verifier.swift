@@ -393,6 +393,51 @@ public enum Verifier {
         guard graph.symbols.isEmpty else { throw VerifyError("the graph has symbolic dimensions; bind them (--bind) to execute it") }
     }
 
+    /// The nodes whose stated weight (`weight_logical` a name of the model's, `weight` times the
+    /// parts of `weight_place`) is not the model the graph attributes state: another element
+    /// count than the model's tensor of that name. Without executing anything, on a file of any
+    /// size (a header of 64 heads of 2 written over weights of 16 heads of 8). Empty where the
+    /// header states no model verify knows.
+    public static func weightsAgainstHeader(_ graph: OperatorGraph) -> [(node: Int, message: String)] {
+        guard graph.attributes["model"] != nil, let model = try? ReferenceModel(graph: graph) else { return [] }
+        var found: [(node: Int, message: String)] = []
+        // Layers repeat the same weight text, placement and name but for the layer's number.
+        var known: [String: String?] = [:]
+        // The header is one for every layer: the first two layers' weights (and those outside
+        // the layers) tell, and a file of a million nodes is not read twice.
+        for (v, node) in graph.nodes.enumerated() where (node.op == .matmul || node.op == .embedding) && (node.layer ?? 0) < 2 {
+            guard let text = node.attributes["weight"], let name = node.attributes["weight_logical"] else { continue }
+            let place = node.attributes["weight_place"] ?? "R"
+            let key = WeightRoles.layerless(name) + "|" + text + "|" + place
+            let verdict: String?
+            if let cached = known[key] {
+                verdict = cached
+            } else {
+                verdict = mismatch(name: name, weight: text, place: place, model: model)
+                known[key] = verdict
+            }
+            if let verdict { found.append((v, verdict)) }
+            if found.count >= 1000 { break }
+        }
+        return found
+    }
+
+    /// Why weight `name`, `weight` in part `place`, is not the model's; nil when it is, or when
+    /// it cannot be told (a name the model does not use, a symbolic or malformed shape).
+    static func mismatch(name: String, weight: String, place: String, model: ReferenceModel) -> String? {
+        guard let expected = WeightRoles.referenceShape(name, model: model), let shape = try? Shape.parse(weight),
+            let local = concrete(shape), let slice = Placement.parse(place)
+        else { return nil }
+        var logical = local.map(Double.init)
+        for (d, part) in slice.shards where d < logical.count { logical[d] *= Double(part.parts) }
+        let count = logical.reduce(1, *)
+        let wanted = expected.reduce(1.0) { $0 * Double($1) }
+        guard count != wanted else { return nil }
+        let described = logical.map { $0 < 1e15 ? String(Int($0)) : String(format: "%.3g", $0) }.joined(separator: ",")
+        return
+            "weight \(weight) in part \(place) is part of a [\(described)] tensor, but the graph attributes' model has \(name) \(expected): the file's weights and its header describe different models"
+    }
+
     /// What `verify` would refuse before executing anything: the header's model, the shapes,
     /// the budget. Cheap (one pass over the nodes), so that `check` can decide whether to run
     /// the semantic pass on a file of any size.

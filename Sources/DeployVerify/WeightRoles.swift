@@ -169,6 +169,13 @@ public enum WeightRoles {
         }
     }
 
+    /// `name` without its layer's number (`L12.w.q` is `L.w.q`): one key for every layer's copy.
+    public static func layerless(_ name: String) -> String {
+        guard name.hasPrefix("L"), let dot = name.firstIndex(of: "."), name[name.index(after: name.startIndex)..<dot].allSatisfy(\.isNumber)
+        else { return name }
+        return "L" + name[dot...]
+    }
+
     /// Whether `coarse` merges consecutive dimensions of `fine` (`[64,64]` of `[64,4,16]`):
     /// the same elements in the same order.
     public static func isCoarsening(_ coarse: [Int], of fine: [Int]) -> Bool {

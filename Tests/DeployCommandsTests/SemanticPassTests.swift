@@ -166,4 +166,17 @@ import Testing
         let r = try CLI.run(["check", "-"], input: Data(text.utf8))
         #expect(r.status == 0 && !r.stdout.contains("numeric"), "\(r.stdout)")
     }
+
+    @Test func aHeaderThatIsNotTheWeightsModelIsFoundAtFullSize() throws {
+        // 32 heads of 512 in the header over weights of 16 heads of 512: too big to execute, and
+        // every shape and scale still agrees; the stated weights against the header do not.
+        let r = try CLI.run(["generate", "--preset", "tp8-pp2-dense-4l", "--layers", "2"])
+        let edited = r.stdout.replacingOccurrences(of: " heads=\"16\"", with: " heads=\"32\"")
+        #expect(edited != r.stdout)
+        let checked = try CLI.run(["check", "-"], input: Data(edited.utf8))
+        #expect(
+            checked.status == 1 && checked.stdout.contains("error[header]: weight [2,512,8192] in part S0:")
+                && checked.stdout.contains("describe different models"), "\(checked.stdout.prefix(800))")
+        #expect(try CLI.run(["check", "-"], input: Data(r.stdout.utf8)).status == 0)
+    }
 }
