@@ -13,11 +13,34 @@ extension Context {
     /// dispatch's and combine's `experts` against `experts` and against one another. Each
     /// check runs only where the header states the fact (a hand-written file without a header
     /// is checked by the other rules).
+    /// A tensor-and-pipeline-parallel header's degrees against its GPU count: a stage is
+    /// tp x cp GPUs wide (ep, where wider, spreads the experts over more), pp stages, dp
+    /// replicas. (tp=4 written over a 2-GPU file.)
+    private mutating func checkDegrees() {
+        let a = graph.attributes
+        guard a["strategy"] == "tp_pp", let gpus = graph.gpus else { return }
+        func degree(_ key: String) -> Int? {
+            a[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 && $0 <= 1 << 20 ? $0 : nil }
+        }
+        guard let tp = degree("tp") else { return }
+        let (cp, pp, dp, ep) = (degree("cp") ?? 1, degree("pp") ?? 1, degree("dp") ?? 1, degree("ep") ?? 1)
+        // Each at most 2^20; their product may pass 64 bits, which no GPU count is.
+        let stage = max(tp * cp, ep)
+        let (perReplica, o1) = stage.multipliedReportingOverflow(by: pp)
+        let (expected, o2) = perReplica.multipliedReportingOverflow(by: dp)
+        guard o1 || o2 || expected != gpus else { return }
+        report(
+            .header,
+            "the graph's degrees need \(o1 || o2 ? "more than 2^63" : String(expected)) GPUs (a stage of \(stage): tp \(tp)\(cp > 1 ? " x cp \(cp)" : "")\(ep > tp * cp ? ", ep \(ep)" : ""); pp \(pp); dp \(dp)), but it states gpus=\(gpus)"
+        )
+    }
+
     mutating func checkHeader() {
         let a = graph.attributes
         let headDim = a["head_dim"].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil }
         let topK = a["top_k"].flatMap { Int($0.trimmingASCIISpaces()) }
         let experts = a["experts"].flatMap { Int($0.trimmingASCIISpaces()) }
+        checkDegrees()
         for (v, node) in graph.nodes.enumerated() where isValid(v) {
             switch node.op {
             case .softmax, .attention:

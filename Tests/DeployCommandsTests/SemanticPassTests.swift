@@ -125,6 +125,7 @@ import Testing
             ("v_dp_localrank", nil), ("v_gqa_tp4_kvrep", nil), ("v_replica2_tp1", nil), ("v_narrow_fc1", nil), ("v_sp", nil),
             ("v_materialized", nil), ("v_dp2tp2", nil), ("f_drop_gpu1_noar", "header"), ("f_scale_missing", "header"),
             ("f_wrong_group_tp4", "reduce-group"), ("f_sp_kv_local", "shard-coverage"), ("f_res_one_gpu", "numeric"),
+            ("f_header_tp4_gpus2", "header"),
         ] as [(String, String?)])
     func handWrittenFiles(name: String, rule: String?) throws {
         let path = repositoryRoot.appendingPathComponent("Tests/Fixtures/hand/\(name).dot").path
