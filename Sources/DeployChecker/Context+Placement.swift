@@ -24,33 +24,28 @@ extension Context {
 
     private mutating func propagatePlacements() {
         var places = [Placement?](repeating: nil, count: graph.nodes.count)
-        var any = false
         for (i, node) in graph.nodes.enumerated() where isValid(i) {
             guard let text = node.attributes["place"] else { continue }
-            any = true
             if let place = memo.placement(text) {
                 places[i] = place
             } else {
                 report(.schema, node: i, "'place' must be R or terms such as S2:1/4 and P:0/4 separated by commas; got '\(text)'")
             }
         }
-        _ = any
         let stated = places
         guard case .acyclic(let order) = adjacency.topologicalOrder() else { return }
         statedPlaces = stated
         // A file without placements (hand-written): sources hold the whole tensor or the part
         // their shape says, weights the part their activation and GPU say (Context+Inference).
+        let unplaced = graph.nodes.indices.filter { isValid($0) && places[$0] == nil && [.input, .kvCache].contains(graph.nodes[$0].op) }
         var sources: [SourceKey: [Int]] = [:]
-        for (i, node) in graph.nodes.enumerated() where isValid(i) && places[i] == nil && (node.op == .input || node.op == .kvCache) {
-            sources[sourceKey(i), default: []].append(i)
-        }
+        for i in unplaced { sources[sourceKey(i), default: []].append(i) }
         var peerSets: [SourceKey: Peers] = [:]
         for (key, members) in sources {
             peerSets[key] = peers(members.sorted { (graph.nodes[$0].gpu ?? 0, $0) < (graph.nodes[$1].gpu ?? 0, $1) })
         }
         // Not where a consumer states its place: that starts propagation, as it always has.
-        for (i, node) in graph.nodes.enumerated() where isValid(i) && places[i] == nil && (node.op == .input || node.op == .kvCache) {
-            guard !adjacency.successors(of: i).contains(where: { stated[Int($0)] != nil }) else { continue }
+        for i in unplaced where !adjacency.successors(of: i).contains(where: { stated[Int($0)] != nil }) {
             places[i] = inferredSourcePlacement(i, sources: peerSets)
         }
         // The first node whose placement no rule derives from known inputs, and how many.
@@ -147,8 +142,7 @@ extension Context {
         switch op {
         case .matmul: "eq"
         case .split: "dim, parts, index"
-        case .concat, .allGather, .narrow: "dim"
-        case .reduceScatter: "dim"
+        case .concat, .allGather, .narrow, .reduceScatter: "dim"
         case .allToAll: "split_dim, concat_dim"
         case .attention: "three inputs: Q, K, V by operand"
         default: "its inputs"

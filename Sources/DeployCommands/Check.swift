@@ -131,6 +131,10 @@ extension DeployDag {
         /// from the model's, a note when it cannot run (too big, or not a model verify knows).
         static func semanticPass(_ decoded: DecodedGraph, gpus: Int?) -> [Finding] {
             func note(_ message: String) -> Finding { Finding(.numeric, .note, file: decoded.file, message) }
+            /// The line of the node named `name` (the executed graph keeps the file's names).
+            func line(_ name: String?) -> Int? {
+                name.flatMap { n in decoded.graph.nodes.firstIndex { $0.name == n } }.flatMap(decoded.line(ofNode:))
+            }
             do {
                 try Verifier.precheck(decoded.graph)
                 let result = try Verifier.verify(Checker(gpus: gpus).annotated(decoded))
@@ -142,12 +146,9 @@ extension DeployDag {
                         )
                     ]
                 }
-                let line = result.firstDifference.flatMap { d in decoded.graph.nodes.firstIndex { $0.name == d.node } }.flatMap {
-                    decoded.line(ofNode: $0)
-                }
                 return [
                     Finding(
-                        .numeric, file: decoded.file, line: line, node: result.firstDifference?.node,
+                        .numeric, file: decoded.file, line: line(result.firstDifference?.node), node: result.firstDifference?.node,
                         String(
                             format:
                                 "executed on random data, the DAG does not compute the model its graph attributes state: max relative error %.3e over %d outputs (tolerance %.0e); %@",
@@ -156,12 +157,11 @@ extension DeployDag {
                                 ?? "no node with a counterpart in the model differs before the outputs (a wrong slice, scale, wiring or collective that keeps every shape)"
                         ))
                 ]
-            } catch let error as VerifyError {
+            } catch {
                 if let node = error.headerMismatchNode {
-                    let line = decoded.graph.nodes.firstIndex { $0.name == node }.flatMap { decoded.line(ofNode: $0) }
                     return [
                         Finding(
-                            .header, file: decoded.file, line: line, node: node,
+                            .header, file: decoded.file, line: line(node), node: node,
                             "the node's weight and the graph attributes describe different models: \(error.description)")
                     ]
                 }
@@ -169,8 +169,6 @@ extension DeployDag {
                     return [note("semantic pass skipped: \(error.description); --no-verify skips it silently")]
                 }
                 return [note("semantic pass not run: \(error.description)")]
-            } catch {
-                return [note("semantic pass not run: \(error)")]
             }
         }
 

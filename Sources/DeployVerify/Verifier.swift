@@ -438,9 +438,11 @@ public enum Verifier {
             "weight \(weight) in part \(place) is part of a [\(described)] tensor, but the graph attributes' model has \(name) \(expected): the file's weights and its header describe different models"
     }
 
-    /// What `verify` would refuse before executing anything: the header's model, the shapes,
-    /// the budget. Cheap (one pass over the nodes), so that `check` can decide whether to run
-    /// the semantic pass on a file of any size.
+    /// What `verify` would refuse before anything else is worked out: a graph no execution
+    /// can compare, the header's model, shapes that are not integers, and the model's and the
+    /// nodes' outputs past the element budget (verify itself counts the weights and the
+    /// multiply-adds). Cheap (one pass over the nodes, stopping at the limit), so that `check`
+    /// can decide whether to infer placements and execute a file of any size.
     public static func precheck(_ graph: OperatorGraph) throws(VerifyError) {
         try refuseUnexecutable(graph)
         let model = try ReferenceModel(graph: graph)
@@ -467,8 +469,6 @@ public enum Verifier {
                     overBudget: true)
             }
         }
-        let shapes = try concreteShapes(graph)
-        try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
     }
 
     /// Every node's `out` as integers; the element count of each is bounded by the budget

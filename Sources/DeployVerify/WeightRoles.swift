@@ -50,7 +50,6 @@ public enum WeightRoles {
         }
         func feedsSoftmax(_ v: Int) -> Bool { landmarks(v).contains { graph.nodes[$0.node].op == .softmax } }
         let m = model
-        let (h, d) = (m.hidden, m.headDim)
         var roles: [Int: String] = [:]
         // Norms: per layer and GPU, in the order they run: ln1, then ln2.
         guard case .acyclic(let order) = adjacency.topologicalOrder() else { throw VerifyError("the graph has a cycle") }
