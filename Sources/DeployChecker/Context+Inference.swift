@@ -382,7 +382,17 @@ extension Context {
         for f in stride(from: slot.count, to: 1, by: -1) where slot.count % f == 0 {
             let (whole, overflow) = rows.multipliedReportingOverflow(by: f)
             if !overflow && whole == vocab {
-                // Copies of each part on consecutive GPUs, as a weight's (inferredWeightPlacement).
+                // The partial lookups' reduction names the GPUs that hold one copy of the table:
+                // the part is the GPU's place among them (tensor-parallel ranks inside
+                // context- or data-parallel replicas).
+                if let gpu = node.gpu {
+                    for e in adjacency.successors(of: v) {
+                        let reduce = graph.nodes[Int(e)]
+                        guard reduce.op == .allReduce || reduce.op == .reduceScatter, reduce.group.count == f else { continue }
+                        if let rank = reduce.group.sorted().firstIndex(of: gpu) { return Placement(shards: [0: .init(rank, of: f)]) }
+                    }
+                }
+                // Else copies of each part on consecutive GPUs, as a weight's (inferredWeightPlacement).
                 return Placement(shards: [0: .init((slot.position / (slot.count / f)) % f, of: f)])
             }
         }

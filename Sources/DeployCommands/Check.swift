@@ -54,7 +54,7 @@ extension DeployDag {
         @Flag(
             name: .long,
             help:
-                "Skip the semantic pass: by default a file whose graph states its model (graph attribute 'model') and that passes every rule is executed on small random data against that model, as verify does, within verify's budget."
+                "Skip the semantic pass: by default a file whose graph states its model (graph attribute 'model') and that passes every rule is executed on small random data against that model, as verify does (a full-size file shrunk; up to 100,000 nodes)."
         )
         var noVerify = false
 

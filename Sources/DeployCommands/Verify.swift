@@ -1,4 +1,5 @@
 import ArgumentParser
+import DOTFormat
 import DeployBuilders
 import DeployChecker
 import DeployModel
@@ -14,7 +15,9 @@ extension DeployDag {
             discussion: """
                 With --preset or --spec, every dimension is scaled down (batch, sequence, head dimension, MLP width) while \
                 the partition counts stay, and MoE capacity is raised so that no token is dropped. With a DOT file, the \
-                graph is executed as it is (it must be small) against the model its attributes describe; a file without \
+                graph is executed as it is against the model its attributes describe, or, past verify's budget (5e7 \
+                elements), at the least consistent assignment of that model's parameters that every part the file \
+                cuts stays whole in (printed; --shrunk-output writes it); a file without \
                 weight_logical or place (hand-written) has its weights' roles found from the graph and its placements \
                 inferred as check infers them. Weights, inputs and caches are drawn deterministically from the logical \
                 tensors the nodes slice; double precision; \
@@ -31,6 +34,13 @@ extension DeployDag {
 
         @Option(name: .long, parsing: .unconditional, help: "text or json.")
         var format: OutputFormat = .text
+
+        @Option(
+            name: .long, parsing: .unconditional,
+            help: ArgumentHelp(
+                "Write the DAG as executed to this DOT file: a file past verify's budget at the small assignment it was shrunk to (labels dropped).",
+                valueName: "path"))
+        var shrunkOutput: String?
 
         /// The `verify --format json` document (docs/schemas/verify.schema.json).
         struct JSON: Encodable {
@@ -59,6 +69,19 @@ extension DeployDag {
                 graph = try built.spec.build(scaled.deployment)
                 scaledSummary = scaled.summary
             }
+            if let shrunkOutput {
+                try OutputFile.preflight(shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles)
+                let small: ShrunkGraph
+                do {
+                    small = try Verifier.shrunk(graph)
+                } catch {
+                    printError("deploydag: verify: \(error)")
+                    throw ExitCode.failure
+                }
+                try OutputFile.write(to: shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles) { emit in
+                    try DOTWriter().stream(small.graph) { try emit($0) }
+                }
+            }
             let result: VerifyResult
             do {
                 result = try Verifier.verify(graph, seed: seed)
@@ -82,7 +105,11 @@ extension DeployDag {
                     verdict =
                         "inconclusive: \(result.unplacedDrops) token-expert assignments dropped for want of expert capacity could not be placed in the whole batch, so the reference keeps them (build with a capacity factor of at least experts / top_k to drop none)"
                 }
-                let described = scaledSummary.map { " (scaled down: \($0))" } ?? ""
+                let described =
+                    scaledSummary.map { " (scaled down: \($0))" }
+                    ?? result.shrunk.map {
+                        " (shrunk to execute: \($0.map { "\($0.name) \($0.from) -> \($0.to)" }.joined(separator: ", ")))"
+                    } ?? ""
                 print("\(graph.name)\(described): \(result.nodesExecuted) nodes executed, \(result.outputs) outputs compared")
                 print(String(format: "max relative error %.3e (tolerance %.0e): %@", result.maxRelativeError, Verifier.tolerance, verdict))
                 if let difference = result.firstDifference { print(difference.description) }

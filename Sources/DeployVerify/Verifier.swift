@@ -256,11 +256,14 @@ public struct VerifyResult: Sendable {
         }
     }
     public var firstDifference: Difference?
+    /// The file's dimensions were past the budget: the parameters it was executed at
+    /// (Shrinker), nil when executed as written.
+    public var shrunk: [ShrunkGraph.Scaled]?
 }
 
 public enum Verifier {
     public static let tolerance = 1e-9
-    /// Executing more elements than this is refused: verify is for scaled-down DAGs. Counted
+    /// Executing more elements than this is refused (a file past it is first shrunk, Shrinker). Counted
     /// over every node's output, every weight the DAG's matmuls draw, and the reference model.
     public static let elementLimit = 50_000_000.0
     /// Multiply-adds of every matmul, the DAG's and the reference's together.
@@ -274,21 +277,37 @@ public enum Verifier {
 
     /// `verify` under a budget of its own (the fuzz target executes inputs under a small one).
     public static func verify(
-        _ graph: OperatorGraph, seed: UInt64 = 1, elementLimit: Double, multiplyAddLimit: Double
+        _ graph: OperatorGraph, seed: UInt64 = 1, elementLimit: Double, multiplyAddLimit: Double, shrink: Bool = true
     ) throws(VerifyError) -> VerifyResult {
         try refuseUnexecutable(graph)
-        let model = try ReferenceModel(graph: graph)
+        var model = try ReferenceModel(graph: graph)
         // A hand-written file's weights: which of the model's each node reads (WeightRoles).
-        var graph = graph
-        if graph.nodes.contains(where: { $0.attributes["weight"] != nil && $0.attributes["weight_logical"] == nil }) {
-            var nodes = graph.nodes
-            for (v, role) in try WeightRoles.assign(graph, model: model) {
-                nodes[v].attributes["weight_logical"] = role
+        var graph = try withRoles(graph, model: model)
+        var shapes = try concreteShapes(graph)
+        var shrunk: ShrunkGraph?
+        do {
+            try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
+        } catch {
+            guard error.overBudget, shrink else { throw error }
+            // Past the budget as written: the same graph at a small consistent assignment.
+            let small: ShrunkGraph
+            do {
+                small = try Shrinker.shrink(graph, model: model, shapes: shapes)
+            } catch let why {
+                throw VerifyError("\(error.description); nor could it be shrunk: \(why.description)", overBudget: true)
             }
-            graph = OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: graph.attributes, nodes: nodes, edges: graph.edges)
+            graph = small.graph
+            model = try ReferenceModel(graph: graph)
+            shapes = try concreteShapes(graph)
+            do {
+                try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
+            } catch {
+                var refused = VerifyError("shrunk (\(small.summary)), \(error.description)", overBudget: error.overBudget)
+                refused.headerMismatchNode = error.headerMismatchNode
+                throw refused
+            }
+            shrunk = small
         }
-        let shapes = try concreteShapes(graph)
-        try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
         let data = DataSource(seed: seed)
         // The DAG first: what its dispatches drop for want of capacity, the reference drops too.
         let interpreter = Interpreter(
@@ -330,10 +349,32 @@ public enum Verifier {
         }
         guard outputs > 0 else { throw VerifyError("the graph has no output node to compare") }
         var result = VerifyResult(maxRelativeError: worst, outputs: outputs, nodesExecuted: graph.nodes.count)
+        result.shrunk = shrunk?.assignment
         result.droppedAssignments = interpreter.drops.total
         result.unplacedDrops = interpreter.drops.unmapped
         if !result.passes { result.firstDifference = firstDifference(graph, values: values, recorded: recorder.tensors) }
         return result
+    }
+
+    /// The graph at the small consistent assignment `verify` executes a file past its budget
+    /// at (whatever the file's size): each weight's role found where the file names none.
+    public static func shrunk(_ graph: OperatorGraph) throws(VerifyError) -> ShrunkGraph {
+        try refuseUnexecutable(graph)
+        let model = try ReferenceModel(graph: graph)
+        let graph = try withRoles(graph, model: model)
+        return try Shrinker.shrink(graph, model: model, shapes: try concreteShapes(graph))
+    }
+
+    /// `graph` with every weight's `weight_logical`: the file's, or its role (WeightRoles).
+    static func withRoles(_ graph: OperatorGraph, model: ReferenceModel) throws(VerifyError) -> OperatorGraph {
+        guard graph.nodes.contains(where: { $0.attributes["weight"] != nil && $0.attributes["weight_logical"] == nil }) else {
+            return graph
+        }
+        var nodes = graph.nodes
+        for (v, role) in try WeightRoles.assign(graph, model: model) {
+            nodes[v].attributes["weight_logical"] = role
+        }
+        return OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: graph.attributes, nodes: nodes, edges: graph.edges)
     }
 
     /// The first node, in an order the graph allows, whose output differs from the part its
@@ -438,36 +479,25 @@ public enum Verifier {
             "weight \(weight) in part \(place) is part of a [\(described)] tensor, but the graph attributes' model has \(name) \(expected): the file's weights and its header describe different models"
     }
 
+    /// The most nodes `check`'s semantic pass executes: past it, a file is left to
+    /// `verify FILE` (which shrinks and executes a file of any node count its budget allows).
+    public static let checkNodeLimit = 100_000
+
     /// What `verify` would refuse before anything else is worked out: a graph no execution
-    /// can compare, the header's model, shapes that are not integers, and the model's and the
-    /// nodes' outputs past the element budget (verify itself counts the weights and the
-    /// multiply-adds). Cheap (one pass over the nodes, stopping at the limit), so that `check`
-    /// can decide whether to infer placements and execute a file of any size.
+    /// can compare, the header's model, shapes that are not integers, and (for `check`) more
+    /// nodes than `checkNodeLimit`. Cheap (one pass over the nodes), so that `check` can decide
+    /// whether to infer placements and execute a file of any size; a file past the element
+    /// budget is shrunk (Shrinker) rather than refused.
     public static func precheck(_ graph: OperatorGraph) throws(VerifyError) {
         try refuseUnexecutable(graph)
-        let model = try ReferenceModel(graph: graph)
-        // The nodes' outputs alone, counted until they pass the limit: a file of a million
-        // nodes is refused after its first few, without a shape array for each.
-        var elements = model.cost.elements
-        if elements > elementLimit {
+        _ = try ReferenceModel(graph: graph)
+        guard graph.nodes.count <= checkNodeLimit else {
             throw VerifyError(
-                "the unpartitioned model the graph attributes state makes \(scientific(elements)) elements (its weights and activations), over the limit of \(scientific(elementLimit)): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)",
+                "the graph has \(graph.nodes.count) nodes, more than the \(checkNodeLimit) check executes; deploydag verify FILE executes it",
                 overBudget: true)
         }
-        for node in graph.nodes {
-            var product = 1.0
-            for d in node.out.dims {
-                guard let v = d.intValue, v > 0 else {
-                    throw VerifyError("\(node.name): out \(node.out) is not a list of positive integers; bind its symbols (--bind)")
-                }
-                product *= Double(v)
-            }
-            elements += product
-            if elements > elementLimit {
-                throw VerifyError(
-                    "executing the graph and its model makes more than \(scientific(elementLimit)) elements (the limit), passed at \(node.name): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)",
-                    overBudget: true)
-            }
+        for node in graph.nodes where concrete(node.out) == nil {
+            throw VerifyError("\(node.name): out \(node.out) is not a list of positive integers; bind its symbols (--bind)")
         }
     }
 
@@ -526,12 +556,12 @@ public enum Verifier {
         elements += referenceElements
         if elements > elementLimit {
             throw VerifyError(
-                "executing the graph and its model makes \(scientific(elements)) elements (the most, \(scientific(largest.0)), at \(largest.1)), over the limit of \(scientific(elementLimit)): too many to execute; verify a scaled-down DAG (deploydag verify --preset NAME scales one down)",
+                "executing the graph and its model makes \(scientific(elements)) elements (the most, \(scientific(largest.0)), at \(largest.1)), over the limit of \(scientific(elementLimit)): too many to execute",
                 overBudget: true)
         }
         if multiplyAdds > multiplyAddLimit {
             throw VerifyError(
-                "executing the model takes \(scientific(multiplyAdds)) multiply-adds, over the limit of \(scientific(multiplyAddLimit)): too many to execute; verify a scaled-down DAG",
+                "executing the model takes \(scientific(multiplyAdds)) multiply-adds, over the limit of \(scientific(multiplyAddLimit)): too many to execute",
                 overBudget: true)
         }
     }

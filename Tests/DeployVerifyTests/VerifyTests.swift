@@ -67,9 +67,19 @@ func scaled(_ name: String, phase: Phase? = nil, helixSoftmax: HelixSoftmax = .e
         #expect(try !Verifier.verify(g).passes)
     }
 
-    @Test func bigOrSymbolicGraphsAreRefused() throws {
+    @Test func bigGraphsAreShrunkAndSymbolicOnesRefused() throws {
         var d = try Presets.named("helix-dense-2l")!.deployment
-        #expect(throws: VerifyError.self) { try Verifier.verify(try DeploymentBuilder().build(d)) }
+        // Past the budget as built (batch 1024, seq 10000, hidden 8192): executed shrunk.
+        let result = try Verifier.verify(try DeploymentBuilder().build(d))
+        #expect(result.passes)
+        let scaled = try #require(result.shrunk)
+        #expect(scaled.contains(.init(name: "hidden", from: 8192, to: 4)) && scaled.contains(.init(name: "seq", from: 10000, to: 8)))
+        // Without shrinking, refused for its size.
+        #expect(throws: VerifyError.self) {
+            try Verifier.verify(
+                try DeploymentBuilder().build(d), elementLimit: Verifier.elementLimit, multiplyAddLimit: Verifier.multiplyAddLimit,
+                shrink: false)
+        }
         d.model.batch = Dim(symbol: "B")
         #expect(throws: VerifyError.self) { try Verifier.verify(try DeploymentBuilder().build(d)) }
     }

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// Files of real size, past verify's element budget: executed at a small consistent assignment
+/// of the header's parameters (Shrinker), so that a fault that keeps every shape is found there
+/// too (issue 16's faults, written into generated full-size files).
+@Suite struct FullSizeTests {
+    static func dag(_ preset: String) throws -> String {
+        try String(contentsOf: repositoryRoot.appendingPathComponent("dags/\(preset)/\(preset).dot"), encoding: .utf8)
+    }
+
+    /// `check` exits 1 with a numeric error on `text`, and 0 with the semantic pass skipped.
+    static func expectNumeric(_ text: String, _ what: String) throws {
+        let checked = try CLI.run(["check", "-"], input: Data(text.utf8))
+        #expect(checked.status == 1 && checked.stdout.contains("error[numeric]"), "\(what): \(checked.stdout)\(checked.stderr)")
+        let rules = try CLI.run(["check", "--no-verify", "-"], input: Data(text.utf8))
+        #expect(rules.status == 0, "\(what) is only numeric: \(rules.stdout)")
+    }
+
+    /// `text` with `old` replaced by `new` exactly once.
+    static func edited(_ text: String, _ old: String, _ new: String) -> String {
+        #expect(text.components(separatedBy: old).count == 2, "'\(old)' once")
+        return text.replacingOccurrences(of: old, with: new)
+    }
+
+    @Test func aFullSizeFileIsExecutedShrunk() throws {
+        let path = repositoryRoot.appendingPathComponent("dags/llama3-8b-tp1/llama3-8b-tp1.dot").path
+        let checked = try CLI.run(["check", path])
+        #expect(checked.status == 0 && !checked.stdout.contains("note"), "\(checked.stdout)")
+        let verified = try CLI.run(["verify", path])
+        #expect(
+            verified.status == 0
+                && verified.stdout.contains(
+                    "shrunk to execute: batch 8 -> 2, seq 2048 -> 8, hidden 4096 -> 4, head_dim 128 -> 4, ffn 14336 -> 4, vocab 128256 -> 8"
+                )
+                && verified.stdout.contains("matches the unpartitioned model"), "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test func aResidualWiredToTheWrongTensor() throws {
+        // Layer 5's MLP residual adds the norm's output instead of the attention's sum.
+        let text = Self.edited(
+            try Self.dag("llama3-8b-tp1"), "  \"L5.residual1.gpu0\" -> \"L5.residual2.gpu0\";",
+            "  \"L5.ln2.gpu0\" -> \"L5.residual2.gpu0\";")
+        try Self.expectNumeric(text, "the residual")
+    }
+
+    @Test func aSoftmaxOverTheQueryAxis() throws {
+        // GPU 3's scores laid out [keys, queries]: the softmax normalises over the queries.
+        var lines = try Self.dag("tp8-pp2-dense-4l").components(separatedBy: "\n")
+        for (i, line) in lines.enumerated() where line.hasPrefix("  \"L1.qk.gpu3\" [") || line.hasPrefix("  \"L1.av.gpu3\" [") {
+            lines[i] = line.replacingOccurrences(of: "->bnqk\"", with: "->bnkq\"").replacingOccurrences(
+                of: "eq=\"bnqk,", with: "eq=\"bnkq,")
+        }
+        try Self.expectNumeric(lines.joined(separator: "\n"), "the softmax axis")
+    }
+
+    @Test func twoExpertsSwapTheirWork() throws {
+        // Layer 2's experts 0 and 1 each run the other's MLP on their own tokens.
+        let text = try Self.dag("tp8-pp2-moe-4l").replacingOccurrences(
+            of: "weight_logical=\"L2.w.expert0.", with: "weight_logical=\"L2.w.expertX."
+        )
+        .replacingOccurrences(of: "weight_logical=\"L2.w.expert1.", with: "weight_logical=\"L2.w.expert0.")
+        .replacingOccurrences(of: "weight_logical=\"L2.w.expertX.", with: "weight_logical=\"L2.w.expert1.")
+        try Self.expectNumeric(text, "the experts")
+    }
+
+    @Test func aDecodeKeyAppendedBeforeTheCache() throws {
+        // Mistral-7B decoding over a 4,096-token context, TP 4.
+        let r = try CLI.run([
+            "generate", "--hf-config", repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/mistral-7b.json").path, "--tp", "4",
+            "--layers", "2", "--phase", "decode", "--context", "4096", "--batch", "8",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let clean = try CLI.run(["check", "-"], input: Data(r.stdout.utf8))
+        #expect(clean.status == 0 && !clean.stdout.contains("note"), "\(clean.stdout)")
+        var text = Self.edited(
+            r.stdout, "\"L0.k_rope.gpu0\" -> \"L0.k_append.gpu0\" [operand=1]", "\"L0.k_rope.gpu0\" -> \"L0.k_append.gpu0\" [operand=0]")
+        text = Self.edited(
+            text, "\"L0.k_cache.gpu0\" -> \"L0.k_append.gpu0\" [operand=0]", "\"L0.k_cache.gpu0\" -> \"L0.k_append.gpu0\" [operand=1]")
+        try Self.expectNumeric(text, "the appended key")
+    }
+
+    @Test func fullSizeFilesWithoutPlacementsExecute() throws {
+        // Context parallel (the embedding's rows told apart by their reductions) and TP x PP.
+        let r = try CLI.run([
+            "generate", "--hf-config", repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/mistral-7b.json").path, "--tp", "2",
+            "--cp", "2", "--layers", "2", "--batch", "4", "--seq", "4096",
+        ])
+        for text in [r.stdout, try Self.dag("tp8-pp2-dense-4l")] {
+            let stripped = text.replacing(/, (place|logical|weight_place|weight_logical)="[^"]*"/, with: "")
+            let checked = try CLI.run(["check", "-"], input: Data(stripped.utf8))
+            #expect(checked.status == 0 && !checked.stdout.contains("note"), "\(checked.stdout)")
+        }
+    }
+
+    @Test func theShrunkGraphIsWrittenAndVerifiesAsItIs() throws {
+        let dir = try scratchDirectory()
+        let small = dir.appendingPathComponent("small.dot").path
+        let r = try CLI.run([
+            "verify", repositoryRoot.appendingPathComponent("dags/mixtral-8x7b-ep8/mixtral-8x7b-ep8.dot").path, "--shrunk-output", small,
+        ])
+        #expect(r.status == 0 && r.stdout.contains("shrunk to execute"), "\(r.stdout)\(r.stderr)")
+        // Small enough to execute as written: no shrinking, the same verdict.
+        let again = try CLI.run(["verify", small])
+        #expect(
+            again.status == 0 && !again.stdout.contains("shrunk") && again.stdout.contains("matches the unpartitioned model"),
+            "\(again.stdout)\(again.stderr)")
+        let header = try String(contentsOfFile: small, encoding: .utf8).components(separatedBy: "\n")[1]
+        #expect(header.contains("hidden=\"4\"") && header.contains("experts=\"8\"") && header.contains("layers=\"32\""), "\(header)")
+    }
+}
