@@ -133,8 +133,16 @@ public struct TransformerModel: Hashable, Sendable {
         }
     }
 
+    /// Every graph attribute `attributes` may write: the model's description in a DAG's header.
+    public static let attributeKeys: Set<String> = [
+        "model", "layers", "batch", "seq", "hidden", "heads", "head_dim", "dtype", "causal", "kv_heads", "norm", "mlp", "activation",
+        "attention", "rope_theta", "rotary_dim", "sliding_window", "vocab", "tie_embeddings", "parallel_residual", "parallel_norms",
+        "norm_bias", "qkv_bias", "output_bias", "mlp_bias", "head_bias", "positions", "rope_interleaved", "kv_cache_dtype",
+        "shared_expert_ffn", "experts", "top_k", "expert_ffn", "capacity_factor", "ffn",
+    ]
+
     /// Graph attributes describing the model.
-    var attributes: [String: String] {
+    public var attributes: [String: String] {
         var a = [
             "model": moe == nil ? "dense" : "moe", "layers": String(layers), "batch": batch.description,
             "seq": seq.description, "hidden": String(hidden), "heads": String(heads), "head_dim": String(headDim),

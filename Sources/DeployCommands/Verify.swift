@@ -24,7 +24,10 @@ extension DeployDag {
                 exit 0 when the maximum relative error is at rounding level (1e-9), 1 otherwise.
                 """)
 
-        @Argument(help: "A DOT file (or name a deployment with --preset/--spec).", completion: .dotFiles)
+        @Argument(
+            help:
+                "A DOT file (or name a deployment with --preset/--spec/--hf-config). Given beside a file, --preset, --spec or --hf-config names the model the file is executed against, in place of its header's (its batch, seq and layers kept).",
+            completion: .dotFiles)
         var file: String?
 
         @OptionGroup var source: DeploymentOptions
@@ -55,14 +58,33 @@ extension DeployDag {
         }
 
         func validate() throws {
-            try source.validate(file: file)
+            // A DOT file and a model source: the file is executed against that model.
+            if let file, source.isGiven {
+                try source.refuseBuildFlags(for: file)
+            } else {
+                try source.validate(file: file)
+            }
         }
 
         func run() throws {
             let graph: OperatorGraph
             var scaledSummary: String?
             if let file {
-                graph = try Self.checkedGraph(file: file, bindings: source.bindings())
+                var model: [String: String]?
+                if source.isGiven {
+                    // The model from an independent source wins over the file's header.
+                    model = try source.deployment().deployment.model.attributes
+                }
+                graph = try Self.checkedGraph(file: file, bindings: source.bindings(), model: model)
+                // The stated weights against the model, before anything is executed.
+                let mismatched = Verifier.weightsAgainstHeader(graph)
+                if !mismatched.isEmpty {
+                    for m in mismatched.prefix(Self.printedErrors) {
+                        printError("deploydag: verify: \(graph.nodes[m.node].name): \(m.message)".terminalEscaped)
+                    }
+                    if mismatched.count > Self.printedErrors { printError("... and \(mismatched.count - Self.printedErrors) more") }
+                    throw ExitCode.failure
+                }
             } else {
                 let built = try source.build()
                 let scaled = try ScaledDeployment.make(built.deployment)
@@ -131,15 +153,20 @@ extension DeployDag.Verify {
     /// The file's graph, bound, when `check` finds no error in it: the interpreter executes only
     /// graphs whose shapes and groups the checker has accepted. Otherwise the errors are
     /// printed and verify exits 1.
-    static func checkedGraph(file: String, bindings: [String: Int64]) throws -> OperatorGraph {
+    static func checkedGraph(file: String, bindings: [String: Int64], model: [String: String]? = nil) throws -> OperatorGraph {
         let progress = ProgressLine.standardError()
         let loaded = try LoadedDAG.load(file, progress: progress)
         progress.finish()
         var errors = loaded.allFindings.filter { $0.severity == .error }
-        if let decoded = loaded.decoded, errors.isEmpty {
+        var decoded = loaded.decoded
+        if let model, var replaced = decoded {
+            replaced.graph.attributes = withModel(model, in: replaced.graph.attributes)
+            decoded = replaced
+        }
+        if let decoded, errors.isEmpty {
             errors = Checker().check(decoded).findings.filter { $0.severity == .error }
         }
-        guard let decoded = loaded.decoded, errors.isEmpty else {
+        guard let decoded, errors.isEmpty else {
             for finding in errors.prefix(printedErrors) { printError(finding.formatted.terminalEscaped) }
             if errors.count > printedErrors { printError("... and \(errors.count - printedErrors) more errors") }
             printError(
@@ -153,6 +180,27 @@ extension DeployDag.Verify {
         } catch {
             throw ValidationError("--bind: \(error)")
         }
+    }
+}
+
+extension DeployDag.Verify {
+    /// The file's graph attributes with the model's description replaced by `model`'s (what
+    /// --spec, --hf-config or --preset describe), the file's workload kept: its `batch`, `seq`
+    /// and `layers` (a file of 2 of a model's 32 layers executes 2). Each difference is printed.
+    static func withModel(_ model: [String: String], in header: [String: String]) -> [String: String] {
+        let kept: Set<String> = ["batch", "seq", "layers"]
+        var result = header
+        var differences: [String] = []
+        for key in TransformerModel.attributeKeys.subtracting(kept).sorted() where header[key] != model[key] {
+            result[key] = model[key]
+            differences.append("\(key) \(model[key] ?? "(none)") (the file's header: \(header[key] ?? "(none)"))")
+        }
+        if differences.isEmpty {
+            printError("deploydag: verify: the file's header states the model given")
+        } else {
+            printError("deploydag: verify: executed against the model given, not the file's header: \(differences.joined(separator: ", "))")
+        }
+        return result
     }
 }
 

@@ -109,3 +109,31 @@ import Testing
         #expect(header.contains("hidden=\"4\"") && header.contains("experts=\"8\"") && header.contains("layers=\"32\""), "\(header)")
     }
 }
+
+@Suite struct ModelFromAnotherSourceTests {
+    static let mistral = repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/mistral-7b.json").path
+
+    @Test func aFileIsExecutedAgainstTheModelGiven() throws {
+        let dir = try scratchDirectory()
+        let file = dir.appendingPathComponent("m.dot").path
+        let made = try CLI.run(["generate", "--hf-config", Self.mistral, "--tp", "2", "--layers", "2", "--batch", "2", "-o", file])
+        #expect(made.status == 0, "\(made.stderr)")
+        let same = try CLI.run(["verify", file, "--hf-config", Self.mistral])
+        #expect(
+            same.status == 0 && same.stderr.contains("the file's header states the model given")
+                && same.stdout.contains("matches the unpartitioned model"), "\(same.stdout)\(same.stderr)")
+        // Another model (64 heads, hidden 8192): the file's weights are not its.
+        let other = repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/gqa-8-kv.json").path
+        let refused = try CLI.run(["verify", file, "--hf-config", other])
+        #expect(
+            refused.status == 1 && refused.stderr.contains("heads 64 (the file's header: 32)")
+                && refused.stderr.contains("describe different models"), "\(refused.stderr)")
+        // The header edited to that model's numbers without the weights: refused the same way
+        // by the file alone.
+        let text = try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "heads=\"32\"", with: "heads=\"64\"")
+        let edited = try CLI.run(["check", "-"], input: Data(text.utf8))
+        #expect(edited.status == 1 && edited.stdout.contains("error[header]"), "\(edited.stdout)")
+        // Build flags do not apply to a file.
+        #expect(try CLI.run(["verify", file, "--hf-config", Self.mistral, "--tp", "4"]).status == 2)
+    }
+}
