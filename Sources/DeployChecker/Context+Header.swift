@@ -18,21 +18,93 @@ extension Context {
     /// replicas. (tp=4 written over a 2-GPU file.)
     private mutating func checkDegrees() {
         let a = graph.attributes
-        guard a["strategy"] == "tp_pp", let gpus = graph.gpus else { return }
-        func degree(_ key: String) -> Int? {
-            a[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 && $0 <= 1 << 20 ? $0 : nil }
+        guard let gpus = graph.gpus else { return }
+        switch a["strategy"] {
+        case "tp_pp":
+            if let (expected, why) = tensorPipelineGPUs(prefix: "") {
+                if expected != gpus { report(.header, "the graph's degrees need \(expected) GPUs (\(why)), but it states gpus=\(gpus)") }
+            }
+        case "helix":
+            guard let groups = degree("head_groups"), let segments = degree("segments") else { return }
+            let replicas = degree("dp") ?? 1
+            let expected = groups * segments * replicas
+            if expected != gpus {
+                report(
+                    .header,
+                    "the graph's Helix layout needs \(expected) GPUs (\(groups) head groups x \(segments) segments\(replicas > 1 ? " x dp \(replicas)" : "")), but it states gpus=\(gpus)"
+                )
+            }
+            if let heads = degree("heads"), heads % groups != 0 {
+                report(.header, "the graph's \(heads) heads do not split into its \(groups) head groups")
+            }
+            if let headDim = degree("head_dim"), headDim % segments != 0 {
+                report(.header, "the graph's head_dim \(headDim) does not split into its \(segments) segments")
+            }
+        case "attention_pool":
+            checkPools(("base_gpus", "pool_gpus"), gpus: gpus)
+            if let base = a["base_gpus"].flatMap(GPUList.parse), let tp = degree("tp"), tp != base.count {
+                report(.header, "the graph's tp is \(tp), but its base_gpus are \(base.count) GPUs")
+            }
+        case "ma_separation":
+            checkPools(("attention_gpus", "expert_gpus"), gpus: gpus)
+        case "disaggregated":
+            checkPools(("prefill_gpus", "decode_gpus"), gpus: gpus)
+            for side in ["prefill", "decode"] {
+                guard a["\(side)_strategy"] == "tp_pp", let list = a["\(side)_gpus"].flatMap(GPUList.parse),
+                    let (expected, why) = tensorPipelineGPUs(prefix: side + "_")
+                else { continue }
+                if expected != list.count {
+                    report(.header, "the graph's \(side) degrees need \(expected) GPUs (\(why)), but its \(side)_gpus are \(list.count)")
+                }
+            }
+        default: return
         }
-        guard let tp = degree("tp") else { return }
-        let (cp, pp, dp, ep) = (degree("cp") ?? 1, degree("pp") ?? 1, degree("dp") ?? 1, degree("ep") ?? 1)
+    }
+
+    /// A positive graph attribute of at most 2^20 (a degree), or nil.
+    private func degree(_ key: String) -> Int? {
+        graph.attributes[key].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 && $0 <= 1 << 20 ? $0 : nil }
+    }
+
+    /// The GPUs a tensor-and-pipeline-parallel layout of degrees `PREFIXtp`, `cp`, `ep`, `pp`,
+    /// `dp` needs (a stage of max(tp x cp, ep), pp stages, dp replicas), and how; nil without a tp.
+    private func tensorPipelineGPUs(prefix: String) -> (Int, String)? {
+        guard let tp = degree(prefix + "tp") else { return nil }
+        let (cp, pp, dp, ep) = (
+            degree(prefix + "cp") ?? 1, degree(prefix + "pp") ?? 1, degree(prefix + "dp") ?? 1, degree(prefix + "ep") ?? 1
+        )
         // Each at most 2^20; their product may pass 64 bits, which no GPU count is.
         let stage = max(tp * cp, ep)
         let (perReplica, o1) = stage.multipliedReportingOverflow(by: pp)
         let (expected, o2) = perReplica.multipliedReportingOverflow(by: dp)
-        guard o1 || o2 || expected != gpus else { return }
-        report(
-            .header,
-            "the graph's degrees need \(o1 || o2 ? "more than 2^63" : String(expected)) GPUs (a stage of \(stage): tp \(tp)\(cp > 1 ? " x cp \(cp)" : "")\(ep > tp * cp ? ", ep \(ep)" : ""); pp \(pp); dp \(dp)), but it states gpus=\(gpus)"
-        )
+        let why = "a stage of \(stage): tp \(tp)\(cp > 1 ? " x cp \(cp)" : "")\(ep > tp * cp ? ", ep \(ep)" : ""); pp \(pp); dp \(dp)"
+        return (o1 || o2 ? Int.max : expected, why)
+    }
+
+    /// Two GPU lists of the header: each readable, neither naming a GPU twice, apart from
+    /// each other, and together the graph's GPUs `0..<gpus` (the lower one's replicas laid
+    /// after, with `dp`).
+    private mutating func checkPools(_ keys: (String, String), gpus: Int) {
+        let a = graph.attributes
+        guard let first = a[keys.0].flatMap(GPUList.parse), let second = a[keys.1].flatMap(GPUList.parse) else { return }
+        let (one, other) = (Set(first), Set(second))
+        if one.count != first.count || other.count != second.count {
+            report(.header, "the graph's \(one.count != first.count ? keys.0 : keys.1) name a GPU twice")
+            return
+        }
+        if let shared = one.intersection(other).min() {
+            report(.header, "GPU \(shared) is in both the graph's \(keys.0) and its \(keys.1)")
+            return
+        }
+        let replicas = degree("dp") ?? 1
+        let span = (one.union(other).max() ?? -1) + 1
+        let (expected, overflow) = span.multipliedReportingOverflow(by: replicas)
+        if overflow || expected != gpus {
+            report(
+                .header,
+                "the graph's \(keys.0) and \(keys.1) span GPUs 0-\(span - 1)\(replicas > 1 ? " in each of \(replicas) replicas" : ""), but it states gpus=\(gpus)"
+            )
+        }
     }
 
     mutating func checkHeader() {

@@ -66,7 +66,7 @@ extension RuleID {
         ),
         (
             .header,
-            "a node disagrees with the model the graph header states: a softmax's or attention's scale with 1/sqrt(head_dim) (or attention without one), a top-k's k with top_k, a dispatch's or combine's experts with experts and with the router's width, a named weight's logical shape with the model's, a tp_pp graph's degrees with its gpus"
+            "a node disagrees with the model the graph header states: a softmax's or attention's scale with 1/sqrt(head_dim) (or attention without one), a top-k's k with top_k, a dispatch's or combine's experts with experts and with the router's width, a named weight's logical shape with the model's, every strategy's degrees and GPU lists with its gpus"
         ),
     ]
 }

@@ -137,3 +137,37 @@ import Testing
         #expect(try CLI.run(["verify", file, "--hf-config", Self.mistral, "--tp", "4"]).status == 2)
     }
 }
+
+/// Every strategy's header degrees against its GPUs (the header rule).
+@Suite struct HeaderDegreesTests {
+    static func checked(_ preset: String, _ old: String, _ new: String) throws -> CLI.Result {
+        let text = try FullSizeTests.dag(preset)
+        #expect(text.components(separatedBy: old).count == 2, "'\(old)' once in \(preset)")
+        return try CLI.run(["check", "--no-verify", "-"], input: Data(text.replacingOccurrences(of: old, with: new).utf8))
+    }
+
+    @Test func eachStrategysDegreesAgainstItsGPUs() throws {
+        let cases: [(String, String, String, String)] = [
+            (
+                "helix-dense-2l", "segments=\"4\"", "segments=\"2\"",
+                "Helix layout needs 8 GPUs (4 head groups x 2 segments), but it states gpus=16"
+            ),
+            ("attention-pool-4l", "tp=\"8\"", "tp=\"4\"", "the graph's tp is 4, but its base_gpus are 8 GPUs"),
+            (
+                "ma-separation-moe-4l", "expert_gpus=\"8-15\"", "expert_gpus=\"7-15\"",
+                "GPU 7 is in both the graph's attention_gpus and its expert_gpus"
+            ),
+            ("attention-pool-4l", "pool_gpus=\"8-12\"", "pool_gpus=\"8-11\"", "span GPUs 0-11, but it states gpus=13"),
+        ]
+        for (preset, old, new, message) in cases {
+            let r = try Self.checked(preset, old, new)
+            #expect(r.status == 1 && r.stdout.contains("error[header]") && r.stdout.contains(message), "\(preset): \(r.stdout)")
+        }
+        let spec = repositoryRoot.appendingPathComponent("docs/degrees/disaggregated.yaml").path
+        let made = try CLI.run(["generate", "--spec", spec])
+        let edited = made.stdout.replacingOccurrences(of: "prefill_tp=\"2\"", with: "prefill_tp=\"4\"")
+        let r = try CLI.run(["check", "--no-verify", "-"], input: Data(edited.utf8))
+        #expect(r.status == 1 && r.stdout.contains("prefill degrees need 4 GPUs"), "\(r.stdout)")
+        #expect(try CLI.run(["check", "--no-verify", "-"], input: Data(made.stdout.utf8)).status == 0)
+    }
+}
