@@ -26,12 +26,12 @@ extension Context {
             }
         case "helix":
             guard let groups = degree("head_groups"), let segments = degree("segments") else { return }
-            let replicas = degree("dp") ?? 1
-            let expected = groups * segments * replicas
+            let (stages, replicas) = (degree("pp") ?? 1, degree("dp") ?? 1)
+            let expected = groups * segments * stages * replicas
             if expected != gpus {
                 report(
                     .header,
-                    "the graph's Helix layout needs \(expected) GPUs (\(groups) head groups x \(segments) segments\(replicas > 1 ? " x dp \(replicas)" : "")), but it states gpus=\(gpus)"
+                    "the graph's Helix layout needs \(expected) GPUs (\(groups) head groups x \(segments) segments\(stages > 1 ? " x \(stages) stages" : "")\(replicas > 1 ? " x dp \(replicas)" : "")), but it states gpus=\(gpus)"
                 )
             }
             if let heads = degree("heads"), heads % groups != 0 {
@@ -96,13 +96,14 @@ extension Context {
             report(.header, "GPU \(shared) is in both the graph's \(keys.0) and its \(keys.1)")
             return
         }
-        let replicas = degree("dp") ?? 1
+        // Layout stages (`pp`) and replicas (`dp`) repeat the lists on the GPUs after.
+        let replicas = (degree("dp") ?? 1) * (degree("pp") ?? 1)
         let span = (one.union(other).max() ?? -1) + 1
         let (expected, overflow) = span.multipliedReportingOverflow(by: replicas)
         if overflow || expected != gpus {
             report(
                 .header,
-                "the graph's \(keys.0) and \(keys.1) span GPUs 0-\(span - 1)\(replicas > 1 ? " in each of \(replicas) replicas" : ""), but it states gpus=\(gpus)"
+                "the graph's \(keys.0) and \(keys.1) span GPUs 0-\(span - 1)\(replicas > 1 ? " in each of \(replicas) stages or replicas" : ""), but it states gpus=\(gpus)"
             )
         }
     }
@@ -113,6 +114,11 @@ extension Context {
         let topK = a["top_k"].flatMap { Int($0.trimmingASCIISpaces()) }
         let experts = a["experts"].flatMap { Int($0.trimmingASCIISpaces()) }
         checkDegrees()
+        if let rotary = a["rotary_dim"].flatMap({ Int($0.trimmingASCIISpaces()) }), let headDim,
+            rotary > headDim || rotary % 2 != 0 || rotary < 2
+        {
+            report(.header, "the graph's rotary_dim \(rotary) is not an even count of at most head_dim (\(headDim)) dimensions")
+        }
         for (v, node) in graph.nodes.enumerated() where isValid(v) {
             switch node.op {
             case .softmax, .attention:
@@ -123,6 +129,10 @@ extension Context {
                         .header, node: v,
                         "attention states no scale, so it scores by 1, but the graph's head_dim is \(headDim): state scale=\(1 / Double(headDim).squareRoot()) (1/sqrt(head_dim))"
                     )
+                    continue
+                }
+                if let text = node.attributes["scale"], !(Double(text.trimmingASCIISpaces()).map { $0.isFinite && $0 > 0 } ?? false) {
+                    report(.header, node: v, "scale '\(text)' is not a positive finite number")
                     continue
                 }
                 guard let headDim, let text = node.attributes["scale"], let scale = Double(text.trimmingASCIISpaces()), scale > 0

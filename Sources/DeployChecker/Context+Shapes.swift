@@ -20,6 +20,7 @@ extension Context {
                         "\(node.op.rawValue) is a source and takes no tensors, but \(edges.count) edge\(edges.count == 1 ? "" : "s") lead into it"
                     )
                 }
+                if node.op == .kvCache, let text = node.attributes["range"] { checkCacheRange(v, text) }
             case .topk:
                 guard expectInputs(v, inputs.count, exactly: 1), let k = integer(node, DOTSchema.topK) else { continue }
                 var expected = inputs[0]
@@ -231,6 +232,24 @@ extension Context {
             if abs(scale - expected) > 1e-6 * expected {
                 report(.shape, node: v, "scale \(text) is not 1/√\(d) = \(expected) for heads of \(d) dimensions")
             }
+        }
+    }
+
+    /// A cache's `range` `A:B`: tokens A to B of the cache, `0 <= A <= B`, as many as its
+    /// `out`'s dimension 1 and, where the header states a decode `context`, within its
+    /// `context - 1` cached tokens.
+    private mutating func checkCacheRange(_ v: Int, _ text: String) {
+        let node = graph.nodes[v]
+        let bounds = text.split(separator: ":", omittingEmptySubsequences: false).map { Int($0.trimmingASCIISpaces()) }
+        guard bounds.count == 2, let a = bounds[0], let b = bounds[1], a >= 0, a <= b else {
+            report(.shape, node: v, "range '\(text)' is not START:END with 0 <= START <= END")
+            return
+        }
+        if node.out.rank >= 2, let tokens = node.out.dims[1].intValue, tokens != Int64(b - a) {
+            report(.shape, node: v, "range \(a):\(b) holds \(b - a) tokens, but out \(node.out) has \(tokens)")
+        }
+        if let context = graph.attributes["context"].flatMap({ Int($0.trimmingASCIISpaces()) }), context > 0, b > context - 1 {
+            report(.shape, node: v, "range \(a):\(b) passes the \(context - 1) cached tokens of the graph's context \(context)")
         }
     }
 

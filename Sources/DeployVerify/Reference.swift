@@ -16,7 +16,9 @@ struct Reference {
     var dropped: [Int: Set<Int>] = [:]
     /// Where given: each weight's product (and each norm's output), by the weight's name
     /// (`L0.w.q` the queries before rotation, `L0.w.o_proj` attention's projection, `L0.w.fc2`
-    /// the MLP's output), so that verify can name the first node of a DAG that differs.
+    /// the MLP's output), each layer's attention output before its projection (`L0.attention`)
+    /// and the residual stream after each of its sums (`L0.residual1`, `L0.residual2`), so that
+    /// verify can name the first node of a DAG that differs.
     var recorder: Recorder?
 
     /// The reference's intermediate tensors, by weight name (one run, one thread).
@@ -119,6 +121,7 @@ struct Reference {
             let probabilities = Kernels.maskedSoftmax(
                 scores, scale: 1 / Double(d).squareRoot(), causal: m.causal, window: m.slidingWindow, queryOffset: firstPosition)
             let context = Kernels.einsum(try! Einsum("bnqk,bknd->bqnd"), probabilities, v)
+            recorder?.tensors[p + "attention"] = context
             var attention = Kernels.einsum(try! Einsum("bsnd,ndh->bsh"), context, data.weight(p + "w.o_proj", shape: [heads, d, h]))
             if m.outputBias { attention = biased(attention, p + "w.o_proj.bias") }
             recorder?.tensors[p + "w.o_proj"] = attention
@@ -128,6 +131,7 @@ struct Reference {
                 continue
             }
             x = x + attention
+            recorder?.tensors[p + "residual1"] = x
             let ln2 = normed(x, p + "w.ln2")
             if let experts = m.experts, let topK = m.topK, let width = m.expertFFN {
                 let logits = Kernels.einsum(try! Einsum("bsh,he->bse"), ln2, data.weight(p + "w.router", shape: [h, experts]))
@@ -153,9 +157,12 @@ struct Reference {
                         Tensor.concat(outputs, dim: 0), routing, experts: experts, replicas: 1, tokenShape: [m.batch, queries])
                 if let shared = m.sharedExpertFFN {
                     x = x + mlp(ln2, p + "w.shared.", width: shared, ("bsh,hf->bsf", "bsf,fh->bsh"))
+                } else {
+                    recorder?.tensors[p + "residual2"] = x
                 }
             } else if let f = m.ffn {
                 x = x + mlp(ln2, p + "w.", width: f, ("bsh,hf->bsf", "bsf,fh->bsh"), bias: m.mlpBias)
+                recorder?.tensors[p + "residual2"] = x
             }
         }
         guard let vocab = m.vocab else { return x }

@@ -12,6 +12,8 @@ public struct ShrunkGraph: Sendable {
     }
     public var graph: OperatorGraph
     public var assignment: [Scaled]
+    /// The parameters left at the file's size and what needed them (empty where none).
+    public var kept = ""
 
     /// `hidden 8192 -> 8, head_dim 128 -> 4, ...`: the assignment executed.
     public var summary: String { assignment.map { "\($0.name) \($0.from) -> \($0.to)" }.joined(separator: ", ") }
@@ -68,7 +70,10 @@ enum Shrinker {
     /// Why one pass stopped: a parameter must be a multiple of `factor` for a part the file
     /// takes of it to stay whole (the pass is run again), or the file cannot be shrunk.
     enum Stop: Error {
-        case retry(Axis, Int)
+        /// The parameter must be a multiple of the factor; the reason names the node.
+        case retry(Axis, Int, String)
+        /// The parameter must be larger (positions near an end, or a window, would merge).
+        case grow(Axis, String)
         case refuse(VerifyError)
     }
 
@@ -83,12 +88,13 @@ enum Shrinker {
                 return try state.pass()
             } catch {
                 switch error {
-                case .retry(let axis, let factor): state.require(axis, factor)
+                case .retry(let axis, let factor, let why): state.require(axis, factor, why)
+                case .grow(let axis, let why): state.grow(axis, why)
                 case .refuse(let why): throw why
                 }
             }
         }
-        throw VerifyError("no consistent small assignment of the header's parameters was found")
+        throw VerifyError("no consistent small assignment of the header's parameters was found in 64 tries")
     }
 
     struct State {
@@ -100,6 +106,20 @@ enum Shrinker {
         /// What each parameter's shrunk value must be a multiple of.
         var multiple: [Axis: Int] = [:]
         var shrunk: [Axis: Int] = [:]
+        /// The least each parameter must be (grown where positions would merge).
+        var floor: [Axis: Int] = [:]
+        /// Why each parameter's multiple was last raised (a node's part or position).
+        var reasons: [Axis: String] = [:]
+        /// The node a pass is at (named in reasons).
+        var current = ""
+        /// Positions mapped along each dimension (parameter, file's extent, shrunk extent):
+        /// each pass checks they keep their order and stay apart.
+        var marks: [MarkKey: [(Int, Int)]] = [:]
+        struct MarkKey: Hashable {
+            var axis: Axis
+            var full: Int
+            var shrunk: Int
+        }
         /// Which parameter each dimension of a named weight's model shape is (the model probed).
         var weightAxes: [String: [Axis?]] = [:]
         let incoming: [[TensorEdge]]
@@ -133,9 +153,28 @@ enum Shrinker {
         /// A disaggregated graph's cache is its prefill's keys and values: one token axis.
         func canonical(_ axis: Axis) -> Axis { axis == .cache && full[.cache] == nil ? .tokens : axis }
 
-        mutating func require(_ axis: Axis, _ factor: Int) {
-            multiple[axis] = Self.lcm(multiple[axis] ?? 1, factor)
+        mutating func require(_ axis: Axis, _ factor: Int, _ why: String) {
+            let before = multiple[axis] ?? 1
+            multiple[axis] = Self.lcm(before, factor)
+            if multiple[axis] != before { reasons[axis] = why }
             choose()
+        }
+
+        /// Twice the parameter's shrunk value at the least (at most the file's).
+        mutating func grow(_ axis: Axis, _ why: String) {
+            floor[axis] = min(full[axis] ?? 0, 2 * (shrunk[axis] ?? 1))
+            reasons[axis] = why
+            choose()
+        }
+
+        /// The parameters kept at (or near) the file's size, and the part that needed it: what
+        /// a file still over the budget when shrunk is told.
+        var keptLarge: String {
+            let kept = Axis.allCases.compactMap { axis -> String? in
+                guard let v = full[axis], let s = shrunk[axis], s > axis.minimum, let why = reasons[axis] else { return nil }
+                return s == v ? "\(axis.header) stays \(v) for \(why)" : "\(axis.header) only down to \(s) for \(why)"
+            }
+            return kept.joined(separator: "; ")
         }
 
         /// Each parameter's least multiple of what its parts need, at least its minimum and
@@ -143,7 +182,7 @@ enum Shrinker {
         mutating func choose() {
             for (axis, value) in full {
                 let m = multiple[axis] ?? 1
-                let least = min(axis.minimum, value)
+                let least = min(max(axis.minimum, floor[axis] ?? 0), value)
                 shrunk[axis] = min(value, m >= least ? m : (least + m - 1) / m * m)
             }
         }
@@ -181,7 +220,7 @@ enum Shrinker {
             guard let v = full[axis], let s = shrunk[axis], v > 0 else { return x }
             let (product, overflow) = x.multipliedReportingOverflow(by: s)
             guard !overflow else { throw .refuse(VerifyError("a dimension of \(x) overflows when shrunk")) }
-            guard product % v == 0 else { throw .retry(axis, v / Self.gcd(v, x)) }
+            guard product % v == 0 else { throw .retry(axis, v / Self.gcd(v, x), "\(x) of \(v) at \(current)") }
             return product / v
         }
 
@@ -224,11 +263,30 @@ enum Shrinker {
             return m
         }
 
-        /// A window of `w` tokens at the shrunk size (rounded up; at least one).
+        /// Windows of at most this many tokens are kept as they are.
+        static let literalWindow = 8
+
+        /// A window of `w` tokens at the shrunk size: a small one as it is, a larger one scaled
+        /// (rounded up).
         func window(_ w: Int) -> Int {
             let axis = canonical(tokenAxis)
-            guard let v = full[axis], let s = shrunk[axis] else { return w }
-            return max(1, Self.ratio(w, s, v))
+            guard let v = full[axis], let s = shrunk[axis], w > Self.literalWindow else { return w }
+            // Rounded down below the whole (2047 of 2048 stays short of it), up past it.
+            return max(1, Self.ratio(w, s, v, roundingUp: w >= v))
+        }
+
+        /// A window that masks some of the file's tokens must mask some of the shrunk ones, and
+        /// keep its order among the positions: else the token axis grows.
+        mutating func checkWindow(_ w: Int) throws(Stop) {
+            let axis = canonical(tokenAxis)
+            guard let v = full[axis], let s = shrunk[axis], w > 0 else { return }
+            let small = window(w)
+            // A window that masks some tokens masks some when shrunk, and one scaled stays
+            // clear of those kept as they are (else 100 and 5 would both shrink to 1).
+            if s < v && w < v && (small >= s || (w > Self.literalWindow && small <= Self.literalWindow)) {
+                throw .grow(axis, "window \(w) at \(current)")
+            }
+            marks[MarkKey(axis: axis, full: v, shrunk: s), default: []].append((w, small))
         }
 
         /// Which parameter each dimension of the model's tensor `name` is: the dimensions that
@@ -316,13 +374,47 @@ enum Shrinker {
 
         /// Position `x` along `e` at the shrunk size: the ends and positions near them kept
         /// where they are, others scaled with the parameter.
-        func position(_ x: Int, along e: Extent, _ node: OperatorNode) throws(Stop) -> Int {
+        mutating func position(_ x: Int, along e: Extent, _ node: OperatorNode) throws(Stop) -> Int {
+            guard x >= 0, x <= e.full else { throw refuse(node, "position \(x) is outside 0...\(e.full)") }
             if x == 0 { return 0 }
             if x == e.full { return e.shrunk }
-            if e.full - x <= Shrinker.literalReach && e.full - x < x && e.shrunk - (e.full - x) > 0 { return e.shrunk - (e.full - x) }
-            if x <= Shrinker.literalReach && x < e.full - x && x < e.shrunk { return x }
-            guard let axis = e.axis else { throw refuse(node, "position \(x) of \(e.full) is not a part of one parameter") }
-            return try scaled(x, axis)
+            let result: Int
+            let fromEnd = e.full - x
+            if fromEnd <= Shrinker.literalReach && fromEnd < x {
+                guard e.shrunk - fromEnd > 0 else {
+                    guard let axis = e.axis, e.shrunk < e.full else { throw refuse(node, "position \(x) of \(e.full) cannot be kept") }
+                    throw .grow(canonical(axis), "position \(x) of \(e.full) at \(current)")
+                }
+                result = e.shrunk - fromEnd
+            } else if x <= Shrinker.literalReach && x < fromEnd {
+                guard x < e.shrunk else {
+                    guard let axis = e.axis, e.shrunk < e.full else { throw refuse(node, "position \(x) of \(e.full) cannot be kept") }
+                    throw .grow(canonical(axis), "position \(x) of \(e.full) at \(current)")
+                }
+                result = x
+            } else {
+                guard let axis = e.axis else { throw refuse(node, "position \(x) of \(e.full) is not a part of one parameter") }
+                result = try scaled(x, axis)
+                // Clear of the positions kept near the ends: else a position written near an
+                // end would shrink to where this one does (4 for 1024 of 2048).
+                if (result <= Shrinker.literalReach || result >= e.shrunk - Shrinker.literalReach) && e.shrunk < e.full {
+                    throw .grow(canonical(axis), "position \(x) of \(e.full) at \(current)")
+                }
+            }
+            if let axis = e.axis { marks[MarkKey(axis: canonical(axis), full: e.full, shrunk: e.shrunk), default: []].append((x, result)) }
+            return result
+        }
+
+        /// Positions along one dimension in the file's order and apart, as they were: else the
+        /// parameter grows.
+        func checkMarks() throws(Stop) {
+            for (key, pairs) in marks {
+                let sorted = (pairs + [(0, 0), (key.full, key.shrunk)]).sorted { $0.0 < $1.0 }
+                for (a, b) in zip(sorted, sorted.dropFirst()) where a.0 < b.0 && a.1 >= b.1 {
+                    guard key.shrunk < key.full, let v = full[key.axis], let s = shrunk[key.axis], s < v else { continue }
+                    throw .grow(key.axis, "positions \(a.0) and \(b.0) of \(key.full), which would meet")
+                }
+            }
         }
 
         /// `out` from input `input`, dimension by dimension: equal, a multiple (a gather), or a
@@ -362,8 +454,12 @@ enum Shrinker {
             let tokenFull = canonical(tokenAxis)
             // The positions a prompt's or a cache's tokens are numbered by.
             let tokens = Extent(full: full[tokenFull] ?? 1, shrunk: shrunk[tokenFull] ?? 1, axis: tokenFull)
+            marks = [:]
+            current = "the header"
+            if let w = model.slidingWindow { try checkWindow(w) }
             for v in order {
                 let node = graph.nodes[v]
+                current = node.name
                 let out = shapes[v]
                 let inputs = incoming[v].map { extents[$0.from] }
                 var set: [(String, String?)] = []
@@ -388,12 +484,16 @@ enum Shrinker {
                     guard out.count == 4 else { throw refuse(node, "a cache is [batch, tokens, kv_heads, head_dim]") }
                     let cacheAxis: Axis = full[.cache] != nil ? .cache : .tokens
                     result = [try extent(out[0], .batch), try extent(out[1], cacheAxis), .literal(out[2]), try extent(out[3], .headDim)]
-                    if let range = node.attributes["range"]?.split(separator: ":").compactMap({ Int($0) }), range.count == 2 {
+                    if let text = node.attributes["range"] {
+                        let range = text.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
                         let whole = Extent(
                             full: full[canonical(cacheAxis)] ?? 0, shrunk: shrunk[canonical(cacheAxis)] ?? 0, axis: cacheAxis)
-                        let (a, b) = (try position(range[0], along: whole, node), try position(range[1], along: whole, node))
-                        set.append(("range", "\(a):\(b)"))
-                        result[1] = Extent(full: out[1], shrunk: b - a, axis: cacheAxis)
+                        guard range.count == 2, let a = range[0], let b = range[1], a >= 0, a <= b, b <= whole.full, b - a == out[1] else {
+                            throw refuse(node, "its range '\(text)' is not \(out[1]) of the cache's \(whole.full) tokens (its out)")
+                        }
+                        let (start, end) = (try position(a, along: whole, node), try position(b, along: whole, node))
+                        set.append(("range", "\(start):\(end)"))
+                        result[1] = Extent(full: out[1], shrunk: end - start, axis: cacheAxis)
                     }
                 case .matmul:
                     guard let eq = node.attributes["eq"], let einsum = try? Einsum(eq) else { throw refuse(node, "no usable 'eq'") }
@@ -496,13 +596,23 @@ enum Shrinker {
                     if let offset = integer(node, "q_offset"), offset != 0 {
                         set.append(("q_offset", String(try position(offset, along: tokens, node))))
                     }
-                    if let w = integer(node, "window") { set.append(("window", String(window(w)))) }
+                    if let w = integer(node, "window") {
+                        try checkWindow(w)
+                        set.append(("window", String(window(w))))
+                    }
                 }
                 if node.op == .rope {
                     if let offset = integer(node, "offset"), offset != 0 {
                         set.append(("offset", String(try position(offset, along: tokens, node))))
                     }
-                    if let rotary = integer(node, "rotary_dim") { set.append(("rotary_dim", String(try scaled(rotary, .headDim)))) }
+                    if let rotary = integer(node, "rotary_dim") {
+                        let small = try scaled(rotary, .headDim)
+                        // Pairs rotate: an even count at the shrunk size too.
+                        if small % 2 != 0 || small < 2, let v = full[.headDim], let twice = Self.times(2, v), rotary > 0 {
+                            throw .retry(.headDim, twice / Self.gcd(twice, rotary), "rotary_dim \(rotary) at \(node.name)")
+                        }
+                        set.append(("rotary_dim", String(small)))
+                    }
                 }
                 guard result.count == out.count, zip(result, out).allSatisfy({ $0.full == $1 }), result.allSatisfy({ $0.shrunk > 0 }) else {
                     throw refuse(node, "its out \(out) does not follow from its inputs")
@@ -513,6 +623,7 @@ enum Shrinker {
                 nodes[v].label = nil
                 for (key, value) in set where node.attributes[key] != nil || value != nil { nodes[v].attributes[key] = value }
             }
+            try checkMarks()
             var attributes = graph.attributes
             func put(_ key: String, _ value: Int?) { if attributes[key] != nil, let value { attributes[key] = String(value) } }
             put("batch", small.batch)
@@ -544,7 +655,7 @@ enum Shrinker {
             note("sliding_window", model.slidingWindow, small.slidingWindow)
             note("positions", model.positions, small.positions)
             let shrunkGraph = OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: attributes, nodes: nodes, edges: graph.edges)
-            return ShrunkGraph(graph: shrunkGraph, assignment: assignment)
+            return ShrunkGraph(graph: shrunkGraph, assignment: assignment, kept: keptLarge)
         }
     }
 }

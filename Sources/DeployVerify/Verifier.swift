@@ -98,6 +98,9 @@ public struct ReferenceModel: Sendable {
             ropeTheta = theta
         }
         rotaryDim = a["rotary_dim"] == nil ? nil : try int("rotary_dim")
+        if let rotaryDim, rotaryDim > headDim || rotaryDim % 2 != 0 {
+            throw VerifyError("graph attribute 'rotary_dim' must be even and at most head_dim (\(headDim)), got \(rotaryDim)")
+        }
         causal = try flag("causal")
         slidingWindow = a["sliding_window"] == nil ? nil : try int("sliding_window")
         vocab = a["vocab"] == nil ? nil : try int("vocab")
@@ -147,7 +150,7 @@ public struct ReferenceModel: Sendable {
         if let vocab {
             // The embedding and the head's tables, the lookup and the logits.
             let v = Double(vocab)
-            whole.elements += 2 * v * h + tokens * h + b * v
+            whole.elements += 2 * v * h + tokens * h + b * v + Double(positions ?? 0) * h
             whole.multiplyAdds += b * h * v
         }
         return whole
@@ -250,9 +253,11 @@ public struct VerifyResult: Sendable {
 
         /// `the first node that differs: NODE (part P of the product of W, relative error E)`.
         public var description: String {
-            String(
-                format: "the first node that differs from the model: %@ (part %@ of the product of %@, relative error %.2e)", node, place,
-                tensor, relativeError)
+            // A weight's name stands for its product; `L0.attention`, `L0.residual1` for themselves.
+            let what = tensor.contains(".w.") || tensor.hasPrefix("w.") ? "the product of \(tensor)" : "the model's \(tensor)"
+            return String(
+                format: "the first node that differs from the model: %@ (part %@ of %@, relative error %.2e)", node, place, what,
+                relativeError)
         }
     }
     public var firstDifference: Difference?
@@ -302,7 +307,8 @@ public enum Verifier {
             do {
                 try checkBudget(graph, shapes: shapes, model: model, elementLimit: elementLimit, multiplyAddLimit: multiplyAddLimit)
             } catch {
-                var refused = VerifyError("shrunk (\(small.summary)), \(error.description)", overBudget: error.overBudget)
+                let kept = small.kept.isEmpty ? "" : "; \(small.kept)"
+                var refused = VerifyError("shrunk (\(small.summary)\(kept)), \(error.description)", overBudget: error.overBudget)
                 refused.headerMismatchNode = error.headerMismatchNode
                 throw refused
             }
@@ -344,7 +350,10 @@ public enum Verifier {
             guard expected.shape == t.shape else {
                 throw VerifyError("output \(node.name) has shape \(t.shape), but the model's output part \(place) has \(expected.shape)")
             }
-            for (a, b) in zip(t.data, expected.data) { worst = max(worst, abs(a - b) / scale) }
+            for (a, b) in zip(t.data, expected.data) {
+                // A NaN (a scale of nan, say) is no match.
+                worst = a.isNaN || b.isNaN ? .infinity : max(worst, abs(a - b) / scale)
+            }
             outputs += 1
         }
         guard outputs > 0 else { throw VerifyError("the graph has no output node to compare") }
@@ -396,9 +405,50 @@ public enum Verifier {
             }
             return nil
         }
+        // Nodes without a weight that hold a recorded tensor: what a layer's output projection
+        // reads (its attention's output), and the residual sums after the projection's and the
+        // MLP's products (through the collectives that reduce or gather them).
+        var held: [Int: String] = [:]
+        for (v, node) in graph.nodes.enumerated() {
+            if node.op == .matmul, let name = node.attributes["weight_logical"], name.hasSuffix(".w.o_proj"), let from = producer[v],
+                graph.nodes[from].attributes["weight"] == nil
+            {
+                held[from] = String(name.dropLast("w.o_proj".count)) + "attention"
+            }
+        }
+        /// What `u`'s sum adds: the weight product, or the experts' combine, it carries.
+        func summand(_ u: Int) -> String? {
+            var w = u
+            for _ in 0..<8 {
+                let node = graph.nodes[w]
+                if node.op == .combine { return "combine" }
+                if !node.op.isCommunication { return node.attributes["weight"] != nil ? node.attributes["weight_logical"] : nil }
+                guard let from = producer[w] else { return nil }
+                w = from
+            }
+            return nil
+        }
+        var incoming = [[Int]](repeating: [], count: graph.nodes.count)
+        for e in graph.edges { incoming[e.to].append(e.from) }
+        for (v, node) in graph.nodes.enumerated() where node.op == .add {
+            guard let layer = node.layer else { continue }
+            for u in incoming[v] {
+                guard let name = summand(u) else { continue }
+                if name.hasSuffix(".w.o_proj") { held[v] = "L\(layer).residual1" }
+                if name.hasSuffix(".w.fc2") || name.hasSuffix(".w.down") || name == "combine" { held[v] = "L\(layer).residual2" }
+            }
+        }
         for v in order {
             let node = graph.nodes[v]
-            guard [.matmul, .layernorm, .rmsnorm, .allReduce, .allGather, .sendRecv].contains(node.op), let name = weightName(v),
+            let name: String?
+            if let known = held[v] {
+                name = known
+            } else if [.matmul, .layernorm, .rmsnorm, .allReduce, .allGather, .sendRecv].contains(node.op) {
+                name = weightName(v)
+            } else {
+                name = nil
+            }
+            guard let name,
                 let whole = recorded[name], let text = node.attributes["place"], let place = Placement.parse(text), place.partial == nil,
                 (try? Interpreter.checkPlace(place, whole.shape, node.name, name)) != nil
             else { continue }

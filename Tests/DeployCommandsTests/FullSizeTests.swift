@@ -10,9 +10,12 @@ import Testing
     }
 
     /// `check` exits 1 with a numeric error on `text`, and 0 with the semantic pass skipped.
-    static func expectNumeric(_ text: String, _ what: String) throws {
+    static func expectNumeric(_ text: String, _ what: String, at node: String? = nil) throws {
         let checked = try CLI.run(["check", "-"], input: Data(text.utf8))
         #expect(checked.status == 1 && checked.stdout.contains("error[numeric]"), "\(what): \(checked.stdout)\(checked.stderr)")
+        if let node {
+            #expect(checked.stdout.contains("the first node that differs from the model: \(node) "), "\(what): \(checked.stdout)")
+        }
         let rules = try CLI.run(["check", "--no-verify", "-"], input: Data(text.utf8))
         #expect(rules.status == 0, "\(what) is only numeric: \(rules.stdout)")
     }
@@ -41,7 +44,7 @@ import Testing
         let text = Self.edited(
             try Self.dag("llama3-8b-tp1"), "  \"L5.residual1.gpu0\" -> \"L5.residual2.gpu0\";",
             "  \"L5.ln2.gpu0\" -> \"L5.residual2.gpu0\";")
-        try Self.expectNumeric(text, "the residual")
+        try Self.expectNumeric(text, "the residual", at: "L5.residual2.gpu0")
     }
 
     @Test func aSoftmaxOverTheQueryAxis() throws {
@@ -51,7 +54,7 @@ import Testing
             lines[i] = line.replacingOccurrences(of: "->bnqk\"", with: "->bnkq\"").replacingOccurrences(
                 of: "eq=\"bnqk,", with: "eq=\"bnkq,")
         }
-        try Self.expectNumeric(lines.joined(separator: "\n"), "the softmax axis")
+        try Self.expectNumeric(lines.joined(separator: "\n"), "the softmax axis", at: "L1.av.gpu3")
     }
 
     @Test func twoExpertsSwapTheirWork() throws {
@@ -61,7 +64,7 @@ import Testing
         )
         .replacingOccurrences(of: "weight_logical=\"L2.w.expert1.", with: "weight_logical=\"L2.w.expert0.")
         .replacingOccurrences(of: "weight_logical=\"L2.w.expertX.", with: "weight_logical=\"L2.w.expert1.")
-        try Self.expectNumeric(text, "the experts")
+        try Self.expectNumeric(text, "the experts", at: "L2.residual2.gpu8")
     }
 
     @Test func aDecodeKeyAppendedBeforeTheCache() throws {
@@ -77,7 +80,7 @@ import Testing
             r.stdout, "\"L0.k_rope.gpu0\" -> \"L0.k_append.gpu0\" [operand=1]", "\"L0.k_rope.gpu0\" -> \"L0.k_append.gpu0\" [operand=0]")
         text = Self.edited(
             text, "\"L0.k_cache.gpu0\" -> \"L0.k_append.gpu0\" [operand=0]", "\"L0.k_cache.gpu0\" -> \"L0.k_append.gpu0\" [operand=1]")
-        try Self.expectNumeric(text, "the appended key")
+        try Self.expectNumeric(text, "the appended key", at: "L0.attention.gpu0")
     }
 
     @Test func fullSizeFilesWithoutPlacementsExecute() throws {
@@ -169,5 +172,79 @@ import Testing
         let r = try CLI.run(["check", "--no-verify", "-"], input: Data(edited.utf8))
         #expect(r.status == 1 && r.stdout.contains("prefill degrees need 4 GPUs"), "\(r.stdout)")
         #expect(try CLI.run(["check", "--no-verify", "-"], input: Data(made.stdout.utf8)).status == 0)
+    }
+}
+
+/// What an adversarial review of the shrinking found, each kept found (docs/placement.md, "Files of
+/// real size").
+@Suite struct ShrinkingReviewTests {
+    /// A DAG of a Hugging Face config (Tests/Fixtures/hf/NAME.json, with `edit` applied to its
+    /// JSON text), generated with `flags`.
+    static func generated(_ name: String, _ flags: [String], edit: (String) -> String = { $0 }) throws -> String {
+        let dir = try scratchDirectory()
+        let config = dir.appendingPathComponent("config.json")
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/\(name).json"), encoding: .utf8)
+        try edit(text).write(to: config, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["generate", "--hf-config", config.path] + flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        return r.stdout
+    }
+
+    /// `text` with the attribute `key` of node `node` set to `value`.
+    static func setting(_ text: String, node: String, _ key: String, _ value: String) -> String {
+        var lines = text.components(separatedBy: "\n")
+        let i = lines.firstIndex { $0.hasPrefix("  \"\(node)\" [") }
+        #expect(i != nil, "\(node)")
+        if let i { lines[i] = lines[i].replacing(try! Regex("\(key)=\"[^\"]*\""), with: "\(key)=\"\(value)\"") }
+        return lines.joined(separator: "\n")
+    }
+
+    @Test func aPositionWrittenNearAnEndIsNotWhereAScaledOneShrinksTo() throws {
+        // Context parallel over 4: rank 1's keys rotated from position 2 instead of 1024 (which
+        // would shrink to 2 with 8 tokens), rank 3's from 4094 instead of 3072.
+        let text = try Self.generated("mistral-7b", ["--tp", "2", "--cp", "4", "--layers", "1", "--seq", "4096", "--batch", "1"])
+        #expect(try CLI.run(["check", "-"], input: Data(text.utf8)).status == 0)
+        for (nodes, value) in [(["L0.k_rope.gpu2", "L0.k_rope.gpu3"], "2"), (["L0.k_rope.gpu6", "L0.k_rope.gpu7"], "4094")] {
+            var edited = text
+            for node in nodes { edited = Self.setting(edited, node: node, "offset", value) }
+            try FullSizeTests.expectNumeric(edited, "keys rotated from \(value)")
+        }
+    }
+
+    @Test func aSmallWindowKeepsTheCacheInSight() throws {
+        // A sliding window of 100 tokens over a 4,096-token context: the keys and values swapped.
+        let text = try Self.generated(
+            "mistral-7b", ["--tp", "2", "--layers", "1", "--phase", "decode", "--context", "4096", "--batch", "2"]
+        ) {
+            $0.replacingOccurrences(of: "\"sliding_window\": 4096", with: "\"sliding_window\": 100")
+        }
+        #expect(text.contains("sliding_window=\"100\""))
+        #expect(try CLI.run(["check", "-"], input: Data(text.utf8)).status == 0)
+        var swapped = FullSizeTests.edited(
+            text, "\"L0.k_cache.gpu1\" -> \"L0.k_append.gpu1\" [operand=0]", "\"L0.v_cache.gpu1\" -> \"L0.k_append.gpu1\" [operand=X]")
+        swapped = FullSizeTests.edited(
+            swapped, "\"L0.v_cache.gpu1\" -> \"L0.v_append.gpu1\" [operand=0]", "\"L0.k_cache.gpu1\" -> \"L0.v_append.gpu1\" [operand=0]")
+        swapped = swapped.replacingOccurrences(of: "[operand=X]", with: "[operand=0]")
+        try FullSizeTests.expectNumeric(swapped, "the caches swapped")
+    }
+
+    @Test func hostileValuesAreFindingsNotCrashes() throws {
+        let decode = try Self.generated(
+            "mistral-7b", ["--tp", "4", "--layers", "2", "--phase", "decode", "--context", "4096", "--batch", "8"])
+        // A query offset of -2^63 (no overflow), a cache range unlike its out, a scale of nan.
+        let offset = Self.setting(decode, node: "L0.attention.gpu1", "q_offset", "-9223372036854775808")
+        let r = try CLI.run(["check", "-"], input: Data(offset.utf8))
+        #expect(r.status == 0 && r.stdout.contains("position -9223372036854775808 is outside"), "\(r.stdout)\(r.stderr)")
+        let range = Self.setting(decode, node: "L0.k_cache.gpu1", "range", "0:4091")
+        let ranged = try CLI.run(["check", "-"], input: Data(range.utf8))
+        #expect(ranged.status == 1 && ranged.stdout.contains("range 0:4091 holds 4091 tokens"), "\(ranged.stdout)")
+        let nan = Self.setting(decode, node: "L0.attention.gpu1", "scale", "nan")
+        let scaled = try CLI.run(["check", "-"], input: Data(nan.utf8))
+        #expect(scaled.status == 1 && scaled.stdout.contains("scale 'nan' is not a positive finite number"), "\(scaled.stdout)")
+        // A header rotary_dim past head_dim (GPT-J's 64 of 256 written as 258).
+        let gptj = try Self.generated("gpt-j-6b", ["--tp", "4", "--layers", "1", "--seq", "2048", "--batch", "2"])
+        let rotary = gptj.replacingOccurrences(of: "rotary_dim=\"64\"", with: "rotary_dim=\"258\"")
+        let rotated = try CLI.run(["check", "-"], input: Data(rotary.utf8))
+        #expect(rotated.status == 1 && rotated.stdout.contains("rotary_dim 258 is not an even count"), "\(rotated.stdout)\(rotated.stderr)")
     }
 }
