@@ -86,6 +86,23 @@ extension Context {
                 continue
             }
             let inputs = edges.map { inputPlace($0, consumer: v) }
+            if places[v] == nil, node.op == .combine, edges.count == 2, let routing = inputs[1] {
+                // A combine without a place holds its routing's tokens, whole along the hidden
+                // size; a term of a sum where a reduction takes it (experts spread over GPUs, or
+                // tensor-parallel): the GPU's place among the reduction's members.
+                var place = Placement(shards: routing.shards.filter { $0.key < node.out.rank - 1 })
+                if let gpu = node.gpu {
+                    for s in adjacency.successors(of: v) {
+                        let reduction = graph.nodes[Int(s)]
+                        guard reduction.op == .allReduce || reduction.op == .reduceScatter, let rank = reduction.group.firstIndex(of: gpu)
+                        else { continue }
+                        place.partial = .init(rank, of: reduction.group.count)
+                        break
+                    }
+                }
+                places[v] = place
+                continue
+            }
             if places[v] == nil {
                 // No stated place: derived from inputs that all have one, so a hand-written
                 // node between placed ones is checked too; otherwise left unknown.

@@ -49,6 +49,7 @@ public enum WeightRoles {
             return found
         }
         func feedsSoftmax(_ v: Int) -> Bool { landmarks(v).contains { graph.nodes[$0.node].op == .softmax } }
+        func expertSlot(_ v: Int, experts: Int) -> Int? { Self.expertSlot(in: graph, v, incoming: incoming, experts: experts) }
         let m = model
         var roles: [Int: String] = [:]
         // Norms: per layer and GPU, in the order they run: ln1, then ln2.
@@ -101,6 +102,9 @@ public enum WeightRoles {
                         role = "v"
                     }
                 case .topk where m.experts != nil: role = "router"
+                case .combine where m.experts != nil:
+                    // An expert's last matmul: its buffer goes back to the tokens.
+                    role = m.gated ? "down" : "fc2"
                 case .dispatch, .combine:
                     throw refuse("which expert a mixture-of-experts matmul computes cannot be told from the graph")
                 case .gelu, .silu, .relu: role = m.gated ? "gate" : "fc1"
@@ -117,9 +121,21 @@ public enum WeightRoles {
                 }
                 if role != nil { break }
             }
-            // An MLP's weights in a mixture of experts are an expert's (or the shared expert's).
-            if m.experts != nil, let found = role, ["fc1", "fc2", "gate", "up", "down"].contains(found) {
-                throw refuse("which expert a mixture-of-experts matmul computes cannot be told from the graph")
+            // An MLP's weights in a mixture of experts are an expert's (or the shared expert's):
+            // the expert whose slot of the dispatched buffers the matmul reads (expertSlot),
+            // else the shared expert's.
+            if let experts = m.experts, let found = role, ["fc1", "fc2", "gate", "up", "down"].contains(found) {
+                if let e = expertSlot(v, experts: experts) {
+                    roles[v] = p + "expert\(e).\(found)"
+                    continue
+                }
+                if m.sharedExpertFFN != nil, found != "fc1", found != "fc2" {
+                    roles[v] = p + "shared.\(found)"
+                    continue
+                }
+                throw refuse(
+                    "which expert a mixture-of-experts matmul computes cannot be told from the graph (its input is no one expert's slot of the dispatched buffers: an all_to_all of one expert a GPU, or a split into one part an expert)"
+                )
             }
             guard let role else {
                 throw refuse("its output reaches no attention, activation, product or residual add that tells which weight it is")
@@ -166,6 +182,34 @@ public enum WeightRoles {
         case "fc2", "down": return [w, h]
         default: return nil
         }
+    }
+
+    /// The expert whose slot of the dispatched buffers matmul `v` reads, found by walking back
+    /// from its input (through the expert's activation and earlier matmul) to what cut the
+    /// buffers: an `all_to_all` splitting the experts' dimension 0 over its group (the GPU's
+    /// rank in the group, one expert each), or a `split` of dimension 0 into one part per expert.
+    static func expertSlot(in graph: OperatorGraph, _ v: Int, incoming: [[TensorEdge]], experts: Int) -> Int? {
+        guard let gpu = graph.nodes[v].gpu else { return nil }
+        var u = v
+        for _ in 0..<8 {
+            guard let from = incoming[u].first(where: { ($0.operand ?? 0) == 0 })?.from else { return nil }
+            let node = graph.nodes[from]
+            switch node.op {
+            case .allToAll:
+                guard node.attributes["split_dim"] == "0", let rank = node.group.firstIndex(of: gpu), node.group.count == experts,
+                    node.out.rank == 3, node.out.dims[0].intValue == 1
+                else { return nil }
+                return rank
+            case .split:
+                guard node.attributes["dim"] == "0", node.attributes["parts"] == String(experts), let index = node.attributes["index"],
+                    let e = Int(index), e >= 0, e < experts
+                else { return nil }
+                return e
+            case .gelu, .silu, .relu, .mul, .matmul: u = from
+            default: return nil
+            }
+        }
+        return nil
     }
 
     /// `name` without its layer's number (`L12.w.q` is `L.w.q`): one key for every layer's copy.

@@ -89,7 +89,9 @@ import Testing
             "generate", "--hf-config", repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/mistral-7b.json").path, "--tp", "2",
             "--cp", "2", "--layers", "2", "--batch", "4", "--seq", "4096",
         ])
-        for text in [r.stdout, try Self.dag("tp8-pp2-dense-4l")] {
+        // And experts one a GPU (each expert's weights told by its GPU's rank in the all_to_all
+        // that hands it its slot of the buffers; the combine's place by its routing's).
+        for text in [r.stdout, try Self.dag("tp8-pp2-dense-4l"), try Self.dag("tp8-pp2-moe-4l")] {
             let stripped = text.replacing(/, (place|logical|weight_place|weight_logical)="[^"]*"/, with: "")
             let checked = try CLI.run(["check", "-"], input: Data(stripped.utf8))
             #expect(checked.status == 0 && !checked.stdout.contains("note"), "\(checked.stdout)")
