@@ -27,11 +27,17 @@ extension Context {
         case "helix":
             guard let groups = degree("head_groups"), let segments = degree("segments") else { return }
             let (stages, replicas) = (degree("pp") ?? 1, degree("dp") ?? 1)
-            let expected = groups * segments * stages * replicas
+            // Each at most 2^20: their product may pass 64 bits, which no GPU count is.
+            let expected = [segments, stages, replicas].reduce(Optional(groups)) { product, next in
+                product.flatMap { p in
+                    let (q, overflow) = p.multipliedReportingOverflow(by: next)
+                    return overflow ? nil : q
+                }
+            }
             if expected != gpus {
                 report(
                     .header,
-                    "the graph's Helix layout needs \(expected) GPUs (\(groups) head groups x \(segments) segments\(stages > 1 ? " x \(stages) stages" : "")\(replicas > 1 ? " x dp \(replicas)" : "")), but it states gpus=\(gpus)"
+                    "the graph's Helix layout needs \(expected.map(String.init) ?? "more than 2^63") GPUs (\(groups) head groups x \(segments) segments\(stages > 1 ? " x \(stages) stages" : "")\(replicas > 1 ? " x dp \(replicas)" : "")), but it states gpus=\(gpus)"
                 )
             }
             if let heads = degree("heads"), heads % groups != 0 {
@@ -58,6 +64,34 @@ extension Context {
                 }
             }
         default: return
+        }
+    }
+
+    /// Token positions (`q_offset`, RoPE's and a positions input's `offset`) within the tokens
+    /// the header states: a prompt's `seq`, or a decode's `context - 1` cached ones (a
+    /// disaggregated graph has both).
+    private mutating func checkOffsets() {
+        let a = graph.attributes
+        guard let seq = a["seq"].flatMap({ Int($0.trimmingASCIISpaces()) }), seq > 0 else { return }
+        let context = a["context"].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil }
+        let bound = context.map { max(seq, $0 - 1) } ?? seq
+        var reported = 0
+        for (v, node) in graph.nodes.enumerated() where isValid(v) && reported < 100 {
+            let key: String
+            switch node.op {
+            case .attention, .softmax: key = "q_offset"
+            case .rope, .input: key = "offset"
+            default: continue
+            }
+            guard let text = node.attributes[key] else { continue }
+            guard let offset = Int(text.trimmingASCIISpaces()), offset >= 0, offset <= bound else {
+                report(
+                    .header, node: v,
+                    "\(key) '\(text)' is not a token position of the graph's \(context == nil ? "seq \(seq)" : "context \(context!) (\(bound) tokens before the new one)"): expected 0 to \(bound)"
+                )
+                reported += 1
+                continue
+            }
         }
     }
 
@@ -114,6 +148,7 @@ extension Context {
         let topK = a["top_k"].flatMap { Int($0.trimmingASCIISpaces()) }
         let experts = a["experts"].flatMap { Int($0.trimmingASCIISpaces()) }
         checkDegrees()
+        checkOffsets()
         if let rotary = a["rotary_dim"].flatMap({ Int($0.trimmingASCIISpaces()) }), let headDim,
             rotary > headDim || rotary % 2 != 0 || rotary < 2
         {

@@ -389,7 +389,7 @@ extension Context {
                     for e in adjacency.successors(of: v) {
                         let reduce = graph.nodes[Int(e)]
                         guard reduce.op == .allReduce || reduce.op == .reduceScatter, reduce.group.count == f else { continue }
-                        if let rank = reduce.group.sorted().firstIndex(of: gpu) { return Placement(shards: [0: .init(rank, of: f)]) }
+                        if let rank = reduce.group.firstIndex(of: gpu) { return Placement(shards: [0: .init(rank, of: f)]) }
                     }
                 }
                 // Else copies of each part on consecutive GPUs, as a weight's (inferredWeightPlacement).

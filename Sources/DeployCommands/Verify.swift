@@ -41,7 +41,7 @@ extension DeployDag {
         @Option(
             name: .long, parsing: .unconditional,
             help: ArgumentHelp(
-                "Write the DAG as executed to this DOT file: a file past verify's budget at the small assignment it was shrunk to (labels dropped).",
+                "Write the DAG as executed to this DOT file: a file past verify's budget at the small assignment it was shrunk to (labels dropped), a scaled-down preset as built.",
                 valueName: "path"))
         var shrunkOutput: String?
 
@@ -49,6 +49,8 @@ extension DeployDag {
         struct JSON: Encodable {
             var graph: String
             var scaled_down: String?
+            /// A file past the budget: the parameters it was executed at.
+            var shrunk: [ShrunkGraph.Scaled]?
             var seed: UInt64
             var nodes_executed: Int
             var outputs: Int
@@ -91,19 +93,7 @@ extension DeployDag {
                 graph = try built.spec.build(scaled.deployment)
                 scaledSummary = scaled.summary
             }
-            if let shrunkOutput {
-                try OutputFile.preflight(shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles)
-                let small: ShrunkGraph
-                do {
-                    small = try Verifier.shrunk(graph)
-                } catch {
-                    printError("deploydag: verify: \(error)")
-                    throw ExitCode.failure
-                }
-                try OutputFile.write(to: shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles) { emit in
-                    try DOTWriter().stream(small.graph) { try emit($0) }
-                }
-            }
+            if let shrunkOutput { try OutputFile.preflight(shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles) }
             let result: VerifyResult
             do {
                 result = try Verifier.verify(graph, seed: seed)
@@ -113,12 +103,18 @@ extension DeployDag {
                 printError("deploydag: verify: \(error)")
                 throw ExitCode.failure
             }
+            if let shrunkOutput, let executed = result.executed {
+                try OutputFile.write(to: shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles) { emit in
+                    try DOTWriter().stream(executed) { try emit($0) }
+                }
+            }
             switch format {
             case .json:
                 print(
                     try JSONOutput.encode(
                         JSON(
-                            graph: graph.name, scaled_down: scaledSummary, seed: seed, nodes_executed: result.nodesExecuted,
+                            graph: graph.name, scaled_down: scaledSummary, shrunk: result.shrunk, seed: seed,
+                            nodes_executed: result.nodesExecuted,
                             outputs: result.outputs, max_relative_error: result.maxRelativeError, tolerance: Verifier.tolerance,
                             passes: result.passes)))
             case .text:

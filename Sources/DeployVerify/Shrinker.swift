@@ -5,7 +5,7 @@ import Foundation
 /// executes when the file as written is past its budget.
 public struct ShrunkGraph: Sendable {
     /// One scaled parameter of the header's model: its name, the file's value, the one executed.
-    public struct Scaled: Sendable, Equatable {
+    public struct Scaled: Sendable, Equatable, Codable {
         public var name: String
         public var from: Int
         public var to: Int
@@ -162,7 +162,7 @@ enum Shrinker {
 
         /// Twice the parameter's shrunk value at the least (at most the file's).
         mutating func grow(_ axis: Axis, _ why: String) {
-            floor[axis] = min(full[axis] ?? 0, 2 * (shrunk[axis] ?? 1))
+            floor[axis] = min(full[axis] ?? 0, Self.times(2, shrunk[axis] ?? 1) ?? .max)
             reasons[axis] = why
             choose()
         }
@@ -183,7 +183,7 @@ enum Shrinker {
             for (axis, value) in full {
                 let m = multiple[axis] ?? 1
                 let least = min(max(axis.minimum, floor[axis] ?? 0), value)
-                shrunk[axis] = min(value, m >= least ? m : (least + m - 1) / m * m)
+                shrunk[axis] = min(value, m >= least ? m : ((least - 1) / m + 1) * m)
             }
         }
 
@@ -218,10 +218,12 @@ enum Shrinker {
         func scaled(_ x: Int, _ axis: Axis) throws(Stop) -> Int {
             let axis = canonical(axis)
             guard let v = full[axis], let s = shrunk[axis], v > 0 else { return x }
-            let (product, overflow) = x.multipliedReportingOverflow(by: s)
-            guard !overflow else { throw .refuse(VerifyError("a dimension of \(x) overflows when shrunk")) }
-            guard product % v == 0 else { throw .retry(axis, v / Self.gcd(v, x), "\(x) of \(v) at \(current)") }
-            return product / v
+            // x * s / v in 128 bits: s <= v, so the quotient is at most x.
+            guard x >= 0, s <= v else { throw .refuse(VerifyError("cannot shrink \(current): a dimension of \(x)")) }
+            let wide = x.multipliedFullWidth(by: s)
+            let (quotient, remainder) = v.dividingFullWidth((wide.high, wide.low))
+            guard remainder == 0 else { throw .retry(axis, v / Self.gcd(v, x), "\(x) of \(v) at \(current)") }
+            return quotient
         }
 
         func extent(_ x: Int, _ axis: Axis?) throws(Stop) -> Extent {
@@ -643,7 +645,8 @@ enum Shrinker {
                 if let from, let to, from != to { assignment.append(.init(name: name, from: from, to: to)) }
             }
             note("batch", model.batch, small.batch)
-            note("seq", model.seq, small.seq)
+            // A decode's `seq` shapes nothing: not part of what is told.
+            if model.context == nil || model.disaggregated { note("seq", model.seq, small.seq) }
             note("context", model.context, small.context)
             note("hidden", model.hidden, small.hidden)
             note("head_dim", model.headDim, small.headDim)

@@ -264,6 +264,8 @@ public struct VerifyResult: Sendable {
     /// The file's dimensions were past the budget: the parameters it was executed at
     /// (Shrinker), nil when executed as written.
     public var shrunk: [ShrunkGraph.Scaled]?
+    /// The graph executed: the one given, or, shrunk, the graph at that assignment.
+    public var executed: OperatorGraph?
 }
 
 public enum Verifier {
@@ -359,6 +361,7 @@ public enum Verifier {
         guard outputs > 0 else { throw VerifyError("the graph has no output node to compare") }
         var result = VerifyResult(maxRelativeError: worst, outputs: outputs, nodesExecuted: graph.nodes.count)
         result.shrunk = shrunk?.assignment
+        result.executed = graph
         result.droppedAssignments = interpreter.drops.total
         result.unplacedDrops = interpreter.drops.unmapped
         if !result.passes { result.firstDifference = firstDifference(graph, values: values, recorded: recorder.tensors) }

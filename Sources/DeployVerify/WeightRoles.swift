@@ -129,7 +129,12 @@ public enum WeightRoles {
                     roles[v] = p + "expert\(e).\(found)"
                     continue
                 }
-                if m.sharedExpertFFN != nil, found != "fc1", found != "fc2" {
+                // The shared expert reads the norm's tokens, not the dispatched buffers, and
+                // its product is no combine's.
+                if m.sharedExpertFFN != nil, found != "fc1", found != "fc2",
+                    !ahead.contains(where: { graph.nodes[$0.node].op == .combine }),
+                    !Self.readsDispatched(in: graph, v, incoming: incoming)
+                {
                     roles[v] = p + "shared.\(found)"
                     continue
                 }
@@ -210,6 +215,25 @@ public enum WeightRoles {
             }
         }
         return nil
+    }
+
+    /// Whether matmul `v`'s input comes, through an expert's work and what moves buffers, from
+    /// a dispatch.
+    static func readsDispatched(in graph: OperatorGraph, _ v: Int, incoming: [[TensorEdge]]) -> Bool {
+        var frontier = [v]
+        var seen: Set<Int> = [v]
+        var steps = 0
+        while let u = frontier.popLast(), steps < 64 {
+            steps += 1
+            for e in incoming[u] where seen.insert(e.from).inserted {
+                switch graph.nodes[e.from].op {
+                case .dispatch: return true
+                case .gelu, .silu, .relu, .mul, .matmul, .split, .narrow, .concat, .allToAll, .allGather, .sendRecv: frontier.append(e.from)
+                default: break
+                }
+            }
+        }
+        return false
     }
 
     /// `name` without its layer's number (`L12.w.q` is `L.w.q`): one key for every layer's copy.

@@ -168,6 +168,11 @@ import Testing
             let r = try Self.checked(preset, old, new)
             #expect(r.status == 1 && r.stdout.contains("error[header]") && r.stdout.contains(message), "\(preset): \(r.stdout)")
         }
+        // Degrees whose product passes 64 bits: said, without an overflow.
+        let huge = try FullSizeTests.dag("helix-dense-2l").replacingOccurrences(of: "head_groups=\"4\"", with: "head_groups=\"1048576\"")
+            .replacingOccurrences(of: "segments=\"4\"", with: "segments=\"1048576\", pp=\"1048576\", dp=\"1048576\"")
+        let overflowing = try CLI.run(["check", "--no-verify", "-"], input: Data(huge.utf8))
+        #expect(overflowing.status == 1 && overflowing.stdout.contains("Helix layout needs more than 2^63 GPUs"), "\(overflowing.stdout)")
         let spec = repositoryRoot.appendingPathComponent("docs/degrees/disaggregated.yaml").path
         let made = try CLI.run(["generate", "--spec", spec])
         let edited = made.stdout.replacingOccurrences(of: "prefill_tp=\"2\"", with: "prefill_tp=\"4\"")
@@ -234,9 +239,13 @@ import Testing
         let decode = try Self.generated(
             "mistral-7b", ["--tp", "4", "--layers", "2", "--phase", "decode", "--context", "4096", "--batch", "8"])
         // A query offset of -2^63 (no overflow), a cache range unlike its out, a scale of nan.
-        let offset = Self.setting(decode, node: "L0.attention.gpu1", "q_offset", "-9223372036854775808")
-        let r = try CLI.run(["check", "-"], input: Data(offset.utf8))
-        #expect(r.status == 0 && r.stdout.contains("position -9223372036854775808 is outside"), "\(r.stdout)\(r.stderr)")
+        for value in ["-9223372036854775808", "4096"] {
+            let offset = Self.setting(decode, node: "L0.attention.gpu1", "q_offset", value)
+            let r = try CLI.run(["check", "-"], input: Data(offset.utf8))
+            #expect(
+                r.status == 1 && r.stdout.contains("q_offset '\(value)' is not a token position of the graph's context 4096"),
+                "\(r.stdout)\(r.stderr)")
+        }
         let range = Self.setting(decode, node: "L0.k_cache.gpu1", "range", "0:4091")
         let ranged = try CLI.run(["check", "-"], input: Data(range.utf8))
         #expect(ranged.status == 1 && ranged.stdout.contains("range 0:4091 holds 4091 tokens"), "\(ranged.stdout)")
@@ -248,5 +257,36 @@ import Testing
         let rotary = gptj.replacingOccurrences(of: "rotary_dim=\"64\"", with: "rotary_dim=\"258\"")
         let rotated = try CLI.run(["check", "-"], input: Data(rotary.utf8))
         #expect(rotated.status == 1 && rotated.stdout.contains("rotary_dim 258 is not an even count"), "\(rotated.stdout)\(rotated.stderr)")
+    }
+}
+
+@Suite struct ShrunkOutputTests {
+    @Test func positionsAreWrittenAtTheirShrunkPlaces() throws {
+        // Mistral-7B, CP 2 over 4,096 tokens: rank 1 from 2,048, the last layer's last query at
+        // 4,095. Shrunk to 16 tokens: 8 and 15 (the scaled position clear of those kept by an end).
+        let r = try CLI.run([
+            "generate", "--hf-config", repositoryRoot.appendingPathComponent("Tests/Fixtures/hf/mistral-7b.json").path, "--tp", "2",
+            "--cp", "2", "--layers", "2", "--batch", "4", "--seq", "4096",
+        ])
+        let dir = try scratchDirectory()
+        let (file, small) = (dir.appendingPathComponent("f.dot").path, dir.appendingPathComponent("s.dot").path)
+        try r.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let verified = try CLI.run(["verify", file, "--shrunk-output", small, "--format", "json"])
+        #expect(verified.status == 0 && verified.stdout.contains("\"name\" : \"seq\""), "\(verified.stdout)\(verified.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any]
+        let seq = (json?["shrunk"] as? [[String: Any]])?.first { $0["name"] as? String == "seq" }
+        #expect(seq?["from"] as? Int == 4096 && seq?["to"] as? Int == 16, "\(verified.stdout)")
+        let text = try String(contentsOfFile: small, encoding: .utf8)
+        let offsets = Set(text.matches(of: /q_offset="([0-9]+)"/).map { String($0.1) })
+        #expect(offsets == ["8", "15"], "\(offsets)")
+    }
+
+    @Test func aPresetIsWrittenAsBuiltAndExecuted() throws {
+        let dir = try scratchDirectory()
+        let small = dir.appendingPathComponent("p.dot").path
+        let r = try CLI.run(["verify", "--preset", "llama3-8b-tp1", "--shrunk-output", small])
+        #expect(r.status == 0 && r.stdout.contains("hidden 128"), "\(r.stdout)\(r.stderr)")
+        let header = try String(contentsOfFile: small, encoding: .utf8).components(separatedBy: "\n")[1]
+        #expect(header.contains("hidden=\"128\""), "\(header)")
     }
 }

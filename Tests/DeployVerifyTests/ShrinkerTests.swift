@@ -27,13 +27,12 @@ import Testing
         #expect(small.graph.attributes["hidden"] == "4" && small.graph.attributes["heads"] == "64")
     }
 
-    @Test func positionsAndScalesFollowTheirParameters() throws {
-        // The last layer's single query at position seq - 1, and the softmax scale of the head.
+    @Test func scalesFollowTheHeadDimension() throws {
+        // 1/sqrt(128) at full size, 1/sqrt(4) shrunk.
         let small = try Verifier.shrunk(try Self.full("llama3-8b-tp1"))
         let attention = small.graph.nodes.filter { $0.op == .attention }
+        #expect(!attention.isEmpty)
         #expect(attention.allSatisfy { $0.attributes["scale"].flatMap(Double.init).map { abs($0 - 0.5) < 1e-12 } == true })
-        let offsets = Set(small.graph.nodes.compactMap { $0.attributes["q_offset"] })
-        #expect(offsets.isSubset(of: ["7"]), "\(offsets)")
     }
 
     @Test func aDimensionNoParameterGivesIsRefusedWithItsNode() throws {
@@ -61,6 +60,14 @@ import Testing
             try Verifier.precheck(g)
         } throws: { error in
             (error as? VerifyError)?.overBudget == true && "\(error)".contains("100000")
+        }
+    }
+
+    @Test func theModelKeysVerifyReplacesAreEveryKeyAModelWrites() throws {
+        // verify FILE --hf-config replaces TransformerModel.attributeKeys in a file's header.
+        for spec in try Presets.all() {
+            let keys = Set(spec.deployment.model.attributes.keys)
+            #expect(keys.isSubset(of: TransformerModel.attributeKeys), "\(keys.subtracting(TransformerModel.attributeKeys))")
         }
     }
 }
