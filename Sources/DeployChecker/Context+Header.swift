@@ -71,9 +71,8 @@ extension Context {
     /// the header states: a prompt's `seq`, or a decode's `context - 1` cached ones (a
     /// disaggregated graph has both).
     private mutating func checkOffsets() {
-        let a = graph.attributes
-        guard let seq = a["seq"].flatMap({ Int($0.trimmingASCIISpaces()) }), seq > 0 else { return }
-        let context = a["context"].flatMap { Int($0.trimmingASCIISpaces()) }.flatMap { $0 > 0 ? $0 : nil }
+        guard let seq = headerInt("seq") else { return }
+        let context = headerInt("context")
         let bound = context.map { max(seq, $0 - 1) } ?? seq
         var reported = 0
         for (v, node) in graph.nodes.enumerated() where isValid(v) && reported < 100 {

@@ -253,12 +253,12 @@ extension Context {
             let heads = int("kv_heads") ?? int("heads")
             let d = int("head_dim") ?? int("hidden").flatMap { h in int("heads").map { h / $0 } }
             whole = [int("batch"), int("context").map { $0 - 1 }, heads, d]
-            if let range = node.attributes["range"]?.split(separator: ":").compactMap({ Int($0) }), range.count == 2,
-                let context = int("context"), range[0] >= 0, range[1] > range[0], (context - 1) % (range[1] - range[0]) == 0,
-                range[0] % (range[1] - range[0]) == 0, range[1] - range[0] < context - 1
+            if let range = node.attributes["range"].flatMap(TokenRange.parse), let context = int("context"), range.start >= 0,
+                range.end > range.start, (context - 1) % (range.end - range.start) == 0, range.start % (range.end - range.start) == 0,
+                range.end - range.start < context - 1
             {
-                let size = range[1] - range[0]
-                tokens = Placement.Part(range[0] / size, of: (context - 1) / size)
+                let size = range.end - range.start
+                tokens = Placement.Part(range.start / size, of: (context - 1) / size)
                 whole[1] = size
             }
         case .input:

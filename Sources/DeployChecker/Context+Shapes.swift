@@ -240,8 +240,7 @@ extension Context {
     /// `context - 1` cached tokens.
     private mutating func checkCacheRange(_ v: Int, _ text: String) {
         let node = graph.nodes[v]
-        let bounds = text.split(separator: ":", omittingEmptySubsequences: false).map { Int($0.trimmingASCIISpaces()) }
-        guard bounds.count == 2, let a = bounds[0], let b = bounds[1], a >= 0, a <= b else {
+        guard let (a, b) = TokenRange.parse(text), a >= 0, a <= b else {
             report(.shape, node: v, "range '\(text)' is not START:END with 0 <= START <= END")
             return
         }

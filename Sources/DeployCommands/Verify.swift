@@ -93,7 +93,9 @@ extension DeployDag {
                 graph = try built.spec.build(scaled.deployment)
                 scaledSummary = scaled.summary
             }
-            if let shrunkOutput { try OutputFile.preflight(shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles) }
+            // What --shrunk-output must not replace.
+            let inputs = file.map { [$0] } ?? source.inputFiles
+            if let shrunkOutput { try OutputFile.preflight(shrunkOutput, inputs: inputs) }
             let result: VerifyResult
             do {
                 result = try Verifier.verify(graph, seed: seed)
@@ -104,7 +106,7 @@ extension DeployDag {
                 throw ExitCode.failure
             }
             if let shrunkOutput, let executed = result.executed {
-                try OutputFile.write(to: shrunkOutput, inputs: file.map { [$0] } ?? source.inputFiles) { emit in
+                try OutputFile.write(to: shrunkOutput, inputs: inputs) { emit in
                     try DOTWriter().stream(executed) { try emit($0) }
                 }
             }

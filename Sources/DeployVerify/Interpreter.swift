@@ -170,11 +170,11 @@ struct Interpreter {
             }
             var t = data.tensor(name, shape: [model.batch, context - 1, model.kvHeads, model.headDim])
             var p = place(node)
-            if let range = a["range"]?.split(separator: ":").compactMap({ Int($0) }), range.count == 2 {
-                guard range[0] >= 0, range[0] <= range[1], range[1] <= context - 1 else {
-                    throw refuse(node, "range \(range[0]):\(range[1]) is outside the cache's \(context - 1) tokens")
+            if let range = a["range"].flatMap(TokenRange.parse) {
+                guard range.start >= 0, range.start <= range.end, range.end <= context - 1 else {
+                    throw refuse(node, "range \(range.start):\(range.end) is outside the cache's \(context - 1) tokens")
                 }
-                t = t.slice(dim: 1, range[0], range[1])
+                t = t.slice(dim: 1, range.start, range.end)
                 p.shards[1] = nil
             }
             try Self.checkPlace(p, t.shape, node.name, "the cache")

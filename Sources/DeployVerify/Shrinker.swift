@@ -487,10 +487,9 @@ enum Shrinker {
                     let cacheAxis: Axis = full[.cache] != nil ? .cache : .tokens
                     result = [try extent(out[0], .batch), try extent(out[1], cacheAxis), .literal(out[2]), try extent(out[3], .headDim)]
                     if let text = node.attributes["range"] {
-                        let range = text.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
                         let whole = Extent(
                             full: full[canonical(cacheAxis)] ?? 0, shrunk: shrunk[canonical(cacheAxis)] ?? 0, axis: cacheAxis)
-                        guard range.count == 2, let a = range[0], let b = range[1], a >= 0, a <= b, b <= whole.full, b - a == out[1] else {
+                        guard let (a, b) = TokenRange.parse(text), a >= 0, a <= b, b <= whole.full, b - a == out[1] else {
                             throw refuse(node, "its range '\(text)' is not \(out[1]) of the cache's \(whole.full) tokens (its out)")
                         }
                         let (start, end) = (try position(a, along: whole, node), try position(b, along: whole, node))
@@ -626,37 +625,23 @@ enum Shrinker {
                 for (key, value) in set where node.attributes[key] != nil || value != nil { nodes[v].attributes[key] = value }
             }
             try checkMarks()
+            // Each header parameter: written at its shrunk value where the header states it, and
+            // told where it changed.
+            let parameters: [(key: String, from: Int?, to: Int?)] = [
+                ("batch", model.batch, small.batch), ("seq", model.seq, small.seq), ("context", model.context, small.context),
+                ("hidden", model.hidden, small.hidden), ("head_dim", model.headDim, small.headDim), ("ffn", model.ffn, small.ffn),
+                ("expert_ffn", model.expertFFN, small.expertFFN), ("shared_expert_ffn", model.sharedExpertFFN, small.sharedExpertFFN),
+                ("vocab", model.vocab, small.vocab), ("rotary_dim", model.rotaryDim, small.rotaryDim),
+                ("sliding_window", model.slidingWindow, small.slidingWindow), ("positions", model.positions, small.positions),
+            ]
             var attributes = graph.attributes
-            func put(_ key: String, _ value: Int?) { if attributes[key] != nil, let value { attributes[key] = String(value) } }
-            put("batch", small.batch)
-            put("seq", small.seq)
-            put("context", small.context)
-            put("hidden", small.hidden)
-            put("head_dim", small.headDim)
-            put("ffn", small.ffn)
-            put("expert_ffn", small.expertFFN)
-            put("shared_expert_ffn", small.sharedExpertFFN)
-            put("vocab", small.vocab)
-            put("rotary_dim", small.rotaryDim)
-            put("sliding_window", small.slidingWindow)
-            put("positions", small.positions)
             var assignment: [ShrunkGraph.Scaled] = []
-            func note(_ name: String, _ from: Int?, _ to: Int?) {
-                if let from, let to, from != to { assignment.append(.init(name: name, from: from, to: to)) }
+            for (key, from, to) in parameters {
+                if attributes[key] != nil, let to { attributes[key] = String(to) }
+                // A decode's `seq` shapes nothing: not part of what is told.
+                if key == "seq" && model.context != nil && !model.disaggregated { continue }
+                if let from, let to, from != to { assignment.append(.init(name: key, from: from, to: to)) }
             }
-            note("batch", model.batch, small.batch)
-            // A decode's `seq` shapes nothing: not part of what is told.
-            if model.context == nil || model.disaggregated { note("seq", model.seq, small.seq) }
-            note("context", model.context, small.context)
-            note("hidden", model.hidden, small.hidden)
-            note("head_dim", model.headDim, small.headDim)
-            note("ffn", model.ffn, small.ffn)
-            note("expert_ffn", model.expertFFN, small.expertFFN)
-            note("shared_expert_ffn", model.sharedExpertFFN, small.sharedExpertFFN)
-            note("vocab", model.vocab, small.vocab)
-            note("rotary_dim", model.rotaryDim, small.rotaryDim)
-            note("sliding_window", model.slidingWindow, small.slidingWindow)
-            note("positions", model.positions, small.positions)
             let shrunkGraph = OperatorGraph(name: graph.name, gpus: graph.gpus, attributes: attributes, nodes: nodes, edges: graph.edges)
             return ShrunkGraph(graph: shrunkGraph, assignment: assignment, kept: keptLarge)
         }
